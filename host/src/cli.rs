@@ -1,0 +1,173 @@
+//! Commands and flags. Every flag can also come from a `SLUICE_*` environment variable,
+//! so containers configure the job without a command line.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use sluice::pipeline::Pipeline;
+use sluice::plugin::EngineOptions;
+use sluice::run::{run_pipeline, ErrorKind, RunOptions};
+
+use crate::logging::LogFormat;
+
+/// Exit codes, one per class of failure (see the README).
+pub const EXIT_CONFIG: u8 = 2;
+pub const EXIT_DATA: u8 = 3;
+pub const EXIT_PLUGIN: u8 = 4;
+pub const EXIT_IO: u8 = 5;
+
+#[derive(Parser)]
+#[command(name = "sluice", version, about = "Raw table exports (CSV, gzip CSV) to query-ready Parquet, through sandboxed Wasm plugins")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log format.
+    #[arg(long, global = true, env = "SLUICE_LOG_FORMAT", value_enum, default_value = "auto")]
+    pub log_format: LogFormat,
+    /// Log filter (tracing EnvFilter syntax), e.g. `info` or `sluice=debug`.
+    #[arg(long, global = true, env = "SLUICE_LOG", default_value = "info")]
+    pub log: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the tables of a pipeline file.
+    Run(RunArgs),
+    /// Work with plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The pipeline file (TOML).
+    #[arg(env = "SLUICE_PIPELINE")]
+    pipeline: PathBuf,
+    /// Write the JSON run report here (it is always printed to stdout too).
+    #[arg(long, env = "SLUICE_REPORT")]
+    report: Option<PathBuf>,
+    /// Only run these tables (repeat or comma-separate).
+    #[arg(long = "table", env = "SLUICE_TABLES", value_delimiter = ',')]
+    tables: Vec<String>,
+    /// Run id recorded in outputs and the report (default: a new UUID).
+    #[arg(long, env = "SLUICE_RUN_ID")]
+    run_id: Option<String>,
+    /// Rows per batch for every table, overriding the pipeline file.
+    #[arg(long, env = "SLUICE_BATCH_ROWS")]
+    batch_rows: Option<usize>,
+    /// Stop at the first failed table.
+    #[arg(long, env = "SLUICE_FAIL_FAST")]
+    fail_fast: bool,
+    #[command(flatten)]
+    cache: CacheArgs,
+    /// Progress bars: shown by default only on a terminal.
+    #[arg(long, env = "SLUICE_PROGRESS", value_enum, default_value = "auto")]
+    progress: Progress,
+}
+
+#[derive(clap::Args)]
+struct CacheArgs {
+    /// Folder for compiled plugins (default: $XDG_CACHE_HOME/sluice or ~/.cache/sluice).
+    #[arg(long, env = "SLUICE_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Compile plugins in memory and keep nothing on disk.
+    #[arg(long, env = "SLUICE_NO_CACHE")]
+    no_cache: bool,
+}
+
+impl CacheArgs {
+    fn engine_options(&self) -> EngineOptions {
+        let default_dir = || {
+            std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+                .map(|d| d.join("sluice"))
+        };
+        EngineOptions { cache_dir: if self.no_cache { None } else { self.cache_dir.clone().or_else(default_dir) } }
+    }
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Progress {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Print what a plugin says about itself (`describe`).
+    Inspect {
+        /// A `.wasm` component or the name of a bundled plugin.
+        plugin: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        cache: CacheArgs,
+    },
+    /// List the plugins bundled in this binary.
+    List,
+}
+
+pub fn dispatch(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Run(args) => run(args),
+        Command::Plugin(PluginCommand::Inspect { plugin, json, cache }) => {
+            crate::inspect::inspect(&plugin, json, cache.engine_options())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plugin(PluginCommand::List) => {
+            for name in sluice::plugin::bundled_names() {
+                println!("{name}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn run(args: RunArgs) -> Result<ExitCode> {
+    let pipeline = Pipeline::load(&args.pipeline)?;
+    if let Some(unknown) = args.tables.iter().find(|t| !pipeline.tables.contains_key(*t)) {
+        anyhow::bail!("no table `{unknown}` in {}", args.pipeline.display());
+    }
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).context("system clock before 1970")?;
+    let options = RunOptions {
+        run_id: args.run_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        run_time_micros: now.as_micros() as i64,
+        engine: args.cache.engine_options(),
+        tables: args.tables,
+        batch_rows: args.batch_rows.filter(|&n| n > 0),
+        fail_fast: args.fail_fast,
+        progress: match args.progress {
+            Progress::Auto => std::io::stderr().is_terminal(),
+            Progress::Always => true,
+            Progress::Never => false,
+        },
+    };
+    tracing::info!(run_id = %options.run_id, pipeline = %args.pipeline.display(), "run starting");
+    let report = run_pipeline(&pipeline, &options)?;
+    let json = serde_json::to_string_pretty(&report)?;
+    if let Some(path) = &args.report {
+        write_atomically(path, json.as_bytes()).with_context(|| format!("writing the run report to {}", path.display()))?;
+    }
+    println!("{json}");
+    Ok(match report.first_error_kind() {
+        None => ExitCode::SUCCESS,
+        Some(ErrorKind::Config) => ExitCode::from(EXIT_CONFIG),
+        Some(ErrorKind::Data) => ExitCode::from(EXIT_DATA),
+        Some(ErrorKind::Plugin) => ExitCode::from(EXIT_PLUGIN),
+        Some(ErrorKind::Io) => ExitCode::from(EXIT_IO),
+    })
+}
+
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{}.tmp", path.file_name().unwrap_or_default().to_string_lossy()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(tmp, path)
+}

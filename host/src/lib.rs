@@ -1,0 +1,21 @@
+//! # Sluice
+//!
+//! A job host that turns raw table exports (CSV, gzip CSV) into query-ready Parquet, with
+//! the per-table logic in sandboxed WebAssembly plugins. The modules follow a byte through
+//! the host:
+//!
+//! - [`pipeline`]: the pipeline file (TOML) that declares tables, inputs, plugin and outputs;
+//! - [`source`]: where bytes are read: files and globs, gzip, CSV decoding into Arrow batches;
+//! - [`plugin`]: where batches are transformed: the wasmtime engine, the compiled-plugin
+//!   cache, and one sandboxed session per table;
+//! - [`sink`]: where Parquet is written, aside and then renamed into place;
+//! - [`run`]: the wiring: one reader, plugin and writer thread per table, and the run report.
+
+pub mod pipeline;
+pub mod plugin;
+pub mod run;
+pub mod sink;
+pub mod source;
+
+/// The host's own version, recorded in every Parquet file it writes.
+pub const HOST_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,28 @@
+//! Logs: human-readable on a terminal, JSON lines otherwise (containers, CI).
+
+use std::io::IsTerminal;
+
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Text on a terminal, JSON otherwise.
+    Auto,
+    Text,
+    Json,
+}
+
+pub fn init(format: LogFormat, filter: &str) {
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = match format {
+        LogFormat::Auto => !std::io::stderr().is_terminal(),
+        LogFormat::Text => false,
+        LogFormat::Json => true,
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().with_current_span(false).init();
+    } else {
+        builder.with_target(false).init();
+    }
+}

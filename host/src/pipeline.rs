@@ -1,0 +1,288 @@
+//! The pipeline file: which tables to build, from which inputs, with which plugin, into
+//! which outputs. See the README's "Pipeline file reference".
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use arrow::datatypes::{DataType, TimeUnit};
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("cannot read pipeline file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid pipeline file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("table `{table}`: {message}")]
+    Table { table: String, message: String },
+}
+
+/// A parsed pipeline file, with relative paths resolved against its folder.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pipeline {
+    #[serde(default)]
+    pub defaults: Defaults,
+    pub tables: BTreeMap<String, TableSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// Rows per batch sent to the plugin.
+    #[serde(default = "default_batch_rows")]
+    pub batch_rows: usize,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Defaults { batch_rows: default_batch_rows() }
+    }
+}
+
+fn default_batch_rows() -> usize {
+    65_536
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableSpec {
+    /// A bundled plugin's name (`passthrough`) or a path to a `.wasm` component.
+    pub plugin: String,
+    /// The plugin's config; handed to the plugin as JSON.
+    #[serde(default)]
+    pub config: Option<toml::Table>,
+    /// Shorthand for a plugin with one input.
+    pub input: Option<InputSpec>,
+    /// Inputs by the names the plugin declares.
+    #[serde(default)]
+    pub inputs: BTreeMap<String, InputSpec>,
+    pub output: OutputSpec,
+    pub batch_rows: Option<usize>,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// What one plugin session may use. A plugin that exceeds a limit fails its table cleanly.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Wall-clock seconds a single `open`, `push` or `finish` call may take.
+    #[serde(default = "default_call_timeout")]
+    pub call_timeout_secs: u64,
+    /// Linear memory the plugin may grow to, in MiB.
+    #[serde(default = "default_memory_mib")]
+    pub memory_mib: u64,
+    /// Log lines kept per session; the rest are counted as dropped.
+    #[serde(default = "default_log_lines")]
+    pub log_lines: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { call_timeout_secs: default_call_timeout(), memory_mib: default_memory_mib(), log_lines: default_log_lines() }
+    }
+}
+
+fn default_call_timeout() -> u64 {
+    60
+}
+fn default_memory_mib() -> u64 {
+    1024
+}
+fn default_log_lines() -> u32 {
+    1000
+}
+
+/// Where an input's files are and how to decode them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    /// A file path or a glob (`data/*.csv.gz`), relative to the pipeline file.
+    pub path: String,
+    #[serde(flatten)]
+    pub csv: CsvOptions,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CsvOptions {
+    #[serde(default = "default_delimiter")]
+    pub delimiter: char,
+    /// Whether the first line holds the column names.
+    #[serde(default = "yes")]
+    pub header: bool,
+    /// Explicit column names: required without a header, and replace the header's names.
+    pub columns: Option<Vec<String>>,
+    #[serde(default = "default_quote")]
+    pub quote: char,
+    /// Set to false for files that use the quote character literally.
+    #[serde(default = "yes")]
+    pub quoting: bool,
+    /// An escape character inside quoted fields (default: quotes are escaped by doubling).
+    pub escape: Option<char>,
+    /// Field values that mean NULL (compared to the whole, unquoted field).
+    #[serde(default = "default_nulls")]
+    pub null: Vec<String>,
+    /// Declared Arrow types by column name (`int64`, `float64`, `utf8`, `bool`, `date32`,
+    /// `timestamp`, `timestamp_utc`, ...). Undeclared columns are inferred.
+    #[serde(default)]
+    pub types: BTreeMap<String, String>,
+    /// Infer undeclared columns from the first batch; when false they are `utf8`.
+    #[serde(default = "yes")]
+    pub infer: bool,
+    #[serde(default)]
+    pub compression: Compression,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    /// gzip when the file ends in `.gz` or starts with the gzip magic bytes.
+    #[default]
+    Auto,
+    Gzip,
+    None,
+}
+
+fn default_delimiter() -> char {
+    ','
+}
+fn default_quote() -> char {
+    '"'
+}
+fn default_nulls() -> Vec<String> {
+    vec![String::new()]
+}
+fn yes() -> bool {
+    true
+}
+
+/// Where a table's outputs go and how they are encoded.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSpec {
+    /// A folder; each plugin output becomes `<location>/<output>.parquet`.
+    pub location: PathBuf,
+    /// `zstd` (default), `snappy`, `lz4`, `gzip`, `brotli` or `none`.
+    #[serde(default = "default_codec")]
+    pub compression: String,
+    /// Codec level (zstd 1-22, default 3; gzip 0-9; brotli 0-11).
+    pub level: Option<i32>,
+    #[serde(default = "default_row_group_rows")]
+    pub row_group_rows: usize,
+}
+
+fn default_codec() -> String {
+    "zstd".into()
+}
+fn default_row_group_rows() -> usize {
+    1_048_576
+}
+
+impl Pipeline {
+    /// Reads and checks a pipeline file; relative paths become relative to its folder.
+    pub fn load(path: &Path) -> Result<Self, PipelineError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PipelineError::Read { path: path.into(), source })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::parse(&text, base).map_err(|e| match e {
+            PipelineError::Parse { message, .. } => PipelineError::Parse { path: path.into(), message },
+            other => other,
+        })
+    }
+
+    /// Parses pipeline TOML, resolving relative paths against `base`.
+    pub fn parse(text: &str, base: &Path) -> Result<Self, PipelineError> {
+        let mut pipeline: Pipeline =
+            toml::from_str(text).map_err(|e| PipelineError::Parse { path: PathBuf::new(), message: e.to_string() })?;
+        for (name, table) in &mut pipeline.tables {
+            table.resolve(name, base)?;
+        }
+        Ok(pipeline)
+    }
+}
+
+impl TableSpec {
+    fn resolve(&mut self, name: &str, base: &Path) -> Result<(), PipelineError> {
+        let err = |message: String| PipelineError::Table { table: name.into(), message };
+        if self.plugin.ends_with(".wasm") {
+            self.plugin = join(base, &self.plugin);
+        }
+        self.output.location = base.join(&self.output.location);
+        for spec in self.input.iter_mut().chain(self.inputs.values_mut()) {
+            spec.path = join(base, &spec.path);
+            spec.csv.check().map_err(|m| err(format!("input `{}`: {m}", spec.path)))?;
+        }
+        if self.input.is_some() && !self.inputs.is_empty() {
+            return Err(err("give either `input` or `inputs`, not both".into()));
+        }
+        if self.input.is_none() && self.inputs.is_empty() {
+            return Err(err("no input: add `[tables.NAME.input]` or `[tables.NAME.inputs.INPUT]`".into()));
+        }
+        if self.batch_rows == Some(0) {
+            return Err(err("batch_rows must be at least 1".into()));
+        }
+        crate::sink::parquet::writer_codec(&self.output.compression, self.output.level).map_err(err)?;
+        Ok(())
+    }
+
+    /// The plugin config as JSON text (`{}` when absent).
+    pub fn config_json(&self) -> String {
+        match &self.config {
+            Some(table) => serde_json::to_string(table).expect("TOML values map to JSON"),
+            None => "{}".into(),
+        }
+    }
+}
+
+impl CsvOptions {
+    fn check(&self) -> Result<(), String> {
+        for (what, c) in [("delimiter", self.delimiter), ("quote", self.quote)] {
+            if !c.is_ascii() {
+                return Err(format!("{what} must be one ASCII character, got {c:?}"));
+            }
+        }
+        if !self.header && self.columns.is_none() {
+            return Err("a file without a header needs `columns`".into());
+        }
+        for (column, ty) in &self.types {
+            parse_type(ty).map_err(|m| format!("types.{column}: {m}"))?;
+        }
+        Ok(())
+    }
+
+    /// The declared type of a column, if any.
+    pub fn declared_type(&self, column: &str) -> Option<DataType> {
+        self.types.get(column).map(|t| parse_type(t).expect("checked at load"))
+    }
+}
+
+fn join(base: &Path, path: &str) -> String {
+    if Path::new(path).is_absolute() {
+        path.to_string()
+    } else {
+        base.join(path).to_string_lossy().into_owned()
+    }
+}
+
+/// Arrow type names accepted in `types`.
+pub fn parse_type(name: &str) -> Result<DataType, String> {
+    Ok(match name.trim().to_ascii_lowercase().as_str() {
+        "utf8" | "string" | "str" | "text" => DataType::Utf8,
+        "bool" | "boolean" => DataType::Boolean,
+        "int8" => DataType::Int8,
+        "int16" => DataType::Int16,
+        "int32" => DataType::Int32,
+        "int64" | "int" | "bigint" => DataType::Int64,
+        "uint8" => DataType::UInt8,
+        "uint16" => DataType::UInt16,
+        "uint32" => DataType::UInt32,
+        "uint64" => DataType::UInt64,
+        "float32" | "float" => DataType::Float32,
+        "float64" | "double" => DataType::Float64,
+        "date32" | "date" => DataType::Date32,
+        "timestamp" | "timestamp_us" => DataType::Timestamp(TimeUnit::Microsecond, None),
+        "timestamp_utc" | "timestamptz" => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        other => return Err(format!("unknown type `{other}`")),
+    })
+}

@@ -1,0 +1,128 @@
+//! One wasmtime engine per process, each plugin compiled once, and compiled code cached on
+//! disk by plugin digest and engine compatibility, so later runs skip compilation.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine};
+
+use super::bindings::{TablePlugin, TablePluginPre};
+use super::bundled::{bundled, bundled_names};
+use super::limits::EpochTicker;
+use super::sandbox::HostState;
+use super::PluginError;
+
+#[derive(Debug, Clone, Default)]
+pub struct EngineOptions {
+    /// Where compiled plugins are kept; `None` compiles in memory every run.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// A compiled plugin, ready to instantiate.
+pub struct LoadedPlugin {
+    /// What the pipeline named: a bundled name or a path.
+    pub reference: String,
+    /// sha256 of the component bytes, hex.
+    pub sha256: String,
+    /// Whether the compiled code came from the on-disk cache.
+    pub from_cache: bool,
+    pub(crate) pre: TablePluginPre<HostState>,
+}
+
+pub struct PluginEngine {
+    engine: Engine,
+    linker: Linker<HostState>,
+    cache_dir: Option<PathBuf>,
+    loaded: Mutex<HashMap<String, Arc<LoadedPlugin>>>,
+    _ticker: EpochTicker,
+}
+
+impl PluginEngine {
+    pub fn new(options: EngineOptions) -> Result<Self, PluginError> {
+        let mut config = Config::new();
+        config.wasm_component_model(true).epoch_interruption(true).parallel_compilation(true);
+        let engine = Engine::new(&config).map_err(|e| internal(format!("engine setup: {e:#}")))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| internal(format!("linking WASI: {e:#}")))?;
+        TablePlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(|e| internal(format!("linking host functions: {e:#}")))?;
+        let ticker = EpochTicker::start(engine.clone());
+        Ok(PluginEngine { engine, linker, cache_dir: options.cache_dir, loaded: Mutex::default(), _ticker: ticker })
+    }
+
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Loads a plugin by bundled name or `.wasm` path; each is compiled once per process.
+    pub fn load(&self, reference: &str) -> Result<Arc<LoadedPlugin>, PluginError> {
+        if let Some(plugin) = self.loaded.lock().expect("plugin map").get(reference) {
+            return Ok(plugin.clone());
+        }
+        let bytes = read_plugin(reference)?;
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let (component, from_cache) = self.compile(reference, &sha256, &bytes)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .and_then(TablePluginPre::new)
+            .map_err(|e| PluginError::Instantiate { plugin: reference.into(), message: format!("{e:#}") })?;
+        let plugin = Arc::new(LoadedPlugin { reference: reference.into(), sha256, from_cache, pre });
+        self.loaded.lock().expect("plugin map").insert(reference.into(), plugin.clone());
+        Ok(plugin)
+    }
+
+    fn compile(&self, reference: &str, sha256: &str, bytes: &[u8]) -> Result<(Component, bool), PluginError> {
+        let compile_err = |e: wasmtime::Error| PluginError::Compile { plugin: reference.into(), message: format!("{e:#}") };
+        let Some(dir) = &self.cache_dir else {
+            return Ok((Component::new(&self.engine, bytes).map_err(compile_err)?, false));
+        };
+        let path = dir.join(format!("{sha256}-{:016x}.cwasm", self.compatibility_hash()));
+        if path.exists() {
+            // SAFETY: the file was written by `precompile_component` of an engine with the same
+            // compatibility hash, into a folder only this tool writes; wasmtime still checks its header.
+            match unsafe { Component::deserialize_file(&self.engine, &path) } {
+                Ok(component) => return Ok((component, true)),
+                Err(e) => tracing::warn!(path = %path.display(), "ignoring unusable cached plugin: {e:#}"),
+            }
+        }
+        let compiled = self.engine.precompile_component(bytes).map_err(compile_err)?;
+        if let Err(e) = store_atomically(dir, &path, &compiled) {
+            tracing::warn!(dir = %dir.display(), "cannot cache compiled plugin: {e}");
+        }
+        // SAFETY: `compiled` was produced by this very engine just above.
+        let component = unsafe { Component::deserialize(&self.engine, &compiled) }.map_err(compile_err)?;
+        Ok((component, false))
+    }
+
+    fn compatibility_hash(&self) -> u64 {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.engine.precompile_compatibility_hash().hash(&mut hasher);
+        hasher.finish()
+    }
+}
+
+fn read_plugin(reference: &str) -> Result<Vec<u8>, PluginError> {
+    if reference.ends_with(".wasm") {
+        return std::fs::read(reference).map_err(|source| PluginError::Read { path: reference.into(), source });
+    }
+    bundled(reference).map(<[u8]>::to_vec).ok_or_else(|| PluginError::UnknownBundled {
+        name: reference.into(),
+        known: bundled_names().join(", "),
+    })
+}
+
+fn store_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{}.tmp-{}", path.file_name().unwrap_or_default().to_string_lossy(), std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+fn internal(message: String) -> PluginError {
+    PluginError::Internal { plugin: "(engine)".into(), message }
+}

@@ -1,0 +1,376 @@
+//! One plugin instance running one table: describe, open, push, finish, with every call
+//! under a deadline and every emitted batch checked against the declared output schema.
+
+use std::time::Duration;
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use wasmtime::component::ResourceAny;
+use wasmtime::Store;
+
+use super::bindings::sluice::plugin::types as witty;
+use super::bindings::TablePlugin;
+use super::limits::{classify, deadline_ticks, Stop};
+use super::sandbox::{BoundedLog, HostState};
+use super::{ipc, LoadedPlugin, PluginEngine, PluginError, CONTRACT_VERSION};
+
+/// What the plugin says about itself (`describe`), decoded.
+#[derive(Debug, Clone)]
+pub struct PluginInfo {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub contract_version: String,
+    pub inputs: Vec<InputInfo>,
+    pub outputs: Vec<OutputInfo>,
+    pub stateful: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct InputInfo {
+    pub name: String,
+    pub description: String,
+    pub required: SchemaRef,
+    pub extra_columns: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutputInfo {
+    pub name: String,
+    pub description: String,
+    pub schema: Option<SchemaRef>,
+}
+
+/// Facts the host gives the plugin instead of clocks and the environment.
+#[derive(Debug, Clone)]
+pub struct RunContext {
+    pub run_id: String,
+    pub run_time_micros: i64,
+    pub table: String,
+    pub params: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionLimits {
+    pub call_timeout: Duration,
+    pub memory_bytes: usize,
+    pub log_lines: u32,
+}
+
+impl Default for SessionLimits {
+    fn default() -> Self {
+        SessionLimits { call_timeout: Duration::from_secs(60), memory_bytes: 1 << 30, log_lines: 1000 }
+    }
+}
+
+/// A row the plugin rejected, by index in the batch that was pushed.
+#[derive(Debug, Clone)]
+pub struct Reject {
+    pub row: u64,
+    pub column: Option<String>,
+    pub reason: String,
+}
+
+/// What one push or finish produced: batches by output index, and rejects.
+#[derive(Debug, Default)]
+pub struct Emitted {
+    pub batches: Vec<(usize, RecordBatch)>,
+    pub rejects: Vec<Reject>,
+}
+
+/// An open session of one plugin instance.
+pub struct Session {
+    store: Store<HostState>,
+    bindings: TablePlugin,
+    handle: ResourceAny,
+    label: String,
+    outputs: Vec<(String, SchemaRef)>,
+    timeout: Duration,
+    memory_mib: usize,
+}
+
+impl Session {
+    /// Asks a plugin what it is, in a throwaway instance.
+    pub fn describe(engine: &PluginEngine, plugin: &LoadedPlugin) -> Result<PluginInfo, PluginError> {
+        let limits = SessionLimits::default();
+        let (mut store, bindings) = instantiate(engine, plugin, &plugin.reference, 0, &limits)?;
+        store.set_epoch_deadline(deadline_ticks(limits.call_timeout));
+        let raw = bindings
+            .sluice_plugin_plugin()
+            .call_describe(&mut store)
+            .map_err(|e| stopped(&plugin.reference, "describe", &e, limits.call_timeout, limits.memory_bytes >> 20))?;
+        decode_info(&plugin.reference, raw)
+    }
+
+    /// Instantiates the plugin and opens a session with the actual input schemas.
+    pub fn open(
+        engine: &PluginEngine,
+        plugin: &LoadedPlugin,
+        info: &PluginInfo,
+        config_json: &str,
+        inputs: &[(String, SchemaRef)],
+        context: &RunContext,
+        limits: &SessionLimits,
+    ) -> Result<Session, PluginError> {
+        let label = format!("{} {}", info.name, info.version);
+        let (mut store, bindings) = instantiate(engine, plugin, &label, context.run_time_micros, limits)?;
+        let wit_inputs: Vec<witty::NamedSchema> = inputs
+            .iter()
+            .map(|(name, schema)| witty::NamedSchema { name: name.clone(), schema: ipc::encode_schema(schema) })
+            .collect();
+        let wit_context = witty::RunContext {
+            run_id: context.run_id.clone(),
+            run_time_micros: context.run_time_micros,
+            table: context.table.clone(),
+            params: context.params.clone(),
+        };
+        let memory_mib = limits.memory_bytes >> 20;
+        store.set_epoch_deadline(deadline_ticks(limits.call_timeout));
+        let handle = bindings
+            .sluice_plugin_plugin()
+            .call_open(&mut store, config_json, &wit_inputs, &wit_context)
+            .map_err(|e| stopped(&label, "open", &e, limits.call_timeout, memory_mib))?
+            .map_err(|e| typed(&label, e))?;
+        let mut session =
+            Session { store, bindings, handle, label, outputs: Vec::new(), timeout: limits.call_timeout, memory_mib };
+        session.outputs = session.read_output_schemas(info)?;
+        Ok(session)
+    }
+
+    /// The schema of every output, in the order `describe` lists them.
+    pub fn outputs(&self) -> &[(String, SchemaRef)] {
+        &self.outputs
+    }
+
+    pub fn push(&mut self, input: &str, batch: &RecordBatch) -> Result<Emitted, PluginError> {
+        let bytes = ipc::encode_batch(batch).map_err(|e| self.protocol(format!("encoding input batch: {e}")))?;
+        self.arm();
+        let result = self
+            .bindings
+            .sluice_plugin_plugin()
+            .session()
+            .call_push(&mut self.store, self.handle, input, &bytes)
+            .map_err(|e| stopped(&self.label, "push", &e, self.timeout, self.memory_mib))?;
+        self.accept(result.map_err(|e| typed(&self.label, e))?, true)
+    }
+
+    pub fn finish(&mut self) -> Result<Emitted, PluginError> {
+        self.arm();
+        let result = self
+            .bindings
+            .sluice_plugin_plugin()
+            .session()
+            .call_finish(&mut self.store, self.handle)
+            .map_err(|e| stopped(&self.label, "finish", &e, self.timeout, self.memory_mib))?;
+        self.accept(result.map_err(|e| typed(&self.label, e))?, false)
+    }
+
+    /// Log lines the plugin sent past its limit.
+    pub fn logs_dropped(&self) -> u64 {
+        self.store.data().log.dropped
+    }
+
+    fn arm(&mut self) {
+        self.store.set_epoch_deadline(deadline_ticks(self.timeout));
+    }
+
+    fn read_output_schemas(&mut self, info: &PluginInfo) -> Result<Vec<(String, SchemaRef)>, PluginError> {
+        self.arm();
+        let declared = self
+            .bindings
+            .sluice_plugin_plugin()
+            .session()
+            .call_output_schemas(&mut self.store, self.handle)
+            .map_err(|e| stopped(&self.label, "output-schemas", &e, self.timeout, self.memory_mib))?;
+        let mut outputs = Vec::with_capacity(info.outputs.len());
+        for spec in &info.outputs {
+            let Some(named) = declared.iter().find(|d| d.name == spec.name) else {
+                return Err(self.protocol(format!("output-schemas lacks output `{}`", spec.name)));
+            };
+            let schema = ipc::decode_schema(&named.schema)
+                .map_err(|e| self.protocol(format!("output `{}`: undecodable schema: {e}", spec.name)))?;
+            if let Some(fixed) = &spec.schema {
+                if let Some(diff) = schema_difference(fixed, &schema) {
+                    return Err(PluginError::OutputSchema {
+                        plugin: self.label.clone(),
+                        output: spec.name.clone(),
+                        message: format!("session schema differs from describe: {diff}"),
+                    });
+                }
+            }
+            outputs.push((spec.name.clone(), schema));
+        }
+        if let Some(extra) = declared.iter().find(|d| !info.outputs.iter().any(|o| o.name == d.name)) {
+            return Err(self.protocol(format!("output-schemas names output `{}`, which describe does not list", extra.name)));
+        }
+        Ok(outputs)
+    }
+
+    /// Decodes emitted batches and checks each against its output's schema.
+    fn accept(&self, emitted: witty::Emitted, rejects_allowed: bool) -> Result<Emitted, PluginError> {
+        if !rejects_allowed && !emitted.rejects.is_empty() {
+            return Err(self.protocol("finish returned row rejects; rejects refer to a pushed batch".into()));
+        }
+        let mut out = Emitted { batches: Vec::with_capacity(emitted.batches.len()), rejects: Vec::new() };
+        for item in emitted.batches {
+            let Some(index) = self.outputs.iter().position(|(n, _)| *n == item.output) else {
+                return Err(PluginError::UnknownOutput {
+                    plugin: self.label.clone(),
+                    output: item.output,
+                    declared: self.outputs.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", "),
+                });
+            };
+            let expected = &self.outputs[index].1;
+            let batches = ipc::decode_batches(&item.batch)
+                .map_err(|e| self.protocol(format!("output `{}`: undecodable batch: {e}", item.output)))?;
+            for batch in batches {
+                if let Some(diff) = schema_difference(expected, &batch.schema()) {
+                    return Err(PluginError::OutputSchema { plugin: self.label.clone(), output: item.output, message: diff });
+                }
+                let batch = batch.with_schema(expected.clone()).map_err(|e| PluginError::OutputSchema {
+                    plugin: self.label.clone(),
+                    output: item.output.clone(),
+                    message: e.to_string(),
+                })?;
+                out.batches.push((index, batch));
+            }
+        }
+        out.rejects =
+            emitted.rejects.into_iter().map(|r| Reject { row: r.row, column: r.column, reason: r.reason }).collect();
+        Ok(out)
+    }
+
+    fn protocol(&self, message: String) -> PluginError {
+        PluginError::Protocol { plugin: self.label.clone(), message }
+    }
+}
+
+fn instantiate(
+    engine: &PluginEngine,
+    plugin: &LoadedPlugin,
+    label: &str,
+    run_time_micros: i64,
+    limits: &SessionLimits,
+) -> Result<(Store<HostState>, TablePlugin), PluginError> {
+    let log = BoundedLog::new(label.to_string(), limits.log_lines);
+    let mut store = Store::new(engine.engine(), HostState::new(run_time_micros, limits.memory_bytes, log));
+    store.limiter(|state| &mut state.limits);
+    store.epoch_deadline_trap();
+    store.set_epoch_deadline(deadline_ticks(limits.call_timeout));
+    let bindings = plugin
+        .pre
+        .instantiate(&mut store)
+        .map_err(|e| PluginError::Instantiate { plugin: label.into(), message: format!("{e:#}") })?;
+    Ok((store, bindings))
+}
+
+/// A call that did not return: a deadline, the memory cap, or a trap.
+fn stopped(label: &str, call: &str, error: &wasmtime::Error, timeout: Duration, memory_mib: usize) -> PluginError {
+    let plugin = label.to_string();
+    let call = call.to_string();
+    match classify(error) {
+        Stop::Timeout => PluginError::Limit { plugin, call, limit: format!("call timeout of {} s", timeout.as_secs_f64()) },
+        Stop::Memory => PluginError::Limit { plugin, call, limit: format!("memory cap of {memory_mib} MiB") },
+        Stop::Trap(message) => PluginError::Trap { plugin, call, message },
+    }
+}
+
+fn typed(label: &str, error: witty::PluginError) -> PluginError {
+    let plugin = label.to_string();
+    match error {
+        witty::PluginError::Config(message) => PluginError::Config { plugin, message },
+        witty::PluginError::Schema(message) => PluginError::Schema { plugin, message },
+        witty::PluginError::Data(d) => PluginError::Data {
+            plugin,
+            input: d.input,
+            row: d.row,
+            column: d.column,
+            at: String::new(),
+            message: d.message,
+        },
+        witty::PluginError::Internal(message) => PluginError::Internal { plugin, message },
+    }
+}
+
+/// Why two schemas differ (names, types, nullability; metadata is ignored), if they do.
+pub(crate) fn schema_difference(expected: &SchemaRef, actual: &SchemaRef) -> Option<String> {
+    let (e, a) = (expected.fields(), actual.fields());
+    if e.len() != a.len() {
+        let names = |f: &arrow::datatypes::Fields| f.iter().map(|x| x.name().clone()).collect::<Vec<_>>();
+        return Some(format!("expected {} columns {:?}, got {} {:?}", e.len(), names(e), a.len(), names(a)));
+    }
+    e.iter().zip(a.iter()).enumerate().find_map(|(i, (e, a))| {
+        (e.name() != a.name() || e.data_type() != a.data_type() || e.is_nullable() != a.is_nullable()).then(|| {
+            format!(
+                "column {}: expected `{}: {}{}`, got `{}: {}{}`",
+                i + 1,
+                e.name(),
+                e.data_type(),
+                if e.is_nullable() { "" } else { " NOT NULL" },
+                a.name(),
+                a.data_type(),
+                if a.is_nullable() { "" } else { " NOT NULL" },
+            )
+        })
+    })
+}
+
+fn decode_info(label: &str, raw: witty::PluginInfo) -> Result<PluginInfo, PluginError> {
+    let schema = |what: &str, bytes: &[u8]| {
+        ipc::decode_schema(bytes)
+            .map_err(|e| PluginError::Protocol { plugin: label.into(), message: format!("describe: {what}: undecodable schema: {e}") })
+    };
+    let info = PluginInfo {
+        inputs: raw
+            .inputs
+            .iter()
+            .map(|i| {
+                Ok(InputInfo {
+                    name: i.name.clone(),
+                    description: i.description.clone(),
+                    required: schema(&format!("input `{}`", i.name), &i.required_columns)?,
+                    extra_columns: i.extra_columns,
+                })
+            })
+            .collect::<Result<_, PluginError>>()?,
+        outputs: raw
+            .outputs
+            .iter()
+            .map(|o| {
+                Ok(OutputInfo {
+                    name: o.name.clone(),
+                    description: o.description.clone(),
+                    schema: o.schema.as_ref().map(|s| schema(&format!("output `{}`", o.name), s)).transpose()?,
+                })
+            })
+            .collect::<Result<_, PluginError>>()?,
+        name: raw.name,
+        version: raw.version,
+        description: raw.description,
+        contract_version: raw.contract_version,
+        stateful: raw.stateful,
+    };
+    check_contract(label, &info.contract_version)?;
+    if info.inputs.is_empty() || info.outputs.is_empty() {
+        return Err(PluginError::Protocol { plugin: label.into(), message: "describe lists no inputs or no outputs".into() });
+    }
+    Ok(info)
+}
+
+/// Same major version (same minor while the major is 0), as semver promises compatibility.
+fn check_contract(label: &str, found: &str) -> Result<(), PluginError> {
+    let key = |v: &str| -> Option<(u64, u64)> {
+        let mut parts = v.split('.').map(|p| p.parse::<u64>().ok());
+        Some((parts.next()??, parts.next()??))
+    };
+    let compatible = match (key(found), key(CONTRACT_VERSION)) {
+        (Some((0, fm)), Some((0, hm))) => fm == hm,
+        (Some((fmaj, _)), Some((hmaj, _))) => fmaj == hmaj,
+        _ => false,
+    };
+    if compatible {
+        Ok(())
+    } else {
+        Err(PluginError::Contract { plugin: label.into(), found: found.into(), expected: CONTRACT_VERSION.into() })
+    }
+}

@@ -1,0 +1,53 @@
+use crate::plugin::PluginError;
+use crate::sink::SinkError;
+use crate::source::SourceError;
+
+/// Why a table failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    #[error("{0}")]
+    Config(String),
+    #[error("input `{input}`: {source}")]
+    Source { input: String, source: SourceError },
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+    #[error("output: {0}")]
+    Sink(#[from] SinkError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// The broad class of a failure; the CLI maps each to its own exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The pipeline file, a plugin config or an input schema is wrong.
+    Config,
+    /// The input data is malformed or a plugin refused it as a whole.
+    Data,
+    /// A plugin trapped, hit a limit or broke the contract.
+    Plugin,
+    /// Reading or writing files failed.
+    Io,
+}
+
+impl TableError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            TableError::Config(_) => ErrorKind::Config,
+            TableError::Source { source, .. } => match source {
+                SourceError::Io { .. } => ErrorKind::Io,
+                SourceError::NoFiles { .. } | SourceError::Glob { .. } | SourceError::Schema { .. } => ErrorKind::Config,
+                SourceError::Malformed { .. } | SourceError::Value { .. } => ErrorKind::Data,
+            },
+            TableError::Plugin(p) => match p {
+                PluginError::Read { .. } | PluginError::UnknownBundled { .. } => ErrorKind::Config,
+                PluginError::Config { .. } | PluginError::Schema { .. } => ErrorKind::Config,
+                PluginError::Data { .. } => ErrorKind::Data,
+                _ => ErrorKind::Plugin,
+            },
+            TableError::Sink(_) => ErrorKind::Io,
+            TableError::Internal(_) => ErrorKind::Plugin,
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! The wiring: every table of a pipeline runs as a reader, a plugin and a writer thread
+//! joined by bounded channels, and the run ends with a JSON report.
+
+mod error;
+mod report;
+mod table;
+
+use std::time::Instant;
+
+pub use error::{ErrorKind, TableError};
+pub use report::{InputReport, OutputReport, PluginReport, RunReport, TableReport};
+
+use crate::pipeline::Pipeline;
+use crate::plugin::{EngineOptions, PluginEngine, PluginError};
+
+/// How a run is carried out (everything that is not in the pipeline file).
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub run_id: String,
+    /// Run start, microseconds since the Unix epoch (UTC); plugins see this as "now".
+    pub run_time_micros: i64,
+    pub engine: EngineOptions,
+    /// Only these tables (all when empty).
+    pub tables: Vec<String>,
+    /// Overrides every table's batch size.
+    pub batch_rows: Option<usize>,
+    /// Stop at the first failed table instead of going on with the others.
+    pub fail_fast: bool,
+    /// Show progress bars on the terminal.
+    pub progress: bool,
+}
+
+/// Runs the pipeline's tables one after another and reports on each.
+pub fn run_pipeline(pipeline: &Pipeline, options: &RunOptions) -> Result<RunReport, PluginError> {
+    let started = Instant::now();
+    let engine = PluginEngine::new(options.engine.clone())?;
+    let mut report = RunReport::new(&options.run_id, options.run_time_micros);
+    for (name, spec) in &pipeline.tables {
+        if !options.tables.is_empty() && !options.tables.contains(name) {
+            continue;
+        }
+        let batch_rows = options.batch_rows.or(spec.batch_rows).unwrap_or(pipeline.defaults.batch_rows);
+        let table = table::run_table(name, spec, &engine, options, batch_rows);
+        if let Some(error) = &table.error {
+            tracing::error!(table = %name, "{error}");
+        } else {
+            tracing::info!(table = %name, rows_in = table.rows_in, rows_out = table.rows_out, rejected = table.rows_rejected, ms = table.duration_ms, "table done");
+        }
+        let failed = table.error.is_some();
+        report.tables.push(table);
+        if failed && options.fail_fast {
+            break;
+        }
+    }
+    report.finish(started.elapsed());
+    Ok(report)
+}

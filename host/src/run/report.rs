@@ -1,0 +1,126 @@
+//! The run report: what each table read, wrote and rejected, and how long it took.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::ErrorKind;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub run_id: String,
+    pub run_time: String,
+    pub host_version: String,
+    pub contract_version: String,
+    pub status: Status,
+    pub duration_ms: u64,
+    pub tables: Vec<TableReport>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Succeeded,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TableReport {
+    pub table: String,
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<ErrorKind>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<PluginReport>,
+    pub inputs: Vec<InputReport>,
+    pub outputs: Vec<OutputReport>,
+    pub rows_in: u64,
+    pub rows_out: u64,
+    pub rows_rejected: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub plugin_logs_dropped: u64,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginReport {
+    pub reference: String,
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
+    pub contract_version: String,
+    pub compiled_from_cache: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InputReport {
+    pub name: String,
+    pub files: Vec<PathBuf>,
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OutputReport {
+    pub name: String,
+    pub path: PathBuf,
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+impl RunReport {
+    pub fn new(run_id: &str, run_time_micros: i64) -> Self {
+        RunReport {
+            run_id: run_id.into(),
+            run_time: format_micros(run_time_micros),
+            host_version: crate::HOST_VERSION.into(),
+            contract_version: crate::plugin::CONTRACT_VERSION.into(),
+            status: Status::Succeeded,
+            duration_ms: 0,
+            tables: Vec::new(),
+        }
+    }
+
+    pub fn finish(&mut self, elapsed: Duration) {
+        self.duration_ms = elapsed.as_millis() as u64;
+        if self.tables.iter().any(|t| t.status == Status::Failed) {
+            self.status = Status::Failed;
+        }
+    }
+
+    /// The kind of the first failure, if any table failed.
+    pub fn first_error_kind(&self) -> Option<ErrorKind> {
+        self.tables.iter().find_map(|t| t.error_kind)
+    }
+}
+
+impl TableReport {
+    pub fn new(table: &str) -> Self {
+        TableReport {
+            table: table.into(),
+            status: Status::Succeeded,
+            error: None,
+            error_kind: None,
+            plugin: None,
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            rows_in: 0,
+            rows_out: 0,
+            rows_rejected: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+            plugin_logs_dropped: 0,
+            duration_ms: 0,
+        }
+    }
+}
+
+/// RFC 3339 UTC with microseconds.
+pub(crate) fn format_micros(micros: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(micros as i128 * 1000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}

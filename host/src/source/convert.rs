@@ -1,0 +1,129 @@
+//! Raw field bytes to typed Arrow arrays, one column at a time.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, BooleanBuilder, PrimitiveArray, StringArray};
+use arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow::datatypes::*;
+use arrow_cast::parse::Parser;
+
+use super::raw::RawColumn;
+
+/// The values that mean NULL, compared with the whole field.
+pub(crate) struct NullMarkers(Vec<Vec<u8>>);
+
+impl NullMarkers {
+    pub fn new(markers: &[String]) -> Self {
+        NullMarkers(markers.iter().map(|m| m.as_bytes().to_vec()).collect())
+    }
+
+    #[inline]
+    pub fn is_null(&self, field: &[u8]) -> bool {
+        self.0.iter().any(|m| m.as_slice() == field)
+    }
+}
+
+/// A field that does not parse as its column's type: the row (in the batch) and the value.
+pub(crate) struct BadValue {
+    pub row: usize,
+    pub value: String,
+}
+
+impl BadValue {
+    fn at(column: &RawColumn, row: usize) -> Self {
+        BadValue { row, value: String::from_utf8_lossy(column.value(row)).into_owned() }
+    }
+}
+
+/// Converts one raw column to an array of `data_type`.
+pub(crate) fn to_array(column: &RawColumn, data_type: &DataType, nulls: &NullMarkers) -> Result<ArrayRef, BadValue> {
+    match data_type {
+        DataType::Utf8 => to_strings(column, nulls),
+        DataType::Boolean => to_booleans(column, nulls),
+        DataType::Int8 => parse_all::<Int8Type>(column, nulls, data_type),
+        DataType::Int16 => parse_all::<Int16Type>(column, nulls, data_type),
+        DataType::Int32 => parse_all::<Int32Type>(column, nulls, data_type),
+        DataType::Int64 => parse_all::<Int64Type>(column, nulls, data_type),
+        DataType::UInt8 => parse_all::<UInt8Type>(column, nulls, data_type),
+        DataType::UInt16 => parse_all::<UInt16Type>(column, nulls, data_type),
+        DataType::UInt32 => parse_all::<UInt32Type>(column, nulls, data_type),
+        DataType::UInt64 => parse_all::<UInt64Type>(column, nulls, data_type),
+        DataType::Float32 => parse_all::<Float32Type>(column, nulls, data_type),
+        DataType::Float64 => parse_all::<Float64Type>(column, nulls, data_type),
+        DataType::Date32 => parse_all::<Date32Type>(column, nulls, data_type),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => parse_all::<TimestampMicrosecondType>(column, nulls, data_type),
+        other => unreachable!("pipeline::parse_type never yields {other}"),
+    }
+}
+
+fn null_buffer(column: &RawColumn, nulls: &NullMarkers) -> Option<NullBuffer> {
+    let valid: Vec<bool> = (0..column.len()).map(|r| !nulls.is_null(column.value(r))).collect();
+    let buffer = NullBuffer::from(valid);
+    (buffer.null_count() > 0).then_some(buffer)
+}
+
+fn to_strings(column: &RawColumn, nulls: &NullMarkers) -> Result<ArrayRef, BadValue> {
+    let validity = null_buffer(column, nulls);
+    let offsets = OffsetBuffer::new(ScalarBuffer::from(column.offsets.clone()));
+    let values = Buffer::from(column.data.as_slice());
+    match StringArray::try_new(offsets, values, validity) {
+        Ok(array) => Ok(Arc::new(array)),
+        Err(_) => Err(first_invalid_utf8(column)),
+    }
+}
+
+fn first_invalid_utf8(column: &RawColumn) -> BadValue {
+    let row = (0..column.len()).find(|&r| std::str::from_utf8(column.value(r)).is_err()).unwrap_or(0);
+    BadValue { row, value: format!("{} (not valid UTF-8)", String::from_utf8_lossy(column.value(row))) }
+}
+
+fn to_booleans(column: &RawColumn, nulls: &NullMarkers) -> Result<ArrayRef, BadValue> {
+    let mut builder = BooleanBuilder::with_capacity(column.len());
+    for row in 0..column.len() {
+        let field = column.value(row);
+        if nulls.is_null(field) {
+            builder.append_null();
+            continue;
+        }
+        match parse_bool(field) {
+            Some(b) => builder.append_value(b),
+            None => return Err(BadValue::at(column, row)),
+        }
+    }
+    Ok(Arc::new(builder.finish()))
+}
+
+pub(crate) fn parse_bool(field: &[u8]) -> Option<bool> {
+    if field.eq_ignore_ascii_case(b"true") || field == b"1" {
+        Some(true)
+    } else if field.eq_ignore_ascii_case(b"false") || field == b"0" {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+fn parse_all<T: Parser>(column: &RawColumn, nulls: &NullMarkers, data_type: &DataType) -> Result<ArrayRef, BadValue> {
+    let rows = column.len();
+    let mut values = Vec::with_capacity(rows);
+    let mut valid = Vec::with_capacity(rows);
+    let mut any_null = false;
+    for row in 0..rows {
+        let field = column.value(row);
+        if nulls.is_null(field) {
+            values.push(T::Native::default());
+            valid.push(false);
+            any_null = true;
+            continue;
+        }
+        let parsed = std::str::from_utf8(field).ok().and_then(T::parse);
+        match parsed {
+            Some(v) => values.push(v),
+            None => return Err(BadValue::at(column, row)),
+        }
+        valid.push(true);
+    }
+    let validity = any_null.then(|| NullBuffer::from(valid));
+    let array = PrimitiveArray::<T>::new(ScalarBuffer::from(values), validity).with_data_type(data_type.clone());
+    Ok(Arc::new(array))
+}

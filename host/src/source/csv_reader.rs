@@ -1,0 +1,239 @@
+//! CSV files to Arrow record batches, with the source line of every row.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::record_batch::{RecordBatch, RecordBatchOptions};
+use csv::ByteRecord;
+
+use super::convert::{to_array, NullMarkers};
+use super::files::{expand, open_decompressed, size_of};
+use super::infer::infer_type;
+use super::raw::RawBatch;
+use super::SourceError;
+use crate::pipeline::{CsvOptions, InputSpec};
+
+/// One batch of an input, with where its rows came from.
+pub struct SourceBatch {
+    pub batch: RecordBatch,
+    /// Index into [`CsvInput::files`].
+    pub file: usize,
+    /// The line each row starts on (1-based).
+    pub lines: Vec<u64>,
+}
+
+/// One named input: its files, their common schema, and a cursor over their rows.
+pub struct CsvInput {
+    files: Vec<PathBuf>,
+    options: CsvOptions,
+    schema: SchemaRef,
+    /// Whether each column's type was inferred (for error hints).
+    inferred: Vec<bool>,
+    batch_rows: usize,
+    nulls: NullMarkers,
+    /// The first file, already open, and the batch read to infer the schema.
+    first: Option<(FileReader, Option<RawBatch>)>,
+}
+
+impl CsvInput {
+    /// Finds the files, reads the header and infers the schema from the first batch.
+    pub fn open(spec: &InputSpec, batch_rows: usize) -> Result<Self, SourceError> {
+        let files = expand(&spec.path)?;
+        let options = spec.csv.clone();
+        let nulls = NullMarkers::new(&options.null);
+        let mut reader = FileReader::open(&files[0], &options, None)?;
+        let first_batch = reader.next_raw(batch_rows)?;
+        let (schema, inferred) = resolve_schema(&reader, &options, first_batch.as_ref(), &nulls)?;
+        Ok(CsvInput {
+            files,
+            options,
+            schema,
+            inferred,
+            batch_rows,
+            nulls,
+            first: Some((reader, first_batch)),
+        })
+    }
+
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+
+    /// Total size of the input files on disk (compressed size for gzip).
+    pub fn bytes(&self) -> u64 {
+        self.files.iter().map(|f| size_of(f)).sum()
+    }
+
+    /// Reads every row of every file in batches; `sink` returns false to stop early.
+    pub fn read_all(mut self, mut sink: impl FnMut(SourceBatch) -> bool) -> Result<(), SourceError> {
+        let (mut reader, mut pending) = self.first.take().expect("read_all runs once");
+        let names: Vec<String> = self.schema.fields().iter().map(|f| f.name().clone()).collect();
+        for file in 0..self.files.len() {
+            if file > 0 {
+                reader = FileReader::open(&self.files[file], &self.options, Some(&names))?;
+                pending = reader.next_raw(self.batch_rows)?;
+            }
+            while let Some(raw) = pending.take() {
+                let batch = self.to_batch(&reader.path, &raw)?;
+                if !sink(SourceBatch { batch, file, lines: raw.lines }) {
+                    return Ok(());
+                }
+                pending = reader.next_raw(self.batch_rows)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn to_batch(&self, path: &Path, raw: &RawBatch) -> Result<RecordBatch, SourceError> {
+        let mut columns = Vec::with_capacity(raw.columns.len());
+        for (i, (column, field)) in raw.columns.iter().zip(self.schema.fields()).enumerate() {
+            let array = to_array(column, field.data_type(), &self.nulls).map_err(|bad| SourceError::Value {
+                file: path.to_path_buf(),
+                line: raw.lines[bad.row],
+                column: i + 1,
+                name: field.name().clone(),
+                value: bad.value,
+                expected: field.data_type().to_string(),
+                hint: if self.inferred[i] {
+                    " (the type was inferred from the first batch; declare the column under `types`)".into()
+                } else {
+                    String::new()
+                },
+            })?;
+            columns.push(array);
+        }
+        let options = RecordBatchOptions::new().with_row_count(Some(raw.rows()));
+        RecordBatch::try_new_with_options(self.schema.clone(), columns, &options)
+            .map_err(|e| SourceError::Schema { file: path.to_path_buf(), message: e.to_string() })
+    }
+}
+
+fn resolve_schema(
+    reader: &FileReader,
+    options: &CsvOptions,
+    sample: Option<&RawBatch>,
+    nulls: &NullMarkers,
+) -> Result<(SchemaRef, Vec<bool>), SourceError> {
+    if let Some(unknown) = options.types.keys().find(|k| !reader.names.contains(k)) {
+        return Err(SourceError::Schema {
+            file: reader.path.clone(),
+            message: format!("`types` names column `{unknown}`, which the input does not have (columns: {:?})", reader.names),
+        });
+    }
+    let mut fields = Vec::with_capacity(reader.names.len());
+    let mut inferred = Vec::with_capacity(reader.names.len());
+    for (i, name) in reader.names.iter().enumerate() {
+        let declared = options.declared_type(name);
+        let data_type = match (&declared, sample) {
+            (Some(t), _) => t.clone(),
+            (None, Some(raw)) if options.infer => infer_type(&raw.columns[i], nulls),
+            _ => DataType::Utf8,
+        };
+        inferred.push(declared.is_none() && options.infer);
+        fields.push(Field::new(name, data_type, true));
+    }
+    Ok((Arc::new(Schema::new(fields)), inferred))
+}
+
+/// One open CSV file.
+struct FileReader {
+    path: PathBuf,
+    reader: csv::Reader<Box<dyn BufRead + Send>>,
+    record: ByteRecord,
+    names: Vec<String>,
+}
+
+impl FileReader {
+    /// Opens a file and reads its header. `expected` is the first file's column names,
+    /// which every later file of the same input must repeat.
+    fn open(path: &Path, options: &CsvOptions, expected: Option<&[String]>) -> Result<Self, SourceError> {
+        let bytes = open_decompressed(path, options.compression)?;
+        let reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(options.delimiter as u8)
+            .quote(options.quote as u8)
+            .quoting(options.quoting)
+            .escape(options.escape.map(|c| c as u8))
+            .double_quote(options.escape.is_none())
+            .buffer_capacity(1 << 20)
+            .from_reader(bytes);
+        let mut file = FileReader { path: path.to_path_buf(), reader, record: ByteRecord::new(), names: Vec::new() };
+        file.names = file.read_names(options)?;
+        if let Some(expected) = expected {
+            if file.names != expected {
+                return Err(SourceError::Schema {
+                    file: path.to_path_buf(),
+                    message: format!("columns {:?} differ from the first file's {:?}", file.names, expected),
+                });
+            }
+        }
+        Ok(file)
+    }
+
+    fn read_names(&mut self, options: &CsvOptions) -> Result<Vec<String>, SourceError> {
+        let header = if options.header && self.read_record()? {
+            let names = self
+                .record
+                .iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    String::from_utf8(f.to_vec()).map_err(|_| self.malformed(1, format!("header field {} is not UTF-8", i + 1)))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Some(names)
+        } else {
+            None
+        };
+        match (&options.columns, header) {
+            (Some(columns), Some(header)) if columns.len() != header.len() => Err(self.malformed(
+                1,
+                format!("the header has {} columns but `columns` names {}", header.len(), columns.len()),
+            )),
+            (Some(columns), _) => Ok(columns.clone()),
+            (None, Some(header)) => Ok(header),
+            (None, None) => Ok(Vec::new()),
+        }
+    }
+
+    fn read_record(&mut self) -> Result<bool, SourceError> {
+        self.reader.read_byte_record(&mut self.record).map_err(|e| {
+            let line = e.position().map(|p| p.line()).unwrap_or(0);
+            match e.into_kind() {
+                csv::ErrorKind::Io(io) => SourceError::io(&self.path, io),
+                other => SourceError::Malformed { file: self.path.clone(), line, message: format!("{other:?}") },
+            }
+        })
+    }
+
+    fn malformed(&self, line: u64, message: String) -> SourceError {
+        SourceError::Malformed { file: self.path.clone(), line, message }
+    }
+
+    /// Up to `max_rows` rows as raw fields; `None` at the end of the file.
+    fn next_raw(&mut self, max_rows: usize) -> Result<Option<RawBatch>, SourceError> {
+        let width = self.names.len();
+        let mut raw = RawBatch::new(width, max_rows.min(1 << 16));
+        while raw.rows() < max_rows && self.read_record()? {
+            let line = self.record.position().map(|p| p.line()).unwrap_or(0);
+            if self.record.len() != width {
+                return Err(self.malformed(line, format!("expected {width} fields, found {}", self.record.len())));
+            }
+            for (column, field) in raw.columns.iter_mut().zip(self.record.iter()) {
+                column.push(field).map_err(|_| SourceError::Malformed {
+                    file: self.path.clone(),
+                    line,
+                    message: "a batch's text for one column exceeds 2 GiB; lower batch_rows".into(),
+                })?;
+            }
+            raw.lines.push(line);
+        }
+        Ok((raw.rows() > 0).then_some(raw))
+    }
+}

@@ -1,0 +1,42 @@
+use std::path::PathBuf;
+
+/// Why an input could not be read. Every variant names the file; those about one value
+/// name its line and column too.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("no file matches `{pattern}`")]
+    NoFiles { pattern: String },
+    #[error("invalid glob `{pattern}`: {message}")]
+    Glob { pattern: String, message: String },
+    #[error("{file}: {source}")]
+    Io { file: PathBuf, source: std::io::Error },
+    #[error("{file}:{line}: {message}")]
+    Malformed { file: PathBuf, line: u64, message: String },
+    #[error("{file}:{line}: column {column} `{name}`: cannot parse {value:?} as {expected}{hint}")]
+    Value {
+        file: PathBuf,
+        line: u64,
+        /// 1-based column number.
+        column: usize,
+        name: String,
+        value: String,
+        expected: String,
+        hint: String,
+    },
+    #[error("{file}: {message}")]
+    Schema { file: PathBuf, message: String },
+}
+
+impl SourceError {
+    pub(crate) fn io(file: &std::path::Path, source: std::io::Error) -> Self {
+        SourceError::Io { file: file.to_path_buf(), source }
+    }
+
+    /// The line the error points at, if it points at one.
+    pub fn line(&self) -> Option<u64> {
+        match self {
+            SourceError::Malformed { line, .. } | SourceError::Value { line, .. } => Some(*line),
+            _ => None,
+        }
+    }
+}

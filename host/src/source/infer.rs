@@ -1,0 +1,62 @@
+//! Column type inference from the first batch of an input.
+//!
+//! Candidates, narrowest first: int64, float64, bool, date32, timestamp, else utf8. A column
+//! of only NULLs is utf8. Integers with a leading zero (`08638`) stay text: they are codes,
+//! and a number would lose the zero.
+
+use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType};
+use arrow_cast::parse::Parser;
+
+use super::convert::{parse_bool, NullMarkers};
+use super::raw::RawColumn;
+
+#[derive(Clone, Copy)]
+struct Candidates {
+    int: bool,
+    float: bool,
+    boolean: bool,
+    date: bool,
+    timestamp: bool,
+    seen: bool,
+}
+
+pub(crate) fn infer_type(column: &RawColumn, nulls: &NullMarkers) -> DataType {
+    let mut c = Candidates { int: true, float: true, boolean: true, date: true, timestamp: true, seen: false };
+    for row in 0..column.len() {
+        let field = column.value(row);
+        if nulls.is_null(field) {
+            continue;
+        }
+        c.seen = true;
+        let Ok(text) = std::str::from_utf8(field) else { return DataType::Utf8 };
+        c.int = c.int && is_int(text);
+        c.float = c.float && (c.int || Float64Type::parse(text).is_some());
+        c.boolean = c.boolean && parse_bool(field).is_some() && !field.iter().all(u8::is_ascii_digit);
+        c.date = c.date && text.len() == 10 && Date32Type::parse(text).is_some();
+        c.timestamp = c.timestamp && looks_like_timestamp(text) && TimestampMicrosecondType::parse(text).is_some();
+        if !(c.int || c.float || c.boolean || c.date || c.timestamp) {
+            return DataType::Utf8;
+        }
+    }
+    match c {
+        Candidates { seen: false, .. } => DataType::Utf8,
+        Candidates { int: true, .. } => DataType::Int64,
+        Candidates { float: true, .. } => DataType::Float64,
+        Candidates { boolean: true, .. } => DataType::Boolean,
+        Candidates { date: true, .. } => DataType::Date32,
+        Candidates { timestamp: true, .. } => DataType::Timestamp(TimeUnit::Microsecond, None),
+        _ => DataType::Utf8,
+    }
+}
+
+fn is_int(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let leading_zero = digits.len() > 1 && digits.starts_with('0');
+    !digits.is_empty() && !leading_zero && digits.bytes().all(|b| b.is_ascii_digit()) && Int64Type::parse(text).is_some()
+}
+
+/// `YYYY-MM-DD` followed by a time: the parser alone also accepts bare numbers.
+fn looks_like_timestamp(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() >= 16 && b[4] == b'-' && b[7] == b'-' && (b[10] == b' ' || b[10] == b'T')
+}

@@ -1,0 +1,54 @@
+//! Rows as unparsed field bytes, column by column: the stage between CSV records and
+//! typed Arrow arrays. Keeping fields columnar lets each column be parsed in one tight loop.
+
+/// The bytes of one column's fields for a batch of rows.
+#[derive(Default)]
+pub(crate) struct RawColumn {
+    pub data: Vec<u8>,
+    /// `offsets[i]..offsets[i + 1]` is row `i`'s field in `data`.
+    pub offsets: Vec<i32>,
+}
+
+impl RawColumn {
+    fn with_capacity(rows: usize) -> Self {
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0);
+        RawColumn { data: Vec::with_capacity(rows * 8), offsets }
+    }
+
+    #[inline]
+    pub fn push(&mut self, field: &[u8]) -> Result<(), ()> {
+        self.data.extend_from_slice(field);
+        let end = i32::try_from(self.data.len()).map_err(|_| ())?;
+        self.offsets.push(end);
+        Ok(())
+    }
+
+    #[inline]
+    pub fn value(&self, row: usize) -> &[u8] {
+        &self.data[self.offsets[row] as usize..self.offsets[row + 1] as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+}
+
+/// A batch of rows as raw fields, with the line each row starts on.
+pub(crate) struct RawBatch {
+    pub columns: Vec<RawColumn>,
+    pub lines: Vec<u64>,
+}
+
+impl RawBatch {
+    pub fn new(columns: usize, rows: usize) -> Self {
+        RawBatch {
+            columns: (0..columns).map(|_| RawColumn::with_capacity(rows)).collect(),
+            lines: Vec::with_capacity(rows),
+        }
+    }
+
+    pub fn rows(&self) -> usize {
+        self.lines.len()
+    }
+}
