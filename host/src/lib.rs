@@ -9,8 +9,10 @@
 //! - [`plugin`]: where batches are transformed: the wasmtime engine, the compiled-plugin
 //!   cache, and one sandboxed session per table;
 //! - [`sink`]: where Parquet is written, aside and then renamed into place;
-//! - [`run`]: the wiring: one reader, plugin and writer thread per table, and the run report.
+//! - [`run`]: the wiring: one reader, plugin and writer thread per table, and the run report;
+//! - [`cli`]: the `sluice` command line.
 
+pub mod cli;
 pub mod pipeline;
 pub mod plugin;
 pub mod run;

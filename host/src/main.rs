@@ -1,22 +1,5 @@
-//! The `sluice` command line: the edge where errors become messages and exit codes.
+//! The `sluice` binary; the command line itself lives in [`sluice::cli`].
 
-mod cli;
-mod inspect;
-mod logging;
-
-use std::process::ExitCode;
-
-use clap::Parser;
-
-fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
-    logging::init(cli.log_format, &cli.log);
-    match cli::dispatch(cli) {
-        Ok(code) => code,
-        Err(error) => {
-            tracing::error!("{error:#}");
-            eprintln!("error: {error:#}");
-            ExitCode::from(cli::EXIT_CONFIG)
-        }
-    }
+fn main() -> std::process::ExitCode {
+    std::process::ExitCode::from(sluice::cli::main(std::env::args_os()))
 }

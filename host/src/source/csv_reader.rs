@@ -1,6 +1,6 @@
 //! CSV files to Arrow record batches, with the source line of every row.
 
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -14,6 +14,9 @@ use super::infer::infer_type;
 use super::raw::RawBatch;
 use super::SourceError;
 use crate::pipeline::{CsvOptions, InputSpec};
+
+/// Rows read to infer column types. Fixed, so the schema never depends on the batch size.
+const INFER_ROWS: usize = 65_536;
 
 /// One batch of an input, with where its rows came from.
 pub struct SourceBatch {
@@ -44,7 +47,7 @@ impl CsvInput {
         let options = spec.csv.clone();
         let nulls = NullMarkers::new(&options.null);
         let mut reader = FileReader::open(&files[0], &options, None)?;
-        let first_batch = reader.next_raw(batch_rows)?;
+        let first_batch = reader.next_raw(INFER_ROWS.max(batch_rows))?;
         let (schema, inferred) = resolve_schema(&reader, &options, first_batch.as_ref(), &nulls)?;
         Ok(CsvInput {
             files,
@@ -81,8 +84,13 @@ impl CsvInput {
             }
             while let Some(raw) = pending.take() {
                 let batch = self.to_batch(&reader.path, &raw)?;
-                if !sink(SourceBatch { batch, file, lines: raw.lines }) {
-                    return Ok(());
+                // The inference sample may hold several batches.
+                for start in (0..batch.num_rows()).step_by(self.batch_rows) {
+                    let len = self.batch_rows.min(batch.num_rows() - start);
+                    let lines = raw.lines[start..start + len].to_vec();
+                    if !sink(SourceBatch { batch: batch.slice(start, len), file, lines }) {
+                        return Ok(());
+                    }
                 }
                 pending = reader.next_raw(self.batch_rows)?;
             }
@@ -100,8 +108,8 @@ impl CsvInput {
                 name: field.name().clone(),
                 value: bad.value,
                 expected: field.data_type().to_string(),
-                hint: if self.inferred[i] {
-                    " (the type was inferred from the first batch; declare the column under `types`)".into()
+                hint: if self.inferred[i] && *field.data_type() != DataType::Utf8 {
+                    format!(" (the type was inferred from the first {INFER_ROWS} rows; declare the column under `types`)")
                 } else {
                     String::new()
                 },
@@ -144,16 +152,37 @@ fn resolve_schema(
 /// One open CSV file.
 struct FileReader {
     path: PathBuf,
-    reader: csv::Reader<Box<dyn BufRead + Send>>,
+    reader: csv::Reader<QuoteCounting>,
     record: ByteRecord,
     names: Vec<String>,
+    /// Line of the latest record, for errors found only at the end of the file.
+    last_line: u64,
+    /// Whether an odd quote count at the end means an unterminated quoted field.
+    check_quotes: bool,
+}
+
+/// Counts quote bytes as they stream past. The csv parser treats a quoted field left open
+/// at the end of the file as ending there, silently swallowing every later line into it;
+/// with quotes escaped by doubling, a complete file always has an even count.
+struct QuoteCounting {
+    inner: Box<dyn BufRead + Send>,
+    quote: u8,
+    count: u64,
+}
+
+impl Read for QuoteCounting {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += memchr::memchr_iter(self.quote, &buf[..n]).count() as u64;
+        Ok(n)
+    }
 }
 
 impl FileReader {
     /// Opens a file and reads its header. `expected` is the first file's column names,
     /// which every later file of the same input must repeat.
     fn open(path: &Path, options: &CsvOptions, expected: Option<&[String]>) -> Result<Self, SourceError> {
-        let bytes = open_decompressed(path, options.compression)?;
+        let bytes = QuoteCounting { inner: open_decompressed(path, options.compression)?, quote: options.quote as u8, count: 0 };
         let reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -164,7 +193,14 @@ impl FileReader {
             .double_quote(options.escape.is_none())
             .buffer_capacity(1 << 20)
             .from_reader(bytes);
-        let mut file = FileReader { path: path.to_path_buf(), reader, record: ByteRecord::new(), names: Vec::new() };
+        let mut file = FileReader {
+            path: path.to_path_buf(),
+            reader,
+            record: ByteRecord::new(),
+            names: Vec::new(),
+            last_line: 1,
+            check_quotes: options.quoting && options.escape.is_none(),
+        };
         file.names = file.read_names(options)?;
         if let Some(expected) = expected {
             if file.names != expected {
@@ -203,13 +239,24 @@ impl FileReader {
     }
 
     fn read_record(&mut self) -> Result<bool, SourceError> {
-        self.reader.read_byte_record(&mut self.record).map_err(|e| {
+        let more = self.reader.read_byte_record(&mut self.record).map_err(|e| {
             let line = e.position().map(|p| p.line()).unwrap_or(0);
             match e.into_kind() {
                 csv::ErrorKind::Io(io) => SourceError::io(&self.path, io),
                 other => SourceError::Malformed { file: self.path.clone(), line, message: format!("{other:?}") },
             }
-        })
+        })?;
+        if more {
+            self.last_line = self.record.position().map(|p| p.line()).unwrap_or(self.last_line);
+        } else if self.check_quotes && self.reader.get_ref().count % 2 == 1 {
+            return Err(self.malformed(
+                self.last_line,
+                "unterminated quoted field: it runs to the end of the file (or a stray quote character; \
+                 set `quoting = false` if quotes are literal)"
+                    .into(),
+            ));
+        }
+        Ok(more)
     }
 
     fn malformed(&self, line: u64, message: String) -> SourceError {
@@ -221,7 +268,7 @@ impl FileReader {
         let width = self.names.len();
         let mut raw = RawBatch::new(width, max_rows.min(1 << 16));
         while raw.rows() < max_rows && self.read_record()? {
-            let line = self.record.position().map(|p| p.line()).unwrap_or(0);
+            let line = self.last_line;
             if self.record.len() != width {
                 return Err(self.malformed(line, format!("expected {width} fields, found {}", self.record.len())));
             }

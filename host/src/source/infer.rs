@@ -29,6 +29,9 @@ pub(crate) fn infer_type(column: &RawColumn, nulls: &NullMarkers) -> DataType {
         }
         c.seen = true;
         let Ok(text) = std::str::from_utf8(field) else { return DataType::Utf8 };
+        if is_code(text) {
+            return DataType::Utf8;
+        }
         c.int = c.int && is_int(text);
         c.float = c.float && (c.int || Float64Type::parse(text).is_some());
         c.boolean = c.boolean && parse_bool(field).is_some() && !field.iter().all(u8::is_ascii_digit);
@@ -51,8 +54,12 @@ pub(crate) fn infer_type(column: &RawColumn, nulls: &NullMarkers) -> DataType {
 
 fn is_int(text: &str) -> bool {
     let digits = text.strip_prefix('-').unwrap_or(text);
-    let leading_zero = digits.len() > 1 && digits.starts_with('0');
-    !digits.is_empty() && !leading_zero && digits.bytes().all(|b| b.is_ascii_digit()) && Int64Type::parse(text).is_some()
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && Int64Type::parse(text).is_some()
+}
+
+/// Digits with a leading zero (`007`, `08638`): an identifier, not a number.
+fn is_code(text: &str) -> bool {
+    text.len() > 1 && text.starts_with('0') && text.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// `YYYY-MM-DD` followed by a time: the parser alone also accepts bare numbers.

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use arrow::datatypes::Schema;
-use sluice::plugin::{EngineOptions, PluginEngine, PluginInfo, Session};
+use crate::plugin::{EngineOptions, PluginEngine, PluginInfo, Session};
 
 pub fn inspect(reference: &str, json: bool, engine: EngineOptions) -> Result<()> {
     let engine = PluginEngine::new(engine)?;

@@ -20,9 +20,10 @@ pub fn init(format: LogFormat, filter: &str) {
         LogFormat::Json => true,
     };
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if json {
-        builder.json().with_current_span(false).init();
+    // `try_init`: in-process callers (tests) may run the command line more than once.
+    let _ = if json {
+        builder.json().with_current_span(false).try_init()
     } else {
-        builder.with_target(false).init();
-    }
+        builder.with_target(false).try_init()
+    };
 }

@@ -1,17 +1,21 @@
-//! Commands and flags. Every flag can also come from a `SLUICE_*` environment variable,
-//! so containers configure the job without a command line.
+//! The command line: commands and flags, and the edge where errors become messages and
+//! exit codes. Every flag can also come from a `SLUICE_*` environment variable, so
+//! containers configure the job without a command line.
 
+mod inspect;
+mod logging;
+
+use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use sluice::pipeline::Pipeline;
-use sluice::plugin::EngineOptions;
-use sluice::run::{run_pipeline, ErrorKind, RunOptions};
 
-use crate::logging::LogFormat;
+use crate::pipeline::Pipeline;
+use crate::plugin::EngineOptions;
+use crate::run::{run_pipeline, ErrorKind, RunOptions};
+use logging::LogFormat;
 
 /// Exit codes, one per class of failure (see the README).
 pub const EXIT_CONFIG: u8 = 2;
@@ -19,17 +23,41 @@ pub const EXIT_DATA: u8 = 3;
 pub const EXIT_PLUGIN: u8 = 4;
 pub const EXIT_IO: u8 = 5;
 
+/// Runs the command line with `args` (program name first) and returns the exit code.
+pub fn main<I, T>(args: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_CONFIG } else { 0 };
+        }
+    };
+    logging::init(cli.log_format, &cli.log);
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            eprintln!("error: {error:#}");
+            EXIT_CONFIG
+        }
+    }
+}
+
 #[derive(Parser)]
 #[command(name = "sluice", version, about = "Raw table exports (CSV, gzip CSV) to query-ready Parquet, through sandboxed Wasm plugins")]
-pub struct Cli {
+struct Cli {
     #[command(subcommand)]
     command: Command,
     /// Log format.
     #[arg(long, global = true, env = "SLUICE_LOG_FORMAT", value_enum, default_value = "auto")]
-    pub log_format: LogFormat,
+    log_format: LogFormat,
     /// Log filter (tracing EnvFilter syntax), e.g. `info` or `sluice=debug`.
     #[arg(long, global = true, env = "SLUICE_LOG", default_value = "info")]
-    pub log: String,
+    log: String,
 }
 
 #[derive(Subcommand)]
@@ -113,23 +141,23 @@ enum PluginCommand {
     List,
 }
 
-pub fn dispatch(cli: Cli) -> Result<ExitCode> {
+fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Run(args) => run(args),
         Command::Plugin(PluginCommand::Inspect { plugin, json, cache }) => {
-            crate::inspect::inspect(&plugin, json, cache.engine_options())?;
-            Ok(ExitCode::SUCCESS)
+            inspect::inspect(&plugin, json, cache.engine_options())?;
+            Ok(0)
         }
         Command::Plugin(PluginCommand::List) => {
-            for name in sluice::plugin::bundled_names() {
+            for name in crate::plugin::bundled_names() {
                 println!("{name}");
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(0)
         }
     }
 }
 
-fn run(args: RunArgs) -> Result<ExitCode> {
+fn run(args: RunArgs) -> Result<u8> {
     let pipeline = Pipeline::load(&args.pipeline)?;
     if let Some(unknown) = args.tables.iter().find(|t| !pipeline.tables.contains_key(*t)) {
         anyhow::bail!("no table `{unknown}` in {}", args.pipeline.display());
@@ -156,11 +184,11 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     }
     println!("{json}");
     Ok(match report.first_error_kind() {
-        None => ExitCode::SUCCESS,
-        Some(ErrorKind::Config) => ExitCode::from(EXIT_CONFIG),
-        Some(ErrorKind::Data) => ExitCode::from(EXIT_DATA),
-        Some(ErrorKind::Plugin) => ExitCode::from(EXIT_PLUGIN),
-        Some(ErrorKind::Io) => ExitCode::from(EXIT_IO),
+        None => 0,
+        Some(ErrorKind::Config) => EXIT_CONFIG,
+        Some(ErrorKind::Data) => EXIT_DATA,
+        Some(ErrorKind::Plugin) => EXIT_PLUGIN,
+        Some(ErrorKind::Io) => EXIT_IO,
     })
 }
 

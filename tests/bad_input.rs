@@ -1,0 +1,121 @@
+//! Bad input fails with an error naming file, line, column and value, a distinct exit
+//! code, and no output: nothing half-written, nothing from an earlier run disturbed.
+
+use sluice_tests::{read_parquet, Scratch, EXIT_CONFIG, EXIT_DATA};
+
+fn pipeline(input: &str) -> String {
+    format!("[tables.t]\nplugin = \"passthrough\"\ninput = {{ {input} }}\noutput = {{ location = \"out/t\" }}\n")
+}
+
+#[test]
+fn wrong_field_count_names_file_and_line() {
+    let s = Scratch::new();
+    s.write("in.csv", "a,b\n1,2\n3,4\n5,6,7\n8,9\n");
+    let out = s.run(&pipeline(r#"path = "in.csv""#), &[]);
+    assert_eq!(out.code, EXIT_DATA, "{}", out.report);
+    let error = out.error();
+    assert!(error.contains("in.csv:4: expected 2 fields, found 3"), "{error}");
+    assert_eq!(out.table()["error_kind"], "data");
+    assert!(s.output_files().is_empty(), "left behind: {:?}", s.output_files());
+}
+
+#[test]
+fn unparsable_number_names_file_line_column_and_value() {
+    let s = Scratch::new();
+    // The quoted newline puts the bad row on physical line 5, not "row 3".
+    s.write("in.csv", "id,note,amount\n1,\"two\nlines\",10\n2,x,20\n3,y,12x\n");
+    let out = s.run(&pipeline(r#"path = "in.csv", types = { amount = "int64" }"#), &[]);
+    assert_eq!(out.code, EXIT_DATA, "{}", out.report);
+    let error = out.error();
+    assert!(error.contains("in.csv:5: column 3 `amount`: cannot parse \"12x\" as Int64"), "{error}");
+    assert!(s.output_files().is_empty(), "left behind: {:?}", s.output_files());
+}
+
+#[test]
+fn a_bad_value_past_the_first_batch_still_leaves_nothing_behind() {
+    let s = Scratch::new();
+    let mut text = String::from("n\n");
+    for i in 0..70_000 {
+        text.push_str(&format!("{i}\n"));
+    }
+    text.push_str("oops\n");
+    s.write("in.csv", text);
+    // Types are inferred from the first 65,536 rows, and batches of 1,000 rows are written
+    // long before the bad one is parsed.
+    let out = s.run(&pipeline(r#"path = "in.csv""#), &["--batch-rows", "1000"]);
+    assert_eq!(out.code, EXIT_DATA, "{}", out.report);
+    let error = out.error();
+    assert!(error.contains("in.csv:70002: column 1 `n`: cannot parse \"oops\" as Int64"), "{error}");
+    assert!(error.contains("declare the column under `types`"), "an inferred type should say how to fix it: {error}");
+    assert!(s.output_files().is_empty(), "left behind: {:?}", s.output_files());
+}
+
+#[test]
+fn a_failed_rerun_keeps_the_previous_output_intact() {
+    let s = Scratch::new();
+    let input = r#"path = "in.csv", types = { a = "int64" }"#;
+    s.write("in.csv", "a\n1\n2\n");
+    assert_eq!(s.run(&pipeline(input), &[]).code, 0);
+    s.write("in.csv", "a\n1\n2\nthree\n");
+    let out = s.run(&pipeline(input), &[]);
+    assert_eq!(out.code, EXIT_DATA);
+    let files = s.output_files();
+    assert_eq!(files, vec![s.path("out/t/rows.parquet")], "only the old file may remain");
+    assert_eq!(read_parquet(&files[0]).rows().len(), 2);
+}
+
+#[test]
+fn invalid_utf8_in_a_text_column() {
+    let s = Scratch::new();
+    s.write("in.csv", b"name\nok\nbad\xff\n".as_slice());
+    let out = s.run(&pipeline(r#"path = "in.csv""#), &[]);
+    assert_eq!(out.code, EXIT_DATA, "{}", out.report);
+    assert!(out.error().contains("in.csv:3: column 1 `name`"), "{}", out.error());
+    assert!(out.error().contains("not valid UTF-8"), "{}", out.error());
+}
+
+#[test]
+fn unterminated_quote_is_reported() {
+    let s = Scratch::new();
+    s.write("in.csv", "a,b\n1,\"open\n2,3\n");
+    let out = s.run(&pipeline(r#"path = "in.csv""#), &[]);
+    // The open quote swallows the rest of the file into one field; that must not pass
+    // as a value.
+    assert_eq!(out.code, EXIT_DATA, "{}", out.report);
+    assert!(out.error().contains("in.csv:2: unterminated quoted field"), "{}", out.error());
+    assert!(s.output_files().is_empty());
+}
+
+#[test]
+fn missing_input_and_bad_pipeline_are_config_errors() {
+    let s = Scratch::new();
+    let out = s.run(&pipeline(r#"path = "nowhere/*.csv""#), &[]);
+    assert_eq!(out.code, EXIT_CONFIG);
+    assert!(out.error().contains("no file matches"), "{}", out.error());
+
+    let out = s.run("[tables.t]\nplugin = \"passthrough\"\n", &[]);
+    assert_eq!(out.code, EXIT_CONFIG);
+    assert!(out.report.is_null(), "no report for a pipeline that does not parse");
+
+    let out = s.run(&pipeline(r#"path = "in.csv", types = { a = "decimal" }"#), &[]);
+    assert_eq!(out.code, EXIT_CONFIG);
+}
+
+#[test]
+fn other_tables_go_on_unless_fail_fast() {
+    let s = Scratch::new();
+    s.write("good.csv", "a\n1\n");
+    s.write("bad.csv", "a\nx,y\n");
+    let toml = "[tables.a_bad]\nplugin = \"passthrough\"\ninput = { path = \"bad.csv\" }\noutput = { location = \"out/bad\" }\n\
+                [tables.b_good]\nplugin = \"passthrough\"\ninput = { path = \"good.csv\" }\noutput = { location = \"out/good\" }\n";
+    let out = s.run(toml, &[]);
+    assert_eq!(out.code, EXIT_DATA);
+    assert_eq!(out.report["tables"][1]["status"], "succeeded");
+    assert_eq!(s.output_files(), vec![s.path("out/good/rows.parquet")]);
+
+    std::fs::remove_dir_all(s.path("out")).unwrap();
+    let out = s.run(toml, &["--fail-fast"]);
+    assert_eq!(out.code, EXIT_DATA);
+    assert_eq!(out.report["tables"].as_array().unwrap().len(), 1);
+    assert!(s.output_files().is_empty());
+}

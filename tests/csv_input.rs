@@ -1,0 +1,216 @@
+//! CSV in, Parquet out through the passthrough plugin, read back by pyarrow and compared
+//! value by value.
+
+use serde_json::json;
+use sluice_tests::{read_parquet, rows, Scratch};
+
+/// A one-table pipeline over `input` (inline TOML table body) with passthrough.
+fn pipeline(input: &str) -> String {
+    format!("[tables.t]\nplugin = \"passthrough\"\ninput = {{ {input} }}\noutput = {{ location = \"out/t\" }}\n")
+}
+
+#[test]
+fn plain_csv_with_inferred_types() {
+    let s = Scratch::new();
+    s.write("in.csv", "id,name,score,ok,day,at\n1,ann,1.5,true,2024-03-01,2024-03-01 10:00:00\n2,bob,-2,false,2024-02-29,2024-03-01T23:59:59\n");
+    let out = s.run(&pipeline(r#"path = "in.csv""#), &[]);
+    assert_eq!(out.code, 0, "{}", out.report);
+    let p = read_parquet(&s.path("out/t/rows.parquet"));
+    assert_eq!(
+        p.columns(),
+        ["id: int64", "name: string", "score: double", "ok: bool", "day: date32[day]", "at: timestamp[us]"]
+    );
+    assert_eq!(
+        p.rows(),
+        &rows![
+            [1, "ann", 1.5, true, "2024-03-01", "2024-03-01T10:00:00"],
+            [2, "bob", -2.0, false, "2024-02-29", "2024-03-01T23:59:59"],
+        ]
+    );
+    assert_eq!(out.table()["rows_in"], 2);
+    assert_eq!(out.table()["rows_out"], 2);
+}
+
+#[test]
+fn gzip_by_extension_and_by_magic_bytes() {
+    let s = Scratch::new();
+    let text = "a,b\n1,x\n2,y\n";
+    s.write_gz("by_ext.csv.gz", text);
+    s.write_gz("no_ext.dat", text);
+    for input in ["by_ext.csv.gz", "no_ext.dat"] {
+        let out = s.run(&pipeline(&format!(r#"path = "{input}""#)), &[]);
+        assert_eq!(out.code, 0, "{input}: {}", out.report);
+        let p = read_parquet(&s.path("out/t/rows.parquet"));
+        assert_eq!(p.rows(), &rows![[1, "x"], [2, "y"]], "{input}");
+    }
+}
+
+#[test]
+fn semicolon_delimiter_and_declared_types() {
+    let s = Scratch::new();
+    s.write("in.csv", "code;amount\n007;1,5\n010;2\n");
+    let out = s.run(&pipeline(r#"path = "in.csv", delimiter = ";", types = { amount = "utf8" }"#), &[]);
+    assert_eq!(out.code, 0, "{}", out.report);
+    let p = read_parquet(&s.path("out/t/rows.parquet"));
+    // Leading zeros keep `code` as text; `amount` is declared text.
+    assert_eq!(p.columns(), ["code: string", "amount: string"]);
+    assert_eq!(p.rows(), &rows![["007", "1,5"], ["010", "2"]]);
+}
+
+#[test]
+fn headerless_file_with_declared_names_and_types() {
+    let s = Scratch::new();
+    s.write_gz("export.csv.gz", "k1;10;x\nk2;;y\n");
+    let out = s.run(
+        &pipeline(r#"path = "export.csv.gz", header = false, delimiter = ";", columns = ["PK", "COL_1", "COL_2"], types = { COL_1 = "int32" }"#),
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.report);
+    let p = read_parquet(&s.path("out/t/rows.parquet"));
+    assert_eq!(p.columns(), ["PK: string", "COL_1: int32", "COL_2: string"]);
+    assert_eq!(p.rows(), &rows![["k1", 10, "x"], ["k2", null, "y"]]);
+}
+
+#[test]
+fn quoted_fields_with_delimiters_quotes_and_newlines() {
+    let s = Scratch::new();
+    s.write("in.csv", "id,text\n1,\"a, b\"\n2,\"line one\nline two\"\n3,\"say \"\"hi\"\"\"\n");
+    let out = s.run(&pipeline(r#"path = "in.csv""#), &[]);
+    assert_eq!(out.code, 0, "{}", out.report);
+    let p = read_parquet(&s.path("out/t/rows.parquet"));
+    assert_eq!(p.rows(), &rows![[1, "a, b"], [2, "line one\nline two"], [3, "say \"hi\""]]);
+}
+
+#[test]
+fn utf8_text_and_byte_order_mark() {
+    let s = Scratch::new();
+    s.write("in.csv", "\u{feff}name,city\nZoë,Kraków\n李,東京\n");
+    let out = s.run(&pipeline(r#"path = "in.csv""#), &[]);
+    assert_eq!(out.code, 0, "{}", out.report);
+    let p = read_parquet(&s.path("out/t/rows.parquet"));
+    assert_eq!(p.columns(), ["name: string", "city: string"], "the BOM must not stick to the first name");
+    assert_eq!(p.rows(), &rows![["Zoë", "Kraków"], ["李", "東京"]]);
+}
+
+#[test]
+fn null_markers() {
+    let s = Scratch::new();
+    s.write("in.csv", "a,b,c\n1,,x\nNULL,2.5,\n3,NA,NULL\n");
+    let out = s.run(&pipeline(r#"path = "in.csv", null = ["", "NULL", "NA"]"#), &[]);
+    assert_eq!(out.code, 0, "{}", out.report);
+    let p = read_parquet(&s.path("out/t/rows.parquet"));
+    assert_eq!(p.columns(), ["a: int64", "b: double", "c: string"]);
+    assert_eq!(p.rows(), &rows![[1, null, "x"], [null, 2.5, null], [3, null, null]]);
+}
+
+#[test]
+fn header_only_file_gives_an_empty_table_with_its_columns() {
+    let s = Scratch::new();
+    s.write("in.csv", "a,b\n");
+    let out = s.run(&pipeline(r#"path = "in.csv", types = { a = "int64" }"#), &[]);
+    assert_eq!(out.code, 0, "{}", out.report);
+    let p = read_parquet(&s.path("out/t/rows.parquet"));
+    assert_eq!(p.columns(), ["a: int64", "b: string"]);
+    assert!(p.rows().is_empty());
+}
+
+#[test]
+fn empty_file_with_declared_columns_gives_an_empty_table() {
+    let s = Scratch::new();
+    s.write("in.csv", "");
+    let out = s.run(&pipeline(r#"path = "in.csv", header = false, columns = ["a", "b"], types = { b = "date32" }"#), &[]);
+    assert_eq!(out.code, 0, "{}", out.report);
+    let p = read_parquet(&s.path("out/t/rows.parquet"));
+    assert_eq!(p.columns(), ["a: string", "b: date32[day]"]);
+    assert!(p.rows().is_empty());
+}
+
+#[test]
+fn empty_file_without_declared_columns_is_a_clear_error() {
+    let s = Scratch::new();
+    s.write("in.csv", "");
+    let out = s.run(&pipeline(r#"path = "in.csv""#), &[]);
+    assert_eq!(out.code, sluice_tests::EXIT_CONFIG);
+    assert!(out.error().contains("in.csv is empty and no `columns` are declared"), "{}", out.error());
+    assert!(s.output_files().is_empty(), "{:?}", s.output_files());
+}
+
+#[test]
+fn glob_reads_every_matching_file_in_order() {
+    let s = Scratch::new();
+    s.write("in/part-2.csv", "a\n3\n4\n");
+    s.write("in/part-1.csv", "a\n1\n2\n");
+    s.write("in/other.txt", "a\n99\n");
+    let out = s.run(&pipeline(r#"path = "in/part-*.csv""#), &[]);
+    assert_eq!(out.code, 0, "{}", out.report);
+    let p = read_parquet(&s.path("out/t/rows.parquet"));
+    assert_eq!(p.rows(), &rows![[1], [2], [3], [4]]);
+    assert_eq!(out.table()["inputs"][0]["files"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn batch_size_does_not_change_the_output() {
+    let s = Scratch::new();
+    let mut text = String::from("id,name,value\n");
+    for i in 0..2500 {
+        text.push_str(&format!("{i},\"n,{i}\",{}\n", if i % 7 == 0 { String::new() } else { format!("{}.25", i) }));
+    }
+    s.write("in.csv", &text);
+    let mut seen = Vec::new();
+    for batch in ["1", "7", "1000", "65536"] {
+        let out = s.run(&pipeline(r#"path = "in.csv""#), &["--batch-rows", batch]);
+        assert_eq!(out.code, 0, "{}", out.report);
+        seen.push(read_parquet(&s.path("out/t/rows.parquet")).json["rows"].clone());
+    }
+    assert_eq!(seen[0].as_array().unwrap().len(), 2500);
+    assert!(seen.iter().all(|r| *r == seen[0]), "output differs between batch sizes");
+}
+
+#[test]
+fn select_and_rename_config() {
+    let s = Scratch::new();
+    s.write("in.csv", "a,b,c\n1,2,3\n");
+    let toml = "[tables.t]\nplugin = \"passthrough\"\nconfig = { select = [\"c\", \"a\"], rename = { a = \"alpha\" } }\n\
+                input = { path = \"in.csv\" }\noutput = { location = \"out/t\" }\n";
+    let out = s.run(toml, &[]);
+    assert_eq!(out.code, 0, "{}", out.report);
+    let p = read_parquet(&s.path("out/t/rows.parquet"));
+    assert_eq!(p.columns(), ["c: int64", "alpha: int64"]);
+    assert_eq!(p.rows(), &rows![[3, 1]]);
+}
+
+#[test]
+fn parquet_carries_provenance_and_the_chosen_codec() {
+    let s = Scratch::new();
+    s.write("in.csv", "a\n1\n");
+    let out = s.run(&pipeline(r#"path = "in.csv""#), &["--run-id", "run-42"]);
+    assert_eq!(out.code, 0, "{}", out.report);
+    let p = read_parquet(&s.path("out/t/rows.parquet"));
+    assert_eq!(p.metadata("sluice.plugin.name").as_deref(), Some("passthrough"));
+    assert_eq!(p.metadata("sluice.run_id").as_deref(), Some("run-42"));
+    assert_eq!(p.metadata("sluice.table").as_deref(), Some("t"));
+    assert_eq!(p.metadata("sluice.contract.version").as_deref(), Some("0.1.0"));
+    let sha = p.metadata("sluice.plugin.sha256").unwrap();
+    assert_eq!(sha.len(), 64);
+    assert_eq!(json!(sha), out.table()["plugin"]["sha256"]);
+    assert!(p.metadata("sluice.config.sha256").is_some());
+    assert!(p.metadata("sluice.source").unwrap().contains("in.csv"));
+    assert_eq!(p.json["codecs"], json!(["ZSTD"]));
+
+    let toml = "[tables.t]\nplugin = \"passthrough\"\ninput = { path = \"in.csv\" }\n\
+                output = { location = \"out/t\", compression = \"snappy\" }\n";
+    assert_eq!(s.run(toml, &[]).code, 0);
+    assert_eq!(read_parquet(&s.path("out/t/rows.parquet")).json["codecs"], json!(["SNAPPY"]));
+}
+
+#[test]
+fn row_group_size_is_honoured() {
+    let s = Scratch::new();
+    let text: String = std::iter::once("a\n".to_string()).chain((0..100).map(|i| format!("{i}\n"))).collect();
+    s.write("in.csv", text);
+    let toml = "[tables.t]\nplugin = \"passthrough\"\ninput = { path = \"in.csv\" }\n\
+                output = { location = \"out/t\", row_group_rows = 30 }\n";
+    let out = s.run(toml, &[]);
+    assert_eq!(out.code, 0, "{}", out.report);
+    assert_eq!(read_parquet(&s.path("out/t/rows.parquet")).json["num_row_groups"], 4);
+}

@@ -1,0 +1,121 @@
+//! A plugin for tests. `{"mode": ...}` picks what it does on `push`:
+//! - `pass`: copy rows;
+//! - `reject`: reject rows whose `column` equals `equals`, copy the rest;
+//! - `data-error`: fail with a data error on the first row whose `column` equals `equals`;
+//! - `wrong-schema`: emit batches that do not match the declared output schema;
+//! - `loop`: never return; `alloc`: grow memory without bound; `panic`: panic;
+//! - `log-flood`: log `count` lines, then copy rows.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use sluice_sdk::arrow::array::{Array, Int64Array, StringArray};
+use sluice_sdk::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use sluice_sdk::arrow::record_batch::RecordBatch;
+use sluice_sdk::{log, parse_config, Context, Emit, Error, Info, Input, LogLevel, Output, Plugin, Schemas};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum Mode {
+    Pass,
+    Reject,
+    DataError,
+    WrongSchema,
+    Loop,
+    Alloc,
+    Panic,
+    LogFlood,
+}
+
+#[derive(Deserialize)]
+struct Config {
+    mode: Mode,
+    column: Option<String>,
+    equals: Option<String>,
+    count: Option<u32>,
+}
+
+struct Testbed {
+    config: Config,
+    schema: SchemaRef,
+}
+
+impl Plugin for Testbed {
+    fn info() -> Info {
+        Info::new("testbed", "0.1.0", "misbehaves on purpose, as configured")
+            .input(Input::any("rows"))
+            .output(Output::dynamic("rows"))
+    }
+
+    fn open(config: &str, inputs: &Schemas, _ctx: &Context) -> Result<Self, Error> {
+        let config: Config = parse_config(config)?;
+        Ok(Testbed { config, schema: inputs[0].1.clone() })
+    }
+
+    fn output_schemas(&self) -> Vec<(String, SchemaRef)> {
+        vec![("rows".into(), self.schema.clone())]
+    }
+
+    fn push(&mut self, input: &str, batch: RecordBatch, out: &mut Emit) -> Result<(), Error> {
+        match self.config.mode {
+            Mode::Pass => out.emit("rows", batch),
+            Mode::Reject => {
+                let hits = self.matching_rows(&batch)?;
+                let keep: Vec<bool> = (0..batch.num_rows()).map(|r| !hits.contains(&r)).collect();
+                for r in hits {
+                    out.reject(r, self.config.column.as_deref(), "value is on the reject list");
+                }
+                let filtered = sluice_sdk::arrow::compute::filter_record_batch(&batch, &keep.into())?;
+                out.emit("rows", filtered);
+            }
+            Mode::DataError => {
+                if let Some(&row) = self.matching_rows(&batch)?.first() {
+                    let column = self.config.column.clone().unwrap_or_default();
+                    return Err(Error::data_at(input, row, &column, "this value cannot be processed"));
+                }
+                out.emit("rows", batch);
+            }
+            Mode::WrongSchema => {
+                let schema = Arc::new(Schema::new(vec![Field::new("surprise", DataType::Int64, false)]));
+                let column = Arc::new(Int64Array::from_iter_values(0..batch.num_rows() as i64));
+                out.emit("rows", RecordBatch::try_new(schema, vec![column])?);
+            }
+            Mode::Loop => {
+                let mut x: u64 = 1;
+                loop {
+                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                }
+            }
+            Mode::Alloc => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 16 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            Mode::Panic => panic!("testbed was told to panic"),
+            Mode::LogFlood => {
+                for i in 0..self.config.count.unwrap_or(10_000) {
+                    log(LogLevel::Info, &format!("flood line {i}"));
+                }
+                out.emit("rows", batch);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Testbed {
+    fn matching_rows(&self, batch: &RecordBatch) -> Result<Vec<usize>, Error> {
+        let name = self.config.column.as_deref().ok_or_else(|| Error::Config("`column` is required".into()))?;
+        let equals = self.config.equals.as_deref().unwrap_or_default();
+        let column = batch.column_by_name(name).ok_or_else(|| Error::Config(format!("no column `{name}`")))?;
+        let strings = column
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .ok_or_else(|| Error::Config(format!("column `{name}` must be utf8")))?;
+        Ok((0..strings.len()).filter(|&r| strings.is_valid(r) && strings.value(r) == equals).collect())
+    }
+}
+
+sluice_sdk::export_plugin!(Testbed);

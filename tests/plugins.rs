@@ -1,0 +1,166 @@
+//! The plugin boundary: typed errors, rejects with their source line, output schema checks,
+//! limits that turn runaway plugins into clean table errors, and the compiled-plugin cache.
+
+use serde_json::json;
+use sluice::plugin::{EngineOptions, PluginEngine, Session};
+use sluice_tests::{read_parquet, rows, Scratch, EXIT_CONFIG, EXIT_DATA, EXIT_PLUGIN, TESTBED_WASM};
+
+/// A one-table pipeline over `in.csv` with the testbed plugin configured by `config`.
+fn testbed(config: &str, limits: &str) -> String {
+    format!(
+        "[tables.t]\nplugin = {TESTBED_WASM:?}\nconfig = {config}\ninput = {{ path = \"in.csv\" }}\n\
+         output = {{ location = \"out/t\" }}\nlimits = {{ {limits} }}\n"
+    )
+}
+
+const PEOPLE: &str = "id,name\n1,ann\n2,\"multi\nline\"\n3,bad\n4,bob\n5,bad\n";
+
+#[test]
+fn rejected_rows_go_to_rejects_with_source_file_and_line() {
+    let s = Scratch::new();
+    s.write("in.csv", PEOPLE);
+    let out = s.run(&testbed(r#"{ mode = "reject", column = "name", equals = "bad" }"#, ""), &[]);
+    assert_eq!(out.code, 0, "{}", out.report);
+    assert_eq!(out.table()["rows_in"], 5);
+    assert_eq!(out.table()["rows_out"], 3);
+    assert_eq!(out.table()["rows_rejected"], 2);
+    let kept = read_parquet(&s.path("out/t/rows.parquet"));
+    assert_eq!(kept.rows(), &rows![[1, "ann"], [2, "multi\nline"], [4, "bob"]]);
+    let rejects = read_parquet(&s.path("out/t/rejects.parquet"));
+    assert_eq!(
+        rejects.columns(),
+        ["source_file: string", "source_line: uint64", "input: string", "column: string", "reason: string", "row: string"]
+    );
+    let file = s.path("in.csv").display().to_string();
+    assert_eq!(
+        rejects.rows(),
+        &rows![
+            [file, 5, "rows", "name", "value is on the reject list", "{\"id\":3,\"name\":\"bad\"}"],
+            [file, 7, "rows", "name", "value is on the reject list", "{\"id\":5,\"name\":\"bad\"}"],
+        ]
+    );
+}
+
+#[test]
+fn rejects_keep_their_lines_across_batches() {
+    let s = Scratch::new();
+    s.write("in.csv", PEOPLE);
+    let out = s.run(&testbed(r#"{ mode = "reject", column = "name", equals = "bad" }"#, ""), &["--batch-rows", "2"]);
+    assert_eq!(out.code, 0, "{}", out.report);
+    let lines: Vec<_> = read_parquet(&s.path("out/t/rejects.parquet")).rows().iter().map(|r| r[1].clone()).collect();
+    assert_eq!(lines, vec![json!(5), json!(7)]);
+}
+
+#[test]
+fn a_plugin_data_error_points_at_the_source_line() {
+    let s = Scratch::new();
+    s.write("in.csv", PEOPLE);
+    let out = s.run(&testbed(r#"{ mode = "data-error", column = "name", equals = "bad" }"#, ""), &["--batch-rows", "2"]);
+    assert_eq!(out.code, EXIT_DATA, "{}", out.report);
+    let error = out.error();
+    assert!(error.contains("plugin testbed 0.1.0: data error in input `rows`"), "{error}");
+    assert!(error.contains("in.csv:5, column `name`: this value cannot be processed"), "{error}");
+    assert!(s.output_files().is_empty(), "{:?}", s.output_files());
+}
+
+#[test]
+fn output_that_breaks_the_declared_schema_is_a_clean_error() {
+    let s = Scratch::new();
+    s.write("in.csv", PEOPLE);
+    let out = s.run(&testbed(r#"{ mode = "wrong-schema" }"#, ""), &[]);
+    assert_eq!(out.code, EXIT_PLUGIN, "{}", out.report);
+    let error = out.error();
+    assert!(
+        error.contains("plugin testbed 0.1.0: output `rows` does not match its declared schema: expected 2 columns [\"id\", \"name\"], got 1 [\"surprise\"]"),
+        "{error}"
+    );
+    assert!(s.output_files().is_empty(), "{:?}", s.output_files());
+}
+
+#[test]
+fn a_bad_plugin_config_fails_before_any_data_moves() {
+    let s = Scratch::new();
+    s.write("in.csv", PEOPLE);
+    let out = s.run(&testbed(r#"{ mode = "no-such-mode" }"#, ""), &[]);
+    assert_eq!(out.code, EXIT_CONFIG, "{}", out.report);
+    assert!(out.error().contains("plugin testbed 0.1.0: bad config: invalid plugin config"), "{}", out.error());
+    assert_eq!(out.table()["rows_in"], 0);
+
+    let passthrough = "[tables.t]\nplugin = \"passthrough\"\nconfig = { select = [\"nope\"] }\n\
+                       input = { path = \"in.csv\" }\noutput = { location = \"out/t\" }\n";
+    let out = s.run(passthrough, &[]);
+    assert_eq!(out.code, EXIT_CONFIG);
+    assert!(out.error().contains("select: no input column `nope`"), "{}", out.error());
+}
+
+#[test]
+fn a_hanging_plugin_hits_the_call_timeout() {
+    let s = Scratch::new();
+    s.write("in.csv", PEOPLE);
+    let out = s.run(&testbed(r#"{ mode = "loop" }"#, "call_timeout_secs = 1"), &[]);
+    assert_eq!(out.code, EXIT_PLUGIN, "{}", out.report);
+    assert!(out.error().contains("plugin testbed 0.1.0: push ran past the limit of call timeout of 1 s"), "{}", out.error());
+    assert!(s.output_files().is_empty());
+}
+
+#[test]
+fn a_memory_bomb_hits_the_memory_cap() {
+    let s = Scratch::new();
+    s.write("in.csv", PEOPLE);
+    let out = s.run(&testbed(r#"{ mode = "alloc" }"#, "memory_mib = 64"), &[]);
+    assert_eq!(out.code, EXIT_PLUGIN, "{}", out.report);
+    assert!(out.error().contains("push ran past the limit of memory cap of 64 MiB"), "{}", out.error());
+    assert!(s.output_files().is_empty());
+}
+
+#[test]
+fn a_panicking_plugin_is_a_trap_not_a_crash() {
+    let s = Scratch::new();
+    s.write("in.csv", PEOPLE);
+    let out = s.run(&testbed(r#"{ mode = "panic" }"#, ""), &[]);
+    assert_eq!(out.code, EXIT_PLUGIN, "{}", out.report);
+    assert!(out.error().contains("plugin testbed 0.1.0: trapped in push"), "{}", out.error());
+}
+
+#[test]
+fn a_log_flood_is_cut_and_counted() {
+    let s = Scratch::new();
+    s.write("in.csv", PEOPLE);
+    let out = s.run(&testbed(r#"{ mode = "log-flood", count = 5000 }"#, "log_lines = 100"), &[]);
+    assert_eq!(out.code, 0, "{}", out.report);
+    assert_eq!(out.table()["plugin_logs_dropped"], 4900);
+}
+
+#[test]
+fn describe_is_decoded_and_compiled_plugins_are_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = EngineOptions { cache_dir: Some(dir.path().to_path_buf()) };
+    let first = PluginEngine::new(options.clone()).unwrap();
+    let plugin = first.load("passthrough").unwrap();
+    assert!(!plugin.from_cache, "an empty cache cannot hit");
+    let info = Session::describe(&first, &plugin).unwrap();
+    assert_eq!((info.name.as_str(), info.contract_version.as_str()), ("passthrough", "0.1.0"));
+    assert_eq!(info.inputs[0].name, "rows");
+    assert!(info.outputs[0].schema.is_none());
+    let cached: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert_eq!(cached.len(), 1, "one compiled artifact: {cached:?}");
+    assert!(cached[0].to_string_lossy().starts_with(&plugin.sha256));
+
+    let second = PluginEngine::new(options).unwrap();
+    assert!(second.load("passthrough").unwrap().from_cache, "a second engine must load the cached artifact");
+}
+
+#[test]
+fn inspect_and_unknown_plugins() {
+    assert_eq!(sluice::cli::main(["sluice", "plugin", "inspect", "passthrough"]), 0);
+    assert_eq!(sluice::cli::main(["sluice", "plugin", "inspect", TESTBED_WASM, "--json"]), 0);
+    assert_eq!(sluice::cli::main(["sluice", "plugin", "inspect", "no-such-plugin"]), EXIT_CONFIG);
+    let s = Scratch::new();
+    s.write("in.csv", PEOPLE);
+    let out = s.run(
+        "[tables.t]\nplugin = \"missing.wasm\"\ninput = { path = \"in.csv\" }\noutput = { location = \"out/t\" }\n",
+        &[],
+    );
+    assert_eq!(out.code, EXIT_CONFIG);
+    assert!(out.error().contains("missing.wasm: cannot read"), "{}", out.error());
+}

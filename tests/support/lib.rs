@@ -1,0 +1,150 @@
+//! Test support: a scratch folder per test, the command line run in-process, and Parquet
+//! read back by pyarrow (an independent reader).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+/// The test-only plugin built by build.rs (see `guests/testbed`).
+pub const TESTBED_WASM: &str = env!("SLUICE_TESTBED_WASM");
+
+/// Exit codes of the command line.
+pub use sluice::cli::{EXIT_CONFIG, EXIT_DATA, EXIT_IO, EXIT_PLUGIN};
+
+/// A scratch folder holding a pipeline, its inputs and its outputs.
+pub struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+/// What a run returned.
+pub struct Outcome {
+    pub code: u8,
+    pub report: Value,
+}
+
+impl Outcome {
+    /// The first table's report.
+    pub fn table(&self) -> &Value {
+        &self.report["tables"][0]
+    }
+
+    pub fn error(&self) -> String {
+        self.table()["error"].as_str().unwrap_or_default().to_string()
+    }
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Scratch {
+    pub fn new() -> Self {
+        Scratch { dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn write(&self, rel: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    pub fn write_gz(&self, rel: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(bytes.as_ref()).unwrap();
+        self.write(rel, enc.finish().unwrap())
+    }
+
+    /// Writes `pipeline.toml` and runs `sluice run` on it with `args`.
+    pub fn run(&self, pipeline: &str, args: &[&str]) -> Outcome {
+        let file = self.write("pipeline.toml", pipeline);
+        let report = self.path("report.json");
+        let _ = std::fs::remove_file(&report);
+        let mut argv: Vec<String> = vec!["sluice".into(), "run".into(), file.display().to_string()];
+        argv.extend(["--report".into(), report.display().to_string(), "--progress".into(), "never".into()]);
+        argv.extend(["--log".into(), "warn".into()]);
+        argv.extend(["--cache-dir".into(), cache_dir().display().to_string()]);
+        argv.extend(args.iter().map(|a| a.to_string()));
+        let code = sluice::cli::main(argv);
+        let report = std::fs::read_to_string(&report).map(|t| serde_json::from_str(&t).unwrap()).unwrap_or(Value::Null);
+        Outcome { code, report }
+    }
+
+    /// Every file below the scratch folder's `out/`, hidden ones included.
+    pub fn output_files(&self) -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        walk(&self.path("out"), &mut files);
+        files.sort();
+        files
+    }
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            walk(&path, files);
+        } else {
+            files.push(path);
+        }
+    }
+}
+
+/// Compiled plugins shared by all tests, so each is compiled once per machine.
+pub fn cache_dir() -> PathBuf {
+    std::env::temp_dir().join("sluice-test-plugin-cache")
+}
+
+/// A Parquet file as pyarrow reads it.
+pub struct Parquet {
+    pub json: Value,
+}
+
+impl Parquet {
+    pub fn rows(&self) -> &Vec<Value> {
+        self.json["rows"].as_array().unwrap()
+    }
+
+    /// `name: type` per column, as pyarrow names the types.
+    pub fn columns(&self) -> Vec<String> {
+        self.json["schema"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| format!("{}: {}", f[0].as_str().unwrap(), f[1].as_str().unwrap()))
+            .collect()
+    }
+
+    pub fn metadata(&self, key: &str) -> Option<String> {
+        self.json["metadata"][key].as_str().map(str::to_string)
+    }
+}
+
+/// Reads a Parquet file with pyarrow. Panics with pyarrow's message if it cannot.
+pub fn read_parquet(path: &Path) -> Parquet {
+    let python = std::env::var("SLUICE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("support/read_parquet.py");
+    let out = Command::new(&python).arg(script).arg(path).output().unwrap_or_else(|e| panic!("running {python}: {e}"));
+    assert!(
+        out.status.success(),
+        "pyarrow could not read {}: {}\n(install it with `pip install pyarrow`)",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Parquet { json: serde_json::from_slice(&out.stdout).unwrap() }
+}
+
+/// `serde_json::json!` rows, for comparing with [`Parquet::rows`].
+#[macro_export]
+macro_rules! rows {
+    ($($rows:tt)*) => { serde_json::json!([$($rows)*]).as_array().expect("rows").clone() };
+}
