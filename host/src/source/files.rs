@@ -77,3 +77,41 @@ pub(crate) fn size_of(path: &Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
 
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use super::*;
+
+    fn read(bytes: &[u8], name: &str, compression: Compression) -> Vec<u8> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let mut out = Vec::new();
+        open_decompressed(&path, compression).unwrap().read_to_end(&mut out).unwrap();
+        out
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(bytes).unwrap();
+        enc.finish().unwrap()
+    }
+
+    #[test]
+    fn bom_is_dropped_once() {
+        assert_eq!(read(b"\xef\xbb\xbfa,b\n", "x.csv", Compression::Auto), b"a,b\n");
+        assert_eq!(read(b"a,b\n", "x.csv", Compression::Auto), b"a,b\n");
+        assert_eq!(read(b"\xef\xbb", "x.csv", Compression::Auto), b"");
+    }
+
+    #[test]
+    fn gzip_by_magic_by_extension_and_multi_member() {
+        let mut two = gzip(b"a\n1\n");
+        two.extend(gzip(b"2\n"));
+        assert_eq!(read(&two, "data.bin", Compression::Auto), b"a\n1\n2\n");
+        assert_eq!(read(&gzip(b"\xef\xbb\xbfa\n"), "x.csv.gz", Compression::Gzip), b"a\n");
+        assert_eq!(read(b"plain", "x.csv", Compression::None), b"plain");
+    }
+}

@@ -67,3 +67,41 @@ fn looks_like_timestamp(text: &str) -> bool {
     let b = text.as_bytes();
     b.len() >= 16 && b[4] == b'-' && b[7] == b'-' && (b[10] == b' ' || b[10] == b'T')
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(values: &[&str]) -> RawColumn {
+        let mut c = RawColumn::default();
+        c.offsets.push(0);
+        for v in values {
+            c.push(v.as_bytes()).unwrap();
+        }
+        c
+    }
+
+    fn infer(values: &[&str]) -> DataType {
+        infer_type(&column(values), &NullMarkers::new(&["".to_string()]))
+    }
+
+    #[test]
+    fn narrowest_type_that_fits_every_value() {
+        assert_eq!(infer(&["1", "-2", ""]), DataType::Int64);
+        assert_eq!(infer(&["1", "2.5"]), DataType::Float64);
+        assert_eq!(infer(&["true", "FALSE"]), DataType::Boolean);
+        assert_eq!(infer(&["2024-02-29", ""]), DataType::Date32);
+        assert_eq!(infer(&["2024-02-29 10:00:00", "2024-03-01T00:00:00Z"]), DataType::Timestamp(TimeUnit::Microsecond, None));
+        assert_eq!(infer(&["1", "x"]), DataType::Utf8);
+        assert_eq!(infer(&["", ""]), DataType::Utf8);
+    }
+
+    #[test]
+    fn impossible_dates_and_codes_stay_text() {
+        assert_eq!(infer(&["2021-02-30"]), DataType::Utf8);
+        assert_eq!(infer(&["08638", "12345"]), DataType::Utf8);
+        assert_eq!(infer(&["0", "10"]), DataType::Int64);
+        // "1"/"0" are ints, not booleans.
+        assert_eq!(infer(&["1", "0"]), DataType::Int64);
+    }
+}

@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark: Sluice beside DuckDB and Polars on the shared workloads.
+
+For every input (sensor and shipments, csv and gz) it runs, one process at a time:
+  - sluice   : `sluice run` with the bundled passthrough plugin (CSV -> Arrow -> Wasm -> Parquet zstd 3)
+  - duckdb-copy, polars-copy : the same plain CSV -> Parquet (zstd 3) copy in each peer
+  - duckdb, polars : the peers' reference transforms from ../shared/bench/peers/ (resample on
+    sensor, dates on shipments), for scale until Sluice runs those transforms itself
+and prints wall seconds, CPU seconds (user+sys of the process tree) and peak RSS.
+
+usage: bench/compare.py [--data /tmp/bench-data] [--sizes 10m] [--formats csv,gz] [--n 1]
+                        [--py /tmp/bench-venv/bin/python] [--sluice target/release/sluice]
+Data is generated with ../shared/bench/gen.py when missing; the peers need the packages of
+../shared/bench/requirements.txt in the --py interpreter.
+"""
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.path.join(os.path.dirname(ROOT), "shared", "bench")
+WORKLOADS = {"sensor": "resample", "shipments": "dates"}
+
+DUCKDB_COPY = (
+    "import duckdb,sys; duckdb.sql(f\"COPY (SELECT * FROM read_csv('{sys.argv[1]}')) TO '{sys.argv[2]}' "
+    "(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 3)\")"
+)
+POLARS_COPY = (
+    "import polars as pl,sys; pl.scan_csv(sys.argv[1]).sink_parquet(sys.argv[2], compression='zstd', compression_level=3)"
+)
+
+
+def measure(cmd, env=None):
+    """Runs cmd; returns (wall s, cpu s, peak RSS MiB) of the whole process tree."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    err = proc.stderr.read().decode(errors="replace")
+    proc.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{err[-2000:]}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def sluice_pipeline(tmp, source, out_dir):
+    path = os.path.join(tmp, "pipeline.toml")
+    with open(path, "w") as f:
+        f.write(
+            "[tables.bench]\nplugin = \"passthrough\"\n"
+            f"input = {{ path = {source!r} }}\n"
+            f"output = {{ location = {out_dir!r}, compression = \"zstd\", level = 3 }}\n"
+        )
+    return path
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default="/tmp/bench-data")
+    ap.add_argument("--sizes", default="10m")
+    ap.add_argument("--formats", default="csv,gz")
+    ap.add_argument("--workloads", default="sensor,shipments")
+    ap.add_argument("--tools", default="sluice,duckdb-copy,polars-copy,duckdb,polars")
+    ap.add_argument("--n", type=int, default=1, help="runs per cell; the median is shown")
+    ap.add_argument("--py", default="/tmp/bench-venv/bin/python")
+    ap.add_argument("--sluice", default=os.path.join(ROOT, "target", "release", "sluice"))
+    a = ap.parse_args()
+
+    if not os.path.exists(a.sluice):
+        subprocess.run(["cargo", "build", "--release", "-p", "sluice"], cwd=ROOT, check=True)
+    tools = a.tools.split(",")
+    tmp = tempfile.mkdtemp(prefix="sluice-bench-")
+    cache = os.path.join(tmp, "cache")
+    rows = []
+    for size in a.sizes.split(","):
+        for wl in a.workloads.split(","):
+            csv = os.path.join(a.data, f"{wl}_{size}.csv")
+            if not os.path.exists(csv) or not os.path.exists(csv + ".gz"):
+                rows_n = {"1m": 1_000_000, "10m": 10_000_000}[size]
+                subprocess.run([a.py, os.path.join(SHARED, "gen.py"), "--out", a.data, "--workload", wl,
+                                "--rows", str(rows_n)], check=True)
+            for fmt in a.formats.split(","):
+                source = csv if fmt == "csv" else csv + ".gz"
+                out_dir = os.path.join(tmp, "out")
+                out_file = os.path.join(tmp, "out.parquet")
+                cmds = {
+                    "sluice": [a.sluice, "run", sluice_pipeline(tmp, source, out_dir), "--progress", "never",
+                               "--log", "warn", "--cache-dir", cache],
+                    "duckdb-copy": [a.py, "-c", DUCKDB_COPY, source, out_file],
+                    "polars-copy": [a.py, "-c", POLARS_COPY, source, out_file],
+                    "duckdb": [a.py, os.path.join(SHARED, "peers", f"duckdb_{WORKLOADS[wl]}.py"), source, out_file],
+                    "polars": [a.py, os.path.join(SHARED, "peers", f"polars_{WORKLOADS[wl]}.py"), source, out_file],
+                }
+                for tool in tools:
+                    if tool == "sluice":  # warm the compiled-plugin cache outside the timing
+                        measure(cmds[tool])
+                    runs = [measure(cmds[tool]) for _ in range(a.n)]
+                    wall, cpu, rss = (statistics.median(x) for x in zip(*runs))
+                    what = "passthrough copy" if tool in ("sluice", "duckdb-copy", "polars-copy") else WORKLOADS[wl]
+                    rows.append((f"{wl}_{size}.{fmt}", tool, what, wall, cpu, rss))
+                    print(f"{rows[-1][0]:<22} {tool:<12} {wall:7.2f}s wall {cpu:7.2f}s cpu {rss:8.1f} MiB", file=sys.stderr)
+                    shutil.rmtree(out_dir, ignore_errors=True)
+    print("| input | tool | work | wall s | CPU s | peak RSS MiB |")
+    print("|---|---|---|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.2f} | {r[4]:.2f} | {r[5]:.0f} |")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
