@@ -35,10 +35,14 @@ impl BadValue {
     }
 }
 
-/// Converts one raw column to an array of `data_type`.
-pub(crate) fn to_array(column: &RawColumn, data_type: &DataType, nulls: &NullMarkers) -> Result<ArrayRef, BadValue> {
+/// Converts one raw column to an array of `data_type`. Text columns take over the raw
+/// buffers without copying.
+pub(crate) fn to_array(column: RawColumn, data_type: &DataType, nulls: &NullMarkers) -> Result<ArrayRef, BadValue> {
+    if *data_type == DataType::Utf8 {
+        return to_strings(column, nulls);
+    }
+    let column = &column;
     match data_type {
-        DataType::Utf8 => to_strings(column, nulls),
         DataType::Boolean => to_booleans(column, nulls),
         DataType::Int8 => parse_all::<Int8Type>(column, nulls, data_type),
         DataType::Int16 => parse_all::<Int16Type>(column, nulls, data_type),
@@ -62,14 +66,17 @@ fn null_buffer(column: &RawColumn, nulls: &NullMarkers) -> Option<NullBuffer> {
     (buffer.null_count() > 0).then_some(buffer)
 }
 
-fn to_strings(column: &RawColumn, nulls: &NullMarkers) -> Result<ArrayRef, BadValue> {
-    let validity = null_buffer(column, nulls);
-    let offsets = OffsetBuffer::new(ScalarBuffer::from(column.offsets.clone()));
-    let values = Buffer::from(column.data.as_slice());
-    match StringArray::try_new(offsets, values, validity) {
-        Ok(array) => Ok(Arc::new(array)),
-        Err(_) => Err(first_invalid_utf8(column)),
+fn to_strings(column: RawColumn, nulls: &NullMarkers) -> Result<ArrayRef, BadValue> {
+    let validity = null_buffer(&column, nulls);
+    if std::str::from_utf8(&column.data).is_err() {
+        return Err(first_invalid_utf8(&column));
     }
+    let offsets = OffsetBuffer::new(ScalarBuffer::from(column.offsets));
+    let values = Buffer::from_vec(column.data);
+    // Fields split at ASCII delimiters, so a valid buffer has valid fields; try_new still
+    // checks every offset is on a character boundary.
+    let array = StringArray::try_new(offsets, values, validity).map_err(|e| BadValue { row: 0, value: e.to_string() })?;
+    Ok(Arc::new(array))
 }
 
 fn first_invalid_utf8(column: &RawColumn) -> BadValue {

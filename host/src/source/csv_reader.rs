@@ -83,11 +83,11 @@ impl CsvInput {
                 pending = reader.next_raw(self.batch_rows)?;
             }
             while let Some(raw) = pending.take() {
-                let batch = self.to_batch(&reader.path, &raw)?;
+                let (batch, lines) = self.to_batch(&reader.path, raw)?;
                 // The inference sample may hold several batches.
                 for start in (0..batch.num_rows()).step_by(self.batch_rows) {
                     let len = self.batch_rows.min(batch.num_rows() - start);
-                    let lines = raw.lines[start..start + len].to_vec();
+                    let lines = lines[start..start + len].to_vec();
                     if !sink(SourceBatch { batch: batch.slice(start, len), file, lines }) {
                         return Ok(());
                     }
@@ -98,12 +98,15 @@ impl CsvInput {
         Ok(())
     }
 
-    fn to_batch(&self, path: &Path, raw: &RawBatch) -> Result<RecordBatch, SourceError> {
-        let mut columns = Vec::with_capacity(raw.columns.len());
-        for (i, (column, field)) in raw.columns.iter().zip(self.schema.fields()).enumerate() {
+    /// The typed batch and the line of each row.
+    fn to_batch(&self, path: &Path, raw: RawBatch) -> Result<(RecordBatch, Vec<u64>), SourceError> {
+        let rows = raw.rows();
+        let RawBatch { columns: raw_columns, lines } = raw;
+        let mut columns = Vec::with_capacity(raw_columns.len());
+        for (i, (column, field)) in raw_columns.into_iter().zip(self.schema.fields()).enumerate() {
             let array = to_array(column, field.data_type(), &self.nulls).map_err(|bad| SourceError::Value {
                 file: path.to_path_buf(),
-                line: raw.lines[bad.row],
+                line: lines[bad.row],
                 column: i + 1,
                 name: field.name().clone(),
                 value: bad.value,
@@ -116,9 +119,10 @@ impl CsvInput {
             })?;
             columns.push(array);
         }
-        let options = RecordBatchOptions::new().with_row_count(Some(raw.rows()));
-        RecordBatch::try_new_with_options(self.schema.clone(), columns, &options)
-            .map_err(|e| SourceError::Schema { file: path.to_path_buf(), message: e.to_string() })
+        let options = RecordBatchOptions::new().with_row_count(Some(rows));
+        let batch = RecordBatch::try_new_with_options(self.schema.clone(), columns, &options)
+            .map_err(|e| SourceError::Schema { file: path.to_path_buf(), message: e.to_string() })?;
+        Ok((batch, lines))
     }
 }
 
