@@ -221,7 +221,7 @@ impl Session {
                 });
             };
             let expected = &self.outputs[index].1;
-            let batches = ipc::decode_batches(&item.batch)
+            let batches = ipc::decode_batches(item.batch)
                 .map_err(|e| self.protocol(format!("output `{}`: undecodable batch: {e}", item.output)))?;
             for batch in batches {
                 if let Some(diff) = schema_difference(expected, &batch.schema()) {

@@ -10,16 +10,25 @@ use arrow_cast::parse::Parser;
 use super::raw::RawColumn;
 
 /// The values that mean NULL, compared with the whole field.
-pub(crate) struct NullMarkers(Vec<Vec<u8>>);
+pub(crate) struct NullMarkers {
+    empty: bool,
+    others: Vec<Vec<u8>>,
+}
 
 impl NullMarkers {
     pub fn new(markers: &[String]) -> Self {
-        NullMarkers(markers.iter().map(|m| m.as_bytes().to_vec()).collect())
+        NullMarkers {
+            empty: markers.iter().any(String::is_empty),
+            others: markers.iter().filter(|m| !m.is_empty()).map(|m| m.as_bytes().to_vec()).collect(),
+        }
     }
 
     #[inline]
     pub fn is_null(&self, field: &[u8]) -> bool {
-        self.0.iter().any(|m| m.as_slice() == field)
+        if field.is_empty() {
+            return self.empty;
+        }
+        self.others.iter().any(|m| m.as_slice() == field)
     }
 }
 
@@ -110,7 +119,43 @@ pub(crate) fn parse_bool(field: &[u8]) -> Option<bool> {
     }
 }
 
-fn parse_all<T: Parser>(column: &RawColumn, nulls: &NullMarkers, data_type: &DataType) -> Result<ArrayRef, BadValue> {
+/// Parses field bytes as `T`. Integers and floats parse straight from bytes; other types go
+/// through arrow's string parsers.
+trait FromField: ArrowPrimitiveType {
+    fn from_field(field: &[u8]) -> Option<Self::Native>;
+}
+
+macro_rules! from_str_field {
+    ($($t:ty),*) => {$(
+        impl FromField for $t {
+            #[inline]
+            fn from_field(field: &[u8]) -> Option<Self::Native> {
+                std::str::from_utf8(field).ok().and_then(<$t as Parser>::parse)
+            }
+        }
+    )*};
+}
+from_str_field!(Int8Type, Int16Type, Int32Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type, Float32Type, Date32Type, TimestampMicrosecondType);
+
+impl FromField for Int64Type {
+    #[inline]
+    fn from_field(field: &[u8]) -> Option<i64> {
+        match atoi::FromRadix10SignedChecked::from_radix_10_signed_checked(field) {
+            (Some(n), used) if used == field.len() && used > 0 => Some(n),
+            // Leading or trailing blanks: the general parser trims them.
+            _ => std::str::from_utf8(field).ok().and_then(Int64Type::parse),
+        }
+    }
+}
+
+impl FromField for Float64Type {
+    #[inline]
+    fn from_field(field: &[u8]) -> Option<f64> {
+        lexical_core::parse(field).ok().or_else(|| std::str::from_utf8(field).ok().and_then(Float64Type::parse))
+    }
+}
+
+fn parse_all<T: FromField>(column: &RawColumn, nulls: &NullMarkers, data_type: &DataType) -> Result<ArrayRef, BadValue> {
     let rows = column.len();
     let mut values = Vec::with_capacity(rows);
     let mut valid = Vec::with_capacity(rows);
@@ -123,7 +168,7 @@ fn parse_all<T: Parser>(column: &RawColumn, nulls: &NullMarkers, data_type: &Dat
             any_null = true;
             continue;
         }
-        let parsed = std::str::from_utf8(field).ok().and_then(T::parse);
+        let parsed = T::from_field(field);
         match parsed {
             Some(v) => values.push(v),
             None => return Err(BadValue::at(column, row)),

@@ -4,7 +4,8 @@ use std::io::Cursor;
 
 use arrow::datatypes::{Schema, SchemaRef};
 use arrow::error::ArrowError;
-use arrow::ipc::reader::StreamReader;
+use arrow::buffer::Buffer;
+use arrow::ipc::reader::{StreamDecoder, StreamReader};
 use arrow::ipc::writer::StreamWriter;
 use arrow::record_batch::RecordBatch;
 
@@ -28,10 +29,18 @@ pub fn encode_batch(batch: &RecordBatch) -> Result<Vec<u8>, ArrowError> {
 }
 
 /// The batches of an IPC stream concatenated into one (an empty batch when it has none).
-pub fn decode_batch(bytes: &[u8]) -> Result<RecordBatch, ArrowError> {
-    let reader = StreamReader::try_new(Cursor::new(bytes), None)?;
-    let schema = reader.schema();
-    let batches = reader.collect::<Result<Vec<_>, _>>()?;
+/// Takes the bytes over: the arrays point into them instead of being copied out.
+pub fn decode_batch(bytes: Vec<u8>) -> Result<RecordBatch, ArrowError> {
+    let mut buffer = Buffer::from_vec(bytes);
+    let mut decoder = StreamDecoder::new();
+    let mut batches = Vec::new();
+    while !buffer.is_empty() {
+        if let Some(batch) = decoder.decode(&mut buffer)? {
+            batches.push(batch);
+        }
+    }
+    decoder.finish()?;
+    let schema = decoder.schema().ok_or_else(|| ArrowError::IpcError("stream has no schema".into()))?;
     match batches.len() {
         0 => Ok(RecordBatch::new_empty(schema)),
         1 => Ok(batches.into_iter().next().expect("one batch")),
