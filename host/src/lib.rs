@@ -10,9 +10,11 @@
 //!   cache, and one sandboxed session per table;
 //! - [`sink`]: where Parquet is written, aside and then renamed into place;
 //! - [`run`]: the wiring: one reader, plugin and writer thread per table, and the run report;
-//! - [`cli`]: the `sluice` command line.
+//! - [`cli`]: the `sluice` command line;
+//! - [`conformance`]: the plugin conformance kit (`sluice plugin test`).
 
 pub mod cli;
+pub mod conformance;
 pub mod pipeline;
 pub mod plugin;
 pub mod run;

@@ -70,9 +70,15 @@ pub struct Limits {
     /// Wall-clock seconds a single `open`, `push` or `finish` call may take.
     #[serde(default = "default_call_timeout")]
     pub call_timeout_secs: u64,
+    /// Deterministic budget of one call in fuel units (about one per wasm instruction).
+    /// Off by default: counting fuel costs 15-25 % of the plugin's CPU.
+    pub fuel_per_call: Option<u64>,
     /// Linear memory the plugin may grow to, in MiB.
     #[serde(default = "default_memory_mib")]
     pub memory_mib: u64,
+    /// Arrow IPC bytes one call may return, in MiB.
+    #[serde(default = "default_output_mib")]
+    pub output_mib_per_call: u64,
     /// Log lines kept per session; the rest are counted as dropped.
     #[serde(default = "default_log_lines")]
     pub log_lines: u32,
@@ -80,8 +86,31 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { call_timeout_secs: default_call_timeout(), memory_mib: default_memory_mib(), log_lines: default_log_lines() }
+        Limits {
+            call_timeout_secs: default_call_timeout(),
+            fuel_per_call: None,
+            memory_mib: default_memory_mib(),
+            output_mib_per_call: default_output_mib(),
+            log_lines: default_log_lines(),
+        }
     }
+}
+
+impl Limits {
+    pub fn session_limits(&self) -> crate::plugin::SessionLimits {
+        crate::plugin::SessionLimits {
+            call_timeout: std::time::Duration::from_secs(self.call_timeout_secs),
+            fuel_per_call: self.fuel_per_call,
+            memory_bytes: (self.memory_mib as usize) << 20,
+            output_bytes_per_call: (self.output_mib_per_call as usize) << 20,
+            log_lines: self.log_lines,
+            ..Default::default()
+        }
+    }
+}
+
+fn default_output_mib() -> u64 {
+    512
 }
 
 fn default_call_timeout() -> u64 {
@@ -263,6 +292,35 @@ fn join(base: &Path, path: &str) -> String {
     } else {
         base.join(path).to_string_lossy().into_owned()
     }
+}
+
+impl CsvOptions {
+    /// Comma-separated with a header, empty fields as NULL, types inferred.
+    pub fn default_for_fixtures() -> Self {
+        toml::from_str("").expect("every CSV option has a default")
+    }
+}
+
+/// The `types` name of an Arrow type the CSV reader can produce.
+pub fn type_name(data_type: &DataType) -> Option<&'static str> {
+    Some(match data_type {
+        DataType::Utf8 => "utf8",
+        DataType::Boolean => "bool",
+        DataType::Int8 => "int8",
+        DataType::Int16 => "int16",
+        DataType::Int32 => "int32",
+        DataType::Int64 => "int64",
+        DataType::UInt8 => "uint8",
+        DataType::UInt16 => "uint16",
+        DataType::UInt32 => "uint32",
+        DataType::UInt64 => "uint64",
+        DataType::Float32 => "float32",
+        DataType::Float64 => "float64",
+        DataType::Date32 => "date32",
+        DataType::Timestamp(TimeUnit::Microsecond, None) => "timestamp",
+        DataType::Timestamp(TimeUnit::Microsecond, Some(tz)) if tz.as_ref() == "UTC" || tz.as_ref() == "+00:00" => "timestamp_utc",
+        _ => return None,
+    })
 }
 
 /// Arrow type names accepted in `types`.

@@ -4,6 +4,7 @@
 
 mod inspect;
 mod logging;
+mod scaffold;
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -12,6 +13,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
+use crate::conformance::{run_kit, KitOptions};
 use crate::pipeline::Pipeline;
 use crate::plugin::EngineOptions;
 use crate::run::{run_pipeline, ErrorKind, RunOptions};
@@ -114,7 +116,7 @@ impl CacheArgs {
                 .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
                 .map(|d| d.join("sluice"))
         };
-        EngineOptions { cache_dir: if self.no_cache { None } else { self.cache_dir.clone().or_else(default_dir) } }
+        EngineOptions { cache_dir: if self.no_cache { None } else { self.cache_dir.clone().or_else(default_dir) }, fuel: false }
     }
 }
 
@@ -137,6 +139,42 @@ enum PluginCommand {
         #[command(flatten)]
         cache: CacheArgs,
     },
+    /// Check that a plugin is fit to ship (the conformance kit); exits non-zero on failure.
+    Test {
+        /// A `.wasm` component or the name of a bundled plugin.
+        plugin: String,
+        /// A folder of fixture cases: <case>/input/<input>.csv, <case>/expected/<output>.csv|.parquet, optional <case>/config.json.
+        #[arg(long)]
+        fixtures: Option<PathBuf>,
+        /// The plugin config (JSON) for the synthetic checks.
+        #[arg(long, default_value = "{}")]
+        config: String,
+        /// Fail when the plugin spends more fuel than this per input row.
+        #[arg(long)]
+        max_fuel_per_row: Option<f64>,
+        /// Fail when the plugin's memory grows past this many MiB.
+        #[arg(long)]
+        max_memory_mib: Option<u64>,
+        /// The plugin may put the run context (run time, run id) in its output.
+        #[arg(long)]
+        context_dependent: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        cache: CacheArgs,
+    },
+    /// Create a plugin crate that builds and passes the conformance kit out of the box.
+    New {
+        /// The plugin's name (a folder of that name is created).
+        name: String,
+        /// Where to create it.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Path to the Sluice repository (for the SDK and the kit); default: the one this binary was built from.
+        #[arg(long)]
+        sluice_repo: Option<PathBuf>,
+    },
     /// List the plugins bundled in this binary.
     List,
 }
@@ -146,6 +184,39 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Run(args) => run(args),
         Command::Plugin(PluginCommand::Inspect { plugin, json, cache }) => {
             inspect::inspect(&plugin, json, cache.engine_options())?;
+            Ok(0)
+        }
+        Command::Plugin(PluginCommand::Test {
+            plugin,
+            fixtures,
+            config,
+            max_fuel_per_row,
+            max_memory_mib,
+            context_dependent,
+            json,
+            cache,
+        }) => {
+            let options = KitOptions {
+                config,
+                fixtures,
+                max_fuel_per_row,
+                max_memory_mib,
+                context_dependent,
+                cache_dir: cache.engine_options().cache_dir,
+                ..KitOptions::default()
+            };
+            let report = run_kit(&plugin, &options)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("{report}");
+            }
+            Ok(if report.passed() { 0 } else { EXIT_PLUGIN })
+        }
+        Command::Plugin(PluginCommand::New { name, dir, sluice_repo }) => {
+            let created = scaffold::create(&name, &dir, sluice_repo.as_deref())?;
+            println!("created {}", created.display());
+            println!("next: cd {} && cargo test", created.display());
             Ok(0)
         }
         Command::Plugin(PluginCommand::List) => {

@@ -20,6 +20,9 @@ use super::PluginError;
 pub struct EngineOptions {
     /// Where compiled plugins are kept; `None` compiles in memory every run.
     pub cache_dir: Option<PathBuf>,
+    /// Count fuel (deterministic instruction budgets). Costs ~15-25 % of plugin CPU, so it
+    /// is on only when a table sets `limits.fuel_per_call` or the conformance kit runs.
+    pub fuel: bool,
 }
 
 /// A compiled plugin, ready to instantiate.
@@ -35,6 +38,7 @@ pub struct LoadedPlugin {
 
 pub struct PluginEngine {
     engine: Engine,
+    fuel: bool,
     linker: Linker<HostState>,
     cache_dir: Option<PathBuf>,
     loaded: Mutex<HashMap<String, Arc<LoadedPlugin>>>,
@@ -44,18 +48,34 @@ pub struct PluginEngine {
 impl PluginEngine {
     pub fn new(options: EngineOptions) -> Result<Self, PluginError> {
         let mut config = Config::new();
-        config.wasm_component_model(true).epoch_interruption(true).parallel_compilation(true);
+        config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .consume_fuel(options.fuel)
+            .parallel_compilation(true);
         let engine = Engine::new(&config).map_err(|e| internal(format!("engine setup: {e:#}")))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| internal(format!("linking WASI: {e:#}")))?;
         TablePlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(|e| internal(format!("linking host functions: {e:#}")))?;
         let ticker = EpochTicker::start(engine.clone());
-        Ok(PluginEngine { engine, linker, cache_dir: options.cache_dir, loaded: Mutex::default(), _ticker: ticker })
+        Ok(PluginEngine {
+            engine,
+            fuel: options.fuel,
+            linker,
+            cache_dir: options.cache_dir,
+            loaded: Mutex::default(),
+            _ticker: ticker,
+        })
     }
 
     pub(crate) fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// Whether this engine counts fuel.
+    pub fn fuel(&self) -> bool {
+        self.fuel
     }
 
     /// Loads a plugin by bundled name or `.wasm` path; each is compiled once per process.
@@ -81,7 +101,8 @@ impl PluginEngine {
         let Some(dir) = &self.cache_dir else {
             return Ok((Component::new(&self.engine, bytes).map_err(compile_err)?, false));
         };
-        let path = dir.join(format!("{sha256}-{:016x}.cwasm", self.compatibility_hash()));
+        let fuel = if self.fuel { "-fuel" } else { "" };
+        let path = dir.join(format!("{sha256}-{:016x}{fuel}.cwasm", self.compatibility_hash()));
         if path.exists() {
             // SAFETY: the file was written by `precompile_component` of an engine with the same
             // compatibility hash, into a folder only this tool writes; wasmtime still checks its header.

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use wasmtime::{Engine, Trap};
 
+use super::sandbox::MemoryCapHit;
+
 /// How often the engine's epoch advances: the granularity of call deadlines.
 pub(crate) const TICK: Duration = Duration::from_millis(10);
 
@@ -51,18 +53,19 @@ pub(crate) fn deadline_ticks(timeout: Duration) -> u64 {
 /// What stopped a call that returned a wasmtime error.
 pub(crate) enum Stop {
     Timeout,
+    Fuel,
     Memory,
     Trap(String),
 }
 
 pub(crate) fn classify(error: &wasmtime::Error) -> Stop {
-    if matches!(error.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
-        return Stop::Timeout;
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => return Stop::Timeout,
+        Some(Trap::OutOfFuel) => return Stop::Fuel,
+        _ => {}
     }
-    let text = format!("{error:#}");
-    if text.contains("forcing trap when growing memory") {
-        Stop::Memory
-    } else {
-        Stop::Trap(text)
+    if error.downcast_ref::<MemoryCapHit>().is_some() || error.chain().any(|e| e.downcast_ref::<MemoryCapHit>().is_some()) {
+        return Stop::Memory;
     }
+    Stop::Trap(format!("{error:#}"))
 }

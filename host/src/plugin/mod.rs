@@ -14,7 +14,7 @@ mod session;
 pub use bundled::bundled_names;
 pub use engine::{EngineOptions, LoadedPlugin, PluginEngine};
 pub use error::PluginError;
-pub use session::{Emitted, PluginInfo, Reject, RunContext, Session, SessionLimits};
+pub use session::{Emitted, InputInfo, OutputInfo, PluginInfo, Reject, RunContext, Session, SessionLimits};
 
 /// The version of the WIT contract this host implements.
 pub const CONTRACT_VERSION: &str = "0.1.0";

@@ -6,7 +6,7 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use wasmtime::component::ResourceTable;
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime::ResourceLimiter;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::sluice::plugin::{host, types};
@@ -17,22 +17,69 @@ const LOG_LINE_BYTES: usize = 4096;
 pub(crate) struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
-    pub limits: StoreLimits,
+    pub memory: MemoryLimiter,
     pub log: BoundedLog,
 }
 
 impl HostState {
-    /// `run_time_micros` is what the plugin's wall clock reads, always.
-    pub fn new(run_time_micros: i64, memory_bytes: usize, log: BoundedLog) -> Self {
+    /// `run_time_micros` is what the plugin's wall clock reads, always; `seed` seeds every
+    /// random source it can reach.
+    pub fn new(run_time_micros: i64, seed: u64, memory_bytes: usize, log: BoundedLog) -> Self {
         let wasi = WasiCtx::builder()
             .wall_clock(FrozenWallClock(Duration::from_micros(run_time_micros.max(0) as u64)))
             .monotonic_clock(FrozenMonotonicClock)
-            .secure_random(StdRng::seed_from_u64(0x5eed))
-            .insecure_random(StdRng::seed_from_u64(0x5eed))
-            .insecure_random_seed(0x5eed)
+            .secure_random(StdRng::seed_from_u64(seed))
+            .insecure_random(StdRng::seed_from_u64(seed.rotate_left(17)))
+            .insecure_random_seed(u128::from(seed))
             .build();
-        let limits = StoreLimitsBuilder::new().memory_size(memory_bytes).trap_on_grow_failure(true).instances(4).build();
-        HostState { wasi, table: ResourceTable::new(), limits, log }
+        HostState { wasi, table: ResourceTable::new(), memory: MemoryLimiter::new(memory_bytes), log }
+    }
+}
+
+/// Caps a plugin's linear memory and remembers the most it asked for.
+pub(crate) struct MemoryLimiter {
+    cap: usize,
+    pub peak: usize,
+}
+
+impl MemoryLimiter {
+    fn new(cap: usize) -> Self {
+        MemoryLimiter { cap, peak: 0 }
+    }
+}
+
+/// The error a memory growth past the cap traps with; recognised by `limits::classify`.
+#[derive(Debug)]
+pub(crate) struct MemoryCapHit {
+    pub desired: usize,
+    pub cap: usize,
+}
+
+impl std::fmt::Display for MemoryCapHit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "memory growth to {} bytes refused: the cap is {} bytes", self.desired, self.cap)
+    }
+}
+
+impl std::error::Error for MemoryCapHit {}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.cap {
+            // An error (rather than `Ok(false)`) traps at once instead of letting the guest
+            // see a failed `memory.grow` and abort in a way that looks like a bug.
+            return Err(wasmtime::Error::new(MemoryCapHit { desired, cap: self.cap }));
+        }
+        self.peak = self.peak.max(desired);
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 1 << 20)
+    }
+
+    fn instances(&self) -> usize {
+        4
     }
 }
 

@@ -50,16 +50,31 @@ pub struct RunContext {
     pub params: Vec<(String, String)>,
 }
 
+/// What one session may use; exceeding any of it fails the table with a `Limit` error.
 #[derive(Debug, Clone)]
 pub struct SessionLimits {
+    /// Wall-clock time of one call.
     pub call_timeout: Duration,
+    /// Fuel (roughly, wasm instructions) of one call; needs an engine with fuel on.
+    pub fuel_per_call: Option<u64>,
     pub memory_bytes: usize,
+    /// Arrow IPC bytes one call may return.
+    pub output_bytes_per_call: usize,
     pub log_lines: u32,
+    /// Seeds the plugin's random sources (fixed in production runs so output is reproducible).
+    pub random_seed: u64,
 }
 
 impl Default for SessionLimits {
     fn default() -> Self {
-        SessionLimits { call_timeout: Duration::from_secs(60), memory_bytes: 1 << 30, log_lines: 1000 }
+        SessionLimits {
+            call_timeout: Duration::from_secs(60),
+            fuel_per_call: None,
+            memory_bytes: 1 << 30,
+            output_bytes_per_call: 512 << 20,
+            log_lines: 1000,
+            random_seed: 0x5eed,
+        }
     }
 }
 
@@ -85,8 +100,11 @@ pub struct Session {
     handle: ResourceAny,
     label: String,
     outputs: Vec<(String, SchemaRef)>,
-    timeout: Duration,
-    memory_mib: usize,
+    limits: SessionLimits,
+    fuel: bool,
+    fuel_used: u64,
+    /// Batches pushed so far, by input, to name the batch a failure happened in.
+    pushed: Vec<(String, u64)>,
 }
 
 impl Session {
@@ -94,11 +112,11 @@ impl Session {
     pub fn describe(engine: &PluginEngine, plugin: &LoadedPlugin) -> Result<PluginInfo, PluginError> {
         let limits = SessionLimits::default();
         let (mut store, bindings) = instantiate(engine, plugin, &plugin.reference, 0, &limits)?;
-        store.set_epoch_deadline(deadline_ticks(limits.call_timeout));
+        arm(&mut store, &limits, engine.fuel());
         let raw = bindings
             .sluice_plugin_plugin()
             .call_describe(&mut store)
-            .map_err(|e| stopped(&plugin.reference, "describe", &e, limits.call_timeout, limits.memory_bytes >> 20))?;
+            .map_err(|e| stopped(&plugin.reference, "describe", &e, &limits))?;
         decode_info(&plugin.reference, raw)
     }
 
@@ -124,15 +142,22 @@ impl Session {
             table: context.table.clone(),
             params: context.params.clone(),
         };
-        let memory_mib = limits.memory_bytes >> 20;
-        store.set_epoch_deadline(deadline_ticks(limits.call_timeout));
-        let handle = bindings
-            .sluice_plugin_plugin()
-            .call_open(&mut store, config_json, &wit_inputs, &wit_context)
-            .map_err(|e| stopped(&label, "open", &e, limits.call_timeout, memory_mib))?
-            .map_err(|e| typed(&label, e))?;
-        let mut session =
-            Session { store, bindings, handle, label, outputs: Vec::new(), timeout: limits.call_timeout, memory_mib };
+        let fuel = engine.fuel();
+        arm(&mut store, limits, fuel);
+        let opened = bindings.sluice_plugin_plugin().call_open(&mut store, config_json, &wit_inputs, &wit_context);
+        let fuel_used = spent(&store, limits, fuel);
+        let handle = opened.map_err(|e| stopped(&label, "open", &e, limits))?.map_err(|e| typed(&label, e))?;
+        let mut session = Session {
+            store,
+            bindings,
+            handle,
+            label,
+            outputs: Vec::new(),
+            limits: limits.clone(),
+            fuel,
+            fuel_used,
+            pushed: Vec::new(),
+        };
         session.outputs = session.read_output_schemas(info)?;
         Ok(session)
     }
@@ -144,25 +169,14 @@ impl Session {
 
     pub fn push(&mut self, input: &str, batch: &RecordBatch) -> Result<Emitted, PluginError> {
         let bytes = ipc::encode_batch(batch).map_err(|e| self.protocol(format!("encoding input batch: {e}")))?;
-        self.arm();
-        let result = self
-            .bindings
-            .sluice_plugin_plugin()
-            .session()
-            .call_push(&mut self.store, self.handle, input, &bytes)
-            .map_err(|e| stopped(&self.label, "push", &e, self.timeout, self.memory_mib))?;
-        self.accept(result.map_err(|e| typed(&self.label, e))?, true)
+        let call = format!("push of batch {} of input `{input}`", self.next_batch(input));
+        let result = self.call(&call, |store, plugin, session| plugin.sluice_plugin_plugin().session().call_push(store, session, input, &bytes))?;
+        self.accept(&call, result.map_err(|e| typed(&self.label, e))?, true)
     }
 
     pub fn finish(&mut self) -> Result<Emitted, PluginError> {
-        self.arm();
-        let result = self
-            .bindings
-            .sluice_plugin_plugin()
-            .session()
-            .call_finish(&mut self.store, self.handle)
-            .map_err(|e| stopped(&self.label, "finish", &e, self.timeout, self.memory_mib))?;
-        self.accept(result.map_err(|e| typed(&self.label, e))?, false)
+        let result = self.call("finish", |store, plugin, session| plugin.sluice_plugin_plugin().session().call_finish(store, session))?;
+        self.accept("finish", result.map_err(|e| typed(&self.label, e))?, false)
     }
 
     /// Log lines the plugin sent past its limit.
@@ -170,18 +184,46 @@ impl Session {
         self.store.data().log.dropped
     }
 
-    fn arm(&mut self) {
-        self.store.set_epoch_deadline(deadline_ticks(self.timeout));
+    /// The most linear memory the plugin has grown to, in bytes.
+    pub fn peak_memory(&self) -> usize {
+        self.store.data().memory.peak
+    }
+
+    /// Fuel spent by all calls so far (0 when the engine does not count fuel).
+    pub fn fuel_used(&self) -> u64 {
+        self.fuel_used
+    }
+
+    /// 1-based number of the batch about to be pushed to `input`.
+    fn next_batch(&mut self, input: &str) -> u64 {
+        match self.pushed.iter_mut().find(|(name, _)| name == input) {
+            Some((_, n)) => {
+                *n += 1;
+                *n
+            }
+            None => {
+                self.pushed.push((input.to_string(), 1));
+                1
+            }
+        }
+    }
+
+    /// Runs one export call under the session's deadline and fuel budget.
+    fn call<R>(
+        &mut self,
+        call: &str,
+        f: impl FnOnce(&mut Store<HostState>, &TablePlugin, ResourceAny) -> wasmtime::Result<R>,
+    ) -> Result<R, PluginError> {
+        arm(&mut self.store, &self.limits, self.fuel);
+        let result = f(&mut self.store, &self.bindings, self.handle);
+        self.fuel_used += spent(&self.store, &self.limits, self.fuel);
+        result.map_err(|e| stopped(&self.label, call, &e, &self.limits))
     }
 
     fn read_output_schemas(&mut self, info: &PluginInfo) -> Result<Vec<(String, SchemaRef)>, PluginError> {
-        self.arm();
-        let declared = self
-            .bindings
-            .sluice_plugin_plugin()
-            .session()
-            .call_output_schemas(&mut self.store, self.handle)
-            .map_err(|e| stopped(&self.label, "output-schemas", &e, self.timeout, self.memory_mib))?;
+        let declared = self.call("output-schemas", |store, plugin, session| {
+            plugin.sluice_plugin_plugin().session().call_output_schemas(store, session)
+        })?;
         let mut outputs = Vec::with_capacity(info.outputs.len());
         for spec in &info.outputs {
             let Some(named) = declared.iter().find(|d| d.name == spec.name) else {
@@ -207,7 +249,15 @@ impl Session {
     }
 
     /// Decodes emitted batches and checks each against its output's schema.
-    fn accept(&self, emitted: witty::Emitted, rejects_allowed: bool) -> Result<Emitted, PluginError> {
+    fn accept(&self, call: &str, emitted: witty::Emitted, rejects_allowed: bool) -> Result<Emitted, PluginError> {
+        let bytes: usize = emitted.batches.iter().map(|b| b.batch.len()).sum();
+        if bytes > self.limits.output_bytes_per_call {
+            return Err(PluginError::Limit {
+                plugin: self.label.clone(),
+                call: call.to_string(),
+                limit: format!("output cap of {} MiB per call ({} MiB emitted)", self.limits.output_bytes_per_call >> 20, bytes >> 20),
+            });
+        }
         if !rejects_allowed && !emitted.rejects.is_empty() {
             return Err(self.protocol("finish returned row rejects; rejects refer to a pushed batch".into()));
         }
@@ -253,10 +303,11 @@ fn instantiate(
     limits: &SessionLimits,
 ) -> Result<(Store<HostState>, TablePlugin), PluginError> {
     let log = BoundedLog::new(label.to_string(), limits.log_lines);
-    let mut store = Store::new(engine.engine(), HostState::new(run_time_micros, limits.memory_bytes, log));
-    store.limiter(|state| &mut state.limits);
+    let state = HostState::new(run_time_micros, limits.random_seed, limits.memory_bytes, log);
+    let mut store = Store::new(engine.engine(), state);
+    store.limiter(|state| &mut state.memory);
     store.epoch_deadline_trap();
-    store.set_epoch_deadline(deadline_ticks(limits.call_timeout));
+    arm(&mut store, limits, engine.fuel());
     let bindings = plugin
         .pre
         .instantiate(&mut store)
@@ -264,15 +315,33 @@ fn instantiate(
     Ok((store, bindings))
 }
 
-/// A call that did not return: a deadline, the memory cap, or a trap.
-fn stopped(label: &str, call: &str, error: &wasmtime::Error, timeout: Duration, memory_mib: usize) -> PluginError {
+/// Sets the deadline and fuel budget for the next call.
+fn arm(store: &mut Store<HostState>, limits: &SessionLimits, fuel: bool) {
+    store.set_epoch_deadline(deadline_ticks(limits.call_timeout));
+    if fuel {
+        store.set_fuel(limits.fuel_per_call.unwrap_or(u64::MAX)).expect("the engine counts fuel");
+    }
+}
+
+/// Fuel the last call spent.
+fn spent(store: &Store<HostState>, limits: &SessionLimits, fuel: bool) -> u64 {
+    if !fuel {
+        return 0;
+    }
+    limits.fuel_per_call.unwrap_or(u64::MAX) - store.get_fuel().unwrap_or(0)
+}
+
+/// A call that did not return: a deadline, a budget, the memory cap, or a trap.
+fn stopped(label: &str, call: &str, error: &wasmtime::Error, limits: &SessionLimits) -> PluginError {
     let plugin = label.to_string();
     let call = call.to_string();
-    match classify(error) {
-        Stop::Timeout => PluginError::Limit { plugin, call, limit: format!("call timeout of {} s", timeout.as_secs_f64()) },
-        Stop::Memory => PluginError::Limit { plugin, call, limit: format!("memory cap of {memory_mib} MiB") },
-        Stop::Trap(message) => PluginError::Trap { plugin, call, message },
-    }
+    let limit = match classify(error) {
+        Stop::Timeout => format!("call timeout of {} s", limits.call_timeout.as_secs_f64()),
+        Stop::Fuel => format!("fuel budget of {} per call", limits.fuel_per_call.unwrap_or(u64::MAX)),
+        Stop::Memory => format!("memory cap of {} MiB", limits.memory_bytes >> 20),
+        Stop::Trap(message) => return PluginError::Trap { plugin, call, message },
+    };
+    PluginError::Limit { plugin, call, limit }
 }
 
 fn typed(label: &str, error: witty::PluginError) -> PluginError {

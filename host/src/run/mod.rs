@@ -33,10 +33,13 @@ pub struct RunOptions {
 /// Runs the pipeline's tables one after another and reports on each.
 pub fn run_pipeline(pipeline: &Pipeline, options: &RunOptions) -> Result<RunReport, PluginError> {
     let started = Instant::now();
-    let engine = PluginEngine::new(options.engine.clone())?;
+    let selected = |name: &String| options.tables.is_empty() || options.tables.contains(name);
+    let mut engine_options = options.engine.clone();
+    engine_options.fuel |= pipeline.tables.iter().any(|(name, t)| selected(name) && t.limits.fuel_per_call.is_some());
+    let engine = PluginEngine::new(engine_options)?;
     let mut report = RunReport::new(&options.run_id, options.run_time_micros);
     for (name, spec) in &pipeline.tables {
-        if !options.tables.is_empty() && !options.tables.contains(name) {
+        if !selected(name) {
             continue;
         }
         let batch_rows = options.batch_rows.or(spec.batch_rows).unwrap_or(pipeline.defaults.batch_rows);

@@ -43,6 +43,11 @@ pub struct TableReport {
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub plugin_logs_dropped: u64,
+    /// The most linear memory the plugin grew to.
+    pub plugin_peak_memory_bytes: u64,
+    /// Fuel the plugin spent, when some table of the run has a fuel budget.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plugin_fuel: Option<u64>,
     pub duration_ms: u64,
 }
 
@@ -114,6 +119,8 @@ impl TableReport {
             bytes_in: 0,
             bytes_out: 0,
             plugin_logs_dropped: 0,
+            plugin_peak_memory_bytes: 0,
+            plugin_fuel: None,
             duration_ms: 0,
         }
     }

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use super::report::{InputReport, OutputReport, PluginReport, Status, TableReport};
 use super::{RunOptions, TableError};
 use crate::pipeline::{InputSpec, TableSpec};
-use crate::plugin::{Emitted, LoadedPlugin, PluginEngine, PluginError, PluginInfo, RunContext, Session, SessionLimits};
+use crate::plugin::{Emitted, LoadedPlugin, PluginEngine, PluginError, PluginInfo, RunContext, Session};
 use crate::sink::{rejects_schema, ParquetSink, Provenance, RejectsBuilder, StagedFile, WriterSettings};
 use crate::source::{CsvInput, SourceBatch};
 
@@ -77,11 +77,7 @@ fn execute(
         table: name.into(),
         params: Vec::new(),
     };
-    let limits = SessionLimits {
-        call_timeout: std::time::Duration::from_secs(spec.limits.call_timeout_secs),
-        memory_bytes: (spec.limits.memory_mib as usize) << 20,
-        log_lines: spec.limits.log_lines,
-    };
+    let limits = spec.limits.session_limits();
     let config_json = spec.config_json();
     let mut session = Session::open(engine, &plugin, &info, &config_json, &schemas, &context, &limits)?;
 
@@ -96,6 +92,8 @@ fn execute(
     let streamed = stream(inputs, &mut session, sinks, &outputs, &progress)?;
     progress.finish_and_clear();
     report.plugin_logs_dropped = session.logs_dropped();
+    report.plugin_peak_memory_bytes = session.peak_memory() as u64;
+    report.plugin_fuel = engine.fuel().then(|| session.fuel_used());
     for (input, rows) in report.inputs.iter_mut().zip(&streamed.rows_in) {
         input.rows = *rows;
     }

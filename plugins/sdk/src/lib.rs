@@ -110,10 +110,23 @@ pub fn log(level: LogLevel, message: &str) {
 pub use bindings::sluice::plugin::types::LogLevel;
 
 /// Exports a [`Plugin`] type as the component's `sluice:plugin/plugin` implementation.
+///
+/// Only on wasm: a native build of the crate (as `cargo test` makes) carries no exports,
+/// whose component-model names a native linker would refuse.
 #[macro_export]
 macro_rules! export_plugin {
     ($plugin:ty) => {
+        #[cfg(target_arch = "wasm32")]
         type __SluicePluginExport = $crate::Adapter<$plugin>;
+        #[cfg(target_arch = "wasm32")]
         $crate::bindings::export_bindings!(__SluicePluginExport with_types_in $crate::bindings);
+        // Natively, mark the plugin as used so its code is not reported as dead.
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: () = {
+            #[allow(dead_code)]
+            fn used() -> impl Sized {
+                (<$plugin as $crate::Plugin>::open, <$plugin as $crate::Plugin>::push, <$plugin as $crate::Plugin>::info)
+            }
+        };
     };
 }

@@ -4,7 +4,10 @@
 //! - `data-error`: fail with a data error on the first row whose `column` equals `equals`;
 //! - `wrong-schema`: emit batches that do not match the declared output schema;
 //! - `loop`: never return; `alloc`: grow memory without bound; `panic`: panic;
-//! - `log-flood`: log `count` lines, then copy rows.
+//! - `log-flood`: log `count` lines, then copy rows;
+//! - `clock`, `random`, `batch-dependent`: copy rows with an `extra` column holding the
+//!   wall clock, a random number, or the size of the batch the row arrived in;
+//! - `huge-output`: emit each batch `count` times.
 
 use std::sync::Arc;
 
@@ -25,6 +28,10 @@ enum Mode {
     Alloc,
     Panic,
     LogFlood,
+    Clock,
+    Random,
+    BatchDependent,
+    HugeOutput,
 }
 
 #[derive(Deserialize)]
@@ -49,7 +56,13 @@ impl Plugin for Testbed {
 
     fn open(config: &str, inputs: &Schemas, _ctx: &Context) -> Result<Self, Error> {
         let config: Config = parse_config(config)?;
-        Ok(Testbed { config, schema: inputs[0].1.clone() })
+        let mut schema = inputs[0].1.clone();
+        if matches!(config.mode, Mode::Clock | Mode::Random | Mode::BatchDependent) {
+            let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+            fields.push(Field::new("extra", DataType::Int64, false));
+            schema = Arc::new(Schema::new(fields));
+        }
+        Ok(Testbed { config, schema })
     }
 
     fn output_schemas(&self) -> Vec<(String, SchemaRef)> {
@@ -94,6 +107,24 @@ impl Plugin for Testbed {
                 }
             }
             Mode::Panic => panic!("testbed was told to panic"),
+            Mode::Clock | Mode::Random | Mode::BatchDependent => {
+                let value = match self.config.mode {
+                    Mode::Clock => std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as i64,
+                    Mode::Random => {
+                        use std::hash::BuildHasher;
+                        std::collections::hash_map::RandomState::new().hash_one(0u8) as i64
+                    }
+                    _ => batch.num_rows() as i64,
+                };
+                let mut columns = batch.columns().to_vec();
+                columns.push(Arc::new(Int64Array::from_value(value, batch.num_rows())));
+                out.emit("rows", RecordBatch::try_new(self.schema.clone(), columns)?);
+            }
+            Mode::HugeOutput => {
+                for _ in 0..self.config.count.unwrap_or(10_000) {
+                    out.emit("rows", batch.clone());
+                }
+            }
             Mode::LogFlood => {
                 for i in 0..self.config.count.unwrap_or(10_000) {
                     log(LogLevel::Info, &format!("flood line {i}"));

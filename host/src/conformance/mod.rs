@@ -1,0 +1,130 @@
+//! The conformance kit behind `sluice plugin test`: one command that says whether a plugin
+//! is fit to ship. It runs the plugin through the same sandbox and limits as `sluice run`,
+//! on synthetic inputs derived from what `describe` declares and on fixture folders, and
+//! reports a pass or fail with a reason for every check.
+//!
+//! Use it from a plugin crate's own tests:
+//!
+//! ```no_run
+//! use sluice::conformance::{run_kit, KitOptions};
+//!
+//! let options = KitOptions { fixtures: Some("fixtures".into()), ..KitOptions::default() };
+//! let report = run_kit("target/wasm32-wasip2/release/my_plugin.wasm", &options).unwrap();
+//! assert!(report.passed(), "{report}");
+//! ```
+
+mod checks;
+mod fixtures;
+mod generate;
+mod harness;
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::plugin::{EngineOptions, PluginEngine, PluginError, Session, SessionLimits};
+
+/// How to run the kit.
+#[derive(Debug, Clone)]
+pub struct KitOptions {
+    /// The plugin config used for the synthetic checks (JSON).
+    pub config: String,
+    /// A folder of fixture cases (see the `fixtures` module docs).
+    pub fixtures: Option<PathBuf>,
+    /// Fail when the plugin spends more fuel per input row than this.
+    pub max_fuel_per_row: Option<f64>,
+    /// Fail when the plugin's linear memory grows past this many MiB.
+    pub max_memory_mib: Option<u64>,
+    /// Limits for every session, as a table would have them.
+    pub limits: SessionLimits,
+    /// The plugin may use the run context (run time, run id) in its output: the
+    /// determinism check then varies only the random seed.
+    pub context_dependent: bool,
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for KitOptions {
+    fn default() -> Self {
+        KitOptions {
+            config: "{}".into(),
+            fixtures: None,
+            max_fuel_per_row: None,
+            max_memory_mib: None,
+            limits: SessionLimits::default(),
+            context_dependent: false,
+            cache_dir: None,
+        }
+    }
+}
+
+/// The outcome of one check.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+/// Everything the kit found.
+#[derive(Debug, Clone, Serialize)]
+pub struct KitReport {
+    pub plugin: String,
+    pub sha256: String,
+    pub checks: Vec<Check>,
+    /// Fuel per input row on the standard input in one batch.
+    pub fuel_per_row: Option<f64>,
+    /// The most linear memory any session of the kit grew to.
+    pub peak_memory_bytes: u64,
+}
+
+impl KitReport {
+    pub fn passed(&self) -> bool {
+        self.checks.iter().all(|c| c.passed)
+    }
+
+    pub fn failed(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| !c.passed)
+    }
+
+    pub fn check(&self, name: &str) -> Option<&Check> {
+        self.checks.iter().find(|c| c.name == name)
+    }
+}
+
+impl fmt::Display for KitReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "sluice plugin test: {} (sha256 {})", self.plugin, self.sha256)?;
+        for c in &self.checks {
+            writeln!(f, "  {} {:<24} {}", if c.passed { "PASS" } else { "FAIL" }, c.name, c.detail)?;
+        }
+        let fuel = self.fuel_per_row.map(|v| format!("{v:.1} fuel per row")).unwrap_or_else(|| "fuel not measured".into());
+        writeln!(f, "  budgets: {fuel}, peak memory {:.1} MiB", self.peak_memory_bytes as f64 / (1 << 20) as f64)?;
+        let failed = self.failed().count();
+        write!(f, "result: {} of {} checks passed{}", self.checks.len() - failed, self.checks.len(), if failed > 0 { " (FAILED)" } else { "" })
+    }
+}
+
+/// Runs every check on a plugin (a `.wasm` path or a bundled name). `Err` only when the
+/// plugin cannot be loaded at all.
+pub fn run_kit(plugin: &str, options: &KitOptions) -> Result<KitReport, PluginError> {
+    let engine = PluginEngine::new(EngineOptions { cache_dir: options.cache_dir.clone(), fuel: true })?;
+    let loaded = engine.load(plugin)?;
+    let mut report = KitReport {
+        plugin: plugin.to_string(),
+        sha256: loaded.sha256.clone(),
+        checks: Vec::new(),
+        fuel_per_row: None,
+        peak_memory_bytes: 0,
+    };
+    let info = match Session::describe(&engine, &loaded) {
+        Ok(info) => info,
+        Err(e) => {
+            report.checks.push(Check { name: "describe".into(), passed: false, detail: e.to_string() });
+            return Ok(report);
+        }
+    };
+    report.plugin = format!("{} {}", info.name, info.version);
+    checks::run_all(&engine, &loaded, &info, options, &mut report);
+    Ok(report)
+}
