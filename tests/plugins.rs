@@ -99,7 +99,7 @@ fn a_hanging_plugin_hits_the_call_timeout() {
     s.write("in.csv", PEOPLE);
     let out = s.run(&testbed(r#"{ mode = "loop" }"#, "call_timeout_secs = 1"), &[]);
     assert_eq!(out.code, EXIT_PLUGIN, "{}", out.report);
-    assert!(out.error().contains("plugin testbed 0.1.0: push ran past the limit of call timeout of 1 s"), "{}", out.error());
+    assert!(out.error().contains("plugin testbed 0.1.0: push of batch 1 of input `rows` ran past the limit of call timeout of 1 s"), "{}", out.error());
     assert!(s.output_files().is_empty());
 }
 
@@ -109,7 +109,7 @@ fn a_memory_bomb_hits_the_memory_cap() {
     s.write("in.csv", PEOPLE);
     let out = s.run(&testbed(r#"{ mode = "alloc" }"#, "memory_mib = 64"), &[]);
     assert_eq!(out.code, EXIT_PLUGIN, "{}", out.report);
-    assert!(out.error().contains("push ran past the limit of memory cap of 64 MiB"), "{}", out.error());
+    assert!(out.error().contains("push of batch 1 of input `rows` ran past the limit of memory cap of 64 MiB"), "{}", out.error());
     assert!(s.output_files().is_empty());
 }
 
@@ -119,7 +119,7 @@ fn a_panicking_plugin_is_a_trap_not_a_crash() {
     s.write("in.csv", PEOPLE);
     let out = s.run(&testbed(r#"{ mode = "panic" }"#, ""), &[]);
     assert_eq!(out.code, EXIT_PLUGIN, "{}", out.report);
-    assert!(out.error().contains("plugin testbed 0.1.0: trapped in push"), "{}", out.error());
+    assert!(out.error().contains("plugin testbed 0.1.0: trapped in push of batch 1 of input `rows`"), "{}", out.error());
 }
 
 #[test]
@@ -163,4 +163,52 @@ fn inspect_and_unknown_plugins() {
     );
     assert_eq!(out.code, EXIT_CONFIG);
     assert!(out.error().contains("missing.wasm: cannot read"), "{}", out.error());
+}
+
+#[test]
+fn plugin_new_scaffolds_a_crate() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().display().to_string();
+    assert_eq!(sluice::cli::main(["sluice", "plugin", "new", "word-count", "--dir", &target]), 0);
+    let root = dir.path().join("word-count");
+    for file in ["Cargo.toml", "rust-toolchain.toml", "src/lib.rs", "tests/conformance.rs", "fixtures/basic/input/rows.csv", "fixtures/basic/expected/rows.csv"] {
+        assert!(root.join(file).exists(), "missing {file}");
+    }
+    let lib = std::fs::read_to_string(root.join("src/lib.rs")).unwrap();
+    assert!(lib.contains("struct WordCount") && lib.contains("export_plugin!(WordCount)"), "{lib}");
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains("name = \"word-count\"") && manifest.contains("plugins/sdk"), "{manifest}");
+    // A second run must not overwrite it; a bad name is refused.
+    assert_eq!(sluice::cli::main(["sluice", "plugin", "new", "word-count", "--dir", &target]), EXIT_CONFIG);
+    assert_eq!(sluice::cli::main(["sluice", "plugin", "new", "Bad Name", "--dir", &target]), EXIT_CONFIG);
+}
+
+#[test]
+fn a_fuel_budget_stops_a_plugin_deterministically() {
+    let s = Scratch::new();
+    s.write("in.csv", PEOPLE);
+    let out = s.run(&testbed(r#"{ mode = "loop" }"#, "fuel_per_call = 1000000"), &[]);
+    assert_eq!(out.code, EXIT_PLUGIN, "{}", out.report);
+    assert!(out.error().contains("ran past the limit of fuel budget of 1000000 per call"), "{}", out.error());
+
+    let out = s.run(&testbed(r#"{ mode = "pass" }"#, "fuel_per_call = 100000000"), &[]);
+    assert_eq!(out.code, 0, "{}", out.report);
+    assert!(out.table()["plugin_fuel"].as_u64().unwrap() > 0, "{}", out.report);
+    assert!(out.table()["plugin_peak_memory_bytes"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn the_plugin_clock_reads_the_run_time() {
+    let s = Scratch::new();
+    s.write("in.csv", PEOPLE);
+    let out = s.run(&testbed(r#"{ mode = "clock" }"#, ""), &[]);
+    assert_eq!(out.code, 0, "{}", out.report);
+    let rows = read_parquet(&s.path("out/t/rows.parquet"));
+    let clocks: std::collections::BTreeSet<i64> = rows.rows().iter().map(|r| r[2].as_i64().unwrap()).collect();
+    assert_eq!(clocks.len(), 1, "the clock must not move during a run: {clocks:?}");
+    let run_time = out.report["run_time"].as_str().unwrap().to_string();
+    let seconds = *clocks.iter().next().unwrap() / 1_000_000;
+    // run_time is RFC 3339; compare its whole seconds through the report's own format.
+    let formatted = sluice_tests::rfc3339_seconds(seconds);
+    assert!(run_time.starts_with(&formatted), "plugin clock {formatted} vs run time {run_time}");
 }

@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 const FILES: &[(&str, &str)] = &[
     ("Cargo.toml", include_str!("../../templates/plugin/Cargo.toml.tmpl")),
     ("README.md", include_str!("../../templates/plugin/README.md.tmpl")),
+    ("rust-toolchain.toml", include_str!("../../templates/plugin/rust-toolchain.toml")),
     (".gitignore", include_str!("../../templates/plugin/gitignore.tmpl")),
     ("src/lib.rs", include_str!("../../templates/plugin/src/lib.rs.tmpl")),
     ("tests/conformance.rs", include_str!("../../templates/plugin/tests/conformance.rs.tmpl")),
