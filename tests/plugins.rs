@@ -134,7 +134,7 @@ fn a_log_flood_is_cut_and_counted() {
 #[test]
 fn describe_is_decoded_and_compiled_plugins_are_cached() {
     let dir = tempfile::tempdir().unwrap();
-    let options = EngineOptions { cache_dir: Some(dir.path().to_path_buf()), fuel: false };
+    let options = EngineOptions { cache_dir: Some(dir.path().to_path_buf()), ..EngineOptions::default() };
     let first = PluginEngine::new(options.clone()).unwrap();
     let plugin = first.load("passthrough").unwrap();
     assert!(!plugin.from_cache, "an empty cache cannot hit");

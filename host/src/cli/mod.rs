@@ -106,6 +106,10 @@ struct CacheArgs {
     /// Compile plugins in memory and keep nothing on disk.
     #[arg(long, env = "SLUICE_NO_CACHE")]
     no_cache: bool,
+    /// Turn off plugin call deadlines, to measure what they cost. Unsafe: a plugin that
+    /// never returns then hangs the run.
+    #[arg(long, env = "SLUICE_UNSAFE_NO_DEADLINES", hide_short_help = true)]
+    unsafe_no_deadlines: bool,
 }
 
 impl CacheArgs {
@@ -116,7 +120,11 @@ impl CacheArgs {
                 .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
                 .map(|d| d.join("sluice"))
         };
-        EngineOptions { cache_dir: if self.no_cache { None } else { self.cache_dir.clone().or_else(default_dir) }, fuel: false }
+        EngineOptions {
+            cache_dir: if self.no_cache { None } else { self.cache_dir.clone().or_else(default_dir) },
+            fuel: false,
+            no_deadlines: self.unsafe_no_deadlines,
+        }
     }
 }
 

@@ -108,7 +108,7 @@ impl fmt::Display for KitReport {
 /// Runs every check on a plugin (a `.wasm` path or a bundled name). `Err` only when the
 /// plugin cannot be loaded at all.
 pub fn run_kit(plugin: &str, options: &KitOptions) -> Result<KitReport, PluginError> {
-    let engine = PluginEngine::new(EngineOptions { cache_dir: options.cache_dir.clone(), fuel: true })?;
+    let engine = PluginEngine::new(EngineOptions { cache_dir: options.cache_dir.clone(), fuel: true, no_deadlines: false })?;
     let loaded = engine.load(plugin)?;
     let mut report = KitReport {
         plugin: plugin.to_string(),

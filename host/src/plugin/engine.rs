@@ -23,6 +23,9 @@ pub struct EngineOptions {
     /// Count fuel (deterministic instruction budgets). Costs ~15-25 % of plugin CPU, so it
     /// is on only when a table sets `limits.fuel_per_call` or the conformance kit runs.
     pub fuel: bool,
+    /// Turn off call deadlines (epoch interruption). Only for measuring their cost: without
+    /// them a plugin that never returns hangs the run.
+    pub no_deadlines: bool,
 }
 
 /// A compiled plugin, ready to instantiate.
@@ -39,6 +42,7 @@ pub struct LoadedPlugin {
 pub struct PluginEngine {
     engine: Engine,
     fuel: bool,
+    deadlines: bool,
     linker: Linker<HostState>,
     cache_dir: Option<PathBuf>,
     loaded: Mutex<HashMap<String, Arc<LoadedPlugin>>>,
@@ -50,7 +54,7 @@ impl PluginEngine {
         let mut config = Config::new();
         config
             .wasm_component_model(true)
-            .epoch_interruption(true)
+            .epoch_interruption(!options.no_deadlines)
             .consume_fuel(options.fuel)
             .parallel_compilation(true);
         let engine = Engine::new(&config).map_err(|e| internal(format!("engine setup: {e:#}")))?;
@@ -62,6 +66,7 @@ impl PluginEngine {
         Ok(PluginEngine {
             engine,
             fuel: options.fuel,
+            deadlines: !options.no_deadlines,
             linker,
             cache_dir: options.cache_dir,
             loaded: Mutex::default(),
@@ -76,6 +81,11 @@ impl PluginEngine {
     /// Whether this engine counts fuel.
     pub fn fuel(&self) -> bool {
         self.fuel
+    }
+
+    /// Whether calls run under epoch deadlines.
+    pub(crate) fn deadlines(&self) -> bool {
+        self.deadlines
     }
 
     /// Loads a plugin by bundled name or `.wasm` path; each is compiled once per process.
@@ -102,7 +112,8 @@ impl PluginEngine {
             return Ok((Component::new(&self.engine, bytes).map_err(compile_err)?, false));
         };
         let fuel = if self.fuel { "-fuel" } else { "" };
-        let path = dir.join(format!("{sha256}-{:016x}{fuel}.cwasm", self.compatibility_hash()));
+        let epoch = if self.deadlines { "" } else { "-noepoch" };
+        let path = dir.join(format!("{sha256}-{:016x}{fuel}{epoch}.cwasm", self.compatibility_hash()));
         if path.exists() {
             // SAFETY: the file was written by `precompile_component` of an engine with the same
             // compatibility hash, into a folder only this tool writes; wasmtime still checks its header.

@@ -103,6 +103,8 @@ pub struct Session {
     limits: SessionLimits,
     fuel: bool,
     fuel_used: u64,
+    /// Wall time spent inside plugin calls.
+    call_time: Duration,
     /// Batches pushed so far, by input, to name the batch a failure happened in.
     pushed: Vec<(String, u64)>,
 }
@@ -156,6 +158,7 @@ impl Session {
             limits: limits.clone(),
             fuel,
             fuel_used,
+            call_time: Duration::ZERO,
             pushed: Vec::new(),
         };
         session.outputs = session.read_output_schemas(info)?;
@@ -189,6 +192,11 @@ impl Session {
         self.store.data().memory.peak
     }
 
+    /// Wall time spent inside plugin calls so far (IPC encoding excluded).
+    pub fn call_time(&self) -> Duration {
+        self.call_time
+    }
+
     /// Fuel spent by all calls so far (0 when the engine does not count fuel).
     pub fn fuel_used(&self) -> u64 {
         self.fuel_used
@@ -215,7 +223,9 @@ impl Session {
         f: impl FnOnce(&mut Store<HostState>, &TablePlugin, ResourceAny) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
         arm(&mut self.store, &self.limits, self.fuel);
+        let started = std::time::Instant::now();
         let result = f(&mut self.store, &self.bindings, self.handle);
+        self.call_time += started.elapsed();
         self.fuel_used += spent(&self.store, &self.limits, self.fuel);
         result.map_err(|e| stopped(&self.label, call, &e, &self.limits))
     }
@@ -306,7 +316,9 @@ fn instantiate(
     let state = HostState::new(run_time_micros, limits.random_seed, limits.memory_bytes, log);
     let mut store = Store::new(engine.engine(), state);
     store.limiter(|state| &mut state.memory);
-    store.epoch_deadline_trap();
+    if engine.deadlines() {
+        store.epoch_deadline_trap();
+    }
     arm(&mut store, limits, engine.fuel());
     let bindings = plugin
         .pre

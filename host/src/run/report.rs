@@ -45,6 +45,8 @@ pub struct TableReport {
     pub plugin_logs_dropped: u64,
     /// The most linear memory the plugin grew to.
     pub plugin_peak_memory_bytes: u64,
+    /// Wall time spent inside plugin calls.
+    pub plugin_call_ms: u64,
     /// Fuel the plugin spent, when some table of the run has a fuel budget.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plugin_fuel: Option<u64>,
@@ -120,6 +122,7 @@ impl TableReport {
             bytes_out: 0,
             plugin_logs_dropped: 0,
             plugin_peak_memory_bytes: 0,
+            plugin_call_ms: 0,
             plugin_fuel: None,
             duration_ms: 0,
         }
