@@ -235,11 +235,12 @@ impl TableSpec {
     fn resolve(&mut self, name: &str, base: &Path) -> Result<(), PipelineError> {
         let err = |message: String| PipelineError::Table { table: name.into(), message };
         if self.plugin.ends_with(".wasm") {
-            self.plugin = join(base, &self.plugin);
+            self.plugin = join(base, &expand_env(&self.plugin).map_err(err)?);
         }
-        self.output.location = base.join(&self.output.location);
+        let location = expand_env(&self.output.location.to_string_lossy()).map_err(err)?;
+        self.output.location = base.join(location);
         for spec in self.input.iter_mut().chain(self.inputs.values_mut()) {
-            spec.path = join(base, &spec.path);
+            spec.path = join(base, &expand_env(&spec.path).map_err(err)?);
             spec.csv.check().map_err(|m| err(format!("input `{}`: {m}", spec.path)))?;
         }
         if self.input.is_some() && !self.inputs.is_empty() {
@@ -284,6 +285,23 @@ impl CsvOptions {
     pub fn declared_type(&self, column: &str) -> Option<DataType> {
         self.types.get(column).map(|t| parse_type(t).expect("checked at load"))
     }
+}
+
+/// Replaces `${NAME}` with the environment variable's value, so one pipeline file serves
+/// several inputs or environments; an unset variable is an error.
+pub fn expand_env(text: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}').ok_or_else(|| format!("unclosed `${{` in {text:?}"))? + start;
+        let name = &rest[start + 2..end];
+        let value = std::env::var(name).map_err(|_| format!("{text:?} uses ${{{name}}}, which is not set"))?;
+        out.push_str(&value);
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 fn join(base: &Path, path: &str) -> String {

@@ -105,6 +105,8 @@ pub struct Session {
     fuel_used: u64,
     /// Wall time spent inside plugin calls.
     call_time: Duration,
+    /// The plugin's named counters, summed over the session.
+    counters: std::collections::BTreeMap<String, u64>,
     /// Batches pushed so far, by input, to name the batch a failure happened in.
     pushed: Vec<(String, u64)>,
 }
@@ -159,6 +161,7 @@ impl Session {
             fuel,
             fuel_used,
             call_time: Duration::ZERO,
+            counters: Default::default(),
             pushed: Vec::new(),
         };
         session.outputs = session.read_output_schemas(info)?;
@@ -175,6 +178,11 @@ impl Session {
         let call = format!("push of batch {} of input `{input}`", self.next_batch(input));
         let result = self.call(&call, |store, plugin, session| plugin.sluice_plugin_plugin().session().call_push(store, session, input, &bytes))?;
         self.accept(&call, result.map_err(|e| typed(&self.label, e))?, true)
+    }
+
+    /// The plugin's named counters, summed over the session so far.
+    pub fn counters(&self) -> &std::collections::BTreeMap<String, u64> {
+        &self.counters
     }
 
     pub fn finish(&mut self) -> Result<Emitted, PluginError> {
@@ -259,7 +267,10 @@ impl Session {
     }
 
     /// Decodes emitted batches and checks each against its output's schema.
-    fn accept(&self, call: &str, emitted: witty::Emitted, rejects_allowed: bool) -> Result<Emitted, PluginError> {
+    fn accept(&mut self, call: &str, emitted: witty::Emitted, rejects_allowed: bool) -> Result<Emitted, PluginError> {
+        for counter in &emitted.counters {
+            *self.counters.entry(counter.name.clone()).or_default() += counter.value;
+        }
         let bytes: usize = emitted.batches.iter().map(|b| b.batch.len()).sum();
         if bytes > self.limits.output_bytes_per_call {
             return Err(PluginError::Limit {

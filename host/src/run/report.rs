@@ -47,6 +47,8 @@ pub struct TableReport {
     pub plugin_peak_memory_bytes: u64,
     /// Wall time spent inside plugin calls.
     pub plugin_call_ms: u64,
+    /// The plugin's own named counts (e.g. values it set to NULL), summed over the run.
+    pub plugin_counters: std::collections::BTreeMap<String, u64>,
     /// Fuel the plugin spent, when some table of the run has a fuel budget.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plugin_fuel: Option<u64>,
@@ -123,6 +125,7 @@ impl TableReport {
             plugin_logs_dropped: 0,
             plugin_peak_memory_bytes: 0,
             plugin_call_ms: 0,
+            plugin_counters: Default::default(),
             plugin_fuel: None,
             duration_ms: 0,
         }

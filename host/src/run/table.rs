@@ -94,6 +94,7 @@ fn execute(
     report.plugin_logs_dropped = session.logs_dropped();
     report.plugin_peak_memory_bytes = session.peak_memory() as u64;
     report.plugin_call_ms = session.call_time().as_millis() as u64;
+    report.plugin_counters = session.counters().clone();
     report.plugin_fuel = engine.fuel().then(|| session.fuel_used());
     for (input, rows) in report.inputs.iter_mut().zip(&streamed.rows_in) {
         input.rows = *rows;

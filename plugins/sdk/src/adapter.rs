@@ -167,5 +167,6 @@ fn to_wit_emitted(out: Emit) -> Result<wit::Emitted, wit::PluginError> {
         .into_iter()
         .map(|(row, column, reason)| wit::RowReject { row, column, reason })
         .collect();
-    Ok(wit::Emitted { batches, rejects })
+    let counters = out.counters.into_iter().map(|(name, value)| wit::Counter { name, value }).collect();
+    Ok(wit::Emitted { batches, rejects, counters })
 }

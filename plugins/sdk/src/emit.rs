@@ -5,6 +5,7 @@ use arrow::record_batch::RecordBatch;
 pub struct Emit {
     pub(crate) batches: Vec<(String, RecordBatch)>,
     pub(crate) rejects: Vec<(u64, Option<String>, String)>,
+    pub(crate) counters: Vec<(String, u64)>,
 }
 
 impl Emit {
@@ -19,6 +20,18 @@ impl Emit {
     /// line, to the table's `rejects` output. The row must not also be emitted.
     pub fn reject(&mut self, row: usize, column: Option<&str>, reason: impl Into<String>) {
         self.rejects.push((row as u64, column.map(str::to_string), reason.into()));
+    }
+
+    /// Adds `n` to a named counter; the host sums it over the run and puts it in the run
+    /// report (e.g. `shipment_date.invalid_to_null`).
+    pub fn count(&mut self, name: &str, n: u64) {
+        if n == 0 {
+            return;
+        }
+        match self.counters.iter_mut().find(|(k, _)| k == name) {
+            Some((_, v)) => *v += n,
+            None => self.counters.push((name.to_string(), n)),
+        }
     }
 
     /// How many rows were rejected so far in this call.

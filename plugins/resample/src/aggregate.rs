@@ -1,0 +1,452 @@
+//! Aggregate mode: readings bucketed on a fixed time grid per key.
+//!
+//! Config:
+//! ```json
+//! {"mode": "aggregate", "time": "start_time", "every": "1m", "keys": ["sensor_id"],
+//!  "bucket": "minute", "fill": "none",
+//!  "aggregations": [{"column": "temperature_c", "function": "mean", "as": "temperature_mean"},
+//!                   {"column": "reading_count", "function": "sum"}]}
+//! ```
+//! - a row falls in bucket `floor(time / every) * every` (UTC); `every` is 1 s to 1 day;
+//! - functions: `mean`, `min`, `max`, `sum`, `count`, `first`, `last` (in input order),
+//!   over the non-NULL values of an int or float column; NULL when a bucket has none
+//!   (`count` is then 0). Output names default to `<column>_<function>`;
+//! - `fill`: `none` (only buckets with rows), `null` (missing buckets between a key's first
+//!   and last get NULL aggregates) or `previous` (they repeat the previous bucket's values);
+//! - output: keys, bucket, aggregations, sorted by key then bucket. Input order does not
+//!   matter: buckets span batches and keys may interleave.
+//!
+//! Memory: per key, bucket starts and one value per aggregation and bucket, in flat
+//! vectors (about 8 bytes per bucket and function). When a key's buckets arrive in time
+//! order (the usual case) a row costs one key lookup; out-of-order buckets switch that key
+//! to a hash index.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use sluice_sdk::arrow::array::{Array, ArrayRef, Float64Array, Int64Array, PrimitiveArray, StringArray, TimestampMicrosecondArray};
+use sluice_sdk::arrow::compute::cast;
+use sluice_sdk::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType};
+use sluice_sdk::arrow::record_batch::RecordBatch;
+use sluice_sdk::{Emit, Error};
+
+use crate::time::parse_width;
+
+const OUTPUT_BATCH_ROWS: usize = 65_536;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    time: String,
+    every: String,
+    #[serde(default)]
+    keys: Vec<String>,
+    aggregations: Vec<AggregationSpec>,
+    #[serde(default = "default_bucket")]
+    bucket: String,
+    #[serde(default)]
+    fill: Fill,
+}
+
+fn default_bucket() -> String {
+    "bucket".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AggregationSpec {
+    column: String,
+    function: Function,
+    #[serde(rename = "as")]
+    name: Option<String>,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Debug)]
+#[serde(rename_all = "lowercase")]
+enum Function {
+    Mean,
+    Min,
+    Max,
+    Sum,
+    Count,
+    First,
+    Last,
+}
+
+#[derive(Deserialize, Default, Clone, Copy, PartialEq)]
+#[serde(rename_all = "lowercase")]
+enum Fill {
+    #[default]
+    None,
+    Null,
+    Previous,
+}
+
+/// A key value; the derived order is the output order (NULL first, text by bytes).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum KeyPart {
+    Null,
+    Int(i64),
+    Text(Box<str>),
+}
+
+/// The running values of one aggregation for every bucket of one key.
+enum Acc {
+    Float { function: Function, values: Vec<f64> },
+    Int { function: Function, values: Vec<i64> },
+}
+
+/// One key's buckets.
+struct Series {
+    buckets: Vec<i64>,
+    /// Non-NULL values seen per bucket, per value column.
+    seen: Vec<Vec<u32>>,
+    accs: Vec<Acc>,
+    /// Built when a bucket arrives out of order.
+    index: Option<HashMap<i64, u32>>,
+}
+
+/// A value column and whether it is kept as integers.
+struct ValueColumn {
+    input: usize,
+    integer: bool,
+}
+
+pub struct Aggregate {
+    config: Config,
+    width: i64,
+    time: usize,
+    key_columns: Vec<usize>,
+    values: Vec<ValueColumn>,
+    /// Per aggregation: the value column it reads.
+    sources: Vec<usize>,
+    keys: HashMap<Vec<KeyPart>, u32>,
+    series: Vec<(Vec<KeyPart>, Series)>,
+    output: SchemaRef,
+}
+
+impl Aggregate {
+    pub fn new(config: Config, input: &SchemaRef) -> Result<Self, Error> {
+        let index = |name: &str| input.index_of(name).map_err(|_| Error::Config(format!("no input column `{name}`")));
+        let width = parse_width(&config.every).ok_or_else(|| Error::Config(format!("every: {:?} is not like 30s, 1m, 1h or 1d", config.every)))?;
+        if !(1_000_000..=86_400_000_000).contains(&width) {
+            return Err(Error::Config(format!("every: {:?} is outside 1 s to 1 day", config.every)));
+        }
+        let time = index(&config.time)?;
+        let DataType::Timestamp(TimeUnit::Microsecond, tz) = input.field(time).data_type() else {
+            return Err(Error::Schema(format!("`{}` is {}, expected a timestamp", config.time, input.field(time).data_type())));
+        };
+        let key_columns = config.keys.iter().map(|k| index(k)).collect::<Result<Vec<_>, _>>()?;
+        for &k in &key_columns {
+            if !matches!(input.field(k).data_type(), DataType::Utf8) && !input.field(k).data_type().is_integer() {
+                return Err(Error::Schema(format!("key `{}` is {}, expected text or an integer", input.field(k).name(), input.field(k).data_type())));
+            }
+        }
+        if config.aggregations.is_empty() {
+            return Err(Error::Config("aggregations is empty".into()));
+        }
+        let mut values: Vec<ValueColumn> = Vec::new();
+        let mut sources = Vec::new();
+        let mut fields: Vec<Field> = key_columns.iter().map(|&k| input.field(k).clone().with_nullable(true)).collect();
+        fields.push(Field::new(&config.bucket, DataType::Timestamp(TimeUnit::Microsecond, tz.clone()), false));
+        for spec in &config.aggregations {
+            let column = index(&spec.column)?;
+            let data_type = input.field(column).data_type();
+            let integer = data_type.is_integer();
+            if !integer && !data_type.is_floating() {
+                return Err(Error::Schema(format!("`{}` is {data_type}, expected a number", spec.column)));
+            }
+            let source = match values.iter().position(|v| v.input == column) {
+                Some(i) => i,
+                None => {
+                    values.push(ValueColumn { input: column, integer });
+                    values.len() - 1
+                }
+            };
+            sources.push(source);
+            let out_type = match spec.function {
+                Function::Count => DataType::Int64,
+                Function::Mean => DataType::Float64,
+                _ if integer => DataType::Int64,
+                _ => DataType::Float64,
+            };
+            let name = spec.name.clone().unwrap_or_else(|| format!("{}_{:?}", spec.column, spec.function).to_lowercase());
+            fields.push(Field::new(name, out_type, spec.function != Function::Count));
+        }
+        Ok(Aggregate {
+            config,
+            width,
+            time,
+            key_columns,
+            values,
+            sources,
+            keys: HashMap::new(),
+            series: Vec::new(),
+            output: Arc::new(Schema::new(fields)),
+        })
+    }
+
+    pub fn output_schema(&self) -> SchemaRef {
+        self.output.clone()
+    }
+
+    pub fn push(&mut self, batch: &RecordBatch) -> Result<(), Error> {
+        let times = batch.column(self.time).as_any().downcast_ref::<TimestampMicrosecondArray>().expect("checked in open");
+        let key_ids = self.key_ids(batch)?;
+        let floats: Vec<Option<ArrayRef>> = self.values.iter().map(|v| cast_values(batch.column(v.input), v.integer)).collect::<Result<_, _>>()?;
+        for row in 0..batch.num_rows() {
+            if times.is_null(row) {
+                continue;
+            }
+            let bucket = times.value(row).div_euclid(self.width) * self.width;
+            let (_, series) = &mut self.series[key_ids[row] as usize];
+            let slot = series.slot(bucket, &self.config.aggregations, &self.sources, self.values.len());
+            for (v, column) in floats.iter().enumerate() {
+                let column = column.as_ref().expect("cast");
+                if column.is_null(row) {
+                    continue;
+                }
+                let first = series.seen[v][slot] == 0;
+                series.seen[v][slot] += 1;
+                for (a, acc) in series.accs.iter_mut().enumerate() {
+                    if self.sources[a] != v {
+                        continue;
+                    }
+                    match acc {
+                        Acc::Float { function, values } => {
+                            let x = column.as_any().downcast_ref::<Float64Array>().expect("f64").value(row);
+                            update(*function, &mut values[slot], x, first);
+                        }
+                        Acc::Int { function, values } => {
+                            let x = column.as_any().downcast_ref::<Int64Array>().expect("i64").value(row);
+                            update(*function, &mut values[slot], x, first);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The series index of every row's key, registering new keys.
+    fn key_ids(&mut self, batch: &RecordBatch) -> Result<Vec<u32>, Error> {
+        let parts: Vec<KeyColumn> = self.key_columns.iter().map(|&k| KeyColumn::of(batch.column(k))).collect::<Result<_, _>>()?;
+        let mut ids = Vec::with_capacity(batch.num_rows());
+        let mut last: Option<(Vec<KeyPart>, u32)> = None;
+        for row in 0..batch.num_rows() {
+            let key: Vec<KeyPart> = parts.iter().map(|p| p.part(row)).collect();
+            if let Some((k, id)) = &last {
+                if *k == key {
+                    ids.push(*id);
+                    continue;
+                }
+            }
+            let id = match self.keys.get(&key) {
+                Some(&id) => id,
+                None => {
+                    let id = self.series.len() as u32;
+                    self.keys.insert(key.clone(), id);
+                    self.series.push((key.clone(), Series::new(&self.config.aggregations, &self.sources, &self.values)));
+                    id
+                }
+            };
+            ids.push(id);
+            last = Some((key, id));
+        }
+        Ok(ids)
+    }
+
+    pub fn finish(&mut self, out: &mut Emit) -> Result<(), Error> {
+        let mut order: Vec<usize> = (0..self.series.len()).collect();
+        order.sort_by(|&a, &b| self.series[a].0.cmp(&self.series[b].0));
+        let mut rows = OutputRows::default();
+        for &s in &order {
+            let (key, series) = &self.series[s];
+            let mut slots: Vec<usize> = (0..series.buckets.len()).collect();
+            slots.sort_by_key(|&i| series.buckets[i]);
+            let mut previous: Option<usize> = None;
+            for &slot in &slots {
+                if let Some(prev) = previous {
+                    let mut missing = series.buckets[prev] + self.width;
+                    while self.config.fill != Fill::None && missing < series.buckets[slot] {
+                        let source = (self.config.fill == Fill::Previous).then_some(prev);
+                        rows.push(key, missing, series, source, self);
+                        self.flush_if_full(&mut rows, out)?;
+                        missing += self.width;
+                    }
+                }
+                rows.push(key, series.buckets[slot], series, Some(slot), self);
+                self.flush_if_full(&mut rows, out)?;
+                previous = Some(slot);
+            }
+        }
+        let batch = rows.build(self)?;
+        out.emit("rows", batch);
+        Ok(())
+    }
+
+    fn flush_if_full(&self, rows: &mut OutputRows, out: &mut Emit) -> Result<(), Error> {
+        if rows.buckets.len() >= OUTPUT_BATCH_ROWS {
+            let full = std::mem::take(rows);
+            out.emit("rows", full.build(self)?);
+        }
+        Ok(())
+    }
+}
+
+fn cast_values(column: &ArrayRef, integer: bool) -> Result<Option<ArrayRef>, Error> {
+    Ok(Some(cast(column, if integer { &DataType::Int64 } else { &DataType::Float64 })?))
+}
+
+fn update<T: Copy + PartialOrd + std::ops::AddAssign>(function: Function, value: &mut T, x: T, first: bool) {
+    match function {
+        Function::Sum | Function::Mean => *value += x,
+        Function::Min if first || x < *value => *value = x,
+        Function::Max if first || x > *value => *value = x,
+        Function::First if first => *value = x,
+        Function::Last => *value = x,
+        _ => {}
+    }
+}
+
+impl Series {
+    fn new(specs: &[AggregationSpec], sources: &[usize], values: &[ValueColumn]) -> Self {
+        let accs = specs
+            .iter()
+            .zip(sources)
+            .map(|(spec, &v)| {
+                if values[v].integer && spec.function != Function::Mean {
+                    Acc::Int { function: spec.function, values: Vec::new() }
+                } else {
+                    Acc::Float { function: spec.function, values: Vec::new() }
+                }
+            })
+            .collect();
+        Series { buckets: Vec::new(), seen: vec![Vec::new(); values.len()], accs, index: None }
+    }
+
+    /// The slot of `bucket`, created if new.
+    fn slot(&mut self, bucket: i64, _specs: &[AggregationSpec], _sources: &[usize], _values: usize) -> usize {
+        if let Some(&last) = self.buckets.last() {
+            if last == bucket {
+                return self.buckets.len() - 1;
+            }
+            if bucket < last || self.index.is_some() {
+                let index = self.index.get_or_insert_with(|| self.buckets.iter().enumerate().map(|(i, &b)| (b, i as u32)).collect());
+                if let Some(&slot) = index.get(&bucket) {
+                    return slot as usize;
+                }
+                index.insert(bucket, self.buckets.len() as u32);
+            }
+        }
+        self.buckets.push(bucket);
+        for seen in &mut self.seen {
+            seen.push(0);
+        }
+        for acc in &mut self.accs {
+            match acc {
+                Acc::Float { values, .. } => values.push(0.0),
+                Acc::Int { values, .. } => values.push(0),
+            }
+        }
+        self.buckets.len() - 1
+    }
+}
+
+/// A key column viewed for building key parts.
+enum KeyColumn {
+    Text(StringArray),
+    Int(Int64Array),
+}
+
+impl KeyColumn {
+    fn of(column: &ArrayRef) -> Result<Self, Error> {
+        Ok(match column.data_type() {
+            DataType::Utf8 => KeyColumn::Text(column.as_any().downcast_ref::<StringArray>().expect("utf8").clone()),
+            _ => KeyColumn::Int(cast(column, &DataType::Int64)?.as_any().downcast_ref::<Int64Array>().expect("i64").clone()),
+        })
+    }
+
+    fn part(&self, row: usize) -> KeyPart {
+        match self {
+            KeyColumn::Text(a) if a.is_valid(row) => KeyPart::Text(a.value(row).into()),
+            KeyColumn::Int(a) if a.is_valid(row) => KeyPart::Int(a.value(row)),
+            _ => KeyPart::Null,
+        }
+    }
+}
+
+/// Output rows being gathered, column by column.
+#[derive(Default)]
+struct OutputRows {
+    keys: Vec<Vec<KeyPart>>,
+    buckets: Vec<i64>,
+    /// Per aggregation: the value, or None for NULL.
+    floats: Vec<Vec<Option<f64>>>,
+    ints: Vec<Vec<Option<i64>>>,
+}
+
+impl OutputRows {
+    /// One output row: `source` is the slot whose values it carries (None: a NULL gap row).
+    fn push(&mut self, key: &[KeyPart], bucket: i64, series: &Series, source: Option<usize>, plan: &Aggregate) {
+        let n = series.accs.len();
+        if self.floats.len() < n {
+            self.floats.resize(n, Vec::new());
+            self.ints.resize(n, Vec::new());
+        }
+        self.keys.push(key.to_vec());
+        self.buckets.push(bucket);
+        for (a, acc) in series.accs.iter().enumerate() {
+            let seen = source.map_or(0, |s| series.seen[plan.sources[a]][s]);
+            match acc {
+                Acc::Float { function, values } => {
+                    let v = source.filter(|_| seen > 0 || *function == Function::Count).map(|s| match function {
+                        Function::Mean => values[s] / f64::from(seen),
+                        Function::Count => f64::from(seen),
+                        _ => values[s],
+                    });
+                    self.floats[a].push(v);
+                }
+                Acc::Int { function, values } => {
+                    let v = match (source, function) {
+                        (_, Function::Count) => Some(i64::from(seen)),
+                        (Some(s), _) if seen > 0 => Some(values[s]),
+                        _ => None,
+                    };
+                    self.ints[a].push(v);
+                }
+            }
+        }
+    }
+
+    fn build(self, plan: &Aggregate) -> Result<RecordBatch, Error> {
+        let schema = plan.output.clone();
+        let mut columns: Vec<ArrayRef> = Vec::new();
+        for (k, _) in plan.key_columns.iter().enumerate() {
+            let field = schema.field(k);
+            let column: ArrayRef = if *field.data_type() == DataType::Utf8 {
+                Arc::new(self.keys.iter().map(|key| match &key[k] { KeyPart::Text(t) => Some(t.as_ref()), _ => None }).collect::<StringArray>())
+            } else {
+                let ints: Int64Array = self.keys.iter().map(|key| match &key[k] { KeyPart::Int(i) => Some(*i), _ => None }).collect();
+                cast(&(Arc::new(ints) as ArrayRef), field.data_type())?
+            };
+            columns.push(column);
+        }
+        let bucket_type = schema.field(plan.key_columns.len()).data_type().clone();
+        columns.push(Arc::new(PrimitiveArray::<TimestampMicrosecondType>::from(self.buckets).with_data_type(bucket_type)));
+        for (a, spec) in plan.config.aggregations.iter().enumerate() {
+            let field = schema.field(plan.key_columns.len() + 1 + a);
+            let column: ArrayRef = match (field.data_type(), spec.function) {
+                (DataType::Int64, Function::Count) if !self.ints.is_empty() && !self.ints[a].is_empty() => {
+                    Arc::new(self.ints[a].iter().map(|v| v.unwrap_or(0)).collect::<Int64Array>())
+                }
+                (DataType::Int64, Function::Count) => Arc::new(self.floats.get(a).map(|f| f.iter().map(|v| v.unwrap_or(0.0) as i64).collect::<Int64Array>()).unwrap_or_else(|| Int64Array::from(Vec::<i64>::new()))),
+                (DataType::Int64, _) => Arc::new(self.ints.get(a).cloned().unwrap_or_default().into_iter().collect::<Int64Array>()),
+                _ => Arc::new(self.floats.get(a).cloned().unwrap_or_default().into_iter().collect::<Float64Array>()),
+            };
+            columns.push(column);
+        }
+        Ok(RecordBatch::try_new(schema, columns)?)
+    }
+}
