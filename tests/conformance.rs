@@ -25,14 +25,21 @@ fn fixtures(dir: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(dir)
 }
 
-/// Every plugin bundled in the binary, with the fixtures in `plugins/<name>/fixtures/`.
+/// Every plugin bundled in the binary, with the fixtures in `plugins/<name>/fixtures/` and
+/// the kit file `plugins/<name>/kit.json` where there is one.
 #[test]
 fn every_shipped_plugin_passes_with_its_fixtures() {
     let names = sluice::plugin::bundled_names();
-    assert!(names.contains(&"passthrough"));
+    for expected in ["passthrough", "date-cleanup", "resample", "retail-aggregates"] {
+        assert!(names.contains(&expected), "{expected} is not bundled: {names:?}");
+    }
     for name in names {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins").join(name).join("fixtures");
-        let options = KitOptions { fixtures: dir.exists().then_some(dir), cache_dir: Some(cache_dir()), ..KitOptions::default() };
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins").join(name);
+        let dir = root.join("fixtures");
+        let mut options = KitOptions { fixtures: dir.exists().then_some(dir), cache_dir: Some(cache_dir()), ..KitOptions::default() };
+        if root.join("kit.json").exists() {
+            options = options.with_kit_file(&root.join("kit.json")).unwrap();
+        }
         let report = run_kit(name, &options).unwrap();
         assert!(report.passed(), "{report}");
         if name == "passthrough" {

@@ -166,6 +166,9 @@ enum PluginCommand {
         /// The plugin may put the run context (run time, run id) in its output.
         #[arg(long)]
         context_dependent: bool,
+        /// A kit file (JSON) with the config and synthetic input columns; `--config` wins.
+        #[arg(long)]
+        kit_file: Option<PathBuf>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -201,11 +204,11 @@ fn dispatch(cli: Cli) -> Result<u8> {
             max_fuel_per_row,
             max_memory_mib,
             context_dependent,
+            kit_file,
             json,
             cache,
         }) => {
-            let options = KitOptions {
-                config,
+            let mut options = KitOptions {
                 fixtures,
                 max_fuel_per_row,
                 max_memory_mib,
@@ -213,6 +216,12 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 cache_dir: cache.engine_options().cache_dir,
                 ..KitOptions::default()
             };
+            if let Some(file) = kit_file {
+                options = options.with_kit_file(&file).map_err(anyhow::Error::msg)?;
+            }
+            if config != "{}" {
+                options.config = config;
+            }
             let report = run_kit(&plugin, &options)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);

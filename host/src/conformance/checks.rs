@@ -1,5 +1,9 @@
 //! The checks of the kit, in the order they are reported.
 
+use std::collections::BTreeMap;
+
+use arrow::datatypes::Field;
+
 use super::generate::{self, Fill, STANDARD_ROWS};
 use super::harness::{Harness, InputData, RunOutput};
 use super::{fixtures, Check, KitOptions, KitReport};
@@ -62,7 +66,8 @@ pub(super) fn run_all(engine: &PluginEngine, plugin: &LoadedPlugin, info: &Plugi
     let first = context("a", 1_700_000_000_000_000);
     let second = context("b", 1_735_000_000_000_000);
 
-    let standard = match generated(info, STANDARD_ROWS, Fill::Plain, false) {
+    let generated = |rows, fill, every_type| generated(info, &options.input_columns, rows, fill, every_type);
+    let standard = match generated(STANDARD_ROWS, Fill::Plain, false) {
         Ok(inputs) => inputs,
         Err(e) => {
             report.checks.push(check("open", Err(e)));
@@ -80,11 +85,11 @@ pub(super) fn run_all(engine: &PluginEngine, plugin: &LoadedPlugin, info: &Plugi
     }
 
     let edge_cases: [(&str, Result<Vec<InputData>, String>); 5] = [
-        ("empty input", generated(info, 0, Fill::Plain, false).map(|inputs| inputs.into_iter().map(|i| InputData { batches: Vec::new(), ..i }).collect())),
-        ("header-only input", generated(info, 0, Fill::Plain, false)),
-        ("all-null columns", generated(info, STANDARD_ROWS, Fill::Nulls, false)),
-        ("very long strings", generated(info, 4, Fill::LongStrings, false)),
-        ("every accepted type", generated(info, STANDARD_ROWS, Fill::Plain, true)),
+        ("empty input", generated(0, Fill::Plain, false).map(|inputs| inputs.into_iter().map(|i| InputData { batches: Vec::new(), ..i }).collect())),
+        ("header-only input", generated(0, Fill::Plain, false)),
+        ("all-null columns", generated(STANDARD_ROWS, Fill::Nulls, false)),
+        ("very long strings", generated(4, Fill::LongStrings, false)),
+        ("every accepted type", generated(STANDARD_ROWS, Fill::Plain, true)),
     ];
     for (name, inputs) in edge_cases {
         let result = inputs.and_then(|inputs| ledger.file(&harness.run(&inputs, &first, 1)));
@@ -155,11 +160,17 @@ fn describe(info: &PluginInfo) -> Result<String, String> {
 
 /// Synthetic inputs for every declared input; `every_type` adds a column of each type
 /// where the input takes extra columns.
-fn generated(info: &PluginInfo, rows: usize, fill: Fill, every_type: bool) -> Result<Vec<InputData>, String> {
+fn generated(
+    info: &PluginInfo,
+    columns: &BTreeMap<String, Vec<Field>>,
+    rows: usize,
+    fill: Fill,
+    every_type: bool,
+) -> Result<Vec<InputData>, String> {
     info.inputs
         .iter()
         .map(|input| {
-            let mut fields = generate::fields_for(input);
+            let mut fields = columns.get(&input.name).cloned().unwrap_or_else(|| generate::fields_for(input));
             if every_type && input.extra_columns {
                 fields.extend(generate::every_type_fields());
             }

@@ -18,10 +18,12 @@ mod fixtures;
 mod generate;
 mod harness;
 
+use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use arrow::datatypes::Field;
+use serde::{Deserialize, Serialize};
 
 use crate::plugin::{EngineOptions, PluginEngine, PluginError, Session, SessionLimits};
 
@@ -41,6 +43,9 @@ pub struct KitOptions {
     /// The plugin may use the run context (run time, run id) in its output: the
     /// determinism check then varies only the random seed.
     pub context_dependent: bool,
+    /// Columns of the synthetic input, by input name, for plugins whose columns come from
+    /// their config (otherwise the declared required columns, or a default table).
+    pub input_columns: BTreeMap<String, Vec<Field>>,
     pub cache_dir: Option<PathBuf>,
 }
 
@@ -53,8 +58,48 @@ impl Default for KitOptions {
             max_memory_mib: None,
             limits: SessionLimits::default(),
             context_dependent: false,
+            input_columns: BTreeMap::new(),
             cache_dir: None,
         }
+    }
+}
+
+/// A kit file (JSON) kept beside a plugin: the config for the synthetic checks and, when
+/// the plugin's columns come from that config, the columns of its synthetic inputs:
+///
+/// ```json
+/// {"config": {"mode": "aggregate", "time": "t", "every": "1m", "aggregations": []},
+///  "inputs": {"rows": [["t", "timestamp_utc"], ["v", "float64"]]}}
+/// ```
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KitFile {
+    #[serde(default)]
+    config: Option<serde_json::Value>,
+    #[serde(default)]
+    inputs: BTreeMap<String, Vec<(String, String)>>,
+    #[serde(default)]
+    context_dependent: bool,
+}
+
+impl KitOptions {
+    /// Reads a kit file into these options.
+    pub fn with_kit_file(mut self, path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let file: KitFile = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        if let Some(config) = file.config {
+            self.config = config.to_string();
+        }
+        for (input, columns) in file.inputs {
+            let fields = columns
+                .iter()
+                .map(|(name, ty)| crate::pipeline::parse_type(ty).map(|t| Field::new(name, t, true)))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("{}: inputs.{input}: {e}", path.display()))?;
+            self.input_columns.insert(input, fields);
+        }
+        self.context_dependent |= file.context_dependent;
+        Ok(self)
     }
 }
 

@@ -1,0 +1,155 @@
+//! The pipelines on their real data: 001 (interval expansion) against the original
+//! fixtures, 002 (retail) against its documented counts, and the SPEC.md benchmark
+//! transforms against the pure-Python oracle in ../shared/bench/verify.py.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use sluice_tests::{read_parquet, Scratch};
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+}
+
+fn shared_bench() -> PathBuf {
+    repo("../shared/bench")
+}
+
+fn python() -> String {
+    std::env::var("SLUICE_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+/// A CSV's lines after the header.
+fn csv_rows(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path).unwrap().lines().skip(1).map(str::to_string).collect()
+}
+
+/// Parquet rows as the fixtures write them: `YYYY-MM-DD HH:MM:SS[.ffffff]`, floats as Python repr.
+fn as_fixture_lines(rows: &[Value]) -> Vec<String> {
+    let cell = |v: &Value| match v {
+        Value::String(s) => s.replacen('T', " ", 1),
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap();
+            if f.fract() == 0.0 { format!("{f:.1}") } else { n.to_string() }
+        }
+        other => other.to_string(),
+    };
+    rows.iter().map(|r| r.as_array().unwrap().iter().map(cell).collect::<Vec<_>>().join(",")).collect()
+}
+
+fn expand_pipeline(input: &Path, config: &str) -> String {
+    format!(
+        "[tables.t]\nplugin = \"resample\"\nconfig = {config}\ninput = {{ path = {:?} }}\noutput = {{ location = \"out/t\" }}\n",
+        input.display().to_string()
+    )
+}
+
+#[test]
+fn pipeline_001_matches_the_original_fixtures_in_both_arithmetic_modes() {
+    for case in ["exact-head5", "exact-edge-spark", "glue-head5", "glue-edge-spark"] {
+        let dir = repo("plugins/resample/fixtures").join(case);
+        let config = std::fs::read_to_string(dir.join("config.json")).unwrap();
+        let toml_config = config.replace("\"mode\":", "mode =").replace("\"arithmetic\":", "arithmetic =").replace("\"spark_compat\":", "spark_compat =");
+        let s = Scratch::new();
+        let out = s.run(&expand_pipeline(&dir.join("input/rows.csv"), toml_config.trim()), &[]);
+        assert_eq!(out.code, 0, "{case}: {}", out.report);
+        let got = as_fixture_lines(read_parquet(&s.path("out/t/rows.parquet")).rows());
+        assert_eq!(got, csv_rows(&dir.join("expected/rows.csv")), "{case}");
+    }
+}
+
+#[test]
+fn pipeline_001_default_mode_rejects_bad_sample_counts_with_reasons() {
+    let s = Scratch::new();
+    let input = repo("plugins/resample/fixtures/exact-edge-spark/input/rows.csv");
+    let out = s.run(&expand_pipeline(&input, r#"{ mode = "expand" }"#), &[]);
+    assert_eq!(out.code, 0, "{}", out.report);
+    assert_eq!(out.table()["rows_out"], 6, "3 + 3 sub-intervals: {}", out.report);
+    assert_eq!(out.table()["rows_rejected"], 2);
+    let rejects = read_parquet(&s.path("out/t/rejects.parquet"));
+    let got: Vec<(u64, String)> =
+        rejects.rows().iter().map(|r| (r[1].as_u64().unwrap(), r[4].as_str().unwrap().to_string())).collect();
+    assert_eq!(got, vec![(3, "samples must be positive, got 0".to_string()), (4, "samples is empty".to_string())]);
+}
+
+#[test]
+fn pipeline_001_output_does_not_depend_on_batch_size() {
+    let input = repo("plugins/resample/fixtures/glue-head5/input/rows.csv");
+    let mut outputs = Vec::new();
+    for batch in ["1", "7", "1000", "65536"] {
+        let s = Scratch::new();
+        let out = s.run(&expand_pipeline(&input, r#"{ mode = "expand" }"#), &["--batch-rows", batch]);
+        assert_eq!(out.code, 0, "{}", out.report);
+        outputs.push(read_parquet(&s.path("out/t/rows.parquet")).json["rows"].clone());
+    }
+    assert!(outputs.iter().all(|o| *o == outputs[0]));
+}
+
+#[test]
+fn pipeline_002_gives_the_documented_counts() {
+    let s = Scratch::new();
+    for file in ["orders.csv", "reviews.csv", "shipment_deliveries.csv"] {
+        s.write(&format!("data/{file}"), std::fs::read(repo("examples/retail/data").join(file)).unwrap());
+    }
+    let pipeline = std::fs::read_to_string(repo("examples/retail/pipeline.toml")).unwrap();
+    let out = s.run(&pipeline, &[]);
+    assert_eq!(out.code, 0, "{}", out.report);
+    let rows_in: Vec<(String, u64)> = out.report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["table"].as_str().unwrap().to_string(), t["rows_in"].as_u64().unwrap()))
+        .collect();
+    assert!(rows_in.contains(&("orders".into(), 10_000)), "{rows_in:?}");
+    assert!(rows_in.contains(&("reviews".into(), 7_236)), "{rows_in:?}");
+    assert!(rows_in.contains(&("shipments".into(), 10_000)), "{rows_in:?}");
+
+    let shipments = read_parquet(&s.path("out/shipments/rows.parquet"));
+    assert_eq!(shipments.columns()[2..4], ["shipment_date: date32[day]".to_string(), "delivery_date: date32[day]".to_string()]);
+    let both_null = shipments.rows().iter().filter(|r| r[2].is_null() && r[3].is_null()).count();
+    let only_shipped = shipments.rows().iter().filter(|r| !r[2].is_null() && r[3].is_null()).count();
+    assert_eq!((both_null, only_shipped), (6_757, 1_046));
+
+    let agg = read_parquet(&s.path("out/agg_shipments/agg_shipments.parquet"));
+    assert_eq!(agg.rows(), &sluice_tests::rows![["2022-09-05", 175, 11]]);
+}
+
+/// Generates a SPEC.md workload with ../shared/bench/gen.py, runs the workload pipeline from
+/// bench/workloads/ on it, and checks the output with the oracle (verify.py).
+fn spec_workload(workload: &str, transform: &str, rows: usize, batch_rows: &str) {
+    let s = Scratch::new();
+    let status = Command::new(python())
+        .arg(shared_bench().join("gen.py"))
+        .args(["--out", &s.path("data").display().to_string(), "--workload", workload, "--rows", &rows.to_string(), "--no-gz"])
+        .status()
+        .expect("running gen.py (needs numpy)");
+    assert!(status.success(), "gen.py failed");
+    let input = s.path(&format!("data/{workload}_{}k.csv", rows / 1000));
+    let pipeline = std::fs::read_to_string(repo(&format!("bench/workloads/{transform}.toml")))
+        .unwrap()
+        .replace("${SLUICE_INPUT}", &input.display().to_string())
+        .replace("${SLUICE_OUTPUT}", &s.path("out").display().to_string());
+    let out = s.run(&pipeline, &["--batch-rows", batch_rows]);
+    assert_eq!(out.code, 0, "{}", out.report);
+    let verify = Command::new(python())
+        .arg(shared_bench().join("verify.py"))
+        .args([workload, &input.display().to_string(), &s.path("out/rows.parquet").display().to_string()])
+        .output()
+        .expect("running verify.py (needs numpy and pyarrow)");
+    let report = String::from_utf8_lossy(&verify.stdout);
+    assert!(verify.status.success(), "{transform} with batches of {batch_rows}: the oracle disagrees:\n{report}\n{}", String::from_utf8_lossy(&verify.stderr));
+    assert!(report.contains("\"verdict\": \"OK\""), "{report}");
+}
+
+#[test]
+fn spec_transform_a_resample_matches_the_oracle() {
+    spec_workload("sensor", "resample", 20_000, "65536");
+    spec_workload("sensor", "resample", 5_000, "7");
+}
+
+#[test]
+fn spec_transform_b_dates_matches_the_oracle() {
+    spec_workload("shipments", "dates", 20_000, "65536");
+    spec_workload("shipments", "dates", 5_000, "7");
+}
