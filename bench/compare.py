@@ -2,11 +2,13 @@
 """Side-by-side benchmark: Sluice beside DuckDB and Polars on the shared workloads.
 
 For every input (sensor and shipments, csv and gz) it runs, one process at a time:
-  - sluice   : `sluice run` with the bundled passthrough plugin (CSV -> Arrow -> Wasm -> Parquet zstd 3)
-  - duckdb-copy, polars-copy : the same plain CSV -> Parquet (zstd 3) copy in each peer
-  - duckdb, polars : the peers' reference transforms from ../shared/bench/peers/ (resample on
-    sensor, dates on shipments), for scale until Sluice runs those transforms itself
+  - sluice : the SPEC.md transform (resample on sensor, dates on shipments) with the
+    pipelines in bench/workloads/, and
+  - duckdb, polars : the peers' scripts for the same transform from ../shared/bench/peers/;
+  - sluice-copy, duckdb-copy, polars-copy : a plain CSV -> Parquet (zstd 3) copy in each
+    (Sluice through the bundled passthrough plugin);
 and prints wall seconds, CPU seconds (user+sys of the process tree) and peak RSS.
+`--verify` checks every transform output with ../shared/bench/verify.py.
 
 usage: bench/compare.py [--data /tmp/bench-data] [--sizes 10m] [--formats csv,gz] [--n 1]
                         [--py /tmp/bench-venv/bin/python] [--sluice target/release/sluice]
@@ -35,7 +37,7 @@ POLARS_COPY = (
 )
 
 
-def measure(cmd, env=None):
+def measure(cmd, env):
     """Runs cmd; returns (wall s, cpu s, peak RSS MiB) of the whole process tree."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
@@ -65,7 +67,8 @@ def main():
     ap.add_argument("--sizes", default="10m")
     ap.add_argument("--formats", default="csv,gz")
     ap.add_argument("--workloads", default="sensor,shipments")
-    ap.add_argument("--tools", default="sluice,duckdb-copy,polars-copy,duckdb,polars")
+    ap.add_argument("--tools", default="sluice,duckdb,polars,sluice-copy,duckdb-copy,polars-copy")
+    ap.add_argument("--verify", action="store_true", help="check transform outputs with verify.py")
     ap.add_argument("--n", type=int, default=1, help="runs per cell; the median is shown")
     ap.add_argument("--py", default="/tmp/bench-venv/bin/python")
     ap.add_argument("--sluice", default=os.path.join(ROOT, "target", "release", "sluice"))
@@ -88,23 +91,33 @@ def main():
                 source = csv if fmt == "csv" else csv + ".gz"
                 out_dir = os.path.join(tmp, "out")
                 out_file = os.path.join(tmp, "out.parquet")
+                sluice_flags = ["--progress", "never", "--log", "warn", "--cache-dir", cache]
+                workload = os.path.join(ROOT, "bench", "workloads", f"{WORKLOADS[wl]}.toml")
+                env = {**os.environ, "SLUICE_INPUT": source, "SLUICE_OUTPUT": out_dir}
+                outputs = {"sluice": os.path.join(out_dir, "rows.parquet"), "duckdb": out_file, "polars": out_file}
                 cmds = {
-                    "sluice": [a.sluice, "run", sluice_pipeline(tmp, source, out_dir), "--progress", "never",
-                               "--log", "warn", "--cache-dir", cache],
+                    "sluice": [a.sluice, "run", workload] + sluice_flags,
+                    "sluice-copy": [a.sluice, "run", sluice_pipeline(tmp, source, out_dir)] + sluice_flags,
                     "duckdb-copy": [a.py, "-c", DUCKDB_COPY, source, out_file],
                     "polars-copy": [a.py, "-c", POLARS_COPY, source, out_file],
                     "duckdb": [a.py, os.path.join(SHARED, "peers", f"duckdb_{WORKLOADS[wl]}.py"), source, out_file],
                     "polars": [a.py, os.path.join(SHARED, "peers", f"polars_{WORKLOADS[wl]}.py"), source, out_file],
                 }
                 for tool in tools:
-                    if tool == "sluice":  # warm the compiled-plugin cache outside the timing
-                        measure(cmds[tool])
-                    runs = [measure(cmds[tool]) for _ in range(a.n)]
+                    if tool.startswith("sluice"):  # warm the compiled-plugin cache outside the timing
+                        measure(cmds[tool], env)
+                    runs = [measure(cmds[tool], env) for _ in range(a.n)]
                     wall, cpu, rss = (statistics.median(x) for x in zip(*runs))
-                    what = "passthrough copy" if tool in ("sluice", "duckdb-copy", "polars-copy") else WORKLOADS[wl]
+                    what = "plain copy" if tool.endswith("-copy") else WORKLOADS[wl]
+                    if a.verify and tool in outputs:
+                        check = subprocess.run([a.py, os.path.join(SHARED, "verify.py"), wl, source, outputs[tool]],
+                                               capture_output=True, text=True)
+                        what += " (verified)" if check.returncode == 0 else " (MISMATCH)"
                     rows.append((f"{wl}_{size}.{fmt}", tool, what, wall, cpu, rss))
                     print(f"{rows[-1][0]:<22} {tool:<12} {wall:7.2f}s wall {cpu:7.2f}s cpu {rss:8.1f} MiB", file=sys.stderr)
                     shutil.rmtree(out_dir, ignore_errors=True)
+                    if os.path.exists(out_file):
+                        os.remove(out_file)
     print("| input | tool | work | wall s | CPU s | peak RSS MiB |")
     print("|---|---|---|---:|---:|---:|")
     for r in rows:

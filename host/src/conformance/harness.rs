@@ -80,8 +80,14 @@ impl Harness<'_> {
             }
             rows_in += offset;
         }
-        for (index, out) in session.finish()?.batches {
-            collected[index].push(out);
+        loop {
+            let emitted = session.finish()?;
+            for (index, out) in emitted.batches {
+                collected[index].push(out);
+            }
+            if !emitted.more {
+                break;
+            }
         }
         let outputs = session
             .outputs()

@@ -91,6 +91,8 @@ pub struct Reject {
 pub struct Emitted {
     pub batches: Vec<(usize, RecordBatch)>,
     pub rejects: Vec<Reject>,
+    /// After `finish`: call `finish` again for more output.
+    pub more: bool,
 }
 
 /// An open session of one plugin instance.
@@ -185,9 +187,14 @@ impl Session {
         &self.counters
     }
 
+    /// Ends the input. Call again while the result says `more`.
     pub fn finish(&mut self) -> Result<Emitted, PluginError> {
         let result = self.call("finish", |store, plugin, session| plugin.sluice_plugin_plugin().session().call_finish(store, session))?;
-        self.accept("finish", result.map_err(|e| typed(&self.label, e))?, false)
+        let emitted = self.accept("finish", result.map_err(|e| typed(&self.label, e))?, false)?;
+        if emitted.more && emitted.batches.is_empty() {
+            return Err(self.protocol("finish asked to be called again but emitted nothing".into()));
+        }
+        Ok(emitted)
     }
 
     /// Log lines the plugin sent past its limit.
@@ -282,7 +289,7 @@ impl Session {
         if !rejects_allowed && !emitted.rejects.is_empty() {
             return Err(self.protocol("finish returned row rejects; rejects refer to a pushed batch".into()));
         }
-        let mut out = Emitted { batches: Vec::with_capacity(emitted.batches.len()), rejects: Vec::new() };
+        let mut out = Emitted { batches: Vec::with_capacity(emitted.batches.len()), rejects: Vec::new(), more: emitted.more };
         for item in emitted.batches {
             let Some(index) = self.outputs.iter().position(|(n, _)| *n == item.output) else {
                 return Err(PluginError::UnknownOutput {

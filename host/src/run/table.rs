@@ -313,9 +313,13 @@ fn transform(
 }
 
 fn finish(session: &mut Session, tx: &Sender<ToWriter>) -> Result<(), TableError> {
-    let emitted = session.finish()?;
-    forward(emitted, tx);
-    Ok(())
+    loop {
+        let emitted = session.finish()?;
+        let more = emitted.more;
+        if !forward(emitted, tx) || !more {
+            return Ok(());
+        }
+    }
 }
 
 /// Sends emitted batches to the writer; false when the writer has stopped.

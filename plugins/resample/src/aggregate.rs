@@ -124,6 +124,7 @@ pub struct Aggregate {
     keys: HashMap<Vec<KeyPart>, u32>,
     series: Vec<(Vec<KeyPart>, Series)>,
     output: SchemaRef,
+    cursor: Option<Cursor>,
 }
 
 impl Aggregate {
@@ -184,6 +185,7 @@ impl Aggregate {
             keys: HashMap::new(),
             series: Vec::new(),
             output: Arc::new(Schema::new(fields)),
+            cursor: None,
         })
     }
 
@@ -201,7 +203,7 @@ impl Aggregate {
             }
             let bucket = times.value(row).div_euclid(self.width) * self.width;
             let (_, series) = &mut self.series[key_ids[row] as usize];
-            let slot = series.slot(bucket, &self.config.aggregations, &self.sources, self.values.len());
+            let slot = series.slot(bucket);
             for (v, column) in floats.iter().enumerate() {
                 let column = column.as_ref().expect("cast");
                 if column.is_null(row) {
@@ -257,42 +259,71 @@ impl Aggregate {
         Ok(ids)
     }
 
-    pub fn finish(&mut self, out: &mut Emit) -> Result<(), Error> {
+    /// Fixes the output order: keys sorted. The rows leave through `drain`.
+    pub fn finish(&mut self) {
         let mut order: Vec<usize> = (0..self.series.len()).collect();
         order.sort_by(|&a, &b| self.series[a].0.cmp(&self.series[b].0));
-        let mut rows = OutputRows::default();
-        for &s in &order {
-            let (key, series) = &self.series[s];
-            let mut slots: Vec<usize> = (0..series.buckets.len()).collect();
-            slots.sort_by_key(|&i| series.buckets[i]);
-            let mut previous: Option<usize> = None;
-            for &slot in &slots {
-                if let Some(prev) = previous {
-                    let mut missing = series.buckets[prev] + self.width;
-                    while self.config.fill != Fill::None && missing < series.buckets[slot] {
-                        let source = (self.config.fill == Fill::Previous).then_some(prev);
-                        rows.push(key, missing, series, source, self);
-                        self.flush_if_full(&mut rows, out)?;
-                        missing += self.width;
-                    }
-                }
-                rows.push(key, series.buckets[slot], series, Some(slot), self);
-                self.flush_if_full(&mut rows, out)?;
-                previous = Some(slot);
-            }
-        }
-        let batch = rows.build(self)?;
-        out.emit("rows", batch);
-        Ok(())
+        self.cursor = Some(Cursor { order, ..Cursor::default() });
     }
 
-    fn flush_if_full(&self, rows: &mut OutputRows, out: &mut Emit) -> Result<(), Error> {
-        if rows.buckets.len() >= OUTPUT_BATCH_ROWS {
-            let full = std::mem::take(rows);
-            out.emit("rows", full.build(self)?);
+    /// Emits up to [`OUTPUT_BATCH_ROWS`] rows and frees every key it has finished; true
+    /// while rows remain.
+    pub fn drain(&mut self, out: &mut Emit) -> Result<bool, Error> {
+        let Some(mut cursor) = self.cursor.take() else { return Ok(false) };
+        let mut rows = OutputRows::default();
+        while rows.len() < OUTPUT_BATCH_ROWS && cursor.key < cursor.order.len() {
+            let s = cursor.order[cursor.key];
+            let series = &self.series[s].1;
+            if cursor.pos == 0 && cursor.slots.is_empty() {
+                cursor.slots = (0..series.buckets.len()).collect();
+                cursor.slots.sort_by_key(|&i| series.buckets[i]);
+            }
+            while cursor.pos < cursor.slots.len() && rows.len() < OUTPUT_BATCH_ROWS {
+                let slot = cursor.slots[cursor.pos];
+                if let (Some(prev), true) = (cursor.previous, self.config.fill != Fill::None) {
+                    let mut missing = cursor.gap.unwrap_or(series.buckets[prev] + self.width);
+                    while missing < series.buckets[slot] && rows.len() < OUTPUT_BATCH_ROWS {
+                        let source = (self.config.fill == Fill::Previous).then_some(prev);
+                        rows.push(s, missing, series, source, &self.sources);
+                        missing += self.width;
+                    }
+                    if missing < series.buckets[slot] {
+                        cursor.gap = Some(missing);
+                        break;
+                    }
+                    cursor.gap = None;
+                }
+                rows.push(s, series.buckets[slot], series, Some(slot), &self.sources);
+                cursor.previous = Some(slot);
+                cursor.pos += 1;
+            }
+            if cursor.pos == cursor.slots.len() {
+                // This key is done: give its memory back before the next.
+                self.series[s].1 = Series::new(&self.config.aggregations, &self.sources, &self.values);
+                cursor = Cursor { order: cursor.order, key: cursor.key + 1, ..Cursor::default() };
+            }
         }
-        Ok(())
+        if rows.len() > 0 {
+            out.emit("rows", rows.build(self)?);
+        }
+        let more = cursor.key < cursor.order.len();
+        self.cursor = Some(cursor);
+        Ok(more)
     }
+}
+
+/// Where `drain` stands in the sorted output.
+#[derive(Default)]
+struct Cursor {
+    order: Vec<usize>,
+    /// Position in `order`.
+    key: usize,
+    /// The current key's slots in bucket order, and the next to emit.
+    slots: Vec<usize>,
+    pos: usize,
+    previous: Option<usize>,
+    /// The next gap bucket to fill, when a batch filled up inside a gap.
+    gap: Option<i64>,
 }
 
 fn cast_values(column: &ArrayRef, integer: bool) -> Result<Option<ArrayRef>, Error> {
@@ -316,7 +347,7 @@ impl Series {
             .iter()
             .zip(sources)
             .map(|(spec, &v)| {
-                if values[v].integer && spec.function != Function::Mean {
+                if spec.function == Function::Count || (values[v].integer && spec.function != Function::Mean) {
                     Acc::Int { function: spec.function, values: Vec::new() }
                 } else {
                     Acc::Float { function: spec.function, values: Vec::new() }
@@ -327,7 +358,7 @@ impl Series {
     }
 
     /// The slot of `bucket`, created if new.
-    fn slot(&mut self, bucket: i64, _specs: &[AggregationSpec], _sources: &[usize], _values: usize) -> usize {
+    fn slot(&mut self, bucket: i64) -> usize {
         if let Some(&last) = self.buckets.last() {
             if last == bucket {
                 return self.buckets.len() - 1;
@@ -380,7 +411,8 @@ impl KeyColumn {
 /// Output rows being gathered, column by column.
 #[derive(Default)]
 struct OutputRows {
-    keys: Vec<Vec<KeyPart>>,
+    /// The series (key) of each row.
+    keys: Vec<usize>,
     buckets: Vec<i64>,
     /// Per aggregation: the value, or None for NULL.
     floats: Vec<Vec<Option<f64>>>,
@@ -388,22 +420,26 @@ struct OutputRows {
 }
 
 impl OutputRows {
-    /// One output row: `source` is the slot whose values it carries (None: a NULL gap row).
-    fn push(&mut self, key: &[KeyPart], bucket: i64, series: &Series, source: Option<usize>, plan: &Aggregate) {
+    fn len(&self) -> usize {
+        self.buckets.len()
+    }
+
+    /// One output row of series `key`: `source` is the slot whose values it carries (None: a
+    /// NULL gap row).
+    fn push(&mut self, key: usize, bucket: i64, series: &Series, source: Option<usize>, sources: &[usize]) {
         let n = series.accs.len();
         if self.floats.len() < n {
             self.floats.resize(n, Vec::new());
             self.ints.resize(n, Vec::new());
         }
-        self.keys.push(key.to_vec());
+        self.keys.push(key);
         self.buckets.push(bucket);
         for (a, acc) in series.accs.iter().enumerate() {
-            let seen = source.map_or(0, |s| series.seen[plan.sources[a]][s]);
+            let seen = source.map_or(0, |s| series.seen[sources[a]][s]);
             match acc {
                 Acc::Float { function, values } => {
-                    let v = source.filter(|_| seen > 0 || *function == Function::Count).map(|s| match function {
+                    let v = source.filter(|_| seen > 0).map(|s| match function {
                         Function::Mean => values[s] / f64::from(seen),
-                        Function::Count => f64::from(seen),
                         _ => values[s],
                     });
                     self.floats[a].push(v);
@@ -423,27 +459,24 @@ impl OutputRows {
     fn build(self, plan: &Aggregate) -> Result<RecordBatch, Error> {
         let schema = plan.output.clone();
         let mut columns: Vec<ArrayRef> = Vec::new();
-        for (k, _) in plan.key_columns.iter().enumerate() {
+        for k in 0..plan.key_columns.len() {
             let field = schema.field(k);
+            let part = |row: &usize| &plan.series[*row].0[k];
             let column: ArrayRef = if *field.data_type() == DataType::Utf8 {
-                Arc::new(self.keys.iter().map(|key| match &key[k] { KeyPart::Text(t) => Some(t.as_ref()), _ => None }).collect::<StringArray>())
+                Arc::new(self.keys.iter().map(|r| match part(r) { KeyPart::Text(t) => Some(t.as_ref()), _ => None }).collect::<StringArray>())
             } else {
-                let ints: Int64Array = self.keys.iter().map(|key| match &key[k] { KeyPart::Int(i) => Some(*i), _ => None }).collect();
+                let ints: Int64Array = self.keys.iter().map(|r| match part(r) { KeyPart::Int(i) => Some(*i), _ => None }).collect();
                 cast(&(Arc::new(ints) as ArrayRef), field.data_type())?
             };
             columns.push(column);
         }
         let bucket_type = schema.field(plan.key_columns.len()).data_type().clone();
         columns.push(Arc::new(PrimitiveArray::<TimestampMicrosecondType>::from(self.buckets).with_data_type(bucket_type)));
-        for (a, spec) in plan.config.aggregations.iter().enumerate() {
+        for (a, (floats, ints)) in self.floats.into_iter().zip(self.ints).enumerate() {
             let field = schema.field(plan.key_columns.len() + 1 + a);
-            let column: ArrayRef = match (field.data_type(), spec.function) {
-                (DataType::Int64, Function::Count) if !self.ints.is_empty() && !self.ints[a].is_empty() => {
-                    Arc::new(self.ints[a].iter().map(|v| v.unwrap_or(0)).collect::<Int64Array>())
-                }
-                (DataType::Int64, Function::Count) => Arc::new(self.floats.get(a).map(|f| f.iter().map(|v| v.unwrap_or(0.0) as i64).collect::<Int64Array>()).unwrap_or_else(|| Int64Array::from(Vec::<i64>::new()))),
-                (DataType::Int64, _) => Arc::new(self.ints.get(a).cloned().unwrap_or_default().into_iter().collect::<Int64Array>()),
-                _ => Arc::new(self.floats.get(a).cloned().unwrap_or_default().into_iter().collect::<Float64Array>()),
+            let column: ArrayRef = match field.data_type() {
+                DataType::Int64 => Arc::new(ints.into_iter().collect::<Int64Array>()),
+                _ => Arc::new(floats.into_iter().collect::<Float64Array>()),
             };
             columns.push(column);
         }

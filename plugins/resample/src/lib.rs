@@ -61,10 +61,17 @@ impl Plugin for Resample {
         }
     }
 
-    fn finish(&mut self, out: &mut Emit) -> Result<(), Error> {
+    fn finish(&mut self, _out: &mut Emit) -> Result<(), Error> {
+        if let Resample::Aggregate(a) = self {
+            a.finish();
+        }
+        Ok(())
+    }
+
+    fn drain(&mut self, out: &mut Emit) -> Result<bool, Error> {
         match self {
-            Resample::Expand(_) => Ok(()),
-            Resample::Aggregate(a) => a.finish(out),
+            Resample::Expand(_) => Ok(false),
+            Resample::Aggregate(a) => a.drain(out),
         }
     }
 }

@@ -67,12 +67,15 @@ impl<P: Plugin> GuestSession for SessionOf<P> {
     }
 
     fn finish(&self) -> Result<wit::Emitted, wit::PluginError> {
-        if self.finished.replace(true) {
-            return Err(Error::Internal("finish called twice".into()).into());
-        }
         let mut out = Emit::default();
-        self.plugin.borrow_mut().finish(&mut out)?;
-        to_wit_emitted(out)
+        let mut plugin = self.plugin.borrow_mut();
+        if !self.finished.replace(true) {
+            plugin.finish(&mut out)?;
+        }
+        let more = plugin.drain(&mut out)?;
+        let mut emitted = to_wit_emitted(out)?;
+        emitted.more = more;
+        Ok(emitted)
     }
 }
 
@@ -168,5 +171,5 @@ fn to_wit_emitted(out: Emit) -> Result<wit::Emitted, wit::PluginError> {
         .map(|(row, column, reason)| wit::RowReject { row, column, reason })
         .collect();
     let counters = out.counters.into_iter().map(|(name, value)| wit::Counter { name, value }).collect();
-    Ok(wit::Emitted { batches, rejects, counters })
+    Ok(wit::Emitted { batches, rejects, counters, more: false })
 }

@@ -94,6 +94,13 @@ pub trait Plugin: Sized + 'static {
     fn finish(&mut self, _out: &mut Emit) -> Result<(), Error> {
         Ok(())
     }
+
+    /// Called after `finish`, again and again while it returns `true`: a plugin with a large
+    /// result emits it here a piece at a time (about 64k rows a call) and frees its state as
+    /// it goes, instead of holding the whole output at once.
+    fn drain(&mut self, _out: &mut Emit) -> Result<bool, Error> {
+        Ok(false)
+    }
 }
 
 /// Parses a JSON config into `T`, mapping failures to [`Error::Config`].
