@@ -122,6 +122,8 @@ pub struct Aggregate {
     /// Per aggregation: the value column it reads.
     sources: Vec<usize>,
     keys: HashMap<Vec<KeyPart>, u32>,
+    /// The same ids for a single text key, looked up without allocating.
+    text_keys: HashMap<Box<str>, u32>,
     series: Vec<(Vec<KeyPart>, Series)>,
     output: SchemaRef,
     cursor: Option<Cursor>,
@@ -183,6 +185,7 @@ impl Aggregate {
             values,
             sources,
             keys: HashMap::new(),
+            text_keys: HashMap::new(),
             series: Vec::new(),
             output: Arc::new(Schema::new(fields)),
             cursor: None,
@@ -196,32 +199,35 @@ impl Aggregate {
     pub fn push(&mut self, batch: &RecordBatch) -> Result<(), Error> {
         let times = batch.column(self.time).as_any().downcast_ref::<TimestampMicrosecondArray>().expect("checked in open");
         let key_ids = self.key_ids(batch)?;
-        let floats: Vec<Option<ArrayRef>> = self.values.iter().map(|v| cast_values(batch.column(v.input), v.integer)).collect::<Result<_, _>>()?;
+        let columns: Vec<ArrayRef> = self.values.iter().map(|v| cast_values(batch.column(v.input), v.integer)).collect::<Result<_, _>>()?;
+        // Typed views, taken once per batch rather than once per row.
+        let floats: Vec<Option<&Float64Array>> = columns.iter().map(|c| c.as_any().downcast_ref::<Float64Array>()).collect();
+        let ints: Vec<Option<&Int64Array>> = columns.iter().map(|c| c.as_any().downcast_ref::<Int64Array>()).collect();
         for row in 0..batch.num_rows() {
             if times.is_null(row) {
                 continue;
             }
             let bucket = times.value(row).div_euclid(self.width) * self.width;
-            let (_, series) = &mut self.series[key_ids[row] as usize];
+            let series = &mut self.series[key_ids[row] as usize].1;
             let slot = series.slot(bucket);
-            for (v, column) in floats.iter().enumerate() {
-                let column = column.as_ref().expect("cast");
+            for (v, column) in columns.iter().enumerate() {
                 if column.is_null(row) {
                     continue;
                 }
                 let first = series.seen[v][slot] == 0;
                 series.seen[v][slot] += 1;
-                for (a, acc) in series.accs.iter_mut().enumerate() {
-                    if self.sources[a] != v {
-                        continue;
-                    }
+                for (acc, _) in series.accs.iter_mut().zip(&self.sources).filter(|(_, &source)| source == v) {
                     match acc {
                         Acc::Float { function, values } => {
-                            let x = column.as_any().downcast_ref::<Float64Array>().expect("f64").value(row);
+                            let x = match (floats[v], ints[v]) {
+                                (Some(f), _) => f.value(row),
+                                (None, Some(i)) => i.value(row) as f64,
+                                _ => unreachable!("values are cast to f64 or i64"),
+                            };
                             update(*function, &mut values[slot], x, first);
                         }
                         Acc::Int { function, values } => {
-                            let x = column.as_any().downcast_ref::<Int64Array>().expect("i64").value(row);
+                            let x = ints[v].expect("integer column").value(row);
                             update(*function, &mut values[slot], x, first);
                         }
                     }
@@ -234,29 +240,50 @@ impl Aggregate {
     /// The series index of every row's key, registering new keys.
     fn key_ids(&mut self, batch: &RecordBatch) -> Result<Vec<u32>, Error> {
         let parts: Vec<KeyColumn> = self.key_columns.iter().map(|&k| KeyColumn::of(batch.column(k))).collect::<Result<_, _>>()?;
+        // One text key (the common case): look up by &str, allocating only for new keys.
+        if let [KeyColumn::Text(text)] = parts.as_slice() {
+            let mut ids = Vec::with_capacity(batch.num_rows());
+            let mut last: Option<(usize, u32)> = None;
+            for row in 0..batch.num_rows() {
+                if let Some((r, id)) = last {
+                    if text.is_valid(row) == text.is_valid(r) && (text.is_null(row) || text.value(row) == text.value(r)) {
+                        ids.push(id);
+                        continue;
+                    }
+                }
+                let id = match text.is_valid(row).then(|| self.text_keys.get(text.value(row))).flatten() {
+                    Some(&id) => id,
+                    None => self.register(vec![if text.is_valid(row) { KeyPart::Text(text.value(row).into()) } else { KeyPart::Null }]),
+                };
+                if text.is_valid(row) {
+                    self.text_keys.entry(text.value(row).into()).or_insert(id);
+                }
+                ids.push(id);
+                last = Some((row, id));
+            }
+            return Ok(ids);
+        }
         let mut ids = Vec::with_capacity(batch.num_rows());
-        let mut last: Option<(Vec<KeyPart>, u32)> = None;
         for row in 0..batch.num_rows() {
             let key: Vec<KeyPart> = parts.iter().map(|p| p.part(row)).collect();
-            if let Some((k, id)) = &last {
-                if *k == key {
-                    ids.push(*id);
-                    continue;
-                }
-            }
             let id = match self.keys.get(&key) {
                 Some(&id) => id,
-                None => {
-                    let id = self.series.len() as u32;
-                    self.keys.insert(key.clone(), id);
-                    self.series.push((key.clone(), Series::new(&self.config.aggregations, &self.sources, &self.values)));
-                    id
-                }
+                None => self.register(key),
             };
             ids.push(id);
-            last = Some((key, id));
         }
         Ok(ids)
+    }
+
+    /// A new key's series.
+    fn register(&mut self, key: Vec<KeyPart>) -> u32 {
+        if let Some(&id) = self.keys.get(&key) {
+            return id;
+        }
+        let id = self.series.len() as u32;
+        self.keys.insert(key.clone(), id);
+        self.series.push((key, Series::new(&self.config.aggregations, &self.sources, &self.values)));
+        id
     }
 
     /// Fixes the output order: keys sorted. The rows leave through `drain`.
@@ -326,8 +353,8 @@ struct Cursor {
     gap: Option<i64>,
 }
 
-fn cast_values(column: &ArrayRef, integer: bool) -> Result<Option<ArrayRef>, Error> {
-    Ok(Some(cast(column, if integer { &DataType::Int64 } else { &DataType::Float64 })?))
+fn cast_values(column: &ArrayRef, integer: bool) -> Result<ArrayRef, Error> {
+    Ok(cast(column, if integer { &DataType::Int64 } else { &DataType::Float64 })?)
 }
 
 fn update<T: Copy + PartialOrd + std::ops::AddAssign>(function: Function, value: &mut T, x: T, first: bool) {
