@@ -16,7 +16,7 @@ fn main() {
     println!("cargo:rerun-if-changed={}", plugins.join("Cargo.toml").display());
     println!("cargo:rerun-if-env-changed=SLUICE_GUEST_TARGET_DIR");
     let crates = plugin_crates(&plugins);
-    for dir in crates.iter().map(|c| plugins.join(c)).chain([plugins.join("sdk")]) {
+    for dir in crates.iter().map(|c| plugins.join(c)).chain([plugins.join("sdk"), plugins.join("ipc")]) {
         println!("cargo:rerun-if-changed={}", dir.join("src").display());
         println!("cargo:rerun-if-changed={}", dir.join("Cargo.toml").display());
     }
@@ -33,14 +33,15 @@ fn main() {
     std::fs::write(out_dir.join("bundled_plugins.rs"), code).unwrap();
 }
 
-/// Every folder under `plugins/` with a Cargo.toml, except the SDK, is a shipped plugin.
+/// Every folder under `plugins/` whose crate is a `cdylib` is a shipped plugin (the others,
+/// the SDK and the IPC crate, are libraries).
 fn plugin_crates(plugins: &Path) -> Vec<String> {
+    let is_plugin = |dir: &Path| std::fs::read_to_string(dir.join("Cargo.toml")).is_ok_and(|m| m.contains("\"cdylib\""));
     let mut names: Vec<String> = std::fs::read_dir(plugins)
         .unwrap()
         .filter_map(Result::ok)
-        .filter(|e| e.path().join("Cargo.toml").exists())
+        .filter(|e| is_plugin(&e.path()))
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "sdk")
         .collect();
     names.sort();
     names

@@ -14,6 +14,7 @@ fn main() {
     println!("cargo:rerun-if-changed={}", guests.join("testbed/src").display());
     println!("cargo:rerun-if-changed={}", guests.join("testbed/Cargo.toml").display());
     println!("cargo:rerun-if-changed={}", here.join("../plugins/sdk/src").display());
+    println!("cargo:rerun-if-changed={}", here.join("../plugins/ipc/src").display());
     println!("cargo:rerun-if-changed={}", here.join("../wit").display());
 
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());

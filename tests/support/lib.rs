@@ -149,18 +149,8 @@ macro_rules! rows {
     ($($rows:tt)*) => { serde_json::json!([$($rows)*]).as_array().expect("rows").clone() };
 }
 
-/// `YYYY-MM-DDTHH:MM:SS` for whole seconds since the epoch (UTC), via the civil-from-days
-/// algorithm, to check timestamps without another date library.
+/// `YYYY-MM-DDTHH:MM:SS` for whole seconds since the epoch (UTC).
 pub fn rfc3339_seconds(seconds: i64) -> String {
-    let (days, rem) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    let t = time::OffsetDateTime::from_unix_timestamp(seconds).expect("a representable time");
+    t.format(time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]")).expect("formats")
 }

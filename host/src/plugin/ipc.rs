@@ -1,42 +1,11 @@
-//! Arrow IPC stream encoding, as batches and schemas cross the plugin boundary.
+//! Arrow IPC stream encoding, as batches and schemas cross the plugin boundary (the
+//! `sluice-ipc` crate, shared with the plugin SDK).
 
-use std::io::Cursor;
-
-use arrow::datatypes::{Schema, SchemaRef};
 use arrow::error::ArrowError;
-use arrow::buffer::Buffer;
-use arrow::ipc::reader::{StreamDecoder, StreamReader};
-use arrow::ipc::writer::StreamWriter;
 use arrow::record_batch::RecordBatch;
+pub use sluice_ipc::{decode_schema, encode_batch, encode_schema};
 
-pub fn encode_schema(schema: &Schema) -> Vec<u8> {
-    let mut writer = StreamWriter::try_new(Vec::new(), schema).expect("a schema always encodes");
-    writer.finish().expect("finishing an in-memory stream");
-    writer.into_inner().expect("in-memory stream")
-}
-
-pub fn decode_schema(bytes: &[u8]) -> Result<SchemaRef, ArrowError> {
-    Ok(StreamReader::try_new(Cursor::new(bytes), None)?.schema())
-}
-
-pub fn encode_batch(batch: &RecordBatch) -> Result<Vec<u8>, ArrowError> {
-    let mut writer = StreamWriter::try_new(Vec::with_capacity(batch.get_array_memory_size() + 1024), &batch.schema())?;
-    writer.write(batch)?;
-    writer.finish()?;
-    writer.into_inner()
-}
-
-/// All batches of one IPC stream. Takes the bytes over: the arrays point into them
-/// instead of being copied out.
+/// All batches of one IPC stream, pointing into `bytes` rather than copied out of them.
 pub fn decode_batches(bytes: Vec<u8>) -> Result<Vec<RecordBatch>, ArrowError> {
-    let mut buffer = Buffer::from_vec(bytes);
-    let mut decoder = StreamDecoder::new();
-    let mut batches = Vec::new();
-    while !buffer.is_empty() {
-        if let Some(batch) = decoder.decode(&mut buffer)? {
-            batches.push(batch);
-        }
-    }
-    decoder.finish()?;
-    Ok(batches)
+    Ok(sluice_ipc::decode_stream(bytes)?.1)
 }

@@ -3,6 +3,7 @@
 //! invalid, never rolled over into March.
 
 use serde::Deserialize;
+use sluice_sdk::calendar::days_from_civil;
 
 /// The layouts a column may accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -74,30 +75,6 @@ impl Layout {
 /// Tries each layout in order.
 pub fn parse(field: &[u8], layouts: &[Layout]) -> Parsed {
     layouts.iter().find_map(|l| l.parse(field)).unwrap_or(Parsed::Unrecognised)
-}
-
-fn leap(y: u32) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
-}
-
-/// Days since 1970-01-01 of a valid date; `None` for month 13, day 0, 2021-02-29, year 0...
-pub fn days_from_civil(y: u32, m: u32, d: u32) -> Option<i32> {
-    const DAYS: [u32; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    if !(1..=9999).contains(&y) || !(1..=12).contains(&m) || d == 0 {
-        return None;
-    }
-    let max = if m == 2 && leap(y) { 29 } else { DAYS[m as usize - 1] };
-    if d > max {
-        return None;
-    }
-    // Howard Hinnant's days_from_civil.
-    let y = i64::from(y) - i64::from(m <= 2);
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (i64::from(m) + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some((era * 146_097 + doe - 719_468) as i32)
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ use serde::Deserialize;
 use sluice_sdk::arrow::array::{Array, Date32Array, Int64Array};
 use sluice_sdk::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use sluice_sdk::arrow::record_batch::RecordBatch;
+use sluice_sdk::calendar::parse_iso_date;
 use sluice_sdk::{parse_config, Context, Emit, Error, Info, Input, Output, Plugin, Schemas};
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
@@ -126,39 +127,6 @@ impl Plugin for RetailAggregates {
 /// A required column, typed as declared (the SDK checked names and types before `open`).
 fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> &'a T {
     batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<T>()).expect("declared input column")
-}
-
-fn parse_iso_date(text: &str) -> Option<i32> {
-    let b = text.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<i64>().ok();
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    // Howard Hinnant's days_from_civil (the day is range-checked loosely: 2022-02-30 is refused below).
-    let yy = y - i64::from(m <= 2);
-    let era = yy.div_euclid(400);
-    let yoe = yy - era * 400;
-    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
-    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
-    // Round-trip check rejects days past the month's end.
-    let back = civil_from_days(days);
-    (back == (y, m, d)).then_some(days as i32)
-}
-
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 sluice_sdk::export_plugin!(RetailAggregates);

@@ -34,6 +34,7 @@ pub use arrow;
 pub use serde_json;
 
 mod adapter;
+pub mod calendar;
 mod emit;
 mod error;
 mod info;
