@@ -4,7 +4,6 @@
 use std::env;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn main() {
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap()).join("..");
@@ -15,6 +14,7 @@ fn main() {
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
     println!("cargo:rerun-if-changed={}", plugins.join("Cargo.toml").display());
     println!("cargo:rerun-if-env-changed=SLUICE_GUEST_TARGET_DIR");
+    println!("cargo:rerun-if-changed=build_support.rs");
     let crates = plugin_crates(&plugins);
     for dir in crates.iter().map(|c| plugins.join(c)).chain([plugins.join("sdk"), plugins.join("ipc")]) {
         println!("cargo:rerun-if-changed={}", dir.join("src").display());
@@ -47,34 +47,4 @@ fn plugin_crates(plugins: &Path) -> Vec<String> {
     names
 }
 
-/// `<target>/wasm-guests`, shared by every nested guest build so Arrow compiles once.
-fn guest_target_dir(out_dir: &Path) -> PathBuf {
-    if let Ok(dir) = env::var("SLUICE_GUEST_TARGET_DIR") {
-        return PathBuf::from(dir);
-    }
-    // OUT_DIR is <target>/<profile>/build/<pkg>-<hash>/out (or with a <triple>/ level).
-    let mut dir = out_dir.to_path_buf();
-    while let Some(parent) = dir.parent() {
-        // Cargo marks the root of every target directory with CACHEDIR.TAG.
-        if parent.join("CACHEDIR.TAG").exists() {
-            return parent.join("wasm-guests");
-        }
-        dir = parent.to_path_buf();
-    }
-    out_dir.join("wasm-guests")
-}
-
-fn build_guests(manifest: &Path, target_dir: &Path) {
-    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
-        .arg(manifest)
-        .arg("--target-dir")
-        .arg(target_dir);
-    // The outer build's flags and target are for the host, not the guests.
-    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "CARGO_BUILD_RUSTFLAGS", "RUSTC_WORKSPACE_WRAPPER", "CARGO_PROFILE_RELEASE_LTO"] {
-        cmd.env_remove(var);
-    }
-    let status = cmd.status().expect("running cargo for the wasm guests");
-    assert!(status.success(), "building the wasm guests failed (is the wasm32-wasip2 target installed? `rustup target add wasm32-wasip2`)");
-}
+include!("build_support.rs");

@@ -1,0 +1,37 @@
+// Shared by host/build.rs and tests/build.rs (included, so both build scripts stay one file).
+
+/// `<target>/wasm-guests`, shared by every nested guest build so Arrow compiles once.
+fn guest_target_dir(out_dir: &std::path::Path) -> std::path::PathBuf {
+    if let Ok(dir) = std::env::var("SLUICE_GUEST_TARGET_DIR") {
+        return dir.into();
+    }
+    // OUT_DIR is <target>/<profile>/build/<pkg>-<hash>/out; Cargo marks <target> with CACHEDIR.TAG.
+    let mut dir = out_dir.to_path_buf();
+    while let Some(parent) = dir.parent() {
+        if parent.join("CACHEDIR.TAG").exists() {
+            return parent.join("wasm-guests");
+        }
+        dir = parent.to_path_buf();
+    }
+    out_dir.join("wasm-guests")
+}
+
+/// `cargo build --release --target wasm32-wasip2` of a guest workspace into `target_dir`.
+fn build_guests(manifest: &std::path::Path, target_dir: &std::path::Path) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = std::process::Command::new(cargo);
+    cmd.args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
+        .arg(manifest)
+        .arg("--target-dir")
+        .arg(target_dir);
+    // The outer build's flags and target are for the host, not the guests.
+    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "CARGO_BUILD_RUSTFLAGS", "RUSTC_WORKSPACE_WRAPPER"] {
+        cmd.env_remove(var);
+    }
+    let status = cmd.status().expect("running cargo for the wasm guests");
+    assert!(
+        status.success(),
+        "building the wasm guests in {} failed (is the wasm32-wasip2 target installed? `rustup target add wasm32-wasip2`)",
+        manifest.display()
+    );
+}
