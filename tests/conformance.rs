@@ -161,3 +161,20 @@ fn the_command_line_exits_non_zero_on_failure() {
     let code = sluice::cli::main(["sluice", "plugin", "test", TESTBED_WASM, "--config", r#"{"mode":"panic"}"#, "--cache-dir", &cache]);
     assert_eq!(code, EXIT_PLUGIN);
 }
+
+#[test]
+fn a_fixture_may_expect_parquet() {
+    // Expected output as Parquet, written by a real run of the plugin.
+    let s = sluice_tests::Scratch::new();
+    s.write("case/input/rows.csv", "a,b\n1,x\n2,\n");
+    let pipeline = format!(
+        "[tables.t]\nplugin = \"passthrough\"\ninput = {{ path = {:?} }}\noutput = {{ location = \"case/expected\" }}\n",
+        s.path("case/input/rows.csv").display().to_string()
+    );
+    assert_eq!(s.run(&pipeline, &[]).code, 0);
+    std::fs::remove_file(s.path("pipeline.toml")).unwrap();
+    let _ = std::fs::remove_file(s.path("report.json"));
+    let options = KitOptions { fixtures: Some(s.path("")), cache_dir: Some(cache_dir()), ..KitOptions::default() };
+    let report = run_kit("passthrough", &options).unwrap();
+    assert!(report.check("fixture case").is_some_and(|c| c.passed && c.detail.contains("1 output(s) match")), "{report}");
+}

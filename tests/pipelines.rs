@@ -153,3 +153,49 @@ fn spec_transform_b_dates_matches_the_oracle() {
     spec_workload("shipments", "dates", 20_000, "65536");
     spec_workload("shipments", "dates", 5_000, "7");
 }
+
+#[test]
+fn resample_aggregate_fills_gaps_and_keeps_first_last_and_count() {
+    let s = Scratch::new();
+    // Key b arrives out of time order; key a has an empty minute (00:01) between readings.
+    s.write(
+        "in.csv",
+        "k,t,v\na,2024-03-01T00:00:10Z,1.0\nb,2024-03-01T00:02:00Z,5\na,2024-03-01T00:00:50Z,\na,2024-03-01T00:02:30Z,3.0\nb,2024-03-01T00:00:05Z,7\n",
+    );
+    for (fill, expected) in [
+        ("none", sluice_tests::rows![
+            ["a", "2024-03-01T00:00:00+00:00", 1.0, 1.0, 1, 1.0],
+            ["a", "2024-03-01T00:02:00+00:00", 3.0, 3.0, 1, 3.0],
+            ["b", "2024-03-01T00:00:00+00:00", 7.0, 7.0, 1, 7.0],
+            ["b", "2024-03-01T00:02:00+00:00", 5.0, 5.0, 1, 5.0],
+        ]),
+        ("null", sluice_tests::rows![
+            ["a", "2024-03-01T00:00:00+00:00", 1.0, 1.0, 1, 1.0],
+            ["a", "2024-03-01T00:01:00+00:00", null, null, 0, null],
+            ["a", "2024-03-01T00:02:00+00:00", 3.0, 3.0, 1, 3.0],
+            ["b", "2024-03-01T00:00:00+00:00", 7.0, 7.0, 1, 7.0],
+            ["b", "2024-03-01T00:01:00+00:00", null, null, 0, null],
+            ["b", "2024-03-01T00:02:00+00:00", 5.0, 5.0, 1, 5.0],
+        ]),
+        ("previous", sluice_tests::rows![
+            ["a", "2024-03-01T00:00:00+00:00", 1.0, 1.0, 1, 1.0],
+            ["a", "2024-03-01T00:01:00+00:00", 1.0, 1.0, 1, 1.0],
+            ["a", "2024-03-01T00:02:00+00:00", 3.0, 3.0, 1, 3.0],
+            ["b", "2024-03-01T00:00:00+00:00", 7.0, 7.0, 1, 7.0],
+            ["b", "2024-03-01T00:01:00+00:00", 7.0, 7.0, 1, 7.0],
+            ["b", "2024-03-01T00:02:00+00:00", 5.0, 5.0, 1, 5.0],
+        ]),
+    ] {
+        let pipeline = format!(
+            "[tables.t]\nplugin = \"resample\"\ninput = {{ path = \"in.csv\", types = {{ t = \"timestamp_utc\", v = \"float64\" }} }}\n\
+             output = {{ location = \"out/t\" }}\n[tables.t.config]\nmode = \"aggregate\"\ntime = \"t\"\nevery = \"1m\"\nkeys = [\"k\"]\n\
+             fill = \"{fill}\"\naggregations = [{{ column = \"v\", function = \"first\" }}, {{ column = \"v\", function = \"last\" }}, \
+             {{ column = \"v\", function = \"count\" }}, {{ column = \"v\", function = \"max\" }}]\n"
+        );
+        let out = s.run(&pipeline, &["--batch-rows", "2"]);
+        assert_eq!(out.code, 0, "{fill}: {}", out.report);
+        let p = read_parquet(&s.path("out/t/rows.parquet"));
+        assert_eq!(p.columns(), ["k: string", "bucket: timestamp[us, tz=UTC]", "v_first: double", "v_last: double", "v_count: int64", "v_max: double"]);
+        assert_eq!(p.rows(), &expected, "fill = {fill}");
+    }
+}

@@ -117,11 +117,13 @@ pub(crate) struct BoundedLog {
     pub max_lines: u32,
     pub kept: u32,
     pub dropped: u64,
+    /// The latest error-level line, kept even past the limit: it explains a trap.
+    pub last_error: Option<String>,
 }
 
 impl BoundedLog {
     pub fn new(label: String, max_lines: u32) -> Self {
-        BoundedLog { label, max_lines, kept: 0, dropped: 0 }
+        BoundedLog { label, max_lines, kept: 0, dropped: 0, last_error: None }
     }
 }
 
@@ -130,6 +132,9 @@ impl types::Host for HostState {}
 impl host::Host for HostState {
     fn log(&mut self, level: types::LogLevel, mut message: String) {
         let log = &mut self.log;
+        if level == types::LogLevel::Error {
+            log.last_error = Some(message.chars().take(LOG_LINE_BYTES).collect());
+        }
         if log.kept >= log.max_lines {
             log.dropped += 1;
             return;

@@ -242,7 +242,7 @@ impl Session {
         let result = f(&mut self.store, &self.bindings, self.handle);
         self.call_time += started.elapsed();
         self.fuel_used += spent(&self.store, &self.limits, self.fuel);
-        result.map_err(|e| stopped(&self.label, call, &e, &self.limits))
+        result.map_err(|e| self.explained(stopped(&self.label, call, &e, &self.limits)))
     }
 
     fn read_output_schemas(&mut self, info: &PluginInfo) -> Result<Vec<(String, SchemaRef)>, PluginError> {
@@ -316,6 +316,16 @@ impl Session {
         out.rejects =
             emitted.rejects.into_iter().map(|r| Reject { row: r.row, column: r.column, reason: r.reason }).collect();
         Ok(out)
+    }
+
+    /// Adds the plugin's last error log line (a panic message, say) to a trap.
+    fn explained(&mut self, error: PluginError) -> PluginError {
+        match (error, self.store.data_mut().log.last_error.take()) {
+            (PluginError::Trap { plugin, call, message }, Some(said)) => {
+                PluginError::Trap { plugin, call, message: format!("{said}\n{message}") }
+            }
+            (error, _) => error,
+        }
     }
 
     fn protocol(&self, message: String) -> PluginError {

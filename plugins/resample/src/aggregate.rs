@@ -226,8 +226,10 @@ impl Aggregate {
                             };
                             update(*function, &mut values[slot], x, first);
                         }
+                        // A count needs no value: it is the number of non-NULL values seen.
+                        Acc::Int { function: Function::Count, .. } => {}
                         Acc::Int { function, values } => {
-                            let x = ints[v].expect("integer column").value(row);
+                            let x = ints[v].expect("non-count integer accumulators read integer columns").value(row);
                             update(*function, &mut values[slot], x, first);
                         }
                     }

@@ -23,10 +23,12 @@ impl<P: Plugin> Guest for Adapter<P> {
     type Session = SessionOf<P>;
 
     fn describe() -> wit::PluginInfo {
+        report_panics();
         to_wit_info(P::info())
     }
 
     fn open(config: String, inputs: Vec<wit::NamedSchema>, context: wit::RunContext) -> Result<Session, wit::PluginError> {
+        report_panics();
         let info = P::info();
         let schemas = decode_inputs(&inputs)?;
         check_inputs(&info, &schemas)?;
@@ -77,6 +79,17 @@ impl<P: Plugin> GuestSession for SessionOf<P> {
         emitted.more = more;
         Ok(emitted)
     }
+}
+
+/// Sends a panic's message and place to the host log before the instance aborts, so the
+/// host's error says why the plugin trapped.
+fn report_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            crate::log(crate::LogLevel::Error, &format!("plugin panicked: {info}"));
+        }));
+    });
 }
 
 fn decode_inputs(inputs: &[wit::NamedSchema]) -> Result<Schemas, Error> {
