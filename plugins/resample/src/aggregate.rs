@@ -26,6 +26,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use sluice_sdk::arrow::array::{Array, ArrayRef, Float64Array, Int64Array, PrimitiveArray, StringArray, TimestampMicrosecondArray};
+use sluice_sdk::arrow::buffer::NullBuffer;
 use sluice_sdk::arrow::compute::cast;
 use sluice_sdk::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType};
 use sluice_sdk::arrow::record_batch::RecordBatch;
@@ -121,6 +122,8 @@ pub struct Aggregate {
     values: Vec<ValueColumn>,
     /// Per aggregation: the value column it reads.
     sources: Vec<usize>,
+    /// Per value column: the aggregations that read it.
+    by_column: Vec<Vec<usize>>,
     keys: HashMap<Vec<KeyPart>, u32>,
     /// The same ids for a single text key, looked up without allocating.
     text_keys: HashMap<Box<str>, u32>,
@@ -177,6 +180,7 @@ impl Aggregate {
             let name = spec.name.clone().unwrap_or_else(|| format!("{}_{:?}", spec.column, spec.function).to_lowercase());
             fields.push(Field::new(name, out_type, spec.function != Function::Count));
         }
+        let by_column = (0..values.len()).map(|v| (0..sources.len()).filter(|&a| sources[a] == v).collect()).collect();
         Ok(Aggregate {
             config,
             width,
@@ -184,6 +188,7 @@ impl Aggregate {
             key_columns,
             values,
             sources,
+            by_column,
             keys: HashMap::new(),
             text_keys: HashMap::new(),
             series: Vec::new(),
@@ -200,28 +205,33 @@ impl Aggregate {
         let times = batch.column(self.time).as_any().downcast_ref::<TimestampMicrosecondArray>().expect("checked in open");
         let key_ids = self.key_ids(batch)?;
         let columns: Vec<ArrayRef> = self.values.iter().map(|v| cast_values(batch.column(v.input), v.integer)).collect::<Result<_, _>>()?;
-        // Typed views, taken once per batch rather than once per row.
-        let floats: Vec<Option<&Float64Array>> = columns.iter().map(|c| c.as_any().downcast_ref::<Float64Array>()).collect();
-        let ints: Vec<Option<&Int64Array>> = columns.iter().map(|c| c.as_any().downcast_ref::<Int64Array>()).collect();
+        // Typed slices and validity, taken once per batch: the row loop below is the
+        // plugin's hot path.
+        let floats: Vec<Option<&[f64]>> =
+            columns.iter().map(|c| c.as_any().downcast_ref::<Float64Array>().map(|a| a.values().as_ref())).collect();
+        let ints: Vec<Option<&[i64]>> = columns.iter().map(|c| c.as_any().downcast_ref::<Int64Array>().map(|a| a.values().as_ref())).collect();
+        let valid: Vec<Option<&NullBuffer>> = columns.iter().map(|c| c.nulls()).collect();
+        let stamps = times.values();
         for row in 0..batch.num_rows() {
             if times.is_null(row) {
                 continue;
             }
-            let bucket = times.value(row).div_euclid(self.width) * self.width;
+            let bucket = stamps[row].div_euclid(self.width) * self.width;
             let series = &mut self.series[key_ids[row] as usize].1;
             let slot = series.slot(bucket);
-            for (v, column) in columns.iter().enumerate() {
-                if column.is_null(row) {
+            for v in 0..columns.len() {
+                if valid[v].is_some_and(|n| n.is_null(row)) {
                     continue;
                 }
-                let first = series.seen[v][slot] == 0;
-                series.seen[v][slot] += 1;
-                for (acc, _) in series.accs.iter_mut().zip(&self.sources).filter(|(_, &source)| source == v) {
-                    match acc {
+                let seen = &mut series.seen[v][slot];
+                let first = *seen == 0;
+                *seen += 1;
+                for &a in &self.by_column[v] {
+                    match &mut series.accs[a] {
                         Acc::Float { function, values } => {
                             let x = match (floats[v], ints[v]) {
-                                (Some(f), _) => f.value(row),
-                                (None, Some(i)) => i.value(row) as f64,
+                                (Some(f), _) => f[row],
+                                (None, Some(i)) => i[row] as f64,
                                 _ => unreachable!("values are cast to f64 or i64"),
                             };
                             update(*function, &mut values[slot], x, first);
@@ -229,7 +239,7 @@ impl Aggregate {
                         // A count needs no value: it is the number of non-NULL values seen.
                         Acc::Int { function: Function::Count, .. } => {}
                         Acc::Int { function, values } => {
-                            let x = ints[v].expect("non-count integer accumulators read integer columns").value(row);
+                            let x = ints[v].expect("non-count integer accumulators read integer columns")[row];
                             update(*function, &mut values[slot], x, first);
                         }
                     }
