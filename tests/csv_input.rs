@@ -214,3 +214,24 @@ fn row_group_size_is_honoured() {
     assert_eq!(out.code, 0, "{}", out.report);
     assert_eq!(read_parquet(&s.path("out/t/rows.parquet")).json["num_row_groups"], 4);
 }
+
+#[test]
+fn windows_line_endings() {
+    let s = Scratch::new();
+    s.write("in.csv", "a,b\r\n1,\"x\r\ny\"\r\n2,z\r\n");
+    let out = s.run(&pipeline(r#"path = "in.csv""#), &[]);
+    assert_eq!(out.code, 0, "{}", out.report);
+    let p = read_parquet(&s.path("out/t/rows.parquet"));
+    assert_eq!(p.rows(), &rows![[1, "x\r\ny"], [2, "z"]]);
+}
+
+#[test]
+fn files_of_one_input_must_share_their_header() {
+    let s = Scratch::new();
+    s.write("in/1.csv", "a,b\n1,2\n");
+    s.write("in/2.csv", "a,c\n3,4\n");
+    let out = s.run(&pipeline(r#"path = "in/*.csv""#), &[]);
+    assert_eq!(out.code, sluice_tests::EXIT_CONFIG, "{}", out.report);
+    assert!(out.error().contains("2.csv: columns [\"a\", \"c\"] differ from the first file's [\"a\", \"b\"]"), "{}", out.error());
+    assert!(s.output_files().is_empty());
+}
