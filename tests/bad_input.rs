@@ -1,11 +1,7 @@
 //! Bad input fails with an error naming file, line, column and value, a distinct exit
 //! code, and no output: nothing half-written, nothing from an earlier run disturbed.
 
-use sluice_tests::{read_parquet, Scratch, EXIT_CONFIG, EXIT_DATA};
-
-fn pipeline(input: &str) -> String {
-    format!("[tables.t]\nplugin = \"passthrough\"\ninput = {{ {input} }}\noutput = {{ location = \"out/t\" }}\n")
-}
+use sluice_tests::{passthrough_pipeline as pipeline, read_parquet, Scratch, EXIT_CONFIG, EXIT_DATA};
 
 #[test]
 fn wrong_field_count_names_file_and_line() {

@@ -2,12 +2,7 @@
 //! value by value.
 
 use serde_json::json;
-use sluice_tests::{read_parquet, rows, Scratch};
-
-/// A one-table pipeline over `input` (inline TOML table body) with passthrough.
-fn pipeline(input: &str) -> String {
-    format!("[tables.t]\nplugin = \"passthrough\"\ninput = {{ {input} }}\noutput = {{ location = \"out/t\" }}\n")
-}
+use sluice_tests::{passthrough_pipeline as pipeline, read_parquet, rows, Scratch};
 
 #[test]
 fn plain_csv_with_inferred_types() {

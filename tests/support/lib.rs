@@ -99,6 +99,12 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
     }
 }
 
+/// A one-table pipeline: `input` (the body of an inline TOML table) through passthrough
+/// into `out/t/rows.parquet`.
+pub fn passthrough_pipeline(input: &str) -> String {
+    format!("[tables.t]\nplugin = \"passthrough\"\ninput = {{ {input} }}\noutput = {{ location = \"out/t\" }}\n")
+}
+
 /// Compiled plugins shared by all tests, so each is compiled once per machine.
 pub fn cache_dir() -> PathBuf {
     std::env::temp_dir().join("sluice-test-plugin-cache")
