@@ -122,6 +122,12 @@ fn a_panicking_plugin_is_a_trap_not_a_crash() {
     assert!(out.error().contains("plugin testbed 0.1.0: trapped in push of batch 1 of input `rows`"), "{}", out.error());
     // The panic message reaches the error through the plugin's log.
     assert!(out.error().contains("plugin panicked: ") && out.error().contains("testbed was told to panic"), "{}", out.error());
+
+    // Also when the panic happens in `open`, before any batch.
+    let out = s.run(&testbed(r#"{ mode = "panic-in-open" }"#, ""), &[]);
+    assert_eq!(out.code, EXIT_PLUGIN, "{}", out.report);
+    assert!(out.error().contains("trapped in open: plugin panicked: "), "{}", out.error());
+    assert!(out.error().contains("testbed was told to panic in open"), "{}", out.error());
 }
 
 #[test]

@@ -122,7 +122,7 @@ impl Session {
         let raw = bindings
             .sluice_plugin_plugin()
             .call_describe(&mut store)
-            .map_err(|e| stopped(&plugin.reference, "describe", &e, &limits))?;
+            .map_err(|e| explained(&mut store, stopped(&plugin.reference, "describe", &e, &limits)))?;
         decode_info(&plugin.reference, raw)
     }
 
@@ -152,7 +152,8 @@ impl Session {
         arm(&mut store, limits, fuel);
         let opened = bindings.sluice_plugin_plugin().call_open(&mut store, config_json, &wit_inputs, &wit_context);
         let fuel_used = spent(&store, limits, fuel);
-        let handle = opened.map_err(|e| stopped(&label, "open", &e, limits))?.map_err(|e| typed(&label, e))?;
+        let handle =
+            opened.map_err(|e| explained(&mut store, stopped(&label, "open", &e, limits)))?.map_err(|e| typed(&label, e))?;
         let mut session = Session {
             store,
             bindings,
@@ -242,7 +243,7 @@ impl Session {
         let result = f(&mut self.store, &self.bindings, self.handle);
         self.call_time += started.elapsed();
         self.fuel_used += spent(&self.store, &self.limits, self.fuel);
-        result.map_err(|e| self.explained(stopped(&self.label, call, &e, &self.limits)))
+        result.map_err(|e| explained(&mut self.store, stopped(&self.label, call, &e, &self.limits)))
     }
 
     fn read_output_schemas(&mut self, info: &PluginInfo) -> Result<Vec<(String, SchemaRef)>, PluginError> {
@@ -318,16 +319,6 @@ impl Session {
         Ok(out)
     }
 
-    /// Adds the plugin's last error log line (a panic message, say) to a trap.
-    fn explained(&mut self, error: PluginError) -> PluginError {
-        match (error, self.store.data_mut().log.last_error.take()) {
-            (PluginError::Trap { plugin, call, message }, Some(said)) => {
-                PluginError::Trap { plugin, call, message: format!("{said}\n{message}") }
-            }
-            (error, _) => error,
-        }
-    }
-
     fn protocol(&self, message: String) -> PluginError {
         PluginError::Protocol { plugin: self.label.clone(), message }
     }
@@ -353,6 +344,17 @@ fn instantiate(
         .instantiate(&mut store)
         .map_err(|e| PluginError::Instantiate { plugin: label.into(), message: format!("{e:#}") })?;
     Ok((store, bindings))
+}
+
+/// Adds the plugin's last error log line (a panic message, say) to a trap, whichever call
+/// trapped.
+fn explained(store: &mut Store<HostState>, error: PluginError) -> PluginError {
+    match (error, store.data_mut().log.last_error.take()) {
+        (PluginError::Trap { plugin, call, message }, Some(said)) => {
+            PluginError::Trap { plugin, call, message: format!("{said}\n{message}") }
+        }
+        (error, _) => error,
+    }
 }
 
 /// Sets the deadline and fuel budget for the next call.

@@ -7,7 +7,8 @@
 //! - `log-flood`: log `count` lines, then copy rows;
 //! - `clock`, `random`, `batch-dependent`: copy rows with an `extra` column holding the
 //!   wall clock, a random number, or the size of the batch the row arrived in;
-//! - `huge-output`: emit each batch `count` times.
+//! - `huge-output`: emit each batch `count` times;
+//! - `panic-in-open`: panic while opening the session.
 
 use std::sync::Arc;
 
@@ -32,6 +33,7 @@ enum Mode {
     Random,
     BatchDependent,
     HugeOutput,
+    PanicInOpen,
 }
 
 #[derive(Deserialize)]
@@ -56,6 +58,9 @@ impl Plugin for Testbed {
 
     fn open(config: &str, inputs: &Schemas, _ctx: &Context) -> Result<Self, Error> {
         let config: Config = parse_config(config)?;
+        if matches!(config.mode, Mode::PanicInOpen) {
+            panic!("testbed was told to panic in open");
+        }
         let mut schema = inputs[0].1.clone();
         if matches!(config.mode, Mode::Clock | Mode::Random | Mode::BatchDependent) {
             let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
@@ -107,6 +112,7 @@ impl Plugin for Testbed {
                 }
             }
             Mode::Panic => panic!("testbed was told to panic"),
+            Mode::PanicInOpen => unreachable!("open panicked"),
             Mode::Clock | Mode::Random | Mode::BatchDependent => {
                 let value = match self.config.mode {
                     Mode::Clock => std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as i64,
