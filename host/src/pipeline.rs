@@ -266,6 +266,11 @@ impl TableSpec {
 }
 
 impl CsvOptions {
+    /// Comma-separated with a header, empty fields as NULL, types inferred.
+    pub fn default_for_fixtures() -> Self {
+        toml::from_str("").expect("every CSV option has a default")
+    }
+
     fn check(&self) -> Result<(), String> {
         for (what, c) in [("delimiter", self.delimiter), ("quote", self.quote)] {
             if !c.is_ascii() {
@@ -309,13 +314,6 @@ fn join(base: &Path, path: &str) -> String {
         path.to_string()
     } else {
         base.join(path).to_string_lossy().into_owned()
-    }
-}
-
-impl CsvOptions {
-    /// Comma-separated with a header, empty fields as NULL, types inferred.
-    pub fn default_for_fixtures() -> Self {
-        toml::from_str("").expect("every CSV option has a default")
     }
 }
 

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, ArrayRef};
 use arrow::compute::concat_batches;
+use arrow::datatypes::SchemaRef;
 use arrow::record_batch::{RecordBatch, RecordBatchReader};
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 
@@ -69,15 +70,20 @@ fn read_input(case: &Path, input: &crate::plugin::InputInfo) -> Result<InputData
         csv.types.insert(field.name().clone(), name.to_string());
     }
     let spec = InputSpec { path: path.display().to_string(), csv };
-    let reader = CsvInput::open(&spec, 65_536).map_err(|e| format!("input `{}`: {e}", input.name))?;
+    let (schema, batches) = read_csv(&spec).map_err(|e| format!("input `{}`: {e}", input.name))?;
+    Ok(InputData { name: input.name.clone(), schema, batches })
+}
+
+/// A whole CSV file through the host's own reader.
+fn read_csv(spec: &InputSpec) -> Result<(SchemaRef, Vec<RecordBatch>), crate::source::SourceError> {
+    let reader = CsvInput::open(spec, 65_536)?;
     let schema = reader.schema();
     let mut batches = Vec::new();
     reader.read_all(|b| {
         batches.push(b.batch);
         true
-    })
-    .map_err(|e| format!("input `{}`: {e}", input.name))?;
-    Ok(InputData { name: input.name.clone(), schema, batches })
+    })?;
+    Ok((schema, batches))
 }
 
 fn read_expected(case: &Path, output: &str) -> Result<Option<RecordBatch>, String> {
@@ -87,15 +93,8 @@ fn read_expected(case: &Path, output: &str) -> Result<Option<RecordBatch>, Strin
     if csv.exists() {
         let mut options = CsvOptions::default_for_fixtures();
         options.infer = false;
-        let reader = CsvInput::open(&InputSpec { path: csv.display().to_string(), csv: options }, 65_536)
-            .map_err(|e| format!("expected `{output}`: {e}"))?;
-        let schema = reader.schema();
-        let mut batches = Vec::new();
-        reader.read_all(|b| {
-            batches.push(b.batch);
-            true
-        })
-        .map_err(|e| format!("expected `{output}`: {e}"))?;
+        let spec = InputSpec { path: csv.display().to_string(), csv: options };
+        let (schema, batches) = read_csv(&spec).map_err(|e| format!("expected `{output}`: {e}"))?;
         return concat_batches(&schema, &batches).map(Some).map_err(|e| e.to_string());
     }
     if parquet.exists() {
