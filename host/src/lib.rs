@@ -5,21 +5,27 @@
 //! the host:
 //!
 //! - [`pipeline`]: the pipeline file (TOML) that declares tables, inputs, plugin and outputs;
-//! - [`source`]: where bytes are read: files and globs, gzip, CSV decoding into Arrow batches;
+//! - [`storage`]: where bytes live: local folders and S3 buckets behind one interface with
+//!   conditional writes, streaming ranged reads and multipart uploads;
+//! - [`source`]: where bytes are read: files, keys and globs, gzip, CSV decoding into Arrow batches;
 //! - [`plugin`]: where batches are transformed: the wasmtime engine, the compiled-plugin
 //!   cache, and one sandboxed session per table;
-//! - [`sink`]: where Parquet is written, aside and then renamed into place;
+//! - [`sink`]: where Parquet is written: staged files, partition folders;
+//! - [`commit`]: where outputs become visible: commit units and manifests, the table lock,
+//!   the version registry;
 //! - [`run`]: the wiring: one reader, plugin and writer thread per table, and the run report;
 //! - [`cli`]: the `sluice` command line;
 //! - [`conformance`]: the plugin conformance kit (`sluice plugin test`).
 
 pub mod cli;
+pub mod commit;
 pub mod conformance;
 pub mod pipeline;
 pub mod plugin;
 pub mod run;
 pub mod sink;
 pub mod source;
+pub mod storage;
 
 /// The host's own version, recorded in every Parquet file it writes.
 pub const HOST_VERSION: &str = env!("CARGO_PKG_VERSION");

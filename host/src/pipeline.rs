@@ -61,6 +61,17 @@ pub struct TableSpec {
     pub batch_rows: Option<usize>,
     #[serde(default)]
     pub limits: Limits,
+    /// Who the table belongs to: the table lock and the version registry are per tenant.
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
+    /// The version of the input being processed (e.g. `${VERSION}`). When set, the run is
+    /// recorded in the table's version registry, and a version that already succeeded is
+    /// not processed again.
+    pub version: Option<String>,
+}
+
+fn default_tenant() -> String {
+    "default".into()
 }
 
 /// What one plugin session may use. A plugin that exceeds a limit fails its table cleanly.
@@ -127,8 +138,12 @@ fn default_log_lines() -> u32 {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InputSpec {
-    /// A file path or a glob (`data/*.csv.gz`), relative to the pipeline file.
+    /// A file path or a glob (`data/*.csv.gz`), relative to the pipeline file, or an
+    /// `s3://bucket/key` URI whose key may hold a glob.
     pub path: String,
+    /// Which of the matching files to read.
+    #[serde(default)]
+    pub select: Select,
     #[serde(flatten)]
     pub csv: CsvOptions,
 }
@@ -165,6 +180,17 @@ pub struct CsvOptions {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Select {
+    /// Every matching file, in key order.
+    #[default]
+    All,
+    /// Only the files whose name holds the greatest `YYYYMMDD` date (the first valid
+    /// eight-digit run in the key).
+    NewestDate,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Compression {
     /// gzip when the file ends in `.gz` or starts with the gzip magic bytes.
@@ -191,8 +217,13 @@ fn yes() -> bool {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputSpec {
-    /// A folder; each plugin output becomes `<location>/<output>.parquet`.
-    pub location: PathBuf,
+    /// A folder or an `s3://bucket/prefix`.
+    pub location: String,
+    /// How a run's files become visible; see [`CommitMode`]. Defaults to `replace` for
+    /// local folders and `append` for S3.
+    pub mode: Option<CommitMode>,
+    /// Hive-style partition folders for the data files (`year=2024/month=03/day=07`).
+    pub partition: Option<Partition>,
     /// `zstd` (default), `snappy`, `lz4`, `gzip`, `brotli` or `none`.
     #[serde(default = "default_codec")]
     pub compression: String,
@@ -200,6 +231,50 @@ pub struct OutputSpec {
     pub level: Option<i32>,
     #[serde(default = "default_row_group_rows")]
     pub row_group_rows: usize,
+}
+
+/// How outputs are committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CommitMode {
+    /// `<location>/<output>.parquet`, each file replaced atomically by the next run.
+    Replace,
+    /// A dataset: every distinct input adds its files under keys derived from the input,
+    /// the plugin and the config, committed by a manifest written last; a rerun of the same
+    /// input writes nothing.
+    Append,
+}
+
+/// Partition folders, from the run's date, a date column, or a column's values.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Partition {
+    pub by: PartitionBy,
+    /// The date or timestamp column for `by = "column-date"`, the column for `by = "value"`.
+    pub column: Option<String>,
+    /// `year`, `month` or `day` (default) for date partitions.
+    #[serde(default)]
+    pub depth: DateDepth,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PartitionBy {
+    /// The run's date (`--run-time`), the same for every row of the run.
+    RunDate,
+    /// Each row's date from a date or timestamp column.
+    ColumnDate,
+    /// Each row's value of a column: `<column>=<value>`.
+    Value,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DateDepth {
+    Year,
+    Month,
+    #[default]
+    Day,
 }
 
 fn default_codec() -> String {
@@ -231,14 +306,29 @@ impl Pipeline {
     }
 }
 
+impl OutputSpec {
+    pub fn commit_mode(&self) -> CommitMode {
+        self.mode.unwrap_or(if self.location.starts_with("s3://") { CommitMode::Append } else { CommitMode::Replace })
+    }
+}
+
 impl TableSpec {
     fn resolve(&mut self, name: &str, base: &Path) -> Result<(), PipelineError> {
         let err = |message: String| PipelineError::Table { table: name.into(), message };
         if self.plugin.ends_with(".wasm") {
             self.plugin = join(base, &expand_env(&self.plugin).map_err(err)?);
         }
-        let location = expand_env(&self.output.location.to_string_lossy()).map_err(err)?;
-        self.output.location = base.join(location);
+        let location = expand_env(&self.output.location).map_err(err)?;
+        self.output.location = join(base, &location);
+        self.tenant = expand_env(&self.tenant).map_err(err)?;
+        if let Some(version) = &self.version {
+            self.version = Some(expand_env(version).map_err(err)?);
+        }
+        if let Some(p) = &self.output.partition {
+            if p.by != PartitionBy::RunDate && p.column.is_none() {
+                return Err(err("output.partition: this `by` needs a `column`".into()));
+            }
+        }
         for spec in self.input.iter_mut().chain(self.inputs.values_mut()) {
             spec.path = join(base, &expand_env(&spec.path).map_err(err)?);
             spec.csv.check().map_err(|m| err(format!("input `{}`: {m}", spec.path)))?;
@@ -310,7 +400,7 @@ pub fn expand_env(text: &str) -> Result<String, String> {
 }
 
 fn join(base: &Path, path: &str) -> String {
-    if Path::new(path).is_absolute() {
+    if Path::new(path).is_absolute() || path.starts_with("s3://") {
         path.to_string()
     } else {
         base.join(path).to_string_lossy().into_owned()

@@ -7,6 +7,9 @@ use std::process::Command;
 
 use serde_json::Value;
 
+pub mod fault_proxy;
+pub mod s3;
+
 /// The test-only plugin built by build.rs (see `guests/testbed`).
 pub const TESTBED_WASM: &str = env!("SLUICE_TESTBED_WASM");
 

@@ -91,8 +91,19 @@ struct RunArgs {
     /// Stop at the first failed table.
     #[arg(long, env = "SLUICE_FAIL_FAST")]
     fail_fast: bool,
+    /// Process inputs again even when this exact input (or version) was already committed.
+    #[arg(long, env = "SLUICE_FORCE")]
+    force: bool,
+    /// Seconds to wait for a table that another run holds locked, before failing.
+    #[arg(long, env = "SLUICE_LOCK_WAIT", default_value_t = 0)]
+    lock_wait: u64,
+    /// Seconds a table lock lasts without renewal; a crashed run's lock frees after this.
+    #[arg(long, env = "SLUICE_LOCK_LEASE", default_value_t = 60)]
+    lock_lease: u64,
     #[command(flatten)]
     cache: CacheArgs,
+    #[command(flatten)]
+    s3: S3Args,
     /// Progress bars: shown by default only on a terminal.
     #[arg(long, env = "SLUICE_PROGRESS", value_enum, default_value = "auto")]
     progress: Progress,
@@ -124,6 +135,55 @@ impl CacheArgs {
             cache_dir: if self.no_cache { None } else { self.cache_dir.clone().or_else(default_dir) },
             fuel: false,
             no_deadlines: self.unsafe_no_deadlines,
+        }
+    }
+}
+
+/// S3 connection settings. Credentials always come from the standard AWS chain
+/// (AWS_ACCESS_KEY_ID..., AWS_PROFILE, the ECS task role, instance metadata).
+#[derive(clap::Args)]
+struct S3Args {
+    /// An S3-compatible endpoint URL (AWS_ENDPOINT_URL_S3 is honoured too).
+    #[arg(long, env = "SLUICE_S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
+    /// The bucket region (default: AWS_REGION or the profile's).
+    #[arg(long, env = "SLUICE_S3_REGION")]
+    s3_region: Option<String>,
+    /// Path-style addressing (endpoint/bucket/key), for S3-compatible stores.
+    #[arg(long, env = "SLUICE_S3_PATH_STYLE")]
+    s3_path_style: bool,
+    /// Send checksums only where S3 requires them (stores without flexible checksums).
+    #[arg(long, env = "SLUICE_S3_CHECKSUMS_WHEN_REQUIRED")]
+    s3_checksums_when_required: bool,
+    /// Attempts per S3 request, the first included (5xx, throttling, broken connections).
+    #[arg(long, env = "SLUICE_S3_MAX_ATTEMPTS", default_value_t = 5)]
+    s3_max_attempts: u32,
+    /// Multipart part size in MiB (at least 5): the memory one part in flight costs.
+    #[arg(long, env = "SLUICE_S3_PART_MIB", default_value_t = 8)]
+    s3_part_mib: usize,
+    /// Parts uploading at once per file.
+    #[arg(long, env = "SLUICE_S3_UPLOAD_CONCURRENCY", default_value_t = 2)]
+    s3_upload_concurrency: usize,
+    /// Size in MiB of each ranged GET when reading.
+    #[arg(long, env = "SLUICE_S3_READ_CHUNK_MIB", default_value_t = 8)]
+    s3_read_chunk_mib: usize,
+    /// Ranged GETs in flight at once per object.
+    #[arg(long, env = "SLUICE_S3_READ_CONCURRENCY", default_value_t = 4)]
+    s3_read_concurrency: usize,
+}
+
+impl S3Args {
+    fn settings(&self) -> crate::storage::S3Settings {
+        crate::storage::S3Settings {
+            endpoint: self.s3_endpoint.clone(),
+            region: self.s3_region.clone(),
+            path_style: self.s3_path_style,
+            checksums_when_required: self.s3_checksums_when_required,
+            max_attempts: self.s3_max_attempts.max(1),
+            part_size: self.s3_part_mib.max(5) << 20,
+            upload_concurrency: self.s3_upload_concurrency.max(1),
+            read_chunk: self.s3_read_chunk_mib.max(1) << 20,
+            read_concurrency: self.s3_read_concurrency.max(1),
         }
     }
 }
@@ -263,6 +323,10 @@ fn run(args: RunArgs) -> Result<u8> {
             Progress::Always => true,
             Progress::Never => false,
         },
+        force: args.force,
+        lock_wait: std::time::Duration::from_secs(args.lock_wait),
+        lock_lease: std::time::Duration::from_secs(args.lock_lease.max(1)),
+        s3: args.s3.settings(),
     };
     tracing::info!(run_id = %options.run_id, pipeline = %args.pipeline.display(), "run starting");
     let report = run_pipeline(&pipeline, &options)?;

@@ -1,6 +1,8 @@
+use crate::commit::LockError;
 use crate::plugin::PluginError;
 use crate::sink::SinkError;
 use crate::source::SourceError;
+use crate::storage::StoreError;
 
 /// Why a table failed.
 #[derive(Debug, thiserror::Error)]
@@ -13,6 +15,10 @@ pub enum TableError {
     Plugin(#[from] PluginError),
     #[error("output: {0}")]
     Sink(#[from] SinkError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Lock(#[from] LockError),
     #[error("{0}")]
     Internal(String),
 }
@@ -27,7 +33,8 @@ pub enum ErrorKind {
     Data,
     /// A plugin trapped, hit a limit or broke the contract.
     Plugin,
-    /// Reading or writing files failed.
+    /// Reading or writing files or S3 failed, or the table was locked by another run:
+    /// worth retrying.
     Io,
 }
 
@@ -36,7 +43,7 @@ impl TableError {
         match self {
             TableError::Config(_) => ErrorKind::Config,
             TableError::Source { source, .. } => match source {
-                SourceError::Io { .. } => ErrorKind::Io,
+                SourceError::Io { .. } | SourceError::Store(_) => ErrorKind::Io,
                 SourceError::NoFiles { .. } | SourceError::Glob { .. } | SourceError::Schema { .. } => ErrorKind::Config,
                 SourceError::Malformed { .. } | SourceError::Value { .. } => ErrorKind::Data,
             },
@@ -46,7 +53,8 @@ impl TableError {
                 PluginError::Data { .. } => ErrorKind::Data,
                 _ => ErrorKind::Plugin,
             },
-            TableError::Sink(_) => ErrorKind::Io,
+            TableError::Sink(crate::sink::SinkError::Partition(_)) => ErrorKind::Data,
+            TableError::Sink(_) | TableError::Store(_) | TableError::Lock(_) => ErrorKind::Io,
             TableError::Internal(_) => ErrorKind::Plugin,
         }
     }

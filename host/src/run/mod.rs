@@ -2,16 +2,19 @@
 //! joined by bounded channels, and the run ends with a JSON report.
 
 mod error;
+mod outputs;
 mod report;
 mod table;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub use error::{ErrorKind, TableError};
-pub use report::{InputReport, OutputReport, PluginReport, RunReport, TableReport};
+pub use outputs::REJECTS;
+pub use report::{InputReport, OutputReport, PluginReport, RunReport, Status, TableReport};
 
 use crate::pipeline::Pipeline;
 use crate::plugin::{EngineOptions, PluginEngine, PluginError};
+use crate::storage::{S3Settings, Storage};
 
 /// How a run is carried out (everything that is not in the pipeline file).
 #[derive(Debug, Clone)]
@@ -28,6 +31,13 @@ pub struct RunOptions {
     pub fail_fast: bool,
     /// Show progress bars on the terminal.
     pub progress: bool,
+    /// Process inputs again even if their unit or version was already committed.
+    pub force: bool,
+    /// How long to wait for a table locked by another run.
+    pub lock_wait: Duration,
+    /// How long a table lock lasts without renewal (a crashed holder's lock frees after it).
+    pub lock_lease: Duration,
+    pub s3: S3Settings,
 }
 
 /// Runs the pipeline's tables one after another and reports on each.
@@ -37,13 +47,14 @@ pub fn run_pipeline(pipeline: &Pipeline, options: &RunOptions) -> Result<RunRepo
     let mut engine_options = options.engine.clone();
     engine_options.fuel |= pipeline.tables.iter().any(|(name, t)| selected(name) && t.limits.fuel_per_call.is_some());
     let engine = PluginEngine::new(engine_options)?;
+    let storage = Storage::new(options.s3.clone());
     let mut report = RunReport::new(&options.run_id, options.run_time_micros);
     for (name, spec) in &pipeline.tables {
         if !selected(name) {
             continue;
         }
         let batch_rows = options.batch_rows.or(spec.batch_rows).unwrap_or(pipeline.defaults.batch_rows);
-        let table = table::run_table(name, spec, &engine, options, batch_rows);
+        let table = table::run_table(name, spec, &engine, &storage, options, batch_rows);
         if let Some(error) = &table.error {
             tracing::error!(table = %name, "{error}");
         } else {

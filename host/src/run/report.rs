@@ -1,6 +1,5 @@
 //! The run report: what each table read, wrote and rejected, and how long it took.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -22,6 +21,8 @@ pub struct RunReport {
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Succeeded,
+    /// Nothing to do: this exact input was already committed (or its version succeeded).
+    AlreadyDone,
     Failed,
 }
 
@@ -35,6 +36,15 @@ pub struct TableReport {
     pub error_kind: Option<ErrorKind>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plugin: Option<PluginReport>,
+    /// The commit unit (append mode): a hash of the inputs, plugin and config.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// The commit manifest written (or found) for the unit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<String>,
+    /// The version recorded in the table's registry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
     pub inputs: Vec<InputReport>,
     pub outputs: Vec<OutputReport>,
     pub rows_in: u64,
@@ -68,7 +78,8 @@ pub struct PluginReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct InputReport {
     pub name: String,
-    pub files: Vec<PathBuf>,
+    /// Paths or `s3://` URIs.
+    pub files: Vec<String>,
     pub rows: u64,
     pub bytes: u64,
 }
@@ -76,7 +87,11 @@ pub struct InputReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct OutputReport {
     pub name: String,
-    pub path: PathBuf,
+    /// A path or an `s3://` URI.
+    pub path: String,
+    /// The partition folder, when the output is partitioned.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub partition: String,
     pub rows: u64,
     pub bytes: u64,
 }
@@ -115,6 +130,9 @@ impl TableReport {
             error: None,
             error_kind: None,
             plugin: None,
+            unit: None,
+            manifest: None,
+            version: None,
             inputs: Vec::new(),
             outputs: Vec::new(),
             rows_in: 0,

@@ -1,7 +1,7 @@
-//! One table, start to finish: load the plugin, open the inputs, then stream
-//! reader thread -> plugin (this thread) -> writer thread, and commit the outputs.
+//! One table, start to finish: load the plugin, list the inputs, take the table lock,
+//! skip work already committed, then stream reader thread -> plugin (this thread) ->
+//! writer thread, and commit the outputs.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use arrow::record_batch::RecordBatch;
@@ -9,15 +9,17 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 
+use super::outputs::{Outputs, Staged, Writer, REJECTS};
 use super::report::{InputReport, OutputReport, PluginReport, Status, TableReport};
 use super::{RunOptions, TableError};
-use crate::pipeline::{InputSpec, TableSpec};
+use crate::commit::{
+    Dataset, LockSettings, Manifest, ManifestFile, Registry, TableLock, UnitKey, VersionRecord, VersionStatus, STATE_DIR,
+};
+use crate::pipeline::{CommitMode, InputSpec, TableSpec};
 use crate::plugin::{Emitted, LoadedPlugin, PluginEngine, PluginError, PluginInfo, RunContext, Session};
-use crate::sink::{rejects_schema, ParquetSink, Provenance, RejectsBuilder, StagedFile, WriterSettings};
-use crate::source::{CsvInput, SourceBatch};
-
-/// The name of the host's own output for rejected rows.
-pub const REJECTS: &str = "rejects";
+use crate::sink::{Partitioner, RejectsBuilder, WriterSettings};
+use crate::source::{CsvInput, InputObject, SourceBatch};
+use crate::storage::{join_key, Location, Storage};
 
 /// Batches waiting between stages (besides the one each stage works on): one keeps both
 /// cores busy; each more costs a batch of memory (~5 MB at 64k rows) and bought no speed.
@@ -27,12 +29,13 @@ pub(super) fn run_table(
     name: &str,
     spec: &TableSpec,
     engine: &PluginEngine,
+    storage: &Storage,
     options: &RunOptions,
     batch_rows: usize,
 ) -> TableReport {
     let started = Instant::now();
     let mut report = TableReport::new(name);
-    if let Err(error) = execute(name, spec, engine, options, batch_rows, &mut report) {
+    if let Err(error) = execute(name, spec, engine, storage, options, batch_rows, &mut report) {
         report.status = Status::Failed;
         report.error_kind = Some(error.kind());
         report.error = Some(format!("table `{name}`: {error}"));
@@ -44,10 +47,16 @@ pub(super) fn run_table(
     report
 }
 
-/// An input ready to stream, with where its rows come from.
+/// An input bound to the plugin's name for it, with the objects it names.
+struct FoundInput<'a> {
+    name: String,
+    spec: &'a InputSpec,
+    objects: Vec<InputObject>,
+}
+
+/// An input ready to stream.
 struct OpenInput {
     name: String,
-    files: Vec<PathBuf>,
     csv: CsvInput,
 }
 
@@ -55,6 +64,7 @@ fn execute(
     name: &str,
     spec: &TableSpec,
     engine: &PluginEngine,
+    storage: &Storage,
     options: &RunOptions,
     batch_rows: usize,
     report: &mut TableReport,
@@ -65,12 +75,138 @@ fn execute(
     if info.outputs.iter().any(|o| o.name == REJECTS) {
         return Err(TableError::Config(format!("plugin output `{REJECTS}` clashes with the host's rejects output")));
     }
-    let inputs = open_inputs(spec, &info, batch_rows)?;
+    let inputs = find_inputs(spec, &info, storage)?;
     for input in &inputs {
-        report.inputs.push(InputReport { name: input.name.clone(), files: input.files.clone(), rows: 0, bytes: input.csv.bytes() });
+        let files = input.objects.iter().map(|o| o.uri.clone()).collect();
+        let bytes = input.objects.iter().map(InputObject::size).sum();
+        report.inputs.push(InputReport { name: input.name.clone(), files, rows: 0, bytes });
     }
     report.bytes_in = report.inputs.iter().map(|i| i.bytes).sum();
 
+    let config_json = spec.config_json();
+    let location = Location::parse(&spec.output.location, std::path::Path::new(""))?;
+    let (store, root) = storage.resolve(&location)?;
+    let mode = spec.output.commit_mode();
+    let dataset = Dataset { store: store.clone(), root: root.clone(), mode, unit: unit_key(name, spec, &plugin, &info, &inputs, &config_json).id() };
+    if mode == CommitMode::Append {
+        report.unit = Some(dataset.unit.clone());
+        report.manifest = Some(store.uri(&dataset.manifest_key()));
+    }
+
+    // One writer per table: S3 outputs, datasets and versioned tables are shared state.
+    let lock = if location.is_s3() || mode == CommitMode::Append || spec.version.is_some() {
+        let key = join_key(&root, &format!("{STATE_DIR}/locks/{}/{name}.lock", spec.tenant));
+        let settings = LockSettings { lease: options.lock_lease, wait: options.lock_wait, run_id: options.run_id.clone() };
+        Some(TableLock::acquire(store.clone(), &key, &settings)?)
+    } else {
+        None
+    };
+    let registry = match &spec.version {
+        Some(version) => {
+            Registry::check_version(version).map_err(TableError::Config)?;
+            report.version = Some(version.clone());
+            Some((Registry::new(store.clone(), &root, &spec.tenant, name), version.clone()))
+        }
+        None => None,
+    };
+    if !options.force && already_done(&dataset, registry.as_ref(), report)? {
+        report.status = Status::AlreadyDone;
+        if let Some(lock) = lock {
+            lock.release()?;
+        }
+        return Ok(());
+    }
+    let record = |status: VersionStatus, error: Option<String>, unit: Option<String>| -> Result<(), TableError> {
+        let Some((registry, version)) = &registry else { return Ok(()) };
+        let inputs = inputs.iter().map(|i| (i.name.clone(), i.objects.iter().map(|o| o.uri.clone()).collect())).collect();
+        let updated_at = super::report::format_micros(now_micros());
+        let entry = VersionRecord { version: version.clone(), status, run_id: options.run_id.clone(), updated_at, inputs, unit, error };
+        Ok(registry.record(&entry)?)
+    };
+    record(VersionStatus::Running, None, None)?;
+    let result = process(name, spec, engine, options, batch_rows, &plugin, &info, &config_json, &inputs, &dataset, lock.as_ref(), report);
+    match &result {
+        Ok(()) => record(VersionStatus::Succeeded, None, Some(dataset.unit.clone()))?,
+        Err(e) => {
+            if let Err(record_error) = record(VersionStatus::Failed, Some(e.to_string()), None) {
+                tracing::warn!(table = %name, "could not record the failed version: {record_error}");
+            }
+        }
+    }
+    if let Some(lock) = lock {
+        lock.release()?;
+    }
+    result
+}
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
+}
+
+/// Whether this exact work was committed before: the version succeeded, or the unit's
+/// manifest exists. Fills the report from what was committed.
+fn already_done(dataset: &Dataset, registry: Option<&(Registry, String)>, report: &mut TableReport) -> Result<bool, TableError> {
+    if let Some((registry, version)) = registry {
+        if let Some(found) = registry.get(version)? {
+            if found.status == VersionStatus::Succeeded {
+                tracing::info!(table = %report.table, version, "version already processed; nothing to do");
+                return Ok(true);
+            }
+        }
+    }
+    let Some(manifest) = dataset.committed()? else { return Ok(false) };
+    // A run that died between its manifest and its symlink files left them incomplete.
+    dataset.write_symlinks(&manifest)?;
+    for file in manifest.files {
+        report.outputs.push(OutputReport { name: file.output, path: file.uri, partition: file.partition, rows: file.rows, bytes: file.bytes });
+    }
+    tracing::info!(table = %report.table, unit = %manifest.unit, committed_by = %manifest.run_id, "input already committed; nothing to do");
+    Ok(true)
+}
+
+fn unit_key<'a>(
+    name: &'a str,
+    spec: &'a TableSpec,
+    plugin: &'a LoadedPlugin,
+    info: &'a PluginInfo,
+    inputs: &[FoundInput],
+    config_json: &'a str,
+) -> UnitKey<'a> {
+    UnitKey {
+        table: name,
+        tenant: &spec.tenant,
+        version: spec.version.as_deref(),
+        inputs: inputs
+            .iter()
+            .map(|i| (i.name.clone(), format!("{:?}", i.spec.csv), i.objects.iter().map(|o| (o.uri.clone(), o.identity())).collect()))
+            .collect(),
+        plugin_sha256: &plugin.sha256,
+        contract: &info.contract_version,
+        config_json,
+        output: format!(
+            "{} {:?} {} {:?}",
+            spec.output.compression, spec.output.level, spec.output.row_group_rows, spec.output.partition
+        ),
+    }
+}
+
+/// Runs the plugin over the inputs and commits what it wrote.
+#[allow(clippy::too_many_arguments)]
+fn process(
+    name: &str,
+    spec: &TableSpec,
+    engine: &PluginEngine,
+    options: &RunOptions,
+    batch_rows: usize,
+    plugin: &LoadedPlugin,
+    info: &PluginInfo,
+    config_json: &str,
+    found: &[FoundInput],
+    dataset: &Dataset,
+    lock: Option<&TableLock>,
+    report: &mut TableReport,
+) -> Result<(), TableError> {
+    let inputs = open_inputs(found, batch_rows)?;
     let schemas: Vec<_> = inputs.iter().map(|i| (i.name.clone(), i.csv.schema())).collect();
     let context = RunContext {
         run_id: options.run_id.clone(),
@@ -79,18 +215,24 @@ fn execute(
         params: Vec::new(),
     };
     let limits = spec.limits.session_limits();
-    let config_json = spec.config_json();
-    let mut session = Session::open(engine, &plugin, &info, &config_json, &schemas, &context, &limits)?;
+    let mut session = Session::open(engine, plugin, info, config_json, &schemas, &context, &limits)?;
 
-    let outputs = Outputs::new(name, spec, options, &plugin, &info, &config_json, &inputs);
-    let sinks = session
-        .outputs()
-        .iter()
-        .map(|(output, schema)| outputs.create(output, schema.clone()))
-        .collect::<Result<Vec<_>, _>>()?;
+    let sources: Vec<Vec<String>> = found.iter().map(|i| i.objects.iter().map(|o| o.uri.clone()).collect()).collect();
+    let outputs = Outputs {
+        dataset: dataset.clone(),
+        partitioner: Partitioner::new(spec.output.partition.clone(), options.run_time_micros),
+        settings: WriterSettings {
+            compression: spec.output.compression.clone(),
+            level: spec.output.level,
+            row_group_rows: spec.output.row_group_rows,
+        },
+        provenance: provenance(name, options, plugin, info, config_json, found, dataset),
+        schemas: session.outputs().to_vec(),
+    };
+    let writer = Writer::new(&outputs, spec.output.partition.is_some())?;
 
     let progress = progress_bar(name, options.progress);
-    let streamed = stream(inputs, &mut session, sinks, &outputs, &progress)?;
+    let streamed = stream(inputs, &mut session, writer, &sources, &progress)?;
     progress.finish_and_clear();
     report.plugin_logs_dropped = session.logs_dropped();
     report.plugin_peak_memory_bytes = session.peak_memory() as u64;
@@ -102,7 +244,10 @@ fn execute(
     }
     report.rows_in = streamed.rows_in.iter().sum();
     report.rows_rejected = streamed.rows_rejected;
-    commit(streamed.staged, &session, report)
+    if let Some(lock) = lock {
+        lock.check()?;
+    }
+    commit(streamed.staged, dataset, options, plugin, config_json, found, name, report)
 }
 
 fn plugin_report(plugin: &LoadedPlugin, info: &PluginInfo) -> PluginReport {
@@ -116,8 +261,8 @@ fn plugin_report(plugin: &LoadedPlugin, info: &PluginInfo) -> PluginReport {
     }
 }
 
-/// Pairs the pipeline's inputs with the plugin's, in the plugin's order, and opens them.
-fn open_inputs(spec: &TableSpec, info: &PluginInfo, batch_rows: usize) -> Result<Vec<OpenInput>, TableError> {
+/// Pairs the pipeline's inputs with the plugin's, in the plugin's order, and lists them.
+fn find_inputs<'a>(spec: &'a TableSpec, info: &PluginInfo, storage: &Storage) -> Result<Vec<FoundInput<'a>>, TableError> {
     let declared: Vec<&str> = info.inputs.iter().map(|i| i.name.as_str()).collect();
     let bound: Vec<(String, &InputSpec)> = match &spec.input {
         Some(single) if declared.len() == 1 => vec![(declared[0].to_string(), single)],
@@ -142,79 +287,66 @@ fn open_inputs(spec: &TableSpec, info: &PluginInfo, batch_rows: usize) -> Result
     bound
         .into_iter()
         .map(|(name, input)| {
-            let csv = CsvInput::open(input, batch_rows).map_err(|source| TableError::Source { input: name.clone(), source })?;
-            if csv.schema().fields().is_empty() {
-                return Err(TableError::Config(format!(
-                    "input `{name}`: {} is empty and no `columns` are declared, so its columns are unknown",
-                    csv.files()[0].display()
-                )));
-            }
-            Ok(OpenInput { name, files: csv.files().to_vec(), csv })
+            let objects = crate::source::expand(&input.path, input.select, storage)
+                .map_err(|source| TableError::Source { input: name.clone(), source })?;
+            Ok(FoundInput { name, spec: input, objects })
         })
         .collect()
 }
 
-/// Everything needed to create this table's output files.
-struct Outputs {
-    location: PathBuf,
-    run_id: String,
-    settings: WriterSettings,
-    provenance: Vec<(String, String)>,
-    /// (input name, source file) for mapping rows back to files.
-    sources: Vec<Vec<String>>,
+fn open_inputs(found: &[FoundInput], batch_rows: usize) -> Result<Vec<OpenInput>, TableError> {
+    found
+        .iter()
+        .map(|input| {
+            let name = input.name.clone();
+            let csv = CsvInput::from_objects(input.objects.clone(), &input.spec.csv, batch_rows)
+                .map_err(|source| TableError::Source { input: name.clone(), source })?;
+            if csv.schema().fields().is_empty() {
+                return Err(TableError::Config(format!(
+                    "input `{name}`: {} is empty and no `columns` are declared, so its columns are unknown",
+                    input.objects[0].uri
+                )));
+            }
+            Ok(OpenInput { name, csv })
+        })
+        .collect()
 }
 
-impl Outputs {
-    fn new(
-        table: &str,
-        spec: &TableSpec,
-        options: &RunOptions,
-        plugin: &LoadedPlugin,
-        info: &PluginInfo,
-        config_json: &str,
-        inputs: &[OpenInput],
-    ) -> Self {
-        let sources: Vec<Vec<String>> =
-            inputs.iter().map(|i| i.files.iter().map(|f| f.display().to_string()).collect()).collect();
-        let source_json: serde_json::Map<String, serde_json::Value> =
-            inputs.iter().zip(&sources).map(|(i, files)| (i.name.clone(), serde_json::json!(files))).collect();
-        let provenance = vec![
-            ("sluice.table".into(), table.into()),
-            ("sluice.run_id".into(), options.run_id.clone()),
-            ("sluice.host.version".into(), crate::HOST_VERSION.into()),
-            ("sluice.contract.version".into(), info.contract_version.clone()),
-            ("sluice.plugin.name".into(), info.name.clone()),
-            ("sluice.plugin.version".into(), info.version.clone()),
-            ("sluice.plugin.sha256".into(), plugin.sha256.clone()),
-            ("sluice.config.sha256".into(), hex::encode(Sha256::digest(config_json.as_bytes()))),
-            ("sluice.source".into(), serde_json::Value::Object(source_json).to_string()),
-        ];
-        Outputs {
-            location: spec.output.location.clone(),
-            run_id: options.run_id.clone(),
-            settings: WriterSettings {
-                compression: spec.output.compression.clone(),
-                level: spec.output.level,
-                row_group_rows: spec.output.row_group_rows,
-            },
-            provenance,
-            sources,
-        }
+fn provenance(
+    table: &str,
+    options: &RunOptions,
+    plugin: &LoadedPlugin,
+    info: &PluginInfo,
+    config_json: &str,
+    found: &[FoundInput],
+    dataset: &Dataset,
+) -> Vec<(String, String)> {
+    let source_json: serde_json::Map<String, serde_json::Value> = found
+        .iter()
+        .map(|i| (i.name.clone(), serde_json::json!(i.objects.iter().map(|o| o.uri.clone()).collect::<Vec<_>>())))
+        .collect();
+    let mut entries = vec![
+        ("sluice.table".into(), table.into()),
+        ("sluice.run_id".into(), options.run_id.clone()),
+        ("sluice.host.version".into(), crate::HOST_VERSION.into()),
+        ("sluice.contract.version".into(), info.contract_version.clone()),
+        ("sluice.plugin.name".into(), info.name.clone()),
+        ("sluice.plugin.version".into(), info.version.clone()),
+        ("sluice.plugin.sha256".into(), plugin.sha256.clone()),
+        ("sluice.config.sha256".into(), hex::encode(Sha256::digest(config_json.as_bytes()))),
+        ("sluice.source".into(), serde_json::Value::Object(source_json).to_string()),
+    ];
+    if dataset.mode == CommitMode::Append {
+        entries.push(("sluice.unit".into(), dataset.unit.clone()));
     }
-
-    fn create(&self, output: &str, schema: arrow::datatypes::SchemaRef) -> Result<ParquetSink, TableError> {
-        let mut entries = self.provenance.clone();
-        entries.push(("sluice.output".into(), output.into()));
-        let path = self.location.join(format!("{output}.parquet"));
-        Ok(ParquetSink::create(&path, &self.run_id, schema, &self.settings, &Provenance { entries })?)
-    }
+    entries
 }
 
 /// What the streaming stage produced.
 struct Streamed {
     rows_in: Vec<u64>,
     rows_rejected: u64,
-    staged: Vec<StagedFile>,
+    staged: Vec<Staged>,
 }
 
 enum ToWriter {
@@ -226,8 +358,8 @@ enum ToWriter {
 fn stream(
     inputs: Vec<OpenInput>,
     session: &mut Session,
-    sinks: Vec<ParquetSink>,
-    outputs: &Outputs,
+    writer: Writer,
+    sources: &[Vec<String>],
     progress: &ProgressBar,
 ) -> Result<Streamed, TableError> {
     let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
@@ -240,10 +372,10 @@ fn stream(
             .map_err(|e| TableError::Internal(format!("spawning reader: {e}")))?;
         let writer = std::thread::Builder::new()
             .name("sluice-write".into())
-            .spawn_scoped(scope, move || write_outputs(sinks, writer_rx, outputs))
+            .spawn_scoped(scope, move || write_outputs(writer, writer_rx))
             .map_err(|e| TableError::Internal(format!("spawning writer: {e}")))?;
 
-        let transformed = transform(session, &names, &outputs.sources, &source_rx, &writer_tx);
+        let transformed = transform(session, &names, sources, &source_rx, &writer_tx);
         drop(source_rx); // a reader still sending stops at its next batch
         let read = reader.join().map_err(|_| TableError::Internal("reader thread panicked".into()))?;
         let rows_rejected = match (read.as_ref(), transformed) {
@@ -362,38 +494,50 @@ fn locate(error: PluginError, source: &SourceBatch, file: &str) -> TableError {
     }
 }
 
-fn write_outputs(mut sinks: Vec<ParquetSink>, rx: Receiver<ToWriter>, outputs: &Outputs) -> Result<Vec<StagedFile>, TableError> {
-    let mut rejects: Option<ParquetSink> = None;
+fn write_outputs(mut writer: Writer, rx: Receiver<ToWriter>) -> Result<Vec<Staged>, TableError> {
     for message in rx {
         match message {
-            ToWriter::Output(index, batch) => sinks[index].write(&batch)?,
-            ToWriter::Rejects(batch) => {
-                if rejects.is_none() {
-                    rejects = Some(outputs.create(REJECTS, rejects_schema())?);
-                }
-                rejects.as_mut().expect("created above").write(&batch)?;
-            }
+            ToWriter::Output(index, batch) => writer.write(index, batch)?,
+            ToWriter::Rejects(batch) => writer.write_rejects(&batch)?,
         }
     }
-    let mut staged = sinks.into_iter().map(ParquetSink::finish).collect::<Result<Vec<_>, _>>()?;
-    if let Some(sink) = rejects {
-        staged.push(sink.finish()?);
-    }
-    Ok(staged)
+    writer.finish()
 }
 
-/// Renames every staged file into place, then reports them.
-fn commit(staged: Vec<StagedFile>, session: &Session, report: &mut TableReport) -> Result<(), TableError> {
-    let names: Vec<String> = session.outputs().iter().map(|(n, _)| n.clone()).chain([REJECTS.to_string()]).collect();
-    for (file, name) in staged.into_iter().zip(names) {
+/// Makes every staged file visible, then writes the unit's manifest: the commit point.
+#[allow(clippy::too_many_arguments)]
+fn commit(
+    staged: Vec<Staged>,
+    dataset: &Dataset,
+    options: &RunOptions,
+    plugin: &LoadedPlugin,
+    config_json: &str,
+    found: &[FoundInput],
+    table: &str,
+    report: &mut TableReport,
+) -> Result<(), TableError> {
+    let mut files = Vec::with_capacity(staged.len());
+    for Staged { output, partition, key, file } in staged {
         let (rows, bytes) = (file.rows, file.bytes);
-        let path = file.commit()?;
-        if name != REJECTS {
+        let uri = file.commit()?;
+        if output != REJECTS {
             report.rows_out += rows;
         }
         report.bytes_out += bytes;
-        report.outputs.push(OutputReport { name, path, rows, bytes });
+        report.outputs.push(OutputReport { name: output.clone(), path: uri.clone(), partition: partition.clone(), rows, bytes });
+        files.push(ManifestFile { output, partition, uri, key, rows, bytes });
     }
+    let manifest = Manifest {
+        unit: dataset.unit.clone(),
+        table: table.into(),
+        run_id: options.run_id.clone(),
+        committed_at: super::report::format_micros(now_micros()),
+        plugin_sha256: plugin.sha256.clone(),
+        config_sha256: hex::encode(Sha256::digest(config_json.as_bytes())),
+        inputs: found.iter().map(|i| (i.name.clone(), i.objects.iter().map(|o| (o.uri.clone(), o.identity())).collect())).collect(),
+        files,
+    };
+    dataset.commit(&manifest, options.force)?;
     Ok(())
 }
 

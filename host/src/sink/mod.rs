@@ -1,8 +1,11 @@
-//! Where Parquet is written: each output is written aside under a hidden name and renamed
-//! into place only when the whole table succeeded, so readers see all of it or nothing.
+//! Where Parquet is written: each file goes into a staged object (a hidden temporary file,
+//! or a multipart upload not yet completed) that becomes visible only when the whole table
+//! succeeded, so readers see all of it or nothing.
 
 pub mod parquet;
+mod partition;
 mod rejects;
 
-pub use self::parquet::{ParquetSink, Provenance, SinkError, StagedFile, WriterSettings};
+pub use self::parquet::{writer_codec, ParquetSink, Provenance, SinkError, StagedFile, WriterSettings};
+pub use partition::Partitioner;
 pub use rejects::{rejects_schema, RejectsBuilder};

@@ -1,7 +1,6 @@
 //! CSV files to Arrow record batches, with the source line of every row.
 
 use std::io::{BufRead, Read};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -9,11 +8,12 @@ use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use csv::ByteRecord;
 
 use super::convert::{to_array, NullMarkers};
-use super::files::{expand, open_decompressed, size_of};
+use super::files::{expand, open_decompressed, InputObject};
 use super::infer::infer_type;
 use super::raw::RawBatch;
 use super::SourceError;
 use crate::pipeline::{CsvOptions, InputSpec};
+use crate::storage::Storage;
 
 /// Rows read to infer column types. Fixed, so the schema never depends on the batch size.
 const INFER_ROWS: usize = 65_536;
@@ -29,7 +29,7 @@ pub struct SourceBatch {
 
 /// One named input: its files, their common schema, and a cursor over their rows.
 pub struct CsvInput {
-    files: Vec<PathBuf>,
+    files: Vec<InputObject>,
     options: CsvOptions,
     schema: SchemaRef,
     /// Whether each column's type was inferred (for error hints).
@@ -42,9 +42,13 @@ pub struct CsvInput {
 
 impl CsvInput {
     /// Finds the files, reads the header and infers the schema from the first batch.
-    pub fn open(spec: &InputSpec, batch_rows: usize) -> Result<Self, SourceError> {
-        let files = expand(&spec.path)?;
-        let options = spec.csv.clone();
+    pub fn open(spec: &InputSpec, batch_rows: usize, storage: &Storage) -> Result<Self, SourceError> {
+        Self::from_objects(expand(&spec.path, spec.select, storage)?, &spec.csv, batch_rows)
+    }
+
+    /// Like [`CsvInput::open`], for objects already listed (at least one).
+    pub fn from_objects(files: Vec<InputObject>, options: &CsvOptions, batch_rows: usize) -> Result<Self, SourceError> {
+        let options = options.clone();
         let nulls = NullMarkers::new(&options.null);
         let mut reader = FileReader::open(&files[0], &options, None)?;
         let first_batch = reader.next_raw(INFER_ROWS.max(batch_rows))?;
@@ -64,13 +68,13 @@ impl CsvInput {
         self.schema.clone()
     }
 
-    pub fn files(&self) -> &[PathBuf] {
+    pub fn files(&self) -> &[InputObject] {
         &self.files
     }
 
     /// Total size of the input files on disk (compressed size for gzip).
     pub fn bytes(&self) -> u64 {
-        self.files.iter().map(|f| size_of(f)).sum()
+        self.files.iter().map(InputObject::size).sum()
     }
 
     /// Reads every row of every file in batches; `sink` returns false to stop early.
@@ -99,13 +103,13 @@ impl CsvInput {
     }
 
     /// The typed batch and the line of each row.
-    fn to_batch(&self, path: &Path, raw: RawBatch) -> Result<(RecordBatch, Vec<u64>), SourceError> {
+    fn to_batch(&self, path: &str, raw: RawBatch) -> Result<(RecordBatch, Vec<u64>), SourceError> {
         let rows = raw.rows();
         let RawBatch { columns: raw_columns, lines } = raw;
         let mut columns = Vec::with_capacity(raw_columns.len());
         for (i, (column, field)) in raw_columns.into_iter().zip(self.schema.fields()).enumerate() {
             let array = to_array(column, field.data_type(), &self.nulls).map_err(|bad| SourceError::Value {
-                file: path.to_path_buf(),
+                file: path.into(),
                 line: lines[bad.row],
                 column: i + 1,
                 name: field.name().clone(),
@@ -121,7 +125,7 @@ impl CsvInput {
         }
         let options = RecordBatchOptions::new().with_row_count(Some(rows));
         let batch = RecordBatch::try_new_with_options(self.schema.clone(), columns, &options)
-            .map_err(|e| SourceError::Schema { file: path.to_path_buf(), message: e.to_string() })?;
+            .map_err(|e| SourceError::Schema { file: path.into(), message: e.to_string() })?;
         Ok((batch, lines))
     }
 }
@@ -155,7 +159,7 @@ fn resolve_schema(
 
 /// One open CSV file.
 struct FileReader {
-    path: PathBuf,
+    path: String,
     reader: csv::Reader<QuoteCounting>,
     record: ByteRecord,
     names: Vec<String>,
@@ -185,8 +189,8 @@ impl Read for QuoteCounting {
 impl FileReader {
     /// Opens a file and reads its header. `expected` is the first file's column names,
     /// which every later file of the same input must repeat.
-    fn open(path: &Path, options: &CsvOptions, expected: Option<&[String]>) -> Result<Self, SourceError> {
-        let bytes = QuoteCounting { inner: open_decompressed(path, options.compression)?, quote: options.quote as u8, count: 0 };
+    fn open(object: &InputObject, options: &CsvOptions, expected: Option<&[String]>) -> Result<Self, SourceError> {
+        let bytes = QuoteCounting { inner: open_decompressed(object, options.compression)?, quote: options.quote as u8, count: 0 };
         let reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -198,7 +202,7 @@ impl FileReader {
             .buffer_capacity(1 << 20)
             .from_reader(bytes);
         let mut file = FileReader {
-            path: path.to_path_buf(),
+            path: object.uri.clone(),
             reader,
             record: ByteRecord::new(),
             names: Vec::new(),
@@ -209,7 +213,7 @@ impl FileReader {
         if let Some(expected) = expected {
             if file.names != expected {
                 return Err(SourceError::Schema {
-                    file: path.to_path_buf(),
+                    file: object.uri.clone(),
                     message: format!("columns {:?} differ from the first file's {:?}", file.names, expected),
                 });
             }

@@ -1,5 +1,3 @@
-use std::path::PathBuf;
-
 /// Why an input could not be read. Every variant names the file; those about one value
 /// name its line and column too.
 #[derive(Debug, thiserror::Error)]
@@ -9,12 +7,12 @@ pub enum SourceError {
     #[error("invalid glob `{pattern}`: {message}")]
     Glob { pattern: String, message: String },
     #[error("{file}: {source}")]
-    Io { file: PathBuf, source: std::io::Error },
+    Io { file: String, source: std::io::Error },
     #[error("{file}:{line}: {message}")]
-    Malformed { file: PathBuf, line: u64, message: String },
+    Malformed { file: String, line: u64, message: String },
     #[error("{file}:{line}: column {column} `{name}`: cannot parse {value:?} as {expected}{hint}")]
     Value {
-        file: PathBuf,
+        file: String,
         line: u64,
         /// 1-based column number.
         column: usize,
@@ -24,12 +22,14 @@ pub enum SourceError {
         hint: String,
     },
     #[error("{file}: {message}")]
-    Schema { file: PathBuf, message: String },
+    Schema { file: String, message: String },
+    #[error(transparent)]
+    Store(crate::storage::StoreError),
 }
 
 impl SourceError {
-    pub(crate) fn io(file: &std::path::Path, source: std::io::Error) -> Self {
-        SourceError::Io { file: file.to_path_buf(), source }
+    pub(crate) fn io(file: &str, source: std::io::Error) -> Self {
+        SourceError::Io { file: file.into(), source }
     }
 
     /// The line the error points at, if it points at one.

@@ -1,45 +1,102 @@
-//! Finding input files and opening them as plain bytes (gzip undone, BOM dropped).
+//! Finding input objects (local files or S3 keys, by path or glob) and opening them as
+//! plain bytes (gzip undone, BOM dropped).
 
-use std::fs::File;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::io::{BufRead, BufReader, Read};
+use std::sync::Arc;
 
 use flate2::read::MultiGzDecoder;
 
 use super::SourceError;
-use crate::pipeline::Compression;
+use crate::pipeline::{Compression, Select};
+use crate::storage::{newest_date, KeyGlob, LocalStore, Location, ObjectMeta, Storage, Store};
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const UTF8_BOM: [u8; 3] = [0xef, 0xbb, 0xbf];
 const READ_BUFFER: usize = 1 << 20;
 
-/// The files a path or glob names, sorted by path so runs are reproducible.
-pub fn expand(pattern: &str) -> Result<Vec<PathBuf>, SourceError> {
-    let glob_err = |e: String| SourceError::Glob { pattern: pattern.into(), message: e };
-    let mut files = Vec::new();
-    for entry in glob::glob(pattern).map_err(|e| glob_err(e.to_string()))? {
-        let path = entry.map_err(|e| glob_err(e.to_string()))?;
-        if path.is_file() {
-            files.push(path);
-        }
-    }
-    if files.is_empty() {
-        return Err(SourceError::NoFiles { pattern: pattern.into() });
-    }
-    files.sort();
-    Ok(files)
+/// One input file or object, pinned to the content it had when it was listed.
+#[derive(Clone)]
+pub struct InputObject {
+    /// A local path or an `s3://` URI: what errors and reports name.
+    pub uri: String,
+    pub meta: ObjectMeta,
+    store: Arc<dyn Store>,
 }
 
-/// Opens a file as its decompressed bytes, without a leading UTF-8 BOM.
-pub fn open_decompressed(path: &Path, compression: Compression) -> Result<Box<dyn BufRead + Send>, SourceError> {
-    let file = File::open(path).map_err(|e| SourceError::io(path, e))?;
-    let mut raw = BufReader::with_capacity(READ_BUFFER, file);
+impl InputObject {
+    pub fn size(&self) -> u64 {
+        self.meta.size
+    }
+
+    /// What identifies this exact content: the ETag (and version) on S3, size and mtime
+    /// locally. Part of a run's commit key.
+    pub fn identity(&self) -> String {
+        match &self.meta.version {
+            Some(v) => format!("{}#{}", self.meta.etag, v),
+            None => self.meta.etag.clone(),
+        }
+    }
+
+    fn open(&self) -> Result<Box<dyn Read + Send>, SourceError> {
+        self.store.open(&self.meta).map_err(|e| SourceError::io(&self.uri, e.into_io()))
+    }
+}
+
+/// The objects a path, glob or `s3://` pattern names, sorted by key so runs are
+/// reproducible, narrowed by the input's selection rule.
+pub fn expand(pattern: &str, select: Select, storage: &Storage) -> Result<Vec<InputObject>, SourceError> {
+    let location = Location::parse(pattern, std::path::Path::new("")).map_err(SourceError::Store)?;
+    let mut objects = match location {
+        Location::Local(_) => expand_local(pattern)?,
+        Location::S3 { bucket, key } => {
+            let store: Arc<dyn Store> = Arc::new(storage.bucket(&bucket).map_err(SourceError::Store)?);
+            let glob = KeyGlob::new(&key).map_err(SourceError::Store)?;
+            let metas: Vec<ObjectMeta> = if glob.is_literal() {
+                store.head(&key).map_err(SourceError::Store)?.into_iter().collect()
+            } else {
+                store.list(&glob.prefix).map_err(SourceError::Store)?.into_iter().filter(|m| glob.matches(&m.key)).collect()
+            };
+            metas.into_iter().map(|meta| InputObject { uri: store.uri(&meta.key), meta, store: store.clone() }).collect()
+        }
+    };
+    if objects.is_empty() {
+        return Err(SourceError::NoFiles { pattern: pattern.into() });
+    }
+    if select == Select::NewestDate {
+        let newest = objects.iter().filter_map(|o| newest_date(&o.meta.key)).max().ok_or_else(|| SourceError::Glob {
+            pattern: pattern.into(),
+            message: "`select = \"newest-date\"` needs a YYYYMMDD date in the file names, and none has one".into(),
+        })?;
+        objects.retain(|o| newest_date(&o.meta.key) == Some(newest));
+    }
+    Ok(objects)
+}
+
+fn expand_local(pattern: &str) -> Result<Vec<InputObject>, SourceError> {
+    let glob_err = |e: String| SourceError::Glob { pattern: pattern.into(), message: e };
+    let store: Arc<dyn Store> = Arc::new(LocalStore::new(Default::default()));
+    let mut objects = Vec::new();
+    for entry in glob::glob(pattern).map_err(|e| glob_err(e.to_string()))? {
+        let path = entry.map_err(|e| glob_err(e.to_string()))?;
+        let key = path.to_string_lossy().into_owned();
+        if let Some(meta) = store.head(&key).map_err(SourceError::Store)? {
+            objects.push(InputObject { uri: key, meta, store: store.clone() });
+        }
+    }
+    objects.sort_by(|a, b| a.uri.cmp(&b.uri));
+    Ok(objects)
+}
+
+/// Opens an object as its decompressed bytes, without a leading UTF-8 BOM.
+pub fn open_decompressed(object: &InputObject, compression: Compression) -> Result<Box<dyn BufRead + Send>, SourceError> {
+    let uri = object.uri.as_str();
+    let mut raw = BufReader::with_capacity(READ_BUFFER, object.open()?);
     let gzip = match compression {
         Compression::Gzip => true,
         Compression::None => false,
         Compression::Auto => {
-            let head = raw.fill_buf().map_err(|e| SourceError::io(path, e))?;
-            head.starts_with(&GZIP_MAGIC) || path.extension().is_some_and(|e| e == "gz")
+            let head = raw.fill_buf().map_err(|e| SourceError::io(uri, e))?;
+            head.starts_with(&GZIP_MAGIC) || uri.ends_with(".gz")
         }
     };
     let mut reader: Box<dyn BufRead + Send> = if gzip {
@@ -47,7 +104,7 @@ pub fn open_decompressed(path: &Path, compression: Compression) -> Result<Box<dy
     } else {
         Box::new(raw)
     };
-    skip_bom(&mut reader).map_err(|e| SourceError::io(path, e))?;
+    skip_bom(&mut reader).map_err(|e| SourceError::io(uri, e))?;
     Ok(reader)
 }
 
@@ -72,12 +129,6 @@ fn skip_bom(reader: &mut Box<dyn BufRead + Send>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Size of a file on disk, for the run report.
-pub(crate) fn size_of(path: &Path) -> u64 {
-    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
-}
-
-
 #[cfg(test)]
 mod tests {
     use std::io::{Read, Write};
@@ -88,8 +139,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(name);
         std::fs::write(&path, bytes).unwrap();
+        let object = expand(&path.to_string_lossy(), Select::All, &Storage::from_env()).unwrap().remove(0);
         let mut out = Vec::new();
-        open_decompressed(&path, compression).unwrap().read_to_end(&mut out).unwrap();
+        open_decompressed(&object, compression).unwrap().read_to_end(&mut out).unwrap();
         out
     }
 

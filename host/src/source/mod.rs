@@ -12,4 +12,4 @@ mod raw;
 
 pub use csv_reader::{CsvInput, SourceBatch};
 pub use error::SourceError;
-pub use files::{expand, open_decompressed};
+pub use files::{expand, open_decompressed, InputObject};

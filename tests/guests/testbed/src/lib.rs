@@ -8,7 +8,8 @@
 //! - `clock`, `random`, `batch-dependent`: copy rows with an `extra` column holding the
 //!   wall clock, a random number, or the size of the batch the row arrived in;
 //! - `huge-output`: emit each batch `count` times;
-//! - `panic-in-open`: panic while opening the session.
+//! - `panic-in-open`: panic while opening the session;
+//! - `spin`: burn `count` million loop iterations per batch, then copy rows (a slow table).
 
 use std::sync::Arc;
 
@@ -34,6 +35,7 @@ enum Mode {
     BatchDependent,
     HugeOutput,
     PanicInOpen,
+    Spin,
 }
 
 #[derive(Deserialize)]
@@ -112,6 +114,13 @@ impl Plugin for Testbed {
                 }
             }
             Mode::Panic => panic!("testbed was told to panic"),
+            Mode::Spin => {
+                let mut x: u64 = 1;
+                for _ in 0..u64::from(self.config.count.unwrap_or(1)) * 1_000_000 {
+                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                }
+                out.emit("rows", batch);
+            }
             Mode::PanicInOpen => unreachable!("open panicked"),
             Mode::Clock | Mode::Random | Mode::BatchDependent => {
                 let value = match self.config.mode {

@@ -1,0 +1,326 @@
+//! A folder on this machine as a store. Conditional writes use a hard link (create only if
+//! absent) and an exclusive `flock` around compare-and-swap, so the lock and the registry
+//! work on local folders exactly as on S3.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Read, Write};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+
+use super::{Fetched, ObjectMeta, ObjectWriter, Precondition, StagedObject, Store, StoreError};
+
+pub struct LocalStore {
+    root: PathBuf,
+}
+
+impl LocalStore {
+    /// A store whose keys are paths under `root` (an empty root takes keys as paths).
+    pub fn new(root: PathBuf) -> Self {
+        LocalStore { root }
+    }
+
+    fn path(&self, key: &str) -> PathBuf {
+        if key.is_empty() {
+            self.root.clone()
+        } else {
+            self.root.join(key)
+        }
+    }
+}
+
+/// Content hash: a local ETag that, like S3's, changes whenever the bytes do.
+fn etag_of(bytes: &[u8]) -> String {
+    hex::encode(&Sha256::digest(bytes)[..16])
+}
+
+/// A hidden name in the same folder, so the final rename is atomic.
+fn temp_beside(path: &Path) -> PathBuf {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    path.with_file_name(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()))
+}
+
+fn ensure_parent(path: &Path) -> Result<(), StoreError> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir.display().to_string(), e))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Holds an exclusive advisory lock on `<dir>/.<name>.lock` while alive.
+struct KeyLock {
+    _file: File,
+}
+
+impl KeyLock {
+    fn acquire(path: &Path) -> Result<Self, StoreError> {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let lock_path = path.with_file_name(format!(".{name}.lock"));
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| StoreError::io(lock_path.display().to_string(), e))?;
+        // SAFETY: flock on a descriptor we own; released when the file closes.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(StoreError::io(lock_path.display().to_string(), std::io::Error::last_os_error()));
+        }
+        Ok(KeyLock { _file: file })
+    }
+}
+
+impl Store for LocalStore {
+    fn uri(&self, key: &str) -> String {
+        self.path(key).display().to_string()
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        let mut found = Vec::new();
+        let start = self.path(prefix);
+        // A prefix may end inside a file name: walk from its folder and filter.
+        let dir = if prefix.is_empty() || prefix.ends_with('/') { start.clone() } else { start.parent().map(Path::to_path_buf).unwrap_or_default() };
+        walk(&dir, &mut |path| {
+            let Ok(rel) = path.strip_prefix(&self.root) else { return };
+            let key = rel.to_string_lossy().into_owned();
+            let hidden = rel.components().any(|c| c.as_os_str().to_string_lossy().starts_with('.'));
+            if key.starts_with(prefix) && !hidden {
+                if let Ok(Some(meta)) = self.head(&key) {
+                    found.push(meta);
+                }
+            }
+        })
+        .map_err(|e| StoreError::io(dir.display().to_string(), e))?;
+        found.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(found)
+    }
+
+    fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
+        let path = self.path(key);
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() => {
+                let mtime = m.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).unwrap_or_default();
+                Ok(Some(ObjectMeta {
+                    key: key.into(),
+                    size: m.len(),
+                    etag: format!("{:x}-{:x}", m.len(), mtime.as_nanos()),
+                    version: None,
+                }))
+            }
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::io(self.uri(key), e)),
+        }
+    }
+
+    fn get(&self, key: &str) -> Result<Option<Fetched>, StoreError> {
+        match std::fs::read(self.path(key)) {
+            Ok(body) => Ok(Some(Fetched { etag: etag_of(&body), body: body.into() })),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::io(self.uri(key), e)),
+        }
+    }
+
+    fn put(&self, key: &str, body: Bytes, when: Precondition) -> Result<String, StoreError> {
+        let path = self.path(key);
+        let uri = self.uri(key);
+        ensure_parent(&path)?;
+        let etag = etag_of(&body);
+        let tmp = temp_beside(&path);
+        write_synced(&tmp, &body).map_err(|e| StoreError::io(&uri, e))?;
+        let result = match when {
+            Precondition::IfAbsent => match std::fs::hard_link(&tmp, &path) {
+                Ok(()) => Ok(etag),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(StoreError::Conflict { uri }),
+                Err(e) => Err(StoreError::io(uri, e)),
+            },
+            Precondition::None => std::fs::rename(&tmp, &path).map(|_| etag).map_err(|e| StoreError::io(uri, e)),
+            Precondition::IfMatch(expected) => {
+                let _lock = KeyLock::acquire(&path)?;
+                match self.get(key)? {
+                    Some(current) if current.etag == expected => {
+                        std::fs::rename(&tmp, &path).map(|_| etag).map_err(|e| StoreError::io(uri, e))
+                    }
+                    Some(_) => Err(StoreError::Conflict { uri }),
+                    None => Err(StoreError::NotFound { uri }),
+                }
+            }
+        };
+        let _ = std::fs::remove_file(&tmp);
+        result
+    }
+
+    fn delete(&self, key: &str, when: Precondition) -> Result<(), StoreError> {
+        let path = self.path(key);
+        let uri = self.uri(key);
+        let _lock = match &when {
+            Precondition::IfMatch(_) => Some(KeyLock::acquire(&path)?),
+            _ => None,
+        };
+        if let Precondition::IfMatch(expected) = &when {
+            match self.get(key)? {
+                Some(current) if &current.etag == expected => {}
+                Some(_) => return Err(StoreError::Conflict { uri }),
+                None => return Ok(()),
+            }
+        }
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StoreError::io(uri, e)),
+        }
+    }
+
+    fn open(&self, meta: &ObjectMeta) -> Result<Box<dyn Read + Send>, StoreError> {
+        let file = File::open(self.path(&meta.key)).map_err(|e| StoreError::io(self.uri(&meta.key), e))?;
+        Ok(Box::new(file))
+    }
+
+    fn create(&self, key: &str) -> Result<Box<dyn ObjectWriter>, StoreError> {
+        let path = self.path(key);
+        ensure_parent(&path)?;
+        let tmp = temp_beside(&path);
+        let file = File::create(&tmp).map_err(|e| StoreError::io(tmp.display().to_string(), e))?;
+        Ok(Box::new(LocalWriter { file: Some(BufWriter::with_capacity(1 << 20, file)), tmp, path }))
+    }
+}
+
+fn write_synced(path: &Path, body: &[u8]) -> std::io::Result<()> {
+    let mut file = File::create(path)?;
+    file.write_all(body)?;
+    file.sync_all()
+}
+
+fn walk(dir: &Path, visit: &mut dyn FnMut(&Path)) -> std::io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let path = entry?.path();
+        if path.is_dir() {
+            walk(&path, visit)?;
+        } else {
+            visit(&path);
+        }
+    }
+    Ok(())
+}
+
+/// A file written under a hidden temporary name beside its final path.
+struct LocalWriter {
+    file: Option<BufWriter<File>>,
+    tmp: PathBuf,
+    path: PathBuf,
+}
+
+impl Write for LocalWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.file.as_mut().expect("open until staged").write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.as_mut().expect("open until staged").flush()
+    }
+}
+
+impl ObjectWriter for LocalWriter {
+    fn stage(mut self: Box<Self>) -> Result<Box<dyn StagedObject>, StoreError> {
+        let uri = self.tmp.display().to_string();
+        let file = self.file.take().expect("staged once").into_inner().map_err(|e| StoreError::io(&uri, e.into_error()))?;
+        file.sync_all().map_err(|e| StoreError::io(&uri, e))?;
+        let bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let tmp = std::mem::take(&mut self.tmp);
+        Ok(Box::new(LocalStaged { tmp, path: self.path.clone(), bytes }))
+    }
+}
+
+impl Drop for LocalWriter {
+    fn drop(&mut self) {
+        if !self.tmp.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+struct LocalStaged {
+    tmp: PathBuf,
+    path: PathBuf,
+    bytes: u64,
+}
+
+impl StagedObject for LocalStaged {
+    fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Renames into place (atomic on one filesystem) and syncs the folder.
+    fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
+        let tmp = std::mem::take(&mut self.tmp);
+        std::fs::rename(&tmp, &self.path).map_err(|e| StoreError::io(self.path.display().to_string(), e))?;
+        if let Some(dir) = self.path.parent() {
+            if let Ok(d) = File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for LocalStaged {
+    fn drop(&mut self) {
+        if !self.tmp.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conditional_writes_behave_like_s3() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().into());
+        let first = store.put("a/k", Bytes::from_static(b"1"), Precondition::IfAbsent).unwrap();
+        assert!(matches!(store.put("a/k", Bytes::from_static(b"2"), Precondition::IfAbsent), Err(StoreError::Conflict { .. })));
+        let second = store.put("a/k", Bytes::from_static(b"2"), Precondition::IfMatch(first.clone())).unwrap();
+        assert!(matches!(store.put("a/k", Bytes::from_static(b"3"), Precondition::IfMatch(first)), Err(StoreError::Conflict { .. })));
+        assert_eq!(store.get("a/k").unwrap().unwrap().body.as_ref(), b"2");
+        assert!(matches!(store.delete("a/k", Precondition::IfMatch("nope".into())), Err(StoreError::Conflict { .. })));
+        store.delete("a/k", Precondition::IfMatch(second)).unwrap();
+        assert!(store.get("a/k").unwrap().is_none());
+    }
+
+    #[test]
+    fn lists_by_prefix_without_hidden_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().into());
+        for key in ["t/v1.json", "t/v2.json", "u/x", "t/.v3.json.tmp"] {
+            store.put(key, Bytes::from_static(b"x"), Precondition::None).unwrap();
+        }
+        let keys: Vec<_> = store.list("t/v").unwrap().into_iter().map(|m| m.key).collect();
+        assert_eq!(keys, ["t/v1.json", "t/v2.json"]);
+    }
+
+    #[test]
+    fn staged_objects_appear_only_on_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().into());
+        let mut w = store.create("o/f.parquet").unwrap();
+        w.write_all(b"data").unwrap();
+        let staged = w.stage().unwrap();
+        assert!(store.head("o/f.parquet").unwrap().is_none());
+        staged.commit().unwrap();
+        assert_eq!(store.get("o/f.parquet").unwrap().unwrap().body.as_ref(), b"data");
+        let mut dropped = store.create("o/g.parquet").unwrap();
+        dropped.write_all(b"x").unwrap();
+        drop(dropped);
+        assert_eq!(std::fs::read_dir(dir.path().join("o")).unwrap().count(), 1);
+    }
+}

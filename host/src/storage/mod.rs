@@ -1,0 +1,123 @@
+//! Where bytes live: local folders or S3 buckets, behind one small interface.
+//!
+//! Sources read objects through [`Storage::open`]; sinks write them through
+//! [`Store::create`], which stages an object (a hidden temporary file, or a multipart
+//! upload that is not yet completed) and makes it visible only on
+//! [`StagedObject::commit`]. The commit protocol, the table lock and the version registry
+//! need only the small conditional-write API of [`Store`], which both backends implement.
+
+mod error;
+pub mod local;
+mod location;
+pub mod s3;
+mod select;
+
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+
+pub use error::StoreError;
+pub use local::LocalStore;
+pub use location::{join_key, Location};
+pub use s3::{S3Bucket, S3Settings};
+pub use select::{newest_date, KeyGlob};
+
+/// An object found by listing, with what identifies its exact content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    /// The key inside its store (a path relative to the root for local stores).
+    pub key: String,
+    pub size: u64,
+    /// S3 ETag, or a size-and-mtime fingerprint for local files.
+    pub etag: String,
+    /// The S3 version id, when the bucket is versioned.
+    pub version: Option<String>,
+}
+
+/// When a write may happen; the compare-and-swap behind commits, locks and the registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Precondition {
+    None,
+    /// Only if no object has the key (`If-None-Match: *`).
+    IfAbsent,
+    /// Only if the object still has this ETag (`If-Match`).
+    IfMatch(String),
+}
+
+/// A small object read whole, with its ETag for a later conditional write.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub body: Bytes,
+    pub etag: String,
+}
+
+/// A bucket, or a folder on this machine.
+pub trait Store: Send + Sync {
+    /// The URI of a key, for messages and reports.
+    fn uri(&self, key: &str) -> String;
+    /// Every object whose key starts with `prefix`, sorted by key.
+    fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError>;
+    fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError>;
+    /// Reads a small object whole; `None` when it does not exist.
+    fn get(&self, key: &str) -> Result<Option<Fetched>, StoreError>;
+    /// Writes a small object whole, if the precondition holds; returns the new ETag.
+    fn put(&self, key: &str, body: Bytes, when: Precondition) -> Result<String, StoreError>;
+    /// Deletes an object, if the precondition holds (`IfAbsent` is not meaningful here).
+    fn delete(&self, key: &str, when: Precondition) -> Result<(), StoreError>;
+    /// Streams an object's bytes; fails if its content no longer matches `meta.etag`.
+    fn open(&self, meta: &ObjectMeta) -> Result<Box<dyn Read + Send>, StoreError>;
+    /// Starts writing an object that stays invisible until its staged form is committed.
+    fn create(&self, key: &str) -> Result<Box<dyn ObjectWriter>, StoreError>;
+}
+
+/// An object being written. Dropping it before [`ObjectWriter::stage`] discards it.
+pub trait ObjectWriter: Write + Send {
+    /// Flushes every byte; the object is complete but still invisible.
+    fn stage(self: Box<Self>) -> Result<Box<dyn StagedObject>, StoreError>;
+}
+
+/// A complete object waiting to be made visible. Dropping it discards it (the temporary
+/// file is deleted, the multipart upload aborted).
+pub trait StagedObject: Send {
+    fn bytes(&self) -> u64;
+    /// Makes the object visible under its key, atomically.
+    fn commit(self: Box<Self>) -> Result<(), StoreError>;
+}
+
+/// Resolves locations to stores, creating the S3 client once, on first use.
+pub struct Storage {
+    settings: S3Settings,
+    client: Mutex<Option<aws_sdk_s3::Client>>,
+}
+
+impl Storage {
+    pub fn new(settings: S3Settings) -> Self {
+        Storage { settings, client: Mutex::new(None) }
+    }
+
+    /// Local folders only; S3 locations are configured from the environment.
+    pub fn from_env() -> Self {
+        Storage::new(S3Settings::default())
+    }
+
+    pub fn settings(&self) -> &S3Settings {
+        &self.settings
+    }
+
+    /// The store holding a location, and the location's key inside it.
+    pub fn resolve(&self, location: &Location) -> Result<(Arc<dyn Store>, String), StoreError> {
+        match location {
+            Location::Local(path) => Ok((Arc::new(LocalStore::new(path.clone())), String::new())),
+            Location::S3 { bucket, key } => Ok((Arc::new(self.bucket(bucket)?), key.clone())),
+        }
+    }
+
+    pub fn bucket(&self, bucket: &str) -> Result<S3Bucket, StoreError> {
+        let mut client = self.client.lock().expect("not poisoned");
+        if client.is_none() {
+            *client = Some(s3::client(&self.settings)?);
+        }
+        Ok(S3Bucket::new(client.clone().expect("set above"), bucket, self.settings.clone()))
+    }
+}
