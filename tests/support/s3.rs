@@ -132,12 +132,18 @@ fn http_ok(port: u16, path: &str) -> bool {
 }
 
 fn start_s3s_fs() -> Server {
+    let root = std::env::temp_dir().join(format!("sluice-s3s-fs-{}", std::process::id()));
+    std::fs::create_dir_all(&root).unwrap();
+    Server { endpoint: format!("http://{}", serve_s3s_fs(root, 0)), _child: None }
+}
+
+/// Serves s3s-fs over `root` on 127.0.0.1:`port` (0: any free port) from its own thread
+/// and runtime, so it outlives every test; returns the address it listens on.
+pub fn serve_s3s_fs(root: PathBuf, port: u16) -> SocketAddr {
     use hyper_util::rt::{TokioExecutor, TokioIo};
     use hyper_util::server::conn::auto::Builder as ConnBuilder;
     use s3s::{auth::SimpleAuth, service::S3ServiceBuilder};
 
-    let root = std::env::temp_dir().join(format!("sluice-s3s-fs-{}", std::process::id()));
-    std::fs::create_dir_all(&root).unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<SocketAddr>();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -145,7 +151,7 @@ fn start_s3s_fs() -> Server {
             let mut builder = S3ServiceBuilder::new(s3s_fs::FileSystem::new(root).unwrap());
             builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
             let service = builder.build();
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
             tx.send(listener.local_addr().unwrap()).unwrap();
             let http = ConnBuilder::new(TokioExecutor::new());
             loop {
@@ -157,7 +163,7 @@ fn start_s3s_fs() -> Server {
             }
         });
     });
-    Server { endpoint: format!("http://{}", rx.recv().unwrap()), _child: None }
+    rx.recv().unwrap()
 }
 
 /// A fresh bucket on a server, with a client to set up inputs and check outputs.
