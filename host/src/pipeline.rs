@@ -140,7 +140,12 @@ fn default_log_lines() -> u32 {
 pub struct InputSpec {
     /// A file path or a glob (`data/*.csv.gz`), relative to the pipeline file, or an
     /// `s3://bucket/key` URI whose key may hold a glob.
+    #[serde(default)]
     pub path: String,
+    /// Instead of `path`: the files that the named input of this table read in the latest
+    /// version that succeeded before this run's `version` (pipeline 004's `previous`
+    /// export). With no such version the input is empty, so declare its `columns` and `types`.
+    pub from_registry: Option<String>,
     /// Which of the matching files to read.
     #[serde(default)]
     pub select: Select,
@@ -287,9 +292,14 @@ fn default_row_group_rows() -> usize {
 impl Pipeline {
     /// Reads and checks a pipeline file; relative paths become relative to its folder.
     pub fn load(path: &Path) -> Result<Self, PipelineError> {
+        Self::load_with_vars(path, &Vars::new())
+    }
+
+    /// Like [`Pipeline::load`], with `${NAME}` taken from `vars` before the environment.
+    pub fn load_with_vars(path: &Path, vars: &Vars) -> Result<Self, PipelineError> {
         let text = std::fs::read_to_string(path).map_err(|source| PipelineError::Read { path: path.into(), source })?;
         let base = path.parent().unwrap_or(Path::new("."));
-        Self::parse(&text, base).map_err(|e| match e {
+        Self::parse_with_vars(&text, base, vars).map_err(|e| match e {
             PipelineError::Parse { message, .. } => PipelineError::Parse { path: path.into(), message },
             other => other,
         })
@@ -297,10 +307,14 @@ impl Pipeline {
 
     /// Parses pipeline TOML, resolving relative paths against `base`.
     pub fn parse(text: &str, base: &Path) -> Result<Self, PipelineError> {
+        Self::parse_with_vars(text, base, &Vars::new())
+    }
+
+    pub fn parse_with_vars(text: &str, base: &Path, vars: &Vars) -> Result<Self, PipelineError> {
         let mut pipeline: Pipeline =
             toml::from_str(text).map_err(|e| PipelineError::Parse { path: PathBuf::new(), message: e.to_string() })?;
         for (name, table) in &mut pipeline.tables {
-            table.resolve(name, base)?;
+            table.resolve(name, base, vars)?;
         }
         Ok(pipeline)
     }
@@ -313,8 +327,9 @@ impl OutputSpec {
 }
 
 impl TableSpec {
-    fn resolve(&mut self, name: &str, base: &Path) -> Result<(), PipelineError> {
+    fn resolve(&mut self, name: &str, base: &Path, vars: &Vars) -> Result<(), PipelineError> {
         let err = |message: String| PipelineError::Table { table: name.into(), message };
+        let expand_env = |text: &str| expand_vars(text, vars);
         if self.plugin.ends_with(".wasm") {
             self.plugin = join(base, &expand_env(&self.plugin).map_err(err)?);
         }
@@ -329,8 +344,20 @@ impl TableSpec {
                 return Err(err("output.partition: this `by` needs a `column`".into()));
             }
         }
+        let has_version = self.version.is_some();
         for spec in self.input.iter_mut().chain(self.inputs.values_mut()) {
-            spec.path = join(base, &expand_env(&spec.path).map_err(err)?);
+            match (&spec.from_registry, spec.path.is_empty()) {
+                (None, true) => return Err(err("an input needs a `path` (or `from_registry`)".into())),
+                (Some(_), false) => return Err(err("give an input either `path` or `from_registry`, not both".into())),
+                (Some(_), true) if !has_version => {
+                    return Err(err("`from_registry` needs the table's `version`".into()))
+                }
+                (Some(_), true) if spec.csv.columns.is_none() => {
+                    return Err(err("a `from_registry` input needs `columns` (it is empty for the first version)".into()))
+                }
+                (Some(_), true) => {}
+                (None, false) => spec.path = join(base, &expand_env(&spec.path).map_err(err)?),
+            }
             spec.csv.check().map_err(|m| err(format!("input `{}`: {m}", spec.path)))?;
         }
         if self.input.is_some() && !self.inputs.is_empty() {
@@ -382,16 +409,27 @@ impl CsvOptions {
     }
 }
 
+/// Values for `${NAME}` given on the command line (`--var NAME=VALUE`).
+pub type Vars = BTreeMap<String, String>;
+
 /// Replaces `${NAME}` with the environment variable's value, so one pipeline file serves
 /// several inputs or environments; an unset variable is an error.
 pub fn expand_env(text: &str) -> Result<String, String> {
+    expand_vars(text, &Vars::new())
+}
+
+/// Replaces `${NAME}` with `vars[NAME]`, else the environment variable's value.
+pub fn expand_vars(text: &str, vars: &Vars) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
         let end = rest[start..].find('}').ok_or_else(|| format!("unclosed `${{` in {text:?}"))? + start;
         let name = &rest[start + 2..end];
-        let value = std::env::var(name).map_err(|_| format!("{text:?} uses ${{{name}}}, which is not set"))?;
+        let value = match vars.get(name) {
+            Some(value) => value.clone(),
+            None => std::env::var(name).map_err(|_| format!("{text:?} uses ${{{name}}}, which is not set (pass --var {name}=VALUE)"))?,
+        };
         out.push_str(&value);
         rest = &rest[end + 1..];
     }

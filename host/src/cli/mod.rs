@@ -82,6 +82,9 @@ struct RunArgs {
     /// Only run these tables (repeat or comma-separate).
     #[arg(long = "table", env = "SLUICE_TABLES", value_delimiter = ',')]
     tables: Vec<String>,
+    /// A value for `${NAME}` in the pipeline file, before the environment (repeatable).
+    #[arg(long = "var", env = "SLUICE_VARS", value_delimiter = ',', value_name = "NAME=VALUE")]
+    vars: Vec<String>,
     /// Run id recorded in outputs and the report (default: a new UUID).
     #[arg(long, env = "SLUICE_RUN_ID")]
     run_id: Option<String>,
@@ -306,7 +309,12 @@ fn dispatch(cli: Cli) -> Result<u8> {
 }
 
 fn run(args: RunArgs) -> Result<u8> {
-    let pipeline = Pipeline::load(&args.pipeline)?;
+    let mut vars = crate::pipeline::Vars::new();
+    for pair in &args.vars {
+        let (name, value) = pair.split_once('=').with_context(|| format!("--var {pair:?} is not NAME=VALUE"))?;
+        vars.insert(name.trim().to_string(), value.to_string());
+    }
+    let pipeline = Pipeline::load_with_vars(&args.pipeline, &vars)?;
     if let Some(unknown) = args.tables.iter().find(|t| !pipeline.tables.contains_key(*t)) {
         anyhow::bail!("no table `{unknown}` in {}", args.pipeline.display());
     }

@@ -69,7 +69,7 @@ fn read_input(case: &Path, input: &crate::plugin::InputInfo) -> Result<InputData
             .ok_or_else(|| format!("input `{}` column `{}`: CSV fixtures cannot hold {}", input.name, field.name(), field.data_type()))?;
         csv.types.insert(field.name().clone(), name.to_string());
     }
-    let spec = InputSpec { path: path.display().to_string(), select: Default::default(), csv };
+    let spec = InputSpec { path: path.display().to_string(), select: Default::default(), from_registry: None, csv };
     let (schema, batches) = read_csv(&spec).map_err(|e| format!("input `{}`: {e}", input.name))?;
     Ok(InputData { name: input.name.clone(), schema, batches })
 }
@@ -93,7 +93,7 @@ fn read_expected(case: &Path, output: &str) -> Result<Option<RecordBatch>, Strin
     if csv.exists() {
         let mut options = CsvOptions::default_for_fixtures();
         options.infer = false;
-        let spec = InputSpec { path: csv.display().to_string(), select: Default::default(), csv: options };
+        let spec = InputSpec { path: csv.display().to_string(), select: Default::default(), from_registry: None, csv: options };
         let (schema, batches) = read_csv(&spec).map_err(|e| format!("expected `{output}`: {e}"))?;
         return concat_batches(&schema, &batches).map(Some).map_err(|e| e.to_string());
     }

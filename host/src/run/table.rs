@@ -75,25 +75,13 @@ fn execute(
     if info.outputs.iter().any(|o| o.name == REJECTS) {
         return Err(TableError::Config(format!("plugin output `{REJECTS}` clashes with the host's rejects output")));
     }
-    let inputs = find_inputs(spec, &info, storage)?;
-    for input in &inputs {
-        let files = input.objects.iter().map(|o| o.uri.clone()).collect();
-        let bytes = input.objects.iter().map(InputObject::size).sum();
-        report.inputs.push(InputReport { name: input.name.clone(), files, rows: 0, bytes });
-    }
-    report.bytes_in = report.inputs.iter().map(|i| i.bytes).sum();
-
     let config_json = spec.config_json();
     let location = Location::parse(&spec.output.location, std::path::Path::new(""))?;
     let (store, root) = storage.resolve(&location)?;
     let mode = spec.output.commit_mode();
-    let dataset = Dataset { store: store.clone(), root: root.clone(), mode, unit: unit_key(name, spec, &plugin, &info, &inputs, &config_json).id() };
-    if mode == CommitMode::Append {
-        report.unit = Some(dataset.unit.clone());
-        report.manifest = Some(store.uri(&dataset.manifest_key()));
-    }
 
     // One writer per table: S3 outputs, datasets and versioned tables are shared state.
+    // Taken before the inputs are listed, since the registry picks some of them.
     let lock = if location.is_s3() || mode == CommitMode::Append || spec.version.is_some() {
         let key = join_key(&root, &format!("{STATE_DIR}/locks/{}/{name}.lock", spec.tenant));
         let settings = LockSettings { lease: options.lock_lease, wait: options.lock_wait, run_id: options.run_id.clone() };
@@ -109,6 +97,19 @@ fn execute(
         }
         None => None,
     };
+    let inputs = find_inputs(spec, &info, storage, registry.as_ref())?;
+    for input in &inputs {
+        let files = input.objects.iter().map(|o| o.uri.clone()).collect();
+        let bytes = input.objects.iter().map(InputObject::size).sum();
+        report.inputs.push(InputReport { name: input.name.clone(), files, rows: 0, bytes });
+    }
+    report.bytes_in = report.inputs.iter().map(|i| i.bytes).sum();
+    let unit = unit_key(name, spec, &plugin, &info, &inputs, &config_json).id();
+    let dataset = Dataset { store: store.clone(), root: root.clone(), mode, unit };
+    if mode == CommitMode::Append {
+        report.unit = Some(dataset.unit.clone());
+        report.manifest = Some(store.uri(&dataset.manifest_key()));
+    }
     if !options.force && already_done(&dataset, registry.as_ref(), report)? {
         report.status = Status::AlreadyDone;
         if let Some(lock) = lock {
@@ -118,7 +119,12 @@ fn execute(
     }
     let record = |status: VersionStatus, error: Option<String>, unit: Option<String>| -> Result<(), TableError> {
         let Some((registry, version)) = &registry else { return Ok(()) };
-        let inputs = inputs.iter().map(|i| (i.name.clone(), i.objects.iter().map(|o| o.uri.clone()).collect())).collect();
+        // Local paths made absolute, so a later run from another folder finds them.
+        let absolute = |uri: &str| match uri.starts_with("s3://") {
+            true => uri.to_string(),
+            false => std::path::absolute(uri).map(|p| p.display().to_string()).unwrap_or_else(|_| uri.to_string()),
+        };
+        let inputs = inputs.iter().map(|i| (i.name.clone(), i.objects.iter().map(|o| absolute(&o.uri)).collect())).collect();
         let updated_at = super::report::format_micros(now_micros());
         let entry = VersionRecord { version: version.clone(), status, run_id: options.run_id.clone(), updated_at, inputs, unit, error };
         Ok(registry.record(&entry)?)
@@ -262,7 +268,12 @@ fn plugin_report(plugin: &LoadedPlugin, info: &PluginInfo) -> PluginReport {
 }
 
 /// Pairs the pipeline's inputs with the plugin's, in the plugin's order, and lists them.
-fn find_inputs<'a>(spec: &'a TableSpec, info: &PluginInfo, storage: &Storage) -> Result<Vec<FoundInput<'a>>, TableError> {
+fn find_inputs<'a>(
+    spec: &'a TableSpec,
+    info: &PluginInfo,
+    storage: &Storage,
+    registry: Option<&(Registry, String)>,
+) -> Result<Vec<FoundInput<'a>>, TableError> {
     let declared: Vec<&str> = info.inputs.iter().map(|i| i.name.as_str()).collect();
     let bound: Vec<(String, &InputSpec)> = match &spec.input {
         Some(single) if declared.len() == 1 => vec![(declared[0].to_string(), single)],
@@ -287,9 +298,41 @@ fn find_inputs<'a>(spec: &'a TableSpec, info: &PluginInfo, storage: &Storage) ->
     bound
         .into_iter()
         .map(|(name, input)| {
-            let objects = crate::source::expand(&input.path, input.select, storage)
-                .map_err(|source| TableError::Source { input: name.clone(), source })?;
+            let objects = match &input.from_registry {
+                Some(of) => from_registry(&name, of, registry, storage)?,
+                None => crate::source::expand(&input.path, input.select, storage)
+                    .map_err(|source| TableError::Source { input: name.clone(), source })?,
+            };
             Ok(FoundInput { name, spec: input, objects })
+        })
+        .collect()
+}
+
+/// The files input `of` read in the latest version that succeeded before this one; none
+/// when this is the first version.
+fn from_registry(
+    name: &str,
+    of: &str,
+    registry: Option<&(Registry, String)>,
+    storage: &Storage,
+) -> Result<Vec<InputObject>, TableError> {
+    let (registry, version) = registry.ok_or_else(|| TableError::Config("`from_registry` needs the table's `version`".into()))?;
+    let Some(base) = registry.latest_succeeded_before(version)? else {
+        tracing::info!(input = name, version, "no earlier successful version: the input is empty");
+        return Ok(Vec::new());
+    };
+    let uris = base.inputs.iter().find(|(n, _)| n == of).map(|(_, u)| u.clone()).ok_or_else(|| {
+        TableError::Config(format!("version {} recorded no input `{of}` (it has {:?})", base.version, base.inputs.iter().map(|i| &i.0).collect::<Vec<_>>()))
+    })?;
+    tracing::info!(input = name, base = %base.version, files = uris.len(), "read from the version registry");
+    uris.iter()
+        .map(|uri| {
+            let mut found = crate::source::expand(uri, crate::pipeline::Select::All, storage)
+                .map_err(|source| TableError::Source { input: name.into(), source })?;
+            match found.len() {
+                1 => Ok(found.remove(0)),
+                _ => Err(TableError::Config(format!("version {}'s input {uri} is no longer a single object", base.version))),
+            }
         })
         .collect()
 }
@@ -304,7 +347,7 @@ fn open_inputs(found: &[FoundInput], batch_rows: usize) -> Result<Vec<OpenInput>
             if csv.schema().fields().is_empty() {
                 return Err(TableError::Config(format!(
                     "input `{name}`: {} is empty and no `columns` are declared, so its columns are unknown",
-                    input.objects[0].uri
+                    input.objects.first().map(|o| o.uri.as_str()).unwrap_or("it")
                 )));
             }
             Ok(OpenInput { name, csv })

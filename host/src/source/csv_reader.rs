@@ -50,6 +50,9 @@ impl CsvInput {
     pub fn from_objects(files: Vec<InputObject>, options: &CsvOptions, batch_rows: usize) -> Result<Self, SourceError> {
         let options = options.clone();
         let nulls = NullMarkers::new(&options.null);
+        if files.is_empty() {
+            return Ok(Self::empty(options, batch_rows, nulls));
+        }
         let mut reader = FileReader::open(&files[0], &options, None)?;
         let first_batch = reader.next_raw(INFER_ROWS.max(batch_rows))?;
         let (schema, inferred) = resolve_schema(&reader, &options, first_batch.as_ref(), &nulls)?;
@@ -62,6 +65,22 @@ impl CsvInput {
             nulls,
             first: Some((reader, first_batch)),
         })
+    }
+
+    /// An input without files: its declared `columns`, typed by `types` (else utf8).
+    fn empty(options: CsvOptions, batch_rows: usize, nulls: NullMarkers) -> Self {
+        let columns = options.columns.clone().unwrap_or_default();
+        let fields: Vec<Field> =
+            columns.iter().map(|c| Field::new(c, options.declared_type(c).unwrap_or(DataType::Utf8), true)).collect();
+        CsvInput {
+            files: Vec::new(),
+            inferred: vec![false; fields.len()],
+            schema: Arc::new(Schema::new(fields)),
+            options,
+            batch_rows,
+            nulls,
+            first: None,
+        }
     }
 
     pub fn schema(&self) -> SchemaRef {
@@ -79,7 +98,7 @@ impl CsvInput {
 
     /// Reads every row of every file in batches; `sink` returns false to stop early.
     pub fn read_all(mut self, mut sink: impl FnMut(SourceBatch) -> bool) -> Result<(), SourceError> {
-        let (mut reader, mut pending) = self.first.take().expect("read_all runs once");
+        let Some((mut reader, mut pending)) = self.first.take() else { return Ok(()) };
         let names: Vec<String> = self.schema.fields().iter().map(|f| f.name().clone()).collect();
         for file in 0..self.files.len() {
             if file > 0 {

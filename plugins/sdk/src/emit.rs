@@ -34,6 +34,11 @@ impl Emit {
         }
     }
 
+    /// The batches emitted so far for `output`: for a plugin's own unit tests.
+    pub fn batches<'a>(&'a self, output: &'a str) -> impl Iterator<Item = &'a RecordBatch> + 'a {
+        self.batches.iter().filter(move |(o, _)| o == output).map(|(_, b)| b)
+    }
+
     /// How many rows were rejected so far in this call.
     pub fn rejected(&self) -> usize {
         self.rejects.len()
