@@ -13,6 +13,7 @@
 //! - [`sink`]: where Parquet is written: staged files, partition folders;
 //! - [`commit`]: where outputs become visible: commit units and manifests, the table lock,
 //!   the version registry;
+//! - [`ingest`]: raw ingest jobs: files routed to assets and copied into date partitions;
 //! - [`run`]: the wiring: one reader, plugin and writer thread per table, and the run report;
 //! - [`cli`]: the `sluice` command line;
 //! - [`conformance`]: the plugin conformance kit (`sluice plugin test`).
@@ -20,6 +21,7 @@
 pub mod cli;
 pub mod commit;
 pub mod conformance;
+pub mod ingest;
 pub mod pipeline;
 pub mod plugin;
 pub mod run;

@@ -23,7 +23,11 @@ pub enum PipelineError {
 pub struct Pipeline {
     #[serde(default)]
     pub defaults: Defaults,
+    #[serde(default)]
     pub tables: BTreeMap<String, TableSpec>,
+    /// Raw ingest jobs (pipeline 003): files copied into date partitions, no plugin.
+    #[serde(default)]
+    pub ingest: BTreeMap<String, crate::ingest::IngestSpec>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -315,6 +319,12 @@ impl Pipeline {
             toml::from_str(text).map_err(|e| PipelineError::Parse { path: PathBuf::new(), message: e.to_string() })?;
         for (name, table) in &mut pipeline.tables {
             table.resolve(name, base, vars)?;
+        }
+        for (name, ingest) in &mut pipeline.ingest {
+            ingest.resolve(name, base, vars).map_err(|message| PipelineError::Table { table: name.clone(), message })?;
+        }
+        if pipeline.tables.is_empty() && pipeline.ingest.is_empty() {
+            return Err(PipelineError::Parse { path: PathBuf::new(), message: "no [tables.NAME] or [ingest.NAME]".into() });
         }
         Ok(pipeline)
     }

@@ -41,14 +41,18 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
 fn credentials_in_env() {
     static SET: OnceLock<()> = OnceLock::new();
     SET.get_or_init(|| {
+        // Empty AWS config files, so no developer profile leaks into the tests.
+        let empty = std::env::temp_dir().join("sluice-test-empty-aws-config");
+        std::fs::write(&empty, "").unwrap();
+        let empty = empty.display().to_string();
         // Set once, before any run reads them; the AWS chain reads these first.
         for (k, v) in [
             ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
             ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
             ("AWS_REGION", "us-east-1"),
             ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("AWS_CONFIG_FILE", "/nonexistent/sluice-test-aws-config"),
-            ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/sluice-test-aws-credentials"),
+            ("AWS_CONFIG_FILE", empty.as_str()),
+            ("AWS_SHARED_CREDENTIALS_FILE", empty.as_str()),
         ] {
             std::env::set_var(k, v);
         }

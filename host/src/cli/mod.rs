@@ -315,7 +315,7 @@ fn run(args: RunArgs) -> Result<u8> {
         vars.insert(name.trim().to_string(), value.to_string());
     }
     let pipeline = Pipeline::load_with_vars(&args.pipeline, &vars)?;
-    if let Some(unknown) = args.tables.iter().find(|t| !pipeline.tables.contains_key(*t)) {
+    if let Some(unknown) = args.tables.iter().find(|t| !pipeline.tables.contains_key(*t) && !pipeline.ingest.contains_key(*t)) {
         anyhow::bail!("no table `{unknown}` in {}", args.pipeline.display());
     }
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).context("system clock before 1970")?;

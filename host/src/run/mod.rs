@@ -66,6 +66,22 @@ pub fn run_pipeline(pipeline: &Pipeline, options: &RunOptions) -> Result<RunRepo
             break;
         }
     }
+    let failed = report.tables.iter().any(|t| t.status == Status::Failed);
+    for (name, spec) in &pipeline.ingest {
+        if !selected(name) || (failed && options.fail_fast) {
+            continue;
+        }
+        let ingest = crate::ingest::run_ingest(name, spec, &storage, options);
+        match &ingest.error {
+            Some(error) => tracing::error!(ingest = %name, "{error}"),
+            None => tracing::info!(ingest = %name, copied = ingest.copied, skipped = ingest.skipped, "ingest done"),
+        }
+        let stop = ingest.error.is_some() && options.fail_fast;
+        report.ingests.push(ingest);
+        if stop {
+            break;
+        }
+    }
     report.finish(started.elapsed());
     Ok(report)
 }

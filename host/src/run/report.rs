@@ -15,6 +15,8 @@ pub struct RunReport {
     pub status: Status,
     pub duration_ms: u64,
     pub tables: Vec<TableReport>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ingests: Vec<crate::ingest::IngestReport>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -106,19 +108,20 @@ impl RunReport {
             status: Status::Succeeded,
             duration_ms: 0,
             tables: Vec::new(),
+            ingests: Vec::new(),
         }
     }
 
     pub fn finish(&mut self, elapsed: Duration) {
         self.duration_ms = elapsed.as_millis() as u64;
-        if self.tables.iter().any(|t| t.status == Status::Failed) {
+        if self.tables.iter().any(|t| t.status == Status::Failed) || self.ingests.iter().any(|i| i.status == Status::Failed) {
             self.status = Status::Failed;
         }
     }
 
     /// The kind of the first failure, if any table failed.
     pub fn first_error_kind(&self) -> Option<ErrorKind> {
-        self.tables.iter().find_map(|t| t.error_kind)
+        self.tables.iter().find_map(|t| t.error_kind).or_else(|| self.ingests.iter().find_map(|i| i.error_kind))
     }
 }
 

@@ -7,5 +7,5 @@ mod partition;
 mod rejects;
 
 pub use self::parquet::{writer_codec, ParquetSink, Provenance, SinkError, StagedFile, WriterSettings};
-pub use partition::Partitioner;
+pub use partition::{date_folder, Partitioner};
 pub use rejects::{rejects_schema, RejectsBuilder};

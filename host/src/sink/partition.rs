@@ -64,7 +64,8 @@ impl Partitioner {
     }
 }
 
-fn date_folder(days: i64, depth: DateDepth) -> String {
+/// `year=YYYY[/month=MM[/day=DD]]` for a day number (days since 1970-01-01).
+pub fn date_folder(days: i64, depth: DateDepth) -> String {
     let date = time::Date::from_julian_day((days + 2_440_588) as i32).unwrap_or(time::Date::MIN);
     let mut folder = format!("year={:04}", date.year());
     if depth >= DateDepth::Month {

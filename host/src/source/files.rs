@@ -37,7 +37,7 @@ impl InputObject {
         }
     }
 
-    fn open(&self) -> Result<Box<dyn Read + Send>, SourceError> {
+    pub(crate) fn open(&self) -> Result<Box<dyn Read + Send>, SourceError> {
         self.store.open(&self.meta).map_err(|e| SourceError::io(&self.uri, e.into_io()))
     }
 }
