@@ -30,7 +30,7 @@ fn fixtures(dir: &str) -> PathBuf {
 #[test]
 fn every_shipped_plugin_passes_with_its_fixtures() {
     let names = sluice::plugin::bundled_names();
-    for expected in ["passthrough", "date-cleanup", "resample", "retail-aggregates", "export-delta"] {
+    for expected in ["passthrough", "date-cleanup", "resample", "retail-aggregates", "export-delta", "normalise"] {
         assert!(names.contains(&expected), "{expected} is not bundled: {names:?}");
     }
     for name in names {

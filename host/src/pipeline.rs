@@ -186,6 +186,9 @@ pub struct CsvOptions {
     pub infer: bool,
     #[serde(default)]
     pub compression: Compression,
+    /// For spreadsheets (`.xlsx`, `.xlsm`, `.xlsb`, `.xls`, `.ods`): the sheet to read
+    /// (default: the first). Setting it also makes a file of any name a spreadsheet.
+    pub sheet: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -233,6 +236,8 @@ pub struct OutputSpec {
     pub mode: Option<CommitMode>,
     /// Hive-style partition folders for the data files (`year=2024/month=03/day=07`).
     pub partition: Option<Partition>,
+    /// Merge each output into its previous file by key instead of replacing it.
+    pub upsert: Option<UpsertSpec>,
     /// `zstd` (default), `snappy`, `lz4`, `gzip`, `brotli` or `none`.
     #[serde(default = "default_codec")]
     pub compression: String,
@@ -240,6 +245,25 @@ pub struct OutputSpec {
     pub level: Option<i32>,
     #[serde(default = "default_row_group_rows")]
     pub row_group_rows: usize,
+}
+
+/// Upsert settings: see [`crate::sink::Upsert`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpsertSpec {
+    /// Key columns by output; an output not named here is keyed by its first column.
+    #[serde(default)]
+    pub keys: BTreeMap<String, Vec<String>>,
+    /// Columns whose first value is kept (`created_date`, `created_by`).
+    #[serde(default)]
+    pub keep: Vec<String>,
+    /// Columns that take the new value (`updated_date`, `updated_by`)...
+    #[serde(default)]
+    pub touch: Vec<String>,
+    /// ...even when nothing else in the row changed (`false`: an unchanged row stays byte
+    /// for byte as it was, so rerunning the same input changes nothing).
+    #[serde(default = "yes")]
+    pub touch_unchanged: bool,
 }
 
 /// How outputs are committed.
@@ -348,6 +372,9 @@ impl TableSpec {
         self.tenant = expand_env(&self.tenant).map_err(err)?;
         if let Some(version) = &self.version {
             self.version = Some(expand_env(version).map_err(err)?);
+        }
+        if self.output.upsert.is_some() && (self.output.commit_mode() != CommitMode::Replace || self.output.partition.is_some()) {
+            return Err(err("output.upsert needs mode = \"replace\" and no partition: it merges into one file per output".into()));
         }
         if let Some(p) = &self.output.partition {
             if p.by != PartitionBy::RunDate && p.column.is_none() {

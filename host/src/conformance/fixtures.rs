@@ -128,6 +128,12 @@ fn compare(output: &str, actual: &RecordBatch, expected: &RecordBatch) -> Result
 }
 
 fn cells(array: &ArrayRef) -> Result<Vec<Option<String>>, String> {
+    // Named zones like "UTC" need chrono-tz to format; every zone the host reads is UTC,
+    // so format the UTC wall time and mark it `Z`.
+    if let arrow::datatypes::DataType::Timestamp(unit, Some(_)) = array.data_type() {
+        let naive = arrow::compute::cast(array, &arrow::datatypes::DataType::Timestamp(*unit, None)).map_err(|e| e.to_string())?;
+        return Ok(cells(&naive)?.into_iter().map(|c| c.map(|v| format!("{v}Z"))).collect());
+    }
     let options = FormatOptions::default();
     let formatter = ArrayFormatter::try_new(array.as_ref(), &options).map_err(|e| e.to_string())?;
     Ok((0..array.len()).map(|i| array.is_valid(i).then(|| formatter.value(i).to_string())).collect())

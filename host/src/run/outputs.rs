@@ -8,7 +8,8 @@ use arrow::record_batch::RecordBatch;
 
 use super::TableError;
 use crate::commit::Dataset;
-use crate::sink::{rejects_schema, ParquetSink, Partitioner, Provenance, SinkError, StagedFile, WriterSettings};
+use crate::pipeline::UpsertSpec;
+use crate::sink::{rejects_schema, ParquetSink, Partitioner, Provenance, SinkError, StagedFile, Upsert, WriterSettings};
 
 /// The name of the host's own output for rejected rows.
 pub const REJECTS: &str = "rejects";
@@ -26,6 +27,7 @@ pub(super) struct Outputs {
     pub provenance: Vec<(String, String)>,
     /// The plugin's outputs, in its order.
     pub schemas: Vec<(String, SchemaRef)>,
+    pub upsert: Option<UpsertSpec>,
 }
 
 /// A file written and staged, with where it belongs.
@@ -40,13 +42,22 @@ pub(super) struct Writer<'a> {
     outputs: &'a Outputs,
     open: BTreeMap<(usize, String), ParquetSink>,
     rejects: Option<ParquetSink>,
+    /// Per output, the previous file to merge into, when upserting.
+    upserts: Vec<Option<Upsert>>,
 }
 
 impl<'a> Writer<'a> {
     /// Unpartitioned outputs get their file up front, so an output without rows still
     /// exists (with its schema) for readers.
     pub fn new(outputs: &'a Outputs, partitioned: bool) -> Result<Self, TableError> {
-        let mut writer = Writer { outputs, open: BTreeMap::new(), rejects: None };
+        let mut upserts = Vec::new();
+        for (name, schema) in &outputs.schemas {
+            upserts.push(match &outputs.upsert {
+                Some(spec) => Upsert::load(&*outputs.dataset.store, &outputs.dataset.data_key(name, "", 0), schema, name, spec)?,
+                None => None,
+            });
+        }
+        let mut writer = Writer { outputs, open: BTreeMap::new(), rejects: None, upserts };
         if !partitioned {
             for index in 0..outputs.schemas.len() {
                 let sink = outputs.create(&outputs.schemas[index].0, "", outputs.schemas[index].1.clone())?;
@@ -57,6 +68,10 @@ impl<'a> Writer<'a> {
     }
 
     pub fn write(&mut self, index: usize, batch: RecordBatch) -> Result<(), TableError> {
+        let batch = match &mut self.upserts[index] {
+            Some(upsert) => upsert.apply(batch)?,
+            None => batch,
+        };
         for (folder, rows) in self.outputs.partitioner.split(batch)? {
             let key = (index, folder);
             if !self.open.contains_key(&key) {
@@ -85,7 +100,14 @@ impl<'a> Writer<'a> {
     }
 
     /// Finishes every file; nothing is visible yet.
-    pub fn finish(self) -> Result<Vec<Staged>, TableError> {
+    pub fn finish(mut self) -> Result<Vec<Staged>, TableError> {
+        for (index, upsert) in std::mem::take(&mut self.upserts).into_iter().enumerate() {
+            if let Some(upsert) = upsert {
+                for rows in upsert.leftovers()? {
+                    self.open.get_mut(&(index, String::new())).expect("unpartitioned outputs are open").write(&rows)?;
+                }
+            }
+        }
         let outputs = self.outputs;
         let mut staged = Vec::new();
         let rejects = self.rejects.map(|sink| ((usize::MAX, String::new()), sink));

@@ -234,6 +234,7 @@ fn process(
         },
         provenance: provenance(name, options, plugin, info, config_json, found, dataset),
         schemas: session.outputs().to_vec(),
+        upsert: spec.output.upsert.clone(),
     };
     let writer = Writer::new(&outputs, spec.output.partition.is_some())?;
 

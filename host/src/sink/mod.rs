@@ -5,7 +5,9 @@
 pub mod parquet;
 mod partition;
 mod rejects;
+mod upsert;
 
 pub use self::parquet::{writer_codec, ParquetSink, Provenance, SinkError, StagedFile, WriterSettings};
 pub use partition::{date_folder, Partitioner};
 pub use rejects::{rejects_schema, RejectsBuilder};
+pub use upsert::Upsert;

@@ -11,6 +11,7 @@ use super::convert::{to_array, NullMarkers};
 use super::files::{expand, open_decompressed, InputObject};
 use super::infer::infer_type;
 use super::raw::RawBatch;
+use super::sheet::{is_spreadsheet, SheetReader};
 use super::SourceError;
 use crate::pipeline::{CsvOptions, InputSpec};
 use crate::storage::Storage;
@@ -37,7 +38,7 @@ pub struct CsvInput {
     batch_rows: usize,
     nulls: NullMarkers,
     /// The first file, already open, and the batch read to infer the schema.
-    first: Option<(FileReader, Option<RawBatch>)>,
+    first: Option<(RecordReader, Option<RawBatch>)>,
 }
 
 impl CsvInput {
@@ -53,7 +54,7 @@ impl CsvInput {
         if files.is_empty() {
             return Ok(Self::empty(options, batch_rows, nulls));
         }
-        let mut reader = FileReader::open(&files[0], &options, None)?;
+        let mut reader = RecordReader::open(&files[0], &options, None)?;
         let first_batch = reader.next_raw(INFER_ROWS.max(batch_rows))?;
         let (schema, inferred) = resolve_schema(&reader, &options, first_batch.as_ref(), &nulls)?;
         Ok(CsvInput {
@@ -102,11 +103,11 @@ impl CsvInput {
         let names: Vec<String> = self.schema.fields().iter().map(|f| f.name().clone()).collect();
         for file in 0..self.files.len() {
             if file > 0 {
-                reader = FileReader::open(&self.files[file], &self.options, Some(&names))?;
+                reader = RecordReader::open(&self.files[file], &self.options, Some(&names))?;
                 pending = reader.next_raw(self.batch_rows)?;
             }
             while let Some(raw) = pending.take() {
-                let (batch, lines) = self.to_batch(&reader.path, raw)?;
+                let (batch, lines) = self.to_batch(reader.path(), raw)?;
                 // The inference sample may hold several batches.
                 for start in (0..batch.num_rows()).step_by(self.batch_rows) {
                     let len = self.batch_rows.min(batch.num_rows() - start);
@@ -150,20 +151,21 @@ impl CsvInput {
 }
 
 fn resolve_schema(
-    reader: &FileReader,
+    reader: &RecordReader,
     options: &CsvOptions,
     sample: Option<&RawBatch>,
     nulls: &NullMarkers,
 ) -> Result<(SchemaRef, Vec<bool>), SourceError> {
-    if let Some(unknown) = options.types.keys().find(|k| !reader.names.contains(k)) {
+    let names = reader.names();
+    if let Some(unknown) = options.types.keys().find(|k| !names.contains(k)) {
         return Err(SourceError::Schema {
-            file: reader.path.clone(),
-            message: format!("`types` names column `{unknown}`, which the input does not have (columns: {:?})", reader.names),
+            file: reader.path().to_string(),
+            message: format!("`types` names column `{unknown}`, which the input does not have (columns: {names:?})"),
         });
     }
-    let mut fields = Vec::with_capacity(reader.names.len());
-    let mut inferred = Vec::with_capacity(reader.names.len());
-    for (i, name) in reader.names.iter().enumerate() {
+    let mut fields = Vec::with_capacity(names.len());
+    let mut inferred = Vec::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
         let declared = options.declared_type(name);
         let data_type = match (&declared, sample) {
             (Some(t), _) => t.clone(),
@@ -174,6 +176,54 @@ fn resolve_schema(
         fields.push(Field::new(name, data_type, true));
     }
     Ok((Arc::new(Schema::new(fields)), inferred))
+}
+
+/// One open input file: CSV, or a spreadsheet's sheet.
+enum RecordReader {
+    Csv(FileReader),
+    Sheet(SheetReader),
+}
+
+impl RecordReader {
+    /// Opens a file; `expected` is the first file's column names, which every later file
+    /// of the same input must repeat.
+    fn open(object: &InputObject, options: &CsvOptions, expected: Option<&[String]>) -> Result<Self, SourceError> {
+        let reader = if is_spreadsheet(&object.uri, options) {
+            RecordReader::Sheet(SheetReader::open(object, options)?)
+        } else {
+            RecordReader::Csv(FileReader::open(object, options)?)
+        };
+        if let Some(expected) = expected {
+            if reader.names() != expected {
+                return Err(SourceError::Schema {
+                    file: reader.path().to_string(),
+                    message: format!("columns {:?} differ from the first file's {:?}", reader.names(), expected),
+                });
+            }
+        }
+        Ok(reader)
+    }
+
+    fn path(&self) -> &str {
+        match self {
+            RecordReader::Csv(r) => &r.path,
+            RecordReader::Sheet(r) => &r.path,
+        }
+    }
+
+    fn names(&self) -> &[String] {
+        match self {
+            RecordReader::Csv(r) => &r.names,
+            RecordReader::Sheet(r) => &r.names,
+        }
+    }
+
+    fn next_raw(&mut self, max_rows: usize) -> Result<Option<RawBatch>, SourceError> {
+        match self {
+            RecordReader::Csv(r) => r.next_raw(max_rows),
+            RecordReader::Sheet(r) => r.next_raw(max_rows),
+        }
+    }
 }
 
 /// One open CSV file.
@@ -206,9 +256,8 @@ impl Read for QuoteCounting {
 }
 
 impl FileReader {
-    /// Opens a file and reads its header. `expected` is the first file's column names,
-    /// which every later file of the same input must repeat.
-    fn open(object: &InputObject, options: &CsvOptions, expected: Option<&[String]>) -> Result<Self, SourceError> {
+    /// Opens a file and reads its header.
+    fn open(object: &InputObject, options: &CsvOptions) -> Result<Self, SourceError> {
         let bytes = QuoteCounting { inner: open_decompressed(object, options.compression)?, quote: options.quote as u8, count: 0 };
         let reader = csv::ReaderBuilder::new()
             .has_headers(false)
@@ -229,14 +278,6 @@ impl FileReader {
             check_quotes: options.quoting && options.escape.is_none(),
         };
         file.names = file.read_names(options)?;
-        if let Some(expected) = expected {
-            if file.names != expected {
-                return Err(SourceError::Schema {
-                    file: object.uri.clone(),
-                    message: format!("columns {:?} differ from the first file's {:?}", file.names, expected),
-                });
-            }
-        }
         Ok(file)
     }
 

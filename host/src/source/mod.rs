@@ -1,4 +1,5 @@
-//! Where bytes are read: input files (globs, gzip, BOM) decoded from CSV into Arrow batches.
+//! Where bytes are read: input files (globs, gzip, BOM) decoded from CSV, or spreadsheet
+//! sheets, into Arrow batches.
 //!
 //! Every row keeps the source file and line it came from, so rejects and errors can point
 //! at the exact place, even when quoted fields span several lines.
@@ -9,6 +10,7 @@ mod error;
 mod files;
 mod infer;
 mod raw;
+mod sheet;
 
 pub use csv_reader::{CsvInput, SourceBatch};
 pub use error::SourceError;
