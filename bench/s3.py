@@ -67,7 +67,7 @@ def main():
     server.stdout.readline()  # "listening on ..."
     env = dict(os.environ, AWS_ACCESS_KEY_ID="sluice-test-key", AWS_SECRET_ACCESS_KEY="sluice-test-secret",
                AWS_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true", SLUICE_LOG="warn")
-    common = [args.sluice, "run", args.workload, "--progress", "never", "--no-cache"]
+    common = [args.sluice, "run", args.workload, "--progress", "never", "--cache-dir", os.path.join(work, "cache")]
     rows = []
     try:
         for label in ("local file -> local folder", "S3 -> S3 (s3s-fs on 127.0.0.1)"):

@@ -173,7 +173,7 @@ fn a_fixture_may_expect_parquet() {
     );
     assert_eq!(s.run(&pipeline, &[]).code, 0);
     std::fs::remove_file(s.path("pipeline.toml")).unwrap();
-    let _ = std::fs::remove_file(s.path("report.json"));
+    let _ = std::fs::remove_file(s.path("pipeline.toml.report.json"));
     let options = KitOptions { fixtures: Some(s.path("")), cache_dir: Some(cache_dir()), ..KitOptions::default() };
     let report = run_kit("passthrough", &options).unwrap();
     assert!(report.check("fixture case").is_some_and(|c| c.passed && c.detail.contains("1 output(s) match")), "{report}");

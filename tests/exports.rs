@@ -126,3 +126,27 @@ fn a_value_changed_to_empty_is_an_update_and_a_first_version_is_all_inserts() {
     assert_eq!(out.table()["inputs"][0]["name"], "previous");
     assert!(out.table()["inputs"][0]["files"][0].as_str().unwrap().ends_with("20201231_V0001/export3.csv.gz"));
 }
+
+#[test]
+fn two_concurrent_runs_of_one_version_never_interleave() {
+    let data = shared("tenant/..");
+    let scratch = std::sync::Arc::new(Scratch::new());
+    run(&scratch, &data, "20201230_V0001");
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let handles: Vec<_> = (0..2)
+        .map(|i| {
+            let (scratch, barrier, pipeline) = (scratch.clone(), barrier.clone(), pipeline(&data));
+            std::thread::spawn(move || {
+                barrier.wait();
+                let run_id = format!("racer-{i}");
+                scratch.run_named(&format!("pipeline-{i}.toml"), &pipeline, &["--var", "VERSION=20201230_V0002", "--lock-wait", "60", "--run-id", &run_id])
+            })
+        })
+        .collect();
+    let outcomes: Vec<Outcome> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let mut statuses: Vec<&str> = outcomes.iter().map(|o| o.table()["status"].as_str().unwrap()).collect();
+    statuses.sort();
+    assert_eq!(statuses, ["already_done", "succeeded"], "{:?}", outcomes.iter().map(|o| o.report.to_string()).collect::<Vec<_>>());
+    let deltas = scratch.output_files().into_iter().filter(|p| p.to_string_lossy().contains("/delta/part-")).count();
+    assert_eq!(deltas, 2, "one delta per version");
+}

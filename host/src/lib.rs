@@ -15,6 +15,7 @@
 //!   the version registry;
 //! - [`ingest`]: raw ingest jobs: files routed to assets and copied into date partitions;
 //! - [`run`]: the wiring: one reader, plugin and writer thread per table, and the run report;
+//! - [`job`]: running on AWS: the objects an event names and the tables they go to;
 //! - [`cli`]: the `sluice` command line;
 //! - [`conformance`]: the plugin conformance kit (`sluice plugin test`).
 
@@ -22,6 +23,7 @@ pub mod cli;
 pub mod commit;
 pub mod conformance;
 pub mod ingest;
+pub mod job;
 pub mod pipeline;
 pub mod plugin;
 pub mod run;

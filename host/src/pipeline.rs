@@ -65,6 +65,9 @@ pub struct TableSpec {
     pub batch_rows: Option<usize>,
     #[serde(default)]
     pub limits: Limits,
+    /// The object keys that start this table when Sluice runs on an event (`--event`):
+    /// `s3://bucket/{tenant}/{table}/{version}/*.csv.gz`; see the README.
+    pub trigger: Option<String>,
     /// Who the table belongs to: the table lock and the version registry are per tenant.
     #[serde(default = "default_tenant")]
     pub tenant: String,

@@ -68,8 +68,14 @@ impl Scratch {
 
     /// Writes `pipeline.toml` and runs `sluice run` on it with `args`.
     pub fn run(&self, pipeline: &str, args: &[&str]) -> Outcome {
-        let file = self.write("pipeline.toml", pipeline);
-        let report = self.path("report.json");
+        self.run_named("pipeline.toml", pipeline, args)
+    }
+
+    /// Like [`Scratch::run`] with the pipeline (and its report) under their own names, so
+    /// runs can share a scratch folder at the same time.
+    pub fn run_named(&self, name: &str, pipeline: &str, args: &[&str]) -> Outcome {
+        let file = self.write(name, pipeline);
+        let report = self.path(&format!("{name}.report.json"));
         let _ = std::fs::remove_file(&report);
         let mut argv: Vec<String> = vec!["sluice".into(), "run".into(), file.display().to_string()];
         argv.extend(["--report".into(), report.display().to_string(), "--progress".into(), "never".into()]);

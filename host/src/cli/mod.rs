@@ -82,6 +82,11 @@ struct RunArgs {
     /// Only run these tables (repeat or comma-separate).
     #[arg(long = "table", env = "SLUICE_TABLES", value_delimiter = ',')]
     tables: Vec<String>,
+    /// The event that started this run: an S3 notification (direct, or in SQS or SNS), an
+    /// EventBridge "Object Created" event or a Step Functions input, as JSON text, a file,
+    /// or `-` for stdin. Each object runs the tables whose `trigger` matches its key.
+    #[arg(long, env = "SLUICE_EVENT")]
+    event: Option<String>,
     /// A value for `${NAME}` in the pipeline file, before the environment (repeatable).
     #[arg(long = "var", env = "SLUICE_VARS", value_delimiter = ',', value_name = "NAME=VALUE")]
     vars: Vec<String>,
@@ -314,16 +319,12 @@ fn run(args: RunArgs) -> Result<u8> {
         let (name, value) = pair.split_once('=').with_context(|| format!("--var {pair:?} is not NAME=VALUE"))?;
         vars.insert(name.trim().to_string(), value.to_string());
     }
-    let pipeline = Pipeline::load_with_vars(&args.pipeline, &vars)?;
-    if let Some(unknown) = args.tables.iter().find(|t| !pipeline.tables.contains_key(*t) && !pipeline.ingest.contains_key(*t)) {
-        anyhow::bail!("no table `{unknown}` in {}", args.pipeline.display());
-    }
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).context("system clock before 1970")?;
     let options = RunOptions {
-        run_id: args.run_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        run_id: args.run_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
         run_time_micros: now.as_micros() as i64,
         engine: args.cache.engine_options(),
-        tables: args.tables,
+        tables: args.tables.clone(),
         batch_rows: args.batch_rows.filter(|&n| n > 0),
         fail_fast: args.fail_fast,
         progress: match args.progress {
@@ -337,7 +338,16 @@ fn run(args: RunArgs) -> Result<u8> {
         s3: args.s3.settings(),
     };
     tracing::info!(run_id = %options.run_id, pipeline = %args.pipeline.display(), "run starting");
-    let report = run_pipeline(&pipeline, &options)?;
+    let report = match &args.event {
+        Some(event) => run_event(&args.pipeline, event, &vars, &options)?,
+        None => {
+            let pipeline = Pipeline::load_with_vars(&args.pipeline, &vars)?;
+            if let Some(unknown) = args.tables.iter().find(|t| !pipeline.tables.contains_key(*t) && !pipeline.ingest.contains_key(*t)) {
+                anyhow::bail!("no table `{unknown}` in {}", args.pipeline.display());
+            }
+            run_pipeline(&pipeline, &options)?
+        }
+    };
     let json = serde_json::to_string_pretty(&report)?;
     if let Some(path) = &args.report {
         write_atomically(path, json.as_bytes()).with_context(|| format!("writing the run report to {}", path.display()))?;
@@ -350,6 +360,50 @@ fn run(args: RunArgs) -> Result<u8> {
         Some(ErrorKind::Plugin) => EXIT_PLUGIN,
         Some(ErrorKind::Io) => EXIT_IO,
     })
+}
+
+/// Runs, for each object of the event, the tables whose `trigger` matches it, with the
+/// values the trigger captured as pipeline variables.
+fn run_event(path: &std::path::Path, event: &str, vars: &crate::pipeline::Vars, options: &RunOptions) -> Result<crate::run::RunReport> {
+    let json = match event.trim_start().chars().next() {
+        Some('{') | Some('[') => event.to_string(),
+        _ if event == "-" => std::io::read_to_string(std::io::stdin()).context("reading the event from stdin")?,
+        _ => std::fs::read_to_string(event).with_context(|| format!("reading the event file {event}"))?,
+    };
+    let objects = crate::job::parse_event(&json).map_err(anyhow::Error::msg)?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let raw: toml::Table = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let mut triggers = Vec::new();
+    for (table, spec) in raw.get("tables").and_then(|t| t.as_table()).into_iter().flatten() {
+        if let Some(pattern) = spec.get("trigger").and_then(|t| t.as_str()) {
+            let trigger = crate::job::Trigger::new(pattern).map_err(|e| anyhow::anyhow!("table `{table}`: {e}"))?;
+            triggers.push((table.clone(), trigger));
+        }
+    }
+    let started = std::time::Instant::now();
+    let mut combined = crate::run::RunReport::new(&options.run_id, options.run_time_micros);
+    for object in &objects {
+        let uri = format!("s3://{}/{}", object.bucket.as_deref().unwrap_or("?"), object.key);
+        let matched: Vec<_> = triggers.iter().filter_map(|(table, t)| t.matches(object).map(|v| (table, v))).collect();
+        if matched.is_empty() {
+            anyhow::bail!("no table's `trigger` matches {uri} (tables with triggers: {:?})", triggers.iter().map(|t| &t.0).collect::<Vec<_>>());
+        }
+        for (table, captured) in matched {
+            tracing::info!(table = %table, object = %uri, "routed by trigger");
+            let mut all = vars.clone();
+            all.extend(captured);
+            let pipeline = Pipeline::load_with_vars(path, &all)?;
+            let mut one = options.clone();
+            one.tables = vec![table.clone()];
+            let report = run_pipeline(&pipeline, &one)?;
+            combined.tables.extend(report.tables);
+        }
+    }
+    if objects.is_empty() {
+        tracing::info!("the event names no object; nothing to do");
+    }
+    combined.finish(started.elapsed());
+    Ok(combined)
 }
 
 fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -111,8 +111,9 @@ impl Dataset {
         for file in &manifest.files {
             groups.entry((&file.output, &file.partition)).or_default().push(&file.uri);
         }
+        let unit = Dataset { unit: manifest.unit.clone(), ..self.clone() };
         for ((output, partition), uris) in groups {
-            let key = self.symlink_key(output, partition);
+            let key = unit.symlink_key(output, partition);
             let body = uris.iter().map(|u| format!("{u}\n")).collect::<String>();
             if self.store.get(&key)?.is_some_and(|existing| existing.body.as_ref() == body.as_bytes()) {
                 continue;

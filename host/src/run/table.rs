@@ -152,15 +152,26 @@ fn now_micros() -> i64 {
 /// Whether this exact work was committed before: the version succeeded, or the unit's
 /// manifest exists. Fills the report from what was committed.
 fn already_done(dataset: &Dataset, registry: Option<&(Registry, String)>, report: &mut TableReport) -> Result<bool, TableError> {
+    let mut committed = None;
     if let Some((registry, version)) = registry {
         if let Some(found) = registry.get(version)? {
             if found.status == VersionStatus::Succeeded {
                 tracing::info!(table = %report.table, version, "version already processed; nothing to do");
-                return Ok(true);
+                // Report what that version committed (its unit's manifest, in append mode).
+                let unit = found.unit.unwrap_or_default();
+                let earlier = Dataset { unit, ..dataset.clone() };
+                committed = Some(if earlier.unit.is_empty() { None } else { earlier.committed()? });
             }
         }
     }
-    let Some(manifest) = dataset.committed()? else { return Ok(false) };
+    let manifest = match committed {
+        Some(None) => return Ok(true),
+        Some(Some(manifest)) => manifest,
+        None => match dataset.committed()? {
+            Some(manifest) => manifest,
+            None => return Ok(false),
+        },
+    };
     // A run that died between its manifest and its symlink files left them incomplete.
     dataset.write_symlinks(&manifest)?;
     for file in manifest.files {
