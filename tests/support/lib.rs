@@ -9,6 +9,7 @@ use serde_json::Value;
 
 pub mod fault_proxy;
 pub mod s3;
+pub mod sfn;
 
 /// The test-only plugin built by build.rs (see `guests/testbed`).
 pub const TESTBED_WASM: &str = env!("SLUICE_TESTBED_WASM");

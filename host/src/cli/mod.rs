@@ -87,6 +87,16 @@ struct RunArgs {
     /// or `-` for stdin. Each object runs the tables whose `trigger` matches its key.
     #[arg(long, env = "SLUICE_EVENT")]
     event: Option<String>,
+    /// A Step Functions task token: heartbeats while running, then SendTaskSuccess with the
+    /// run report or SendTaskFailure with `Sluice.<Kind>` and the errors.
+    #[arg(long, env = "SLUICE_TASK_TOKEN", hide_env_values = true)]
+    task_token: Option<String>,
+    /// Seconds between Step Functions heartbeats (0: none).
+    #[arg(long, env = "SLUICE_HEARTBEAT_SECS", default_value_t = 60)]
+    heartbeat_secs: u64,
+    /// A Step Functions endpoint URL (AWS_ENDPOINT_URL_SFN is honoured too).
+    #[arg(long, env = "SLUICE_SFN_ENDPOINT")]
+    sfn_endpoint: Option<String>,
     /// A value for `${NAME}` in the pipeline file, before the environment (repeatable).
     #[arg(long = "var", env = "SLUICE_VARS", value_delimiter = ',', value_name = "NAME=VALUE")]
     vars: Vec<String>,
@@ -314,6 +324,74 @@ fn dispatch(cli: Cli) -> Result<u8> {
 }
 
 fn run(args: RunArgs) -> Result<u8> {
+    let Some(token) = args.task_token.clone() else {
+        let report = execute_run(&args)?;
+        return Ok(finish_run(&args, &report)?);
+    };
+    // A Step Functions task: heartbeats while running, then success or failure, whatever
+    // happened (a bad pipeline file included), so the state machine never waits in vain.
+    let sfn = crate::job::SfnSettings { endpoint: args.sfn_endpoint.clone(), region: args.s3.s3_region.clone() };
+    let token = crate::job::TaskToken::start(token, std::time::Duration::from_secs(args.heartbeat_secs), &sfn);
+    let (code, callback) = match execute_run(&args) {
+        Ok(report) => {
+            let code = finish_run(&args, &report)?;
+            let callback = match report.first_error_kind() {
+                None => {
+                    let json = serde_json::to_string(&report)?;
+                    token.succeed(&json, || summary(&report))
+                }
+                Some(kind) => token.fail(&error_code(kind), &failure_cause(&report)),
+            };
+            (code, callback)
+        }
+        Err(error) => {
+            let callback = token.fail(&error_code(ErrorKind::Config), &format!("{error:#}"));
+            eprintln!("error: {error:#}");
+            tracing::error!("{error:#}");
+            (EXIT_CONFIG, callback)
+        }
+    };
+    match callback {
+        Ok(()) => Ok(code),
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("error: {e}");
+            Ok(if code == 0 { EXIT_IO } else { code })
+        }
+    }
+}
+
+/// `Sluice.Config`, `Sluice.Data`, `Sluice.Plugin` or `Sluice.Io`: what a state machine's
+/// `Retry` and `Catch` match on (retry `Sluice.Io`; never `Sluice.Data`).
+fn error_code(kind: ErrorKind) -> String {
+    let name = match kind {
+        ErrorKind::Config => "Config",
+        ErrorKind::Data => "Data",
+        ErrorKind::Plugin => "Plugin",
+        ErrorKind::Io => "Io",
+    };
+    format!("Sluice.{name}")
+}
+
+/// Every failed table's error (each names the table and the file, line and column).
+fn failure_cause(report: &crate::run::RunReport) -> String {
+    let tables = report.tables.iter().filter_map(|t| t.error.clone());
+    let ingests = report.ingests.iter().filter_map(|i| i.error.clone());
+    format!("run {}: {}", report.run_id, tables.chain(ingests).collect::<Vec<_>>().join("\n"))
+}
+
+/// The report without per-file detail, for outputs too large for Step Functions.
+fn summary(report: &crate::run::RunReport) -> String {
+    let tables: Vec<serde_json::Value> = report
+        .tables
+        .iter()
+        .map(|t| serde_json::json!({"table": t.table, "status": t.status, "rows_in": t.rows_in, "rows_out": t.rows_out, "rows_rejected": t.rows_rejected, "outputs": t.outputs.len()}))
+        .collect();
+    serde_json::json!({"run_id": report.run_id, "status": report.status, "summary": true, "tables": tables}).to_string()
+}
+
+/// Loads the pipeline and runs it (or the tables the event routes to).
+fn execute_run(args: &RunArgs) -> Result<crate::run::RunReport> {
     let mut vars = crate::pipeline::Vars::new();
     for pair in &args.vars {
         let (name, value) = pair.split_once('=').with_context(|| format!("--var {pair:?} is not NAME=VALUE"))?;
@@ -338,17 +416,21 @@ fn run(args: RunArgs) -> Result<u8> {
         s3: args.s3.settings(),
     };
     tracing::info!(run_id = %options.run_id, pipeline = %args.pipeline.display(), "run starting");
-    let report = match &args.event {
-        Some(event) => run_event(&args.pipeline, event, &vars, &options)?,
+    match &args.event {
+        Some(event) => run_event(&args.pipeline, event, &vars, &options),
         None => {
             let pipeline = Pipeline::load_with_vars(&args.pipeline, &vars)?;
             if let Some(unknown) = args.tables.iter().find(|t| !pipeline.tables.contains_key(*t) && !pipeline.ingest.contains_key(*t)) {
                 anyhow::bail!("no table `{unknown}` in {}", args.pipeline.display());
             }
-            run_pipeline(&pipeline, &options)?
+            Ok(run_pipeline(&pipeline, &options)?)
         }
-    };
-    let json = serde_json::to_string_pretty(&report)?;
+    }
+}
+
+/// Writes and prints the report; the exit code of its first failure.
+fn finish_run(args: &RunArgs, report: &crate::run::RunReport) -> Result<u8> {
+    let json = serde_json::to_string_pretty(report)?;
     if let Some(path) = &args.report {
         write_atomically(path, json.as_bytes()).with_context(|| format!("writing the run report to {}", path.display()))?;
     }
