@@ -66,9 +66,31 @@ struct Cli {
 enum Command {
     /// Run the tables of a pipeline file.
     Run(RunArgs),
+    /// List the units of work of a pipeline (one per input object of each table with one
+    /// input; tables with several inputs as a whole), for AWS Batch array jobs or a Step
+    /// Functions Distributed Map (`sluice run --items`).
+    Plan(PlanArgs),
     /// Work with plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+}
+
+#[derive(clap::Args)]
+struct PlanArgs {
+    /// The pipeline file (TOML).
+    #[arg(env = "SLUICE_PIPELINE")]
+    pipeline: PathBuf,
+    /// Also say which of COUNT shards (`sluice run --shard I/COUNT`) does each item.
+    #[arg(long)]
+    shards: Option<u64>,
+    /// Write the plan (a JSON array of items) here, a file or `s3://` (also printed).
+    #[arg(long)]
+    out: Option<String>,
+    /// A value for `${NAME}` in the pipeline file, before the environment (repeatable).
+    #[arg(long = "var", env = "SLUICE_VARS", value_delimiter = ',', value_name = "NAME=VALUE")]
+    vars: Vec<String>,
+    #[command(flatten)]
+    s3: S3Args,
 }
 
 #[derive(clap::Args)]
@@ -76,9 +98,10 @@ struct RunArgs {
     /// The pipeline file (TOML).
     #[arg(env = "SLUICE_PIPELINE")]
     pipeline: PathBuf,
-    /// Write the JSON run report here (it is always printed to stdout too).
+    /// Write the JSON run report here, a file or `s3://bucket/key` (it is always printed to
+    /// stdout too).
     #[arg(long, env = "SLUICE_REPORT")]
-    report: Option<PathBuf>,
+    report: Option<String>,
     /// Only run these tables (repeat or comma-separate).
     #[arg(long = "table", env = "SLUICE_TABLES", value_delimiter = ',')]
     tables: Vec<String>,
@@ -100,6 +123,14 @@ struct RunArgs {
     /// A value for `${NAME}` in the pipeline file, before the environment (repeatable).
     #[arg(long = "var", env = "SLUICE_VARS", value_delimiter = ',', value_name = "NAME=VALUE")]
     vars: Vec<String>,
+    /// Do shard INDEX of COUNT (`3/8`) of the input objects (default: from AWS Batch's
+    /// AWS_BATCH_JOB_ARRAY_INDEX and AWS_BATCH_JOB_ARRAY_SIZE, when set).
+    #[arg(long, env = "SLUICE_SHARD", value_name = "INDEX/COUNT", conflicts_with = "items")]
+    shard: Option<String>,
+    /// Do exactly these items of a `sluice plan` (a Distributed Map batch `{"Items": [...]}`
+    /// or an array of `{"table", "object"}`): JSON text, a file, or `-` for stdin.
+    #[arg(long, env = "SLUICE_ITEMS")]
+    items: Option<String>,
     /// Run id recorded in outputs and the report (default: a new UUID).
     #[arg(long, env = "SLUICE_RUN_ID")]
     run_id: Option<String>,
@@ -271,6 +302,7 @@ enum PluginCommand {
 fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Run(args) => run(args),
+        Command::Plan(args) => plan(args),
         Command::Plugin(PluginCommand::Inspect { plugin, json, cache }) => {
             inspect::inspect(&plugin, json, cache.engine_options())?;
             Ok(0)
@@ -361,6 +393,43 @@ fn run(args: RunArgs) -> Result<u8> {
     }
 }
 
+fn plan(args: PlanArgs) -> Result<u8> {
+    let vars = parse_vars(&args.vars)?;
+    let pipeline = Pipeline::load_with_vars(&args.pipeline, &vars)?;
+    let storage = crate::storage::Storage::new(args.s3.settings());
+    if args.shards == Some(0) {
+        anyhow::bail!("--shards must be at least 1");
+    }
+    let items = crate::run::plan(&pipeline, &storage, args.shards)?;
+    let json = serde_json::to_string_pretty(&items)?;
+    if let Some(out) = &args.out {
+        write_output(&storage, out, json.as_bytes()).with_context(|| format!("writing the plan to {out}"))?;
+    }
+    println!("{json}");
+    Ok(0)
+}
+
+/// Writes a small file locally (atomically) or to `s3://`.
+fn write_output(storage: &crate::storage::Storage, target: &str, bytes: &[u8]) -> Result<()> {
+    match crate::storage::Location::parse(target, std::path::Path::new(""))? {
+        crate::storage::Location::S3 { bucket, key } => {
+            use crate::storage::Store;
+            storage.bucket(&bucket)?.put(&key, bytes.to_vec().into(), crate::storage::Precondition::None)?;
+            Ok(())
+        }
+        crate::storage::Location::Local(path) => Ok(write_atomically(&path, bytes)?),
+    }
+}
+
+fn parse_vars(pairs: &[String]) -> Result<crate::pipeline::Vars> {
+    let mut vars = crate::pipeline::Vars::new();
+    for pair in pairs {
+        let (name, value) = pair.split_once('=').with_context(|| format!("--var {pair:?} is not NAME=VALUE"))?;
+        vars.insert(name.trim().to_string(), value.to_string());
+    }
+    Ok(vars)
+}
+
 /// `Sluice.Config`, `Sluice.Data`, `Sluice.Plugin` or `Sluice.Io`: what a state machine's
 /// `Retry` and `Catch` match on (retry `Sluice.Io`; never `Sluice.Data`).
 fn error_code(kind: ErrorKind) -> String {
@@ -390,13 +459,31 @@ fn summary(report: &crate::run::RunReport) -> String {
     serde_json::json!({"run_id": report.run_id, "status": report.status, "summary": true, "tables": tables}).to_string()
 }
 
+/// The share of the work: `--items`, `--shard`, or AWS Batch's array index.
+fn scope_of(args: &RunArgs) -> Result<crate::run::Scope> {
+    use crate::run::Scope;
+    if let Some(items) = &args.items {
+        return Scope::parse_items(&read_json_arg(items, "--items")?).map_err(anyhow::Error::msg);
+    }
+    if let Some(shard) = &args.shard {
+        return Scope::parse_shard(shard).map_err(anyhow::Error::msg);
+    }
+    Scope::from_batch_env(std::env::var("AWS_BATCH_JOB_ARRAY_INDEX").ok(), std::env::var("AWS_BATCH_JOB_ARRAY_SIZE").ok())
+        .map_err(anyhow::Error::msg)
+}
+
+/// JSON given inline, in a file, or on stdin (`-`).
+fn read_json_arg(value: &str, flag: &str) -> Result<String> {
+    Ok(match value.trim_start().chars().next() {
+        Some('{') | Some('[') => value.to_string(),
+        _ if value == "-" => std::io::read_to_string(std::io::stdin()).with_context(|| format!("reading {flag} from stdin"))?,
+        _ => std::fs::read_to_string(value).with_context(|| format!("reading the {flag} file {value}"))?,
+    })
+}
+
 /// Loads the pipeline and runs it (or the tables the event routes to).
 fn execute_run(args: &RunArgs) -> Result<crate::run::RunReport> {
-    let mut vars = crate::pipeline::Vars::new();
-    for pair in &args.vars {
-        let (name, value) = pair.split_once('=').with_context(|| format!("--var {pair:?} is not NAME=VALUE"))?;
-        vars.insert(name.trim().to_string(), value.to_string());
-    }
+    let vars = parse_vars(&args.vars)?;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).context("system clock before 1970")?;
     let options = RunOptions {
         run_id: args.run_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
@@ -414,6 +501,8 @@ fn execute_run(args: &RunArgs) -> Result<crate::run::RunReport> {
         lock_wait: std::time::Duration::from_secs(args.lock_wait),
         lock_lease: std::time::Duration::from_secs(args.lock_lease.max(1)),
         s3: args.s3.settings(),
+        scope: scope_of(args)?,
+        lock_scope: None,
     };
     tracing::info!(run_id = %options.run_id, pipeline = %args.pipeline.display(), "run starting");
     match &args.event {
@@ -431,8 +520,9 @@ fn execute_run(args: &RunArgs) -> Result<crate::run::RunReport> {
 /// Writes and prints the report; the exit code of its first failure.
 fn finish_run(args: &RunArgs, report: &crate::run::RunReport) -> Result<u8> {
     let json = serde_json::to_string_pretty(report)?;
-    if let Some(path) = &args.report {
-        write_atomically(path, json.as_bytes()).with_context(|| format!("writing the run report to {}", path.display()))?;
+    if let Some(target) = &args.report {
+        let storage = crate::storage::Storage::new(args.s3.settings());
+        write_output(&storage, target, json.as_bytes()).with_context(|| format!("writing the run report to {target}"))?;
     }
     println!("{json}");
     Ok(match report.first_error_kind() {
@@ -447,11 +537,7 @@ fn finish_run(args: &RunArgs, report: &crate::run::RunReport) -> Result<u8> {
 /// Runs, for each object of the event, the tables whose `trigger` matches it, with the
 /// values the trigger captured as pipeline variables.
 fn run_event(path: &std::path::Path, event: &str, vars: &crate::pipeline::Vars, options: &RunOptions) -> Result<crate::run::RunReport> {
-    let json = match event.trim_start().chars().next() {
-        Some('{') | Some('[') => event.to_string(),
-        _ if event == "-" => std::io::read_to_string(std::io::stdin()).context("reading the event from stdin")?,
-        _ => std::fs::read_to_string(event).with_context(|| format!("reading the event file {event}"))?,
-    };
+    let json = read_json_arg(event, "--event")?;
     let objects = crate::job::parse_event(&json).map_err(anyhow::Error::msg)?;
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let raw: toml::Table = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;

@@ -83,7 +83,8 @@ fn execute(
     // One writer per table: S3 outputs, datasets and versioned tables are shared state.
     // Taken before the inputs are listed, since the registry picks some of them.
     let lock = if location.is_s3() || mode == CommitMode::Append || spec.version.is_some() {
-        let key = join_key(&root, &format!("{STATE_DIR}/locks/{}/{name}.lock", spec.tenant));
+        let scope = options.lock_scope.as_deref().map(|s| format!(".{s}")).unwrap_or_default();
+        let key = join_key(&root, &format!("{STATE_DIR}/locks/{}/{name}{scope}.lock", spec.tenant));
         let settings = LockSettings { lease: options.lock_lease, wait: options.lock_wait, run_id: options.run_id.clone() };
         Some(TableLock::acquire(store.clone(), &key, &settings)?)
     } else {
