@@ -403,3 +403,25 @@ fn a_missing_bucket_is_a_clear_error() {
     assert!(out.error().contains("s3://no-such-bucket-here/in/"), "{}", out.error());
     assert!(out.error().contains("NoSuchBucket"), "{}", out.error());
 }
+
+#[test]
+fn the_pipeline_file_the_plugin_and_the_report_can_all_live_in_s3() {
+    let bucket = Bucket::new(Backend::Moto);
+    bucket.put("in/a.csv", "id\n1\n2\n");
+    bucket.put("jobs/plugins/testbed.wasm", std::fs::read(TESTBED_WASM).unwrap());
+    let pipeline = format!(
+        "[tables.t]\nplugin = \"plugins/testbed.wasm\"\nconfig = {{ mode = \"pass\" }}\ninput = {{ path = \"{}\" }}\noutput = {{ location = \"out/t\" }}\n",
+        bucket.uri("in/a.csv")
+    );
+    bucket.put("jobs/pipeline.toml", pipeline);
+    let mut argv = vec!["sluice".to_string(), "run".into(), bucket.uri("jobs/pipeline.toml")];
+    argv.extend(["--report".into(), bucket.uri("reports/run.json"), "--log".into(), "warn".into(), "--progress".into(), "never".into()]);
+    argv.extend(bucket.flags());
+    assert_eq!(sluice::cli::main(argv), 0);
+    let report: serde_json::Value = serde_json::from_slice(&bucket.get("reports/run.json").expect("the report in S3")).unwrap();
+    let table = &report["tables"][0];
+    assert_eq!(table["status"], "succeeded", "{report}");
+    assert_eq!(table["plugin"]["reference"], bucket.uri("jobs/plugins/testbed.wasm"), "relative to the pipeline's prefix");
+    assert_eq!(table["rows_out"], 2);
+    assert!(bucket.keys().iter().any(|k| k.starts_with("jobs/out/t/rows/part-")), "{:?}", bucket.keys());
+}

@@ -25,6 +25,27 @@ pub const EXIT_DATA: u8 = 3;
 pub const EXIT_PLUGIN: u8 = 4;
 pub const EXIT_IO: u8 = 5;
 
+/// Every environment variable the command line reads (`SLUICE_*`), for checking that
+/// deployment definitions name only real settings.
+pub fn env_vars() -> Vec<String> {
+    use clap::CommandFactory;
+    fn walk(command: &clap::Command, out: &mut Vec<String>) {
+        for arg in command.get_arguments() {
+            if let Some(env) = arg.get_env() {
+                out.push(env.to_string_lossy().into_owned());
+            }
+        }
+        for sub in command.get_subcommands() {
+            walk(sub, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(&Cli::command(), &mut out);
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// Runs the command line with `args` (program name first) and returns the exit code.
 pub fn main<I, T>(args: I) -> u8
 where
@@ -395,8 +416,8 @@ fn run(args: RunArgs) -> Result<u8> {
 
 fn plan(args: PlanArgs) -> Result<u8> {
     let vars = parse_vars(&args.vars)?;
-    let pipeline = Pipeline::load_with_vars(&args.pipeline, &vars)?;
     let storage = crate::storage::Storage::new(args.s3.settings());
+    let pipeline = load_pipeline(&args.pipeline, &vars, &storage)?;
     if args.shards == Some(0) {
         anyhow::bail!("--shards must be at least 1");
     }
@@ -419,6 +440,33 @@ fn write_output(storage: &crate::storage::Storage, target: &str, bytes: &[u8]) -
         }
         crate::storage::Location::Local(path) => Ok(write_atomically(&path, bytes)?),
     }
+}
+
+/// The pipeline file's text, from a local path or `s3://bucket/key`.
+fn pipeline_text(path: &std::path::Path, storage: &crate::storage::Storage) -> Result<String> {
+    let text = path.to_string_lossy();
+    match crate::storage::Location::parse(&text, std::path::Path::new(""))? {
+        crate::storage::Location::S3 { bucket, key } => {
+            use crate::storage::Store;
+            let found = storage.bucket(&bucket)?.get(&key)?.with_context(|| format!("no pipeline file at {text}"))?;
+            String::from_utf8(found.body.to_vec()).with_context(|| format!("{text} is not UTF-8"))
+        }
+        crate::storage::Location::Local(local) => {
+            std::fs::read_to_string(&local).with_context(|| format!("reading {}", local.display()))
+        }
+    }
+}
+
+/// Loads a pipeline file, local or on S3; relative paths in it are relative to its folder
+/// (or its S3 prefix).
+fn load_pipeline(path: &std::path::Path, vars: &crate::pipeline::Vars, storage: &crate::storage::Storage) -> Result<Pipeline> {
+    if !path.to_string_lossy().starts_with("s3://") {
+        return Ok(Pipeline::load_with_vars(path, vars)?);
+    }
+    let text = pipeline_text(path, storage)?;
+    let uri = path.to_string_lossy();
+    let base = uri.rsplit_once('/').map(|(dir, _)| dir).unwrap_or(&uri);
+    Pipeline::parse_with_vars(&text, std::path::Path::new(base), vars).with_context(|| format!("in {uri}"))
 }
 
 fn parse_vars(pairs: &[String]) -> Result<crate::pipeline::Vars> {
@@ -508,7 +556,8 @@ fn execute_run(args: &RunArgs) -> Result<crate::run::RunReport> {
     match &args.event {
         Some(event) => run_event(&args.pipeline, event, &vars, &options),
         None => {
-            let pipeline = Pipeline::load_with_vars(&args.pipeline, &vars)?;
+            let storage = crate::storage::Storage::new(options.s3.clone());
+            let pipeline = load_pipeline(&args.pipeline, &vars, &storage)?;
             if let Some(unknown) = args.tables.iter().find(|t| !pipeline.tables.contains_key(*t) && !pipeline.ingest.contains_key(*t)) {
                 anyhow::bail!("no table `{unknown}` in {}", args.pipeline.display());
             }
@@ -539,12 +588,14 @@ fn finish_run(args: &RunArgs, report: &crate::run::RunReport) -> Result<u8> {
 fn run_event(path: &std::path::Path, event: &str, vars: &crate::pipeline::Vars, options: &RunOptions) -> Result<crate::run::RunReport> {
     let json = read_json_arg(event, "--event")?;
     let objects = crate::job::parse_event(&json).map_err(anyhow::Error::msg)?;
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let storage = crate::storage::Storage::new(options.s3.clone());
+    let text = pipeline_text(path, &storage)?;
     let raw: toml::Table = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
     let mut triggers = Vec::new();
     for (table, spec) in raw.get("tables").and_then(|t| t.as_table()).into_iter().flatten() {
         if let Some(pattern) = spec.get("trigger").and_then(|t| t.as_str()) {
-            let trigger = crate::job::Trigger::new(pattern).map_err(|e| anyhow::anyhow!("table `{table}`: {e}"))?;
+            let pattern = crate::pipeline::expand_vars(pattern, vars).map_err(|e| anyhow::anyhow!("table `{table}`: {e}"))?;
+            let trigger = crate::job::Trigger::new(&pattern).map_err(|e| anyhow::anyhow!("table `{table}`: {e}"))?;
             triggers.push((table.clone(), trigger));
         }
     }
@@ -560,7 +611,7 @@ fn run_event(path: &std::path::Path, event: &str, vars: &crate::pipeline::Vars, 
             tracing::info!(table = %table, object = %uri, "routed by trigger");
             let mut all = vars.clone();
             all.extend(captured);
-            let pipeline = Pipeline::load_with_vars(path, &all)?;
+            let pipeline = load_pipeline(path, &all, &storage)?;
             let mut one = options.clone();
             one.tables = vec![table.clone()];
             let report = run_pipeline(&pipeline, &one)?;

@@ -94,8 +94,16 @@ impl PluginEngine {
             return Ok(plugin.clone());
         }
         let bytes = read_plugin(reference)?;
-        let sha256 = hex::encode(Sha256::digest(&bytes));
-        let (component, from_cache) = self.compile(reference, &sha256, &bytes)?;
+        self.load_bytes(reference, &bytes)
+    }
+
+    /// Loads a plugin from its bytes (fetched from S3, say), named `reference` in reports.
+    pub fn load_bytes(&self, reference: &str, bytes: &[u8]) -> Result<Arc<LoadedPlugin>, PluginError> {
+        if let Some(plugin) = self.loaded.lock().expect("plugin map").get(reference) {
+            return Ok(plugin.clone());
+        }
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        let (component, from_cache) = self.compile(reference, &sha256, bytes)?;
         let pre = self
             .linker
             .instantiate_pre(&component)

@@ -69,7 +69,7 @@ fn execute(
     batch_rows: usize,
     report: &mut TableReport,
 ) -> Result<(), TableError> {
-    let plugin = engine.load(&spec.plugin)?;
+    let plugin = load_plugin(engine, storage, &spec.plugin)?;
     let info = Session::describe(engine, &plugin)?;
     report.plugin = Some(plugin_report(&plugin, &info));
     if info.outputs.iter().any(|o| o.name == REJECTS) {
@@ -144,6 +144,16 @@ fn execute(
         lock.release()?;
     }
     result
+}
+
+/// A bundled plugin, a local `.wasm`, or an `s3://.../plugin.wasm` object.
+fn load_plugin(engine: &PluginEngine, storage: &Storage, reference: &str) -> Result<std::sync::Arc<LoadedPlugin>, TableError> {
+    let Location::S3 { bucket, key } = Location::parse(reference, std::path::Path::new(""))? else {
+        return Ok(engine.load(reference)?);
+    };
+    use crate::storage::Store;
+    let found = storage.bucket(&bucket)?.get(&key)?.ok_or_else(|| TableError::Config(format!("no plugin at {reference}")))?;
+    Ok(engine.load_bytes(reference, &found.body)?)
 }
 
 fn now_micros() -> i64 {
