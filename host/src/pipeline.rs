@@ -25,6 +25,10 @@ pub struct Pipeline {
     pub defaults: Defaults,
     #[serde(default)]
     pub tables: BTreeMap<String, TableSpec>,
+    /// Run settings (`lock_wait = 300`, `s3_endpoint = "..."`): the command line's flags,
+    /// used when neither the flag nor its env var is given. Applied by the CLI.
+    #[serde(default)]
+    pub settings: toml::Table,
     /// Raw ingest jobs (pipeline 003): files copied into date partitions, no plugin.
     #[serde(default)]
     pub ingest: BTreeMap<String, crate::ingest::IngestSpec>,

@@ -52,15 +52,19 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
-        Ok(cli) => cli,
+    use clap::{CommandFactory, FromArgMatches};
+    let parsed = Cli::command().try_get_matches_from(args).and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() { EXIT_CONFIG } else { 0 };
         }
     };
     logging::init(cli.log_format, &cli.log);
-    match dispatch(cli) {
+    // Which run settings the user gave (flag or env), so the pipeline's [settings] fill only the rest.
+    let given = matches.subcommand_matches("run").map(given_settings).unwrap_or_default();
+    match dispatch(cli, &given) {
         Ok(code) => code,
         Err(error) => {
             tracing::error!("{error:#}");
@@ -320,9 +324,22 @@ enum PluginCommand {
     List,
 }
 
-fn dispatch(cli: Cli) -> Result<u8> {
+/// The ids of the arguments given on the command line or through the environment.
+fn given_settings(matches: &clap::ArgMatches) -> Vec<String> {
+    use clap::parser::ValueSource;
+    matches
+        .ids()
+        .filter(|id| matches!(matches.value_source(id.as_str()), Some(ValueSource::CommandLine | ValueSource::EnvVariable)))
+        .map(|id| id.as_str().to_string())
+        .collect()
+}
+
+fn dispatch(cli: Cli, given: &[String]) -> Result<u8> {
     match cli.command {
-        Command::Run(args) => run(args),
+        Command::Run(mut args) => {
+            apply_settings(&mut args, given)?;
+            run(args)
+        }
         Command::Plan(args) => plan(args),
         Command::Plugin(PluginCommand::Inspect { plugin, json, cache }) => {
             inspect::inspect(&plugin, json, cache.engine_options())?;
@@ -440,6 +457,53 @@ fn write_output(storage: &crate::storage::Storage, target: &str, bytes: &[u8]) -
         }
         crate::storage::Location::Local(path) => Ok(write_atomically(&path, bytes)?),
     }
+}
+
+/// Fills the settings the user did not give (as a flag or an env var) from the pipeline
+/// file's `[settings]` table: flags, then env vars, then the file, then the defaults.
+fn apply_settings(args: &mut RunArgs, given: &[String]) -> Result<()> {
+    let storage = crate::storage::Storage::new(args.s3.settings());
+    let text = pipeline_text(&args.pipeline, &storage)?;
+    let raw: toml::Table = toml::from_str(&text).with_context(|| format!("parsing {}", args.pipeline.display()))?;
+    let Some(settings) = raw.get("settings").and_then(|s| s.as_table()) else { return Ok(()) };
+    for (key, value) in settings {
+        if given.iter().any(|g| g == key) {
+            continue;
+        }
+        let bad = || anyhow::anyhow!("[settings] {key} = {value}: wrong type");
+        let text = || value.as_str().map(str::to_owned).ok_or_else(bad);
+        let flag = || value.as_bool().ok_or_else(bad);
+        let number = || value.as_integer().filter(|n| *n >= 0).map(|n| n as u64).ok_or_else(bad);
+        match key.as_str() {
+            "report" => args.report = Some(text()?),
+            "tables" => args.tables = value.as_array().ok_or_else(bad)?.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect(),
+            "run_id" => args.run_id = Some(text()?),
+            "batch_rows" => args.batch_rows = Some(number()? as usize),
+            "fail_fast" => args.fail_fast = flag()?,
+            "force" => args.force = flag()?,
+            "lock_wait" => args.lock_wait = number()?,
+            "lock_lease" => args.lock_lease = number()?,
+            "shard" => args.shard = Some(text()?),
+            "heartbeat_secs" => args.heartbeat_secs = number()?,
+            "sfn_endpoint" => args.sfn_endpoint = Some(text()?),
+            "cache_dir" => args.cache.cache_dir = Some(text()?.into()),
+            "no_cache" => args.cache.no_cache = flag()?,
+            "s3_endpoint" => args.s3.s3_endpoint = Some(text()?),
+            "s3_region" => args.s3.s3_region = Some(text()?),
+            "s3_path_style" => args.s3.s3_path_style = flag()?,
+            "s3_checksums_when_required" => args.s3.s3_checksums_when_required = flag()?,
+            "s3_max_attempts" => args.s3.s3_max_attempts = number()? as u32,
+            "s3_part_mib" => args.s3.s3_part_mib = number()? as usize,
+            "s3_upload_concurrency" => args.s3.s3_upload_concurrency = number()? as usize,
+            "s3_read_chunk_mib" => args.s3.s3_read_chunk_mib = number()? as usize,
+            "s3_read_concurrency" => args.s3.s3_read_concurrency = number()? as usize,
+            other => anyhow::bail!(
+                "[settings] {other} is not a setting; the pipeline file may set: report, tables, run_id, batch_rows, \
+                 fail_fast, force, lock_wait, lock_lease, shard, heartbeat_secs, sfn_endpoint, cache_dir, no_cache, s3_*"
+            ),
+        }
+    }
+    Ok(())
 }
 
 /// The pipeline file's text, from a local path or `s3://bucket/key`.
