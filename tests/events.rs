@@ -12,7 +12,7 @@ const ENCODED: &str = "exports/acme/orders/20201230_V0001/orders+file%2B1.csv";
 
 fn pipeline(bucket: &Bucket) -> String {
     format!(
-        "[tables.orders]\nplugin = \"passthrough\"\ntrigger = \"s3://{b}/exports/{{tenant}}/{{table}}/{{version}}/*.csv\"\n\
+        "[tables.orders]\nplugin = \"passthrough\"\nconfig = {{ rename = {{ amount = \"amount_${{tenant}}\" }} }}\ntrigger = \"s3://{b}/exports/{{tenant}}/{{table}}/{{version}}/*.csv\"\n\
          tenant = \"${{tenant}}\"\nversion = \"${{version}}\"\ninput = {{ path = \"${{object}}\" }}\n\
          output = {{ location = \"s3://{b}/out/${{tenant}}/${{table}}\" }}\n",
         b = bucket.name
@@ -39,7 +39,10 @@ fn assert_routed(bucket: &Bucket, out: &Outcome) {
     assert_eq!(out.table()["version"], "20201230_V0001");
     assert_eq!(out.table()["rows_in"], 2);
     assert_eq!(out.table()["inputs"][0]["files"][0], bucket.uri(KEY));
-    assert!(bucket.keys().iter().any(|k| k.starts_with("out/acme/orders/rows/part-")), "{:?}", bucket.keys());
+    let data = bucket.keys().into_iter().find(|k| k.starts_with("out/acme/orders/rows/part-")).expect("a data file");
+    let scratch = Scratch::new();
+    let columns = sluice_tests::read_parquet(&bucket.download(&data, &scratch.path("d.parquet"))).columns();
+    assert_eq!(columns, ["id: int64", "amount_acme: int64"], "captures reach the plugin config");
 }
 
 #[test]

@@ -75,6 +75,10 @@ pub struct TableSpec {
     /// Who the table belongs to: the table lock and the version registry are per tenant.
     #[serde(default = "default_tenant")]
     pub tenant: String,
+    /// The `--var` values and trigger captures this table was loaded with: handed to the
+    /// plugin as the run context's params.
+    #[serde(skip)]
+    pub params: Vars,
     /// The version of the input being processed (e.g. `${VERSION}`). When set, the run is
     /// recorded in the table's version registry, and a version that already succeeded is
     /// not processed again.
@@ -371,6 +375,10 @@ impl TableSpec {
     fn resolve(&mut self, name: &str, base: &Path, vars: &Vars) -> Result<(), PipelineError> {
         let err = |message: String| PipelineError::Table { table: name.into(), message };
         let expand_env = |text: &str| expand_vars(text, vars);
+        self.params = vars.clone();
+        if let Some(config) = &mut self.config {
+            expand_config(config, vars).map_err(|m| err(format!("config: {m}")))?;
+        }
         if self.plugin.ends_with(".wasm") {
             self.plugin = join(base, &expand_env(&self.plugin).map_err(err)?);
         }
@@ -451,6 +459,20 @@ impl CsvOptions {
     pub fn declared_type(&self, column: &str) -> Option<DataType> {
         self.types.get(column).map(|t| parse_type(t).expect("checked at load"))
     }
+}
+
+/// Expands `${NAME}` in every string of a plugin config, so event captures reach plugins.
+fn expand_config(table: &mut toml::Table, vars: &Vars) -> Result<(), String> {
+    fn walk(value: &mut toml::Value, vars: &Vars) -> Result<(), String> {
+        match value {
+            toml::Value::String(text) if text.contains("${") => *text = expand_vars(text, vars)?,
+            toml::Value::Array(items) => items.iter_mut().try_for_each(|v| walk(v, vars))?,
+            toml::Value::Table(table) => table.iter_mut().try_for_each(|(_, v)| walk(v, vars))?,
+            _ => {}
+        }
+        Ok(())
+    }
+    table.iter_mut().try_for_each(|(_, v)| walk(v, vars))
 }
 
 /// Values for `${NAME}` given on the command line (`--var NAME=VALUE`).

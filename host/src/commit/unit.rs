@@ -14,6 +14,8 @@ pub struct UnitKey<'a> {
     pub plugin_sha256: &'a str,
     pub contract: &'a str,
     pub config_json: &'a str,
+    /// The variables the plugin sees as params.
+    pub params: Vec<(&'a str, &'a str)>,
     pub output: String,
 }
 
@@ -39,6 +41,7 @@ mod tests {
             plugin_sha256: "p",
             contract: "0.1.0",
             config_json: "{}",
+            params: vec![],
             output: "zstd".into(),
         }
         .id()

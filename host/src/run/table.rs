@@ -211,6 +211,7 @@ fn unit_key<'a>(
         plugin_sha256: &plugin.sha256,
         contract: &info.contract_version,
         config_json,
+        params: spec.params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
         output: format!(
             "{} {:?} {} {:?}",
             spec.output.compression, spec.output.level, spec.output.row_group_rows, spec.output.partition
@@ -240,7 +241,7 @@ fn process(
         run_id: options.run_id.clone(),
         run_time_micros: options.run_time_micros,
         table: name.into(),
-        params: Vec::new(),
+        params: spec.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
     };
     let limits = spec.limits.session_limits();
     let mut session = Session::open(engine, plugin, info, config_json, &schemas, &context, &limits)?;
