@@ -341,11 +341,7 @@ impl FileReader {
                 return Err(self.malformed(line, format!("expected {width} fields, found {}", self.record.len())));
             }
             for (column, field) in raw.columns.iter_mut().zip(self.record.iter()) {
-                column.push(field).map_err(|_| SourceError::Malformed {
-                    file: self.path.clone(),
-                    line,
-                    message: "a batch's text for one column exceeds 2 GiB; lower batch_rows".into(),
-                })?;
+                column.push(field).map_err(|_| SourceError::column_too_large(&self.path, line))?;
             }
             raw.lines.push(line);
         }

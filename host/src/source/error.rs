@@ -32,6 +32,11 @@ impl SourceError {
         SourceError::Io { file: file.into(), source }
     }
 
+    /// A batch's text for one column would pass Arrow's 2 GiB offset limit.
+    pub(crate) fn column_too_large(file: &str, line: u64) -> Self {
+        SourceError::Malformed { file: file.into(), line, message: "a batch's text for one column exceeds 2 GiB; lower batch_rows".into() }
+    }
+
     /// The line the error points at, if it points at one.
     pub fn line(&self) -> Option<u64> {
         match self {

@@ -93,11 +93,7 @@ impl SheetReader {
                 if let Data::Error(e) = cell {
                     return Err(SourceError::Malformed { file: self.path.clone(), line, message: format!("a cell holds the error {e}") });
                 }
-                column.push(cell_text(cell).as_bytes()).map_err(|_| SourceError::Malformed {
-                    file: self.path.clone(),
-                    line,
-                    message: "a batch's text for one column exceeds 2 GiB; lower batch_rows".into(),
-                })?;
+                column.push(cell_text(cell).as_bytes()).map_err(|_| SourceError::column_too_large(&self.path, line))?;
             }
             raw.lines.push(line);
         }

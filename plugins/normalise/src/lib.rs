@@ -157,12 +157,7 @@ impl Normalise {
     }
 
     fn push_borrowers(&mut self, batch: &RecordBatch, out: &mut Emit) -> Result<(), Error> {
-        let col = |name: &str| -> Result<&StringArray, Error> {
-            batch
-                .column_by_name(name)
-                .and_then(|c| c.as_string_opt::<i32>())
-                .ok_or_else(|| Error::Schema(format!("`{BORROWER}` needs a text column `{name}`")))
-        };
+        let col = |name: &str| text_column(batch, BORROWER, name);
         let [id, full_name, street, city, state, zip, phone_home, phone_cell, email] = BORROWER_COLUMNS.map(col);
         let (id, full_name, street, city, state, zip, phone_home, phone_cell, email) =
             (id?, full_name?, street?, city?, state?, zip?, phone_home?, phone_cell?, email?);
@@ -198,12 +193,7 @@ impl Normalise {
     }
 
     fn push_role_profiles(&mut self, batch: &RecordBatch, out: &mut Emit) -> Result<(), Error> {
-        let col = |name: &str| -> Result<&StringArray, Error> {
-            batch
-                .column_by_name(name)
-                .and_then(|c| c.as_string_opt::<i32>())
-                .ok_or_else(|| Error::Schema(format!("`{ROLE_PROFILE}` needs a text column `{name}`")))
-        };
+        let col = |name: &str| text_column(batch, ROLE_PROFILE, name);
         let (borrower, role) = (col("borrower_id")?, col("role_profile")?);
         let mut types = Table::new("role_profile_type");
         let mut profiles = Table::new("role_profile");
@@ -221,6 +211,13 @@ impl Normalise {
         types.emit(&audit, out)?;
         profiles.emit(&audit, out)
     }
+}
+
+fn text_column<'a>(batch: &'a RecordBatch, input: &str, name: &str) -> Result<&'a StringArray, Error> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_string_opt::<i32>())
+        .ok_or_else(|| Error::Schema(format!("`{input}` needs a text column `{name}`")))
 }
 
 /// First name and the rest: "Ailis Degli Antoni" -> ("Ailis", "Degli Antoni").
