@@ -89,7 +89,7 @@ fn heartbeats_keep_a_long_run_alive() {
     let execution = Execution::start(&input, Some(2));
     let token = execution.token();
     let slow = format!(
-        "[tables.slow]\nplugin = \"{TESTBED_WASM}\"\nconfig = {{ mode = \"spin\", count = 300 }}\nbatch_rows = 50\n\
+        "[tables.slow]\nplugin = \"{TESTBED_WASM}\"\nconfig = {{ mode = \"spin\", count = 500 }}\nbatch_rows = 50\n\
          trigger = \"s3://{b}/in/*.csv\"\ninput = {{ path = \"${{object}}\" }}\noutput = {{ location = \"s3://{b}/out/slow\" }}\n",
         b = bucket.name
     );
