@@ -19,8 +19,8 @@
 //!
 //! Memory: `previous` is kept in Arrow's row format (about its CSV size) with a hash index
 //! of its keys (~16 bytes a row); `current` streams past it. So memory grows with the
-//! previous export only: about 100 bytes a row for four short columns, so a 10M-row
-//! previous export needs ~1 GiB of the plugin's memory cap (bench/RESULTS.md). Hash collisions are resolved
+//! previous export only: about 80 bytes a row for four short columns, so a 10M-row
+//! previous export needs ~850 MiB of the plugin's memory cap (bench/RESULTS.md). Hash collisions are resolved
 //! by comparing the key bytes, so they never change the result.
 
 use std::collections::HashMap;
