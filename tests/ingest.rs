@@ -107,3 +107,30 @@ fn ingest_on_s3_lists_every_key_and_converts_to_parquet() {
     let data: Vec<String> = bucket.keys().into_iter().filter(|k| k.starts_with("raw/") && !k.contains("_sluice")).collect();
     assert_eq!(data.len(), 6, "{data:?}");
 }
+
+#[test]
+fn s3_to_s3_copies_stay_in_s3() {
+    use sluice_tests::fault_proxy::FaultProxy;
+    let mut bucket = Bucket::new(Backend::Moto);
+    let proxy = FaultProxy::start(&bucket.endpoint);
+    bucket.endpoint = proxy.endpoint.clone();
+    let scratch = Scratch::new();
+    bucket.put("drop/a b+c.csv", "id\n1\n");
+    bucket.put("drop/d.csv", "id\n2\n");
+    let pipeline = format!(
+        "[ingest.raw]\nsource = \"{}\"\ntarget = \"{}\"\n[[ingest.raw.assets]]\nname = \"files\"\npattern = \"*.csv\"\npartition = \"day\"\n",
+        bucket.uri("drop/"),
+        bucket.uri("raw/")
+    );
+    let args = bucket.flags();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = scratch.run(&pipeline, &args);
+    assert_eq!(out.code, 0, "{}", out.report);
+    let copies: Vec<String> = bucket.keys().into_iter().filter(|k| k.starts_with("raw/files/")).collect();
+    assert_eq!(copies.len(), 2, "{copies:?}");
+    let mut bodies: Vec<Vec<u8>> = copies.iter().map(|k| bucket.get(k).unwrap()).collect();
+    bodies.sort();
+    assert_eq!(bodies, [b"id\n1\n".to_vec(), b"id\n2\n".to_vec()]);
+    let source_reads: Vec<String> = proxy.requests().into_iter().filter(|r| r.starts_with("GET ") && r.contains("/drop/")).collect();
+    assert!(source_reads.is_empty(), "the bytes never came through Sluice: {source_reads:?}");
+}

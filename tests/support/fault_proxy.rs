@@ -58,6 +58,11 @@ impl FaultProxy {
         self.rules.lock().unwrap().push(Rule { method, matches: matches.into(), fault, times });
     }
 
+    /// Every request seen: `METHOD path?query`, with ` FAULT ...` when one was injected.
+    pub fn requests(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
     /// Requests that got a fault.
     pub fn faults(&self) -> Vec<String> {
         self.log.lock().unwrap().iter().filter(|l| l.contains("FAULT")).cloned().collect()

@@ -189,6 +189,10 @@ fn ingest_one(
 }
 
 fn copy(store: &dyn Store, key: &str, object: &InputObject) -> Result<u64, TableError> {
+    // S3 to S3: the bytes stay in S3.
+    if let Some(bytes) = object.copy_server_side(store, key)? {
+        return Ok(bytes);
+    }
     let mut reader = object.open().map_err(|source| TableError::Source { input: "source".into(), source })?;
     let mut writer = store.create(key)?;
     std::io::copy(&mut reader, &mut writer).map_err(|e| TableError::Store(crate::storage::StoreError::io(store.uri(key), e)))?;

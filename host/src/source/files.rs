@@ -37,6 +37,11 @@ impl InputObject {
         }
     }
 
+    /// Copies this object to `key` of `to` server-side, when both are S3 (`None` otherwise).
+    pub(crate) fn copy_server_side(&self, to: &dyn Store, key: &str) -> Result<Option<u64>, crate::storage::StoreError> {
+        to.copy_from(key, &*self.store, &self.meta)
+    }
+
     pub(crate) fn open(&self) -> Result<Box<dyn Read + Send>, SourceError> {
         self.store.open(&self.meta).map_err(|e| SourceError::io(&self.uri, e.into_io()))
     }

@@ -69,6 +69,17 @@ pub trait Store: Send + Sync {
     fn open(&self, meta: &ObjectMeta) -> Result<Box<dyn Read + Send>, StoreError>;
     /// Starts writing an object that stays invisible until its staged form is committed.
     fn create(&self, key: &str) -> Result<Box<dyn ObjectWriter>, StoreError>;
+
+    /// The bucket, for a store that is one; lets two S3 stores copy server-side.
+    fn s3_bucket(&self) -> Option<&str> {
+        None
+    }
+
+    /// Copies `source` (an object of `from`) to `key` without the bytes passing through
+    /// this process, when both stores can; `Ok(None)` when they can't.
+    fn copy_from(&self, _key: &str, _from: &dyn Store, _source: &ObjectMeta) -> Result<Option<u64>, StoreError> {
+        Ok(None)
+    }
 }
 
 /// An object being written. Dropping it before [`ObjectWriter::stage`] discards it.
