@@ -96,3 +96,26 @@ fn distributed_map_item_batches_from_the_plan() {
     let expected: Vec<i64> = (0..OBJECTS as i64).flat_map(|i| [i * 10, i * 10 + 1]).collect();
     assert_eq!(ids(&bucket, "mapped"), expected);
 }
+
+#[test]
+fn an_ingest_job_runs_once_across_shards() {
+    let bucket = setup();
+    let pipeline = format!(
+        "{}\n[ingest.raw]\nsource = \"{}\"\ntarget = \"{}\"\n[[ingest.raw.assets]]\nname = \"parts\"\npattern = \"part-0*.csv\"\npartition = \"year\"\n",
+        pipeline(&bucket, "out"),
+        bucket.uri("in/"),
+        bucket.uri("raw/")
+    );
+    let flags = bucket.flags();
+    let mut ingests = 0;
+    for index in 0..3 {
+        let shard = format!("{index}/3");
+        let mut args: Vec<&str> = flags.iter().map(String::as_str).collect();
+        args.extend(["--shard", &shard]);
+        let out = Scratch::new().run(&pipeline, &args);
+        assert_eq!(out.code, 0, "{}", out.report);
+        ingests += out.report["ingests"].as_array().map_or(0, Vec::len);
+    }
+    assert_eq!(ingests, 1, "shard 0 alone does the ingest job");
+    assert_eq!(bucket.keys().iter().filter(|k| k.starts_with("raw/parts/") && k.ends_with(".csv")).count(), 10);
+}

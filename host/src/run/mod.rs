@@ -97,9 +97,13 @@ fn scoped_runs(
 }
 
 /// The units of work of a pipeline: every object of every splittable table (with the shard
-/// it falls in when `shards` is given), and each other table as a whole (object "").
+/// it falls in when `shards` is given), and each other table and ingest job as a whole
+/// (object "", done by shard 0).
 pub fn plan(pipeline: &Pipeline, storage: &Storage, shards: Option<u64>) -> Result<Vec<Item>, crate::source::SourceError> {
     let mut items = Vec::new();
+    for name in pipeline.ingest.keys() {
+        items.push(Item { table: name.clone(), object: String::new(), size: None, shard: shards.map(|_| 0) });
+    }
     for (name, spec) in &pipeline.tables {
         if scope::splittable_input(spec).is_none() {
             items.push(Item { table: name.clone(), object: String::new(), size: None, shard: shards.map(|_| 0) });
@@ -143,7 +147,8 @@ pub fn run_pipeline(pipeline: &Pipeline, options: &RunOptions) -> Result<RunRepo
     }
     let failed = report.tables.iter().any(|t| t.status == Status::Failed);
     for (name, spec) in &pipeline.ingest {
-        if !selected(name) || (failed && options.fail_fast) {
+        // An ingest job is one unit of work: when the work is split, shard 0 does it.
+        if !selected(name) || (failed && options.fail_fast) || !options.scope.takes_whole(name) {
             continue;
         }
         let ingest = crate::ingest::run_ingest(name, spec, &storage, options);
