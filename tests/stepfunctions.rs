@@ -100,3 +100,16 @@ fn heartbeats_keep_a_long_run_alive() {
     let (status, _, error) = execution.outcome();
     assert_eq!(status, "SUCCEEDED", "{error:?}");
 }
+
+#[test]
+fn an_unreadable_pipeline_file_still_fails_the_execution() {
+    let bucket = Bucket::new(Backend::Moto);
+    let input = serde_json::json!({"bucket": bucket.name, "key": "in/orders.csv"}).to_string();
+    let execution = Execution::start(&input, None);
+    let token = execution.token();
+    let out = run(&bucket, "this is not [[ TOML", &token, &input);
+    assert_eq!(out.code, sluice_tests::EXIT_CONFIG);
+    let (status, _, error) = execution.outcome();
+    assert_eq!(status, "FAILED");
+    assert_eq!(error.as_deref(), Some("Sluice.Config"));
+}

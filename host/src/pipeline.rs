@@ -337,8 +337,14 @@ impl Pipeline {
     /// Like [`Pipeline::load`], with `${NAME}` taken from `vars` before the environment.
     pub fn load_with_vars(path: &Path, vars: &Vars) -> Result<Self, PipelineError> {
         let text = std::fs::read_to_string(path).map_err(|source| PipelineError::Read { path: path.into(), source })?;
+        Self::from_text(&text, path, vars)
+    }
+
+    /// Parses the text of the pipeline file at `path` (a local path or an `s3://` URI, whose
+    /// folder or prefix relative paths in it are relative to).
+    pub fn from_text(text: &str, path: &Path, vars: &Vars) -> Result<Self, PipelineError> {
         let base = path.parent().unwrap_or(Path::new("."));
-        Self::parse_with_vars(&text, base, vars).map_err(|e| match e {
+        Self::parse_with_vars(text, base, vars).map_err(|e| match e {
             PipelineError::Parse { message, .. } => PipelineError::Parse { path: path.into(), message },
             other => other,
         })
@@ -503,7 +509,8 @@ pub fn expand_vars(text: &str, vars: &Vars) -> Result<String, String> {
     Ok(out)
 }
 
-fn join(base: &Path, path: &str) -> String {
+/// `path` relative to `base`, unless it is absolute or an `s3://` URI.
+pub(crate) fn join(base: &Path, path: &str) -> String {
     if Path::new(path).is_absolute() || path.starts_with("s3://") {
         path.to_string()
     } else {

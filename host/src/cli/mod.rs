@@ -16,7 +16,7 @@ use clap::{Parser, Subcommand};
 use crate::conformance::{run_kit, KitOptions};
 use crate::pipeline::Pipeline;
 use crate::plugin::EngineOptions;
-use crate::run::{run_pipeline, ErrorKind, RunOptions};
+use crate::run::{run_pipeline_with, ErrorKind, RunOptions};
 use logging::LogFormat;
 
 /// Exit codes, one per class of failure (see the README).
@@ -336,10 +336,7 @@ fn given_settings(matches: &clap::ArgMatches) -> Vec<String> {
 
 fn dispatch(cli: Cli, given: &[String]) -> Result<u8> {
     match cli.command {
-        Command::Run(mut args) => {
-            apply_settings(&mut args, given)?;
-            run(args)
-        }
+        Command::Run(args) => run(args, given),
         Command::Plan(args) => plan(args),
         Command::Plugin(PluginCommand::Inspect { plugin, json, cache }) => {
             inspect::inspect(&plugin, json, cache.engine_options())?;
@@ -393,18 +390,24 @@ fn dispatch(cli: Cli, given: &[String]) -> Result<u8> {
     }
 }
 
-fn run(args: RunArgs) -> Result<u8> {
+fn run(mut args: RunArgs, given: &[String]) -> Result<u8> {
+    // The file is read once, with the S3 settings of the flags and env: [settings] may
+    // change them, so the run's own storage is made after.
+    let text = pipeline_text(&args.pipeline, &crate::storage::Storage::new(args.s3.settings()))
+        .and_then(|text| apply_settings(&mut args, given, &text).map(|()| text));
     let Some(token) = args.task_token.clone() else {
-        let report = execute_run(&args)?;
-        return Ok(finish_run(&args, &report)?);
+        let storage = crate::storage::Storage::new(args.s3.settings());
+        let report = execute_run(&args, &text?, &storage)?;
+        return finish_run(&args, &report, &storage);
     };
     // A Step Functions task: heartbeats while running, then success or failure, whatever
-    // happened (a bad pipeline file included), so the state machine never waits in vain.
+    // happened (an unreadable pipeline file included), so the state machine never waits in vain.
     let sfn = crate::job::SfnSettings { endpoint: args.sfn_endpoint.clone(), region: args.s3.s3_region.clone() };
     let token = crate::job::TaskToken::start(token, std::time::Duration::from_secs(args.heartbeat_secs), &sfn);
-    let (code, callback) = match execute_run(&args) {
+    let storage = crate::storage::Storage::new(args.s3.settings());
+    let (code, callback) = match text.and_then(|text| execute_run(&args, &text, &storage)) {
         Ok(report) => {
-            let code = finish_run(&args, &report)?;
+            let code = finish_run(&args, &report, &storage)?;
             let callback = match report.first_error_kind() {
                 None => {
                     let json = serde_json::to_string(&report)?;
@@ -434,7 +437,7 @@ fn run(args: RunArgs) -> Result<u8> {
 fn plan(args: PlanArgs) -> Result<u8> {
     let vars = parse_vars(&args.vars)?;
     let storage = crate::storage::Storage::new(args.s3.settings());
-    let pipeline = load_pipeline(&args.pipeline, &vars, &storage)?;
+    let pipeline = Pipeline::from_text(&pipeline_text(&args.pipeline, &storage)?, &args.pipeline, &vars)?;
     if args.shards == Some(0) {
         anyhow::bail!("--shards must be at least 1");
     }
@@ -461,10 +464,8 @@ fn write_output(storage: &crate::storage::Storage, target: &str, bytes: &[u8]) -
 
 /// Fills the settings the user did not give (as a flag or an env var) from the pipeline
 /// file's `[settings]` table: flags, then env vars, then the file, then the defaults.
-fn apply_settings(args: &mut RunArgs, given: &[String]) -> Result<()> {
-    let storage = crate::storage::Storage::new(args.s3.settings());
-    let text = pipeline_text(&args.pipeline, &storage)?;
-    let raw: toml::Table = toml::from_str(&text).with_context(|| format!("parsing {}", args.pipeline.display()))?;
+fn apply_settings(args: &mut RunArgs, given: &[String], text: &str) -> Result<()> {
+    let raw: toml::Table = toml::from_str(text).with_context(|| format!("parsing {}", args.pipeline.display()))?;
     let Some(settings) = raw.get("settings").and_then(|s| s.as_table()) else { return Ok(()) };
     for (key, value) in settings {
         if given.iter().any(|g| g == key) {
@@ -519,18 +520,6 @@ fn pipeline_text(path: &std::path::Path, storage: &crate::storage::Storage) -> R
             std::fs::read_to_string(&local).with_context(|| format!("reading {}", local.display()))
         }
     }
-}
-
-/// Loads a pipeline file, local or on S3; relative paths in it are relative to its folder
-/// (or its S3 prefix).
-fn load_pipeline(path: &std::path::Path, vars: &crate::pipeline::Vars, storage: &crate::storage::Storage) -> Result<Pipeline> {
-    if !path.to_string_lossy().starts_with("s3://") {
-        return Ok(Pipeline::load_with_vars(path, vars)?);
-    }
-    let text = pipeline_text(path, storage)?;
-    let uri = path.to_string_lossy();
-    let base = uri.rsplit_once('/').map(|(dir, _)| dir).unwrap_or(&uri);
-    Pipeline::parse_with_vars(&text, std::path::Path::new(base), vars).with_context(|| format!("in {uri}"))
 }
 
 fn parse_vars(pairs: &[String]) -> Result<crate::pipeline::Vars> {
@@ -594,7 +583,7 @@ fn read_json_arg(value: &str, flag: &str) -> Result<String> {
 }
 
 /// Loads the pipeline and runs it (or the tables the event routes to).
-fn execute_run(args: &RunArgs) -> Result<crate::run::RunReport> {
+fn execute_run(args: &RunArgs, text: &str, storage: &crate::storage::Storage) -> Result<crate::run::RunReport> {
     let vars = parse_vars(&args.vars)?;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).context("system clock before 1970")?;
     let options = RunOptions {
@@ -618,24 +607,22 @@ fn execute_run(args: &RunArgs) -> Result<crate::run::RunReport> {
     };
     tracing::info!(run_id = %options.run_id, pipeline = %args.pipeline.display(), "run starting");
     match &args.event {
-        Some(event) => run_event(&args.pipeline, event, &vars, &options),
+        Some(event) => run_event(&args.pipeline, text, event, &vars, &options, storage),
         None => {
-            let storage = crate::storage::Storage::new(options.s3.clone());
-            let pipeline = load_pipeline(&args.pipeline, &vars, &storage)?;
+            let pipeline = Pipeline::from_text(text, &args.pipeline, &vars)?;
             if let Some(unknown) = args.tables.iter().find(|t| !pipeline.tables.contains_key(*t) && !pipeline.ingest.contains_key(*t)) {
                 anyhow::bail!("no table `{unknown}` in {}", args.pipeline.display());
             }
-            Ok(run_pipeline(&pipeline, &options)?)
+            Ok(run_pipeline_with(&pipeline, &options, storage)?)
         }
     }
 }
 
 /// Writes and prints the report; the exit code of its first failure.
-fn finish_run(args: &RunArgs, report: &crate::run::RunReport) -> Result<u8> {
+fn finish_run(args: &RunArgs, report: &crate::run::RunReport, storage: &crate::storage::Storage) -> Result<u8> {
     let json = serde_json::to_string_pretty(report)?;
     if let Some(target) = &args.report {
-        let storage = crate::storage::Storage::new(args.s3.settings());
-        write_output(&storage, target, json.as_bytes()).with_context(|| format!("writing the run report to {target}"))?;
+        write_output(storage, target, json.as_bytes()).with_context(|| format!("writing the run report to {target}"))?;
     }
     println!("{json}");
     Ok(match report.first_error_kind() {
@@ -649,12 +636,17 @@ fn finish_run(args: &RunArgs, report: &crate::run::RunReport) -> Result<u8> {
 
 /// Runs, for each object of the event, the tables whose `trigger` matches it, with the
 /// values the trigger captured as pipeline variables.
-fn run_event(path: &std::path::Path, event: &str, vars: &crate::pipeline::Vars, options: &RunOptions) -> Result<crate::run::RunReport> {
+fn run_event(
+    path: &std::path::Path,
+    text: &str,
+    event: &str,
+    vars: &crate::pipeline::Vars,
+    options: &RunOptions,
+    storage: &crate::storage::Storage,
+) -> Result<crate::run::RunReport> {
     let json = read_json_arg(event, "--event")?;
     let objects = crate::job::parse_event(&json).map_err(anyhow::Error::msg)?;
-    let storage = crate::storage::Storage::new(options.s3.clone());
-    let text = pipeline_text(path, &storage)?;
-    let raw: toml::Table = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let raw: toml::Table = toml::from_str(text).with_context(|| format!("parsing {}", path.display()))?;
     let mut triggers = Vec::new();
     for (table, spec) in raw.get("tables").and_then(|t| t.as_table()).into_iter().flatten() {
         if let Some(pattern) = spec.get("trigger").and_then(|t| t.as_str()) {
@@ -675,10 +667,10 @@ fn run_event(path: &std::path::Path, event: &str, vars: &crate::pipeline::Vars, 
             tracing::info!(table = %table, object = %uri, "routed by trigger");
             let mut all = vars.clone();
             all.extend(captured);
-            let pipeline = load_pipeline(path, &all, &storage)?;
+            let pipeline = Pipeline::from_text(text, path, &all)?;
             let mut one = options.clone();
             one.tables = vec![table.clone()];
-            let report = run_pipeline(&pipeline, &one)?;
+            let report = run_pipeline_with(&pipeline, &one, storage)?;
             combined.tables.extend(report.tables);
         }
     }

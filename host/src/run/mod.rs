@@ -119,12 +119,16 @@ pub fn plan(pipeline: &Pipeline, storage: &Storage, shards: Option<u64>) -> Resu
 
 /// Runs the pipeline's tables one after another and reports on each.
 pub fn run_pipeline(pipeline: &Pipeline, options: &RunOptions) -> Result<RunReport, PluginError> {
+    run_pipeline_with(pipeline, options, &Storage::new(options.s3.clone()))
+}
+
+/// Like [`run_pipeline`], through a given storage, so one S3 client serves a whole job.
+pub fn run_pipeline_with(pipeline: &Pipeline, options: &RunOptions, storage: &Storage) -> Result<RunReport, PluginError> {
     let started = Instant::now();
     let selected = |name: &String| options.tables.is_empty() || options.tables.contains(name);
     let mut engine_options = options.engine.clone();
     engine_options.fuel |= pipeline.tables.iter().any(|(name, t)| selected(name) && t.limits.fuel_per_call.is_some());
     let engine = PluginEngine::new(engine_options)?;
-    let storage = Storage::new(options.s3.clone());
     let mut report = RunReport::new(&options.run_id, options.run_time_micros);
     for (name, spec) in &pipeline.tables {
         if !selected(name) {
@@ -132,7 +136,7 @@ pub fn run_pipeline(pipeline: &Pipeline, options: &RunOptions) -> Result<RunRepo
         }
         let batch_rows = options.batch_rows.or(spec.batch_rows).unwrap_or(pipeline.defaults.batch_rows);
         let mut failed = false;
-        for table in scoped_runs(name, spec, &engine, &storage, options, batch_rows) {
+        for table in scoped_runs(name, spec, &engine, storage, options, batch_rows) {
             if let Some(error) = &table.error {
                 tracing::error!(table = %name, "{error}");
             } else {
@@ -151,7 +155,7 @@ pub fn run_pipeline(pipeline: &Pipeline, options: &RunOptions) -> Result<RunRepo
         if !selected(name) || (failed && options.fail_fast) || !options.scope.takes_whole(name) {
             continue;
         }
-        let ingest = crate::ingest::run_ingest(name, spec, &storage, options);
+        let ingest = crate::ingest::run_ingest(name, spec, storage, options);
         match &ingest.error {
             Some(error) => tracing::error!(ingest = %name, "{error}"),
             None => tracing::info!(ingest = %name, copied = ingest.copied, skipped = ingest.skipped, "ingest done"),
