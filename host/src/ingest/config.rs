@@ -104,8 +104,8 @@ impl IngestSpec {
         let missing = |what: &str| format!("ingest `{name}`: no `{what}` (give it, or a `config` that names the bucket)");
         let source = self.source.clone().ok_or_else(|| missing("source"))?;
         let target = self.target.clone().ok_or_else(|| missing("target"))?;
-        self.source = Some(join(base, &crate::pipeline::expand_vars(&source, vars)?));
-        self.target = Some(join(base, &crate::pipeline::expand_vars(&target, vars)?));
+        self.source = Some(crate::pipeline::join(base, &crate::pipeline::expand_vars(&source, vars)?));
+        self.target = Some(crate::pipeline::join(base, &crate::pipeline::expand_vars(&target, vars)?));
         if self.assets.is_empty() {
             return Err(format!("ingest `{name}`: no assets"));
         }
@@ -115,14 +115,6 @@ impl IngestSpec {
             }
         }
         Ok(())
-    }
-}
-
-fn join(base: &Path, path: &str) -> String {
-    if path.starts_with("s3://") || Path::new(path).is_absolute() {
-        path.into()
-    } else {
-        base.join(path).display().to_string()
     }
 }
 

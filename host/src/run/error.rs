@@ -53,7 +53,7 @@ impl TableError {
                 PluginError::Data { .. } => ErrorKind::Data,
                 _ => ErrorKind::Plugin,
             },
-            TableError::Sink(crate::sink::SinkError::Partition(_)) => ErrorKind::Data,
+            TableError::Sink(crate::sink::SinkError::Partition(_) | crate::sink::SinkError::Upsert(_)) => ErrorKind::Data,
             TableError::Sink(_) | TableError::Store(_) | TableError::Lock(_) => ErrorKind::Io,
             TableError::Internal(_) => ErrorKind::Plugin,
         }

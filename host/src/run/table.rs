@@ -163,21 +163,20 @@ fn now_micros() -> i64 {
 /// Whether this exact work was committed before: the version succeeded, or the unit's
 /// manifest exists. Fills the report from what was committed.
 fn already_done(dataset: &Dataset, registry: Option<&(Registry, String)>, report: &mut TableReport) -> Result<bool, TableError> {
-    let mut committed = None;
-    if let Some((registry, version)) = registry {
-        if let Some(found) = registry.get(version)? {
-            if found.status == VersionStatus::Succeeded {
-                tracing::info!(table = %report.table, version, "version already processed; nothing to do");
-                // Report what that version committed (its unit's manifest, in append mode).
-                let unit = found.unit.unwrap_or_default();
-                let earlier = Dataset { unit, ..dataset.clone() };
-                committed = Some(if earlier.unit.is_empty() { None } else { earlier.committed()? });
+    let succeeded = match registry {
+        Some((registry, version)) => registry.get(version)?.filter(|found| found.status == VersionStatus::Succeeded),
+        None => None,
+    };
+    let manifest = match succeeded {
+        Some(found) => {
+            tracing::info!(table = %report.table, version = %found.version, "version already processed; nothing to do");
+            // Report what that version committed: its unit's manifest, in append mode.
+            let Some(unit) = found.unit.filter(|u| !u.is_empty()) else { return Ok(true) };
+            match (Dataset { unit, ..dataset.clone() }).committed()? {
+                Some(manifest) => manifest,
+                None => return Ok(true),
             }
         }
-    }
-    let manifest = match committed {
-        Some(None) => return Ok(true),
-        Some(Some(manifest)) => manifest,
         None => match dataset.committed()? {
             Some(manifest) => manifest,
             None => return Ok(false),

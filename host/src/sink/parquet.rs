@@ -22,6 +22,8 @@ pub enum SinkError {
     Parquet { uri: String, message: String },
     #[error("{0}")]
     Partition(String),
+    #[error("upsert: {0}")]
+    Upsert(String),
 }
 
 /// Where a file came from, stored in its key-value metadata under `sluice.*` keys.

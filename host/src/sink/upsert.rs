@@ -86,7 +86,7 @@ impl Upsert {
 
     /// The batch with the previous values of matched rows' `keep` (and maybe `touch`) columns.
     pub fn apply(&mut self, batch: RecordBatch) -> Result<RecordBatch, SinkError> {
-        let fail = |message: String| SinkError::Partition(format!("upsert: {message}"));
+        let fail = SinkError::Upsert;
         let keys = self.keys.rows(&batch).map_err(fail)?;
         let content = self.content.rows(&batch).map_err(fail)?;
         let mut keep_from = Vec::with_capacity(batch.num_rows());
@@ -123,7 +123,7 @@ impl Upsert {
             .zip(&self.seen)
             .map(|(batch, seen)| {
                 let keep = BooleanArray::from(seen.iter().map(|s| !s).collect::<Vec<_>>());
-                filter_record_batch(batch, &keep).map_err(|e| SinkError::Partition(format!("upsert: {e}")))
+                filter_record_batch(batch, &keep).map_err(|e| SinkError::Upsert(e.to_string()))
             })
             .filter(|b| b.as_ref().map_or(true, |b| b.num_rows() > 0))
             .collect()

@@ -178,6 +178,21 @@ fn resolve_schema(
     Ok((Arc::new(Schema::new(fields)), inferred))
 }
 
+/// The input's column names: `columns` when declared (checked against the header's count),
+/// else the header's. `line` is the header's line, for the error.
+pub(super) fn column_names(options: &CsvOptions, header: Option<Vec<String>>, file: &str, line: u64) -> Result<Vec<String>, SourceError> {
+    match (&options.columns, header) {
+        (Some(columns), Some(header)) if columns.len() != header.len() => Err(SourceError::Malformed {
+            file: file.into(),
+            line,
+            message: format!("the header has {} columns but `columns` names {}", header.len(), columns.len()),
+        }),
+        (Some(columns), _) => Ok(columns.clone()),
+        (None, Some(header)) => Ok(header),
+        (None, None) => Ok(Vec::new()),
+    }
+}
+
 /// One open input file: CSV, or a spreadsheet's sheet.
 enum RecordReader {
     Csv(FileReader),
@@ -295,15 +310,7 @@ impl FileReader {
         } else {
             None
         };
-        match (&options.columns, header) {
-            (Some(columns), Some(header)) if columns.len() != header.len() => Err(self.malformed(
-                1,
-                format!("the header has {} columns but `columns` names {}", header.len(), columns.len()),
-            )),
-            (Some(columns), _) => Ok(columns.clone()),
-            (None, Some(header)) => Ok(header),
-            (None, None) => Ok(Vec::new()),
-        }
+        column_names(options, header, &self.path, 1)
     }
 
     fn read_record(&mut self) -> Result<bool, SourceError> {

@@ -7,6 +7,7 @@ use std::io::{Cursor, Read};
 
 use calamine::{open_workbook_auto_from_rs, Data, Range, Reader};
 
+use super::csv_reader::column_names;
 use super::files::InputObject;
 use super::raw::RawBatch;
 use super::SourceError;
@@ -58,16 +59,7 @@ impl SheetReader {
         } else {
             None
         };
-        match (&options.columns, header) {
-            (Some(columns), Some(header)) if columns.len() != header.len() => Err(SourceError::Malformed {
-                file: self.path.clone(),
-                line: self.first_row,
-                message: format!("the header has {} columns but `columns` names {}", header.len(), columns.len()),
-            }),
-            (Some(columns), _) => Ok(columns.clone()),
-            (None, Some(header)) => Ok(header),
-            (None, None) => Ok(Vec::new()),
-        }
+        column_names(options, header, &self.path, self.first_row)
     }
 
     /// Up to `max_rows` rows as text fields; `None` after the last. Rows wholly empty are skipped.

@@ -356,10 +356,15 @@ mod tests {
         RecordBatch::try_new(schema(), vec![Arc::new(pk), Arc::new(v)]).unwrap()
     }
 
-    fn delta(previous: &[&[(&str, Option<i64>)]], current: &[&[(&str, Option<i64>)]]) -> Vec<(String, String, Option<i64>)> {
+    /// A session over two inputs of `schema()`.
+    fn open(config: &str) -> ExportDelta {
         let inputs = vec![(PREVIOUS.to_string(), schema()), (CURRENT.to_string(), schema())];
         let ctx = Context { run_id: "r".into(), run_time_micros: 0, table: "t".into(), params: vec![] };
-        let mut plugin = ExportDelta::open("{}", &inputs, &ctx).unwrap();
+        ExportDelta::open(config, &inputs, &ctx).unwrap()
+    }
+
+    fn delta(previous: &[&[(&str, Option<i64>)]], current: &[&[(&str, Option<i64>)]]) -> Vec<(String, String, Option<i64>)> {
+        let mut plugin = open("{}");
         let mut out = Emit::default();
         for b in previous {
             plugin.push(PREVIOUS, batch(b), &mut out).unwrap();
@@ -403,9 +408,7 @@ mod tests {
 
     #[test]
     fn null_and_duplicate_keys_are_rejected_in_current_and_skipped_in_previous() {
-        let inputs = vec![(PREVIOUS.to_string(), schema()), (CURRENT.to_string(), schema())];
-        let ctx = Context { run_id: "r".into(), run_time_micros: 0, table: "t".into(), params: vec![] };
-        let mut plugin = ExportDelta::open("{\"key\": [\"PK\"]}", &inputs, &ctx).unwrap();
+        let mut plugin = open("{\"key\": [\"PK\"]}");
         let mut out = Emit::default();
         plugin.push(PREVIOUS, batch(&[("a", Some(1)), ("a", Some(2))]), &mut out).unwrap();
         let pk: StringArray = vec![Some("a"), None, Some("a")].into_iter().collect();
@@ -422,9 +425,7 @@ mod tests {
 
     #[test]
     fn a_hash_collision_never_matches_the_wrong_key() {
-        let inputs = vec![(PREVIOUS.to_string(), schema()), (CURRENT.to_string(), schema())];
-        let ctx = Context { run_id: "r".into(), run_time_micros: 0, table: "t".into(), params: vec![] };
-        let mut plugin = ExportDelta::open("{}", &inputs, &ctx).unwrap();
+        let mut plugin = open("{}");
         let mut out = Emit::default();
         plugin.push(PREVIOUS, batch(&[("ab", Some(1)), ("a", Some(2))]), &mut out).unwrap();
         // Pretend "a" hashed like "ab": the index points at "ab", "a" lives in `collided`.
