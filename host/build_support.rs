@@ -35,3 +35,13 @@ fn build_guests(manifest: &std::path::Path, target_dir: &std::path::Path) {
         manifest.display()
     );
 }
+
+/// The version of the `sluice:plugin` package (`package sluice:plugin@X.Y.Z;`): the one
+/// place the contract version is written.
+#[allow(dead_code)]
+fn contract_version(wit: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(wit).unwrap_or_else(|e| panic!("{}: {e}", wit.display()));
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("package sluice:plugin@")?.strip_suffix(';').map(str::to_string))
+        .unwrap_or_else(|| panic!("{}: no `package sluice:plugin@VERSION;` line", wit.display()))
+}

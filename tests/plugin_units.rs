@@ -27,3 +27,19 @@ fn plugin_crates_pass_their_unit_tests() {
         .sum();
     assert!(passed >= 3, "expected the calendar, date layout and other unit tests to run:\n{text}");
 }
+
+/// The Python SDK's own unit tests (natively, under the machine's CPython).
+#[test]
+fn the_python_sdk_passes_its_unit_tests() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let python = std::env::var("SLUICE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let output = Command::new(&python)
+        .args(["-m", "unittest", "discover", "-s"])
+        .arg(root.join("plugins/sdk-python/tests"))
+        .current_dir(root.join("plugins/sdk-python"))
+        .output()
+        .expect("running python3 -m unittest");
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "Python SDK unit tests failed:\n{text}");
+    assert!(text.contains("OK"), "{text}");
+}

@@ -179,13 +179,14 @@ fn plugin_new_scaffolds_a_crate() {
     let target = dir.path().display().to_string();
     assert_eq!(sluice::cli::main(["sluice", "plugin", "new", "word-count", "--dir", &target]), 0);
     let root = dir.path().join("word-count");
-    for file in ["Cargo.toml", "rust-toolchain.toml", "src/lib.rs", "tests/conformance.rs", "fixtures/basic/input/rows.csv", "fixtures/basic/expected/rows.csv"] {
+    for file in ["Cargo.toml", "Cargo.lock", "rust-toolchain.toml", "src/lib.rs", "wit/sluice.wit", "vendor/sdk/Cargo.toml", "vendor/ipc/src/lib.rs", "fixtures/basic/input/rows.csv", "fixtures/basic/expected/rows.csv"] {
         assert!(root.join(file).exists(), "missing {file}");
     }
     let lib = std::fs::read_to_string(root.join("src/lib.rs")).unwrap();
     assert!(lib.contains("struct WordCount") && lib.contains("export_plugin!(WordCount)"), "{lib}");
     let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
-    assert!(manifest.contains("name = \"word-count\"") && manifest.contains("plugins/sdk"), "{manifest}");
+    // The SDK comes with the project, not from a checkout.
+    assert!(manifest.contains("name = \"word-count\"") && manifest.contains("path = \"vendor/sdk\""), "{manifest}");
     // A second run must not overwrite it; a bad name is refused.
     assert_eq!(sluice::cli::main(["sluice", "plugin", "new", "word-count", "--dir", &target]), EXIT_CONFIG);
     assert_eq!(sluice::cli::main(["sluice", "plugin", "new", "Bad Name", "--dir", &target]), EXIT_CONFIG);

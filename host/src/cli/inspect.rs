@@ -9,9 +9,9 @@ pub fn inspect(reference: &str, json: bool, engine: EngineOptions) -> Result<()>
     let plugin = engine.load(reference)?;
     let info = Session::describe(&engine, &plugin)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&to_json(&info, &plugin.sha256))?);
+        println!("{}", serde_json::to_string_pretty(&to_json(&info, &plugin.sha256, plugin.world()))?);
     } else {
-        print_text(&info, &plugin.sha256);
+        print_text(&info, &plugin.sha256, plugin.world());
     }
     Ok(())
 }
@@ -24,10 +24,10 @@ fn columns(schema: &Schema) -> Vec<String> {
         .collect()
 }
 
-fn print_text(info: &PluginInfo, sha256: &str) {
+fn print_text(info: &PluginInfo, sha256: &str, world: &str) {
     println!("{} {}", info.name, info.version);
     println!("  {}", info.description);
-    println!("  contract: {}", info.contract_version);
+    println!("  contract: {} ({world})", info.contract_version);
     println!("  sha256:   {sha256}");
     println!("  stateful: {}", info.stateful);
     for input in &info.inputs {
@@ -49,12 +49,13 @@ fn print_text(info: &PluginInfo, sha256: &str) {
     }
 }
 
-fn to_json(info: &PluginInfo, sha256: &str) -> serde_json::Value {
+fn to_json(info: &PluginInfo, sha256: &str, world: &str) -> serde_json::Value {
     serde_json::json!({
         "name": info.name,
         "version": info.version,
         "description": info.description,
         "contract_version": info.contract_version,
+        "world": world,
         "sha256": sha256,
         "stateful": info.stateful,
         "inputs": info.inputs.iter().map(|i| serde_json::json!({

@@ -4,7 +4,9 @@
 
 mod inspect;
 mod logging;
+mod plugin;
 mod scaffold;
+mod toolchain;
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -13,7 +15,6 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use crate::conformance::{run_kit, KitOptions};
 use crate::pipeline::Pipeline;
 use crate::plugin::EngineOptions;
 use crate::run::{run_pipeline_with, ErrorKind, RunOptions};
@@ -97,7 +98,7 @@ enum Command {
     Plan(PlanArgs),
     /// Work with plugins.
     #[command(subcommand)]
-    Plugin(PluginCommand),
+    Plugin(plugin::PluginCommand),
 }
 
 #[derive(clap::Args)]
@@ -184,7 +185,7 @@ struct RunArgs {
 }
 
 #[derive(clap::Args)]
-struct CacheArgs {
+pub(crate) struct CacheArgs {
     /// Folder for compiled plugins (default: $XDG_CACHE_HOME/sluice or ~/.cache/sluice).
     #[arg(long, env = "SLUICE_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
@@ -198,7 +199,7 @@ struct CacheArgs {
 }
 
 impl CacheArgs {
-    fn engine_options(&self) -> EngineOptions {
+    pub(crate) fn engine_options(&self) -> EngineOptions {
         let default_dir = || {
             std::env::var_os("XDG_CACHE_HOME")
                 .map(PathBuf::from)
@@ -269,61 +270,6 @@ enum Progress {
     Never,
 }
 
-#[derive(Subcommand)]
-enum PluginCommand {
-    /// Print what a plugin says about itself (`describe`).
-    Inspect {
-        /// A `.wasm` component or the name of a bundled plugin.
-        plugin: String,
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        cache: CacheArgs,
-    },
-    /// Check that a plugin is fit to ship (the conformance kit); exits non-zero on failure.
-    Test {
-        /// A `.wasm` component or the name of a bundled plugin.
-        plugin: String,
-        /// A folder of fixture cases: <case>/input/<input>.csv, <case>/expected/<output>.csv|.parquet, optional <case>/config.json.
-        #[arg(long)]
-        fixtures: Option<PathBuf>,
-        /// The plugin config (JSON) for the synthetic checks.
-        #[arg(long, default_value = "{}")]
-        config: String,
-        /// Fail when the plugin spends more fuel than this per input row.
-        #[arg(long)]
-        max_fuel_per_row: Option<f64>,
-        /// Fail when the plugin's memory grows past this many MiB.
-        #[arg(long)]
-        max_memory_mib: Option<u64>,
-        /// The plugin may put the run context (run time, run id) in its output.
-        #[arg(long)]
-        context_dependent: bool,
-        /// A kit file (JSON) with the config and synthetic input columns; `--config` wins.
-        #[arg(long)]
-        kit_file: Option<PathBuf>,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        cache: CacheArgs,
-    },
-    /// Create a plugin crate that builds and passes the conformance kit out of the box.
-    New {
-        /// The plugin's name (a folder of that name is created).
-        name: String,
-        /// Where to create it.
-        #[arg(long, default_value = ".")]
-        dir: PathBuf,
-        /// Path to the Sluice repository (for the SDK and the kit); default: the one this binary was built from.
-        #[arg(long)]
-        sluice_repo: Option<PathBuf>,
-    },
-    /// List the plugins bundled in this binary.
-    List,
-}
-
 /// The ids of the arguments given on the command line or through the environment.
 fn given_settings(matches: &clap::ArgMatches) -> Vec<String> {
     use clap::parser::ValueSource;
@@ -338,55 +284,7 @@ fn dispatch(cli: Cli, given: &[String]) -> Result<u8> {
     match cli.command {
         Command::Run(args) => run(args, given),
         Command::Plan(args) => plan(args),
-        Command::Plugin(PluginCommand::Inspect { plugin, json, cache }) => {
-            inspect::inspect(&plugin, json, cache.engine_options())?;
-            Ok(0)
-        }
-        Command::Plugin(PluginCommand::Test {
-            plugin,
-            fixtures,
-            config,
-            max_fuel_per_row,
-            max_memory_mib,
-            context_dependent,
-            kit_file,
-            json,
-            cache,
-        }) => {
-            let mut options = KitOptions {
-                fixtures,
-                max_fuel_per_row,
-                max_memory_mib,
-                context_dependent,
-                cache_dir: cache.engine_options().cache_dir,
-                ..KitOptions::default()
-            };
-            if let Some(file) = kit_file {
-                options = options.with_kit_file(&file).map_err(anyhow::Error::msg)?;
-            }
-            if config != "{}" {
-                options.config = config;
-            }
-            let report = run_kit(&plugin, &options)?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                println!("{report}");
-            }
-            Ok(if report.passed() { 0 } else { EXIT_PLUGIN })
-        }
-        Command::Plugin(PluginCommand::New { name, dir, sluice_repo }) => {
-            let created = scaffold::create(&name, &dir, sluice_repo.as_deref())?;
-            println!("created {}", created.display());
-            println!("next: cd {} && cargo test", created.display());
-            Ok(0)
-        }
-        Command::Plugin(PluginCommand::List) => {
-            for name in crate::plugin::bundled_names() {
-                println!("{name}");
-            }
-            Ok(0)
-        }
+        Command::Plugin(command) => plugin::dispatch(command),
     }
 }
 

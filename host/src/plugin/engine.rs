@@ -10,7 +10,8 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine};
 
-use super::bindings::{TablePlugin, TablePluginPre};
+use super::bindings::TablePlugin;
+use super::guest::GuestPre;
 use super::bundled::{bundled, bundled_names};
 use super::limits::EpochTicker;
 use super::sandbox::HostState;
@@ -36,7 +37,14 @@ pub struct LoadedPlugin {
     pub sha256: String,
     /// Whether the compiled code came from the on-disk cache.
     pub from_cache: bool,
-    pub(crate) pre: TablePluginPre<HostState>,
+    pub(crate) pre: GuestPre,
+}
+
+impl LoadedPlugin {
+    /// The WIT world the component exports: `table-plugin` (Arrow IPC) or `columnar-plugin`.
+    pub fn world(&self) -> &'static str {
+        self.pre.world()
+    }
 }
 
 pub struct PluginEngine {
@@ -104,11 +112,9 @@ impl PluginEngine {
         }
         let sha256 = hex::encode(Sha256::digest(bytes));
         let (component, from_cache) = self.compile(reference, &sha256, bytes)?;
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .and_then(TablePluginPre::new)
-            .map_err(|e| PluginError::Instantiate { plugin: reference.into(), message: format!("{e:#}") })?;
+        let instantiate_err = |message| PluginError::Instantiate { plugin: reference.into(), message };
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| instantiate_err(format!("{e:#}")))?;
+        let pre = GuestPre::new(pre).map_err(instantiate_err)?;
         let plugin = Arc::new(LoadedPlugin { reference: reference.into(), sha256, from_cache, pre });
         self.loaded.lock().expect("plugin map").insert(reference.into(), plugin.clone());
         Ok(plugin)

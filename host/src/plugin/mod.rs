@@ -4,8 +4,10 @@
 
 mod bindings;
 mod bundled;
+mod columnar;
 mod engine;
 mod error;
+mod guest;
 pub mod ipc;
 mod limits;
 mod sandbox;
@@ -16,5 +18,6 @@ pub use engine::{EngineOptions, LoadedPlugin, PluginEngine};
 pub use error::PluginError;
 pub use session::{Emitted, InputInfo, OutputInfo, PluginInfo, Reject, RunContext, Session, SessionLimits};
 
-/// The version of the WIT contract this host implements.
-pub const CONTRACT_VERSION: &str = "0.1.0";
+/// The version of the WIT contract this host implements: the `sluice:plugin` package's
+/// version in `wit/sluice.wit`, read by the build script so it is written down once.
+pub const CONTRACT_VERSION: &str = env!("SLUICE_CONTRACT_VERSION");

@@ -36,15 +36,22 @@ impl HostState {
     }
 }
 
-/// Caps a plugin's linear memory and remembers the most it asked for.
+/// Core instances one plugin may create. A Rust component has one or two; a CPython
+/// component (componentize-py) links libc, libpython and its extension modules as
+/// separate core instances, about a dozen.
+const MAX_INSTANCES: usize = 64;
+
+/// Caps a plugin's linear memory, summed over all its memories (a component made of
+/// several core modules has several), and remembers the most it held.
 pub(crate) struct MemoryLimiter {
     cap: usize,
+    total: usize,
     pub peak: usize,
 }
 
 impl MemoryLimiter {
     fn new(cap: usize) -> Self {
-        MemoryLimiter { cap, peak: 0 }
+        MemoryLimiter { cap, total: 0, peak: 0 }
     }
 }
 
@@ -64,13 +71,15 @@ impl std::fmt::Display for MemoryCapHit {
 impl std::error::Error for MemoryCapHit {}
 
 impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        if desired > self.cap {
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let total = self.total - current.min(self.total) + desired;
+        if total > self.cap {
             // An error (rather than `Ok(false)`) traps at once instead of letting the guest
             // see a failed `memory.grow` and abort in a way that looks like a bug.
-            return Err(wasmtime::Error::new(MemoryCapHit { desired, cap: self.cap }));
+            return Err(wasmtime::Error::new(MemoryCapHit { desired: total, cap: self.cap }));
         }
-        self.peak = self.peak.max(desired);
+        self.total = total;
+        self.peak = self.peak.max(total);
         Ok(true)
     }
 
@@ -79,7 +88,11 @@ impl ResourceLimiter for MemoryLimiter {
     }
 
     fn instances(&self) -> usize {
-        4
+        MAX_INSTANCES
+    }
+
+    fn memories(&self) -> usize {
+        MAX_INSTANCES
     }
 }
 

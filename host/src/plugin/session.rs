@@ -9,10 +9,10 @@ use wasmtime::component::ResourceAny;
 use wasmtime::Store;
 
 use super::bindings::sluice::plugin::types as witty;
-use super::bindings::TablePlugin;
+use super::guest::{Guest, RawEmitted};
 use super::limits::{classify, deadline_ticks, Stop};
 use super::sandbox::{BoundedLog, HostState};
-use super::{ipc, LoadedPlugin, PluginEngine, PluginError, CONTRACT_VERSION};
+use super::{LoadedPlugin, PluginEngine, PluginError, CONTRACT_VERSION};
 
 /// What the plugin says about itself (`describe`), decoded.
 #[derive(Debug, Clone)]
@@ -98,7 +98,7 @@ pub struct Emitted {
 /// An open session of one plugin instance.
 pub struct Session {
     store: Store<HostState>,
-    bindings: TablePlugin,
+    guest: Guest,
     handle: ResourceAny,
     label: String,
     outputs: Vec<(String, SchemaRef)>,
@@ -117,13 +117,13 @@ impl Session {
     /// Asks a plugin what it is, in a throwaway instance.
     pub fn describe(engine: &PluginEngine, plugin: &LoadedPlugin) -> Result<PluginInfo, PluginError> {
         let limits = SessionLimits::default();
-        let (mut store, bindings) = instantiate(engine, plugin, &plugin.reference, 0, &limits)?;
+        let (mut store, guest) = instantiate(engine, plugin, &plugin.reference, 0, &limits)?;
         arm(&mut store, &limits, engine.fuel());
-        let raw = bindings
-            .sluice_plugin_plugin()
-            .call_describe(&mut store)
-            .map_err(|e| explained(&mut store, stopped(&plugin.reference, "describe", &e, &limits)))?;
-        decode_info(&plugin.reference, raw)
+        let info = guest
+            .describe(&mut store)
+            .map_err(|e| explained(&mut store, stopped(&plugin.reference, "describe", &e, &limits)))?
+            .map_err(|message| PluginError::Protocol { plugin: plugin.reference.clone(), message })?;
+        check_info(&plugin.reference, info)
     }
 
     /// Instantiates the plugin and opens a session with the actual input schemas.
@@ -137,11 +137,7 @@ impl Session {
         limits: &SessionLimits,
     ) -> Result<Session, PluginError> {
         let label = format!("{} {}", info.name, info.version);
-        let (mut store, bindings) = instantiate(engine, plugin, &label, context.run_time_micros, limits)?;
-        let wit_inputs: Vec<witty::NamedSchema> = inputs
-            .iter()
-            .map(|(name, schema)| witty::NamedSchema { name: name.clone(), schema: ipc::encode_schema(schema) })
-            .collect();
+        let (mut store, guest) = instantiate(engine, plugin, &label, context.run_time_micros, limits)?;
         let wit_context = witty::RunContext {
             run_id: context.run_id.clone(),
             run_time_micros: context.run_time_micros,
@@ -150,13 +146,13 @@ impl Session {
         };
         let fuel = engine.fuel();
         arm(&mut store, limits, fuel);
-        let opened = bindings.sluice_plugin_plugin().call_open(&mut store, config_json, &wit_inputs, &wit_context);
+        let opened = guest.open(&mut store, config_json, inputs, &wit_context);
         let fuel_used = spent(&store, limits, fuel);
         let handle =
             opened.map_err(|e| explained(&mut store, stopped(&label, "open", &e, limits)))?.map_err(|e| typed(&label, e))?;
         let mut session = Session {
             store,
-            bindings,
+            guest,
             handle,
             label,
             outputs: Vec::new(),
@@ -177,9 +173,9 @@ impl Session {
     }
 
     pub fn push(&mut self, input: &str, batch: &RecordBatch) -> Result<Emitted, PluginError> {
-        let bytes = ipc::encode_batch(batch).map_err(|e| self.protocol(format!("encoding input batch: {e}")))?;
+        let payload = self.guest.encode(batch).map_err(|e| self.protocol(format!("encoding input batch: {e}")))?;
         let call = format!("push of batch {} of input `{input}`", self.next_batch(input));
-        let result = self.call(&call, |store, plugin, session| plugin.sluice_plugin_plugin().session().call_push(store, session, input, &bytes))?;
+        let result = self.call(&call, |store, guest, session| guest.push(store, session, input, payload))?;
         self.accept(&call, result.map_err(|e| typed(&self.label, e))?, true)
     }
 
@@ -190,7 +186,7 @@ impl Session {
 
     /// Ends the input. Call again while the result says `more`.
     pub fn finish(&mut self) -> Result<Emitted, PluginError> {
-        let result = self.call("finish", |store, plugin, session| plugin.sluice_plugin_plugin().session().call_finish(store, session))?;
+        let result = self.call("finish", |store, guest, session| guest.finish(store, session))?;
         let emitted = self.accept("finish", result.map_err(|e| typed(&self.label, e))?, false)?;
         if emitted.more && emitted.batches.is_empty() {
             return Err(self.protocol("finish asked to be called again but emitted nothing".into()));
@@ -236,27 +232,24 @@ impl Session {
     fn call<R>(
         &mut self,
         call: &str,
-        f: impl FnOnce(&mut Store<HostState>, &TablePlugin, ResourceAny) -> wasmtime::Result<R>,
+        f: impl FnOnce(&mut Store<HostState>, &Guest, ResourceAny) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
         arm(&mut self.store, &self.limits, self.fuel);
         let started = std::time::Instant::now();
-        let result = f(&mut self.store, &self.bindings, self.handle);
+        let result = f(&mut self.store, &self.guest, self.handle);
         self.call_time += started.elapsed();
         self.fuel_used += spent(&self.store, &self.limits, self.fuel);
         result.map_err(|e| explained(&mut self.store, stopped(&self.label, call, &e, &self.limits)))
     }
 
     fn read_output_schemas(&mut self, info: &PluginInfo) -> Result<Vec<(String, SchemaRef)>, PluginError> {
-        let declared = self.call("output-schemas", |store, plugin, session| {
-            plugin.sluice_plugin_plugin().session().call_output_schemas(store, session)
-        })?;
+        let declared = self.call("output-schemas", |store, guest, session| guest.output_schemas(store, session))?;
         let mut outputs = Vec::with_capacity(info.outputs.len());
         for spec in &info.outputs {
-            let Some(named) = declared.iter().find(|d| d.name == spec.name) else {
+            let Some((_, schema)) = declared.iter().find(|(name, _)| *name == spec.name) else {
                 return Err(self.protocol(format!("output-schemas lacks output `{}`", spec.name)));
             };
-            let schema = ipc::decode_schema(&named.schema)
-                .map_err(|e| self.protocol(format!("output `{}`: undecodable schema: {e}", spec.name)))?;
+            let schema = schema.clone().map_err(|e| self.protocol(format!("output `{}`: {e}", spec.name)))?;
             if let Some(fixed) = &spec.schema {
                 if let Some(diff) = schema_difference(fixed, &schema) {
                     return Err(PluginError::OutputSchema {
@@ -268,18 +261,18 @@ impl Session {
             }
             outputs.push((spec.name.clone(), schema));
         }
-        if let Some(extra) = declared.iter().find(|d| !info.outputs.iter().any(|o| o.name == d.name)) {
-            return Err(self.protocol(format!("output-schemas names output `{}`, which describe does not list", extra.name)));
+        if let Some((extra, _)) = declared.iter().find(|(name, _)| !info.outputs.iter().any(|o| o.name == *name)) {
+            return Err(self.protocol(format!("output-schemas names output `{extra}`, which describe does not list")));
         }
         Ok(outputs)
     }
 
     /// Decodes emitted batches and checks each against its output's schema.
-    fn accept(&mut self, call: &str, emitted: witty::Emitted, rejects_allowed: bool) -> Result<Emitted, PluginError> {
+    fn accept(&mut self, call: &str, emitted: RawEmitted, rejects_allowed: bool) -> Result<Emitted, PluginError> {
         for counter in &emitted.counters {
             *self.counters.entry(counter.name.clone()).or_default() += counter.value;
         }
-        let bytes: usize = emitted.batches.iter().map(|b| b.batch.len()).sum();
+        let bytes: usize = emitted.batches.iter().map(|(_, data)| data.bytes()).sum();
         if bytes > self.limits.output_bytes_per_call {
             return Err(PluginError::Limit {
                 plugin: self.label.clone(),
@@ -291,24 +284,27 @@ impl Session {
             return Err(self.protocol("finish returned row rejects; rejects refer to a pushed batch".into()));
         }
         let mut out = Emitted { batches: Vec::with_capacity(emitted.batches.len()), rejects: Vec::new(), more: emitted.more };
-        for item in emitted.batches {
-            let Some(index) = self.outputs.iter().position(|(n, _)| *n == item.output) else {
+        for (output, data) in emitted.batches {
+            let Some(index) = self.outputs.iter().position(|(n, _)| *n == output) else {
                 return Err(PluginError::UnknownOutput {
                     plugin: self.label.clone(),
-                    output: item.output,
+                    output,
                     declared: self.outputs.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", "),
                 });
             };
             let expected = &self.outputs[index].1;
-            let batches = ipc::decode_batches(item.batch)
-                .map_err(|e| self.protocol(format!("output `{}`: undecodable batch: {e}", item.output)))?;
+            let batches = data.decode(expected).map_err(|message| PluginError::OutputSchema {
+                plugin: self.label.clone(),
+                output: output.clone(),
+                message,
+            })?;
             for batch in batches {
                 if let Some(diff) = schema_difference(expected, &batch.schema()) {
-                    return Err(PluginError::OutputSchema { plugin: self.label.clone(), output: item.output, message: diff });
+                    return Err(PluginError::OutputSchema { plugin: self.label.clone(), output, message: diff });
                 }
                 let batch = batch.with_schema(expected.clone()).map_err(|e| PluginError::OutputSchema {
                     plugin: self.label.clone(),
-                    output: item.output.clone(),
+                    output: output.clone(),
                     message: e.to_string(),
                 })?;
                 out.batches.push((index, batch));
@@ -330,7 +326,7 @@ fn instantiate(
     label: &str,
     run_time_micros: i64,
     limits: &SessionLimits,
-) -> Result<(Store<HostState>, TablePlugin), PluginError> {
+) -> Result<(Store<HostState>, Guest), PluginError> {
     let log = BoundedLog::new(label.to_string(), limits.log_lines);
     let state = HostState::new(run_time_micros, limits.random_seed, limits.memory_bytes, log);
     let mut store = Store::new(engine.engine(), state);
@@ -339,11 +335,11 @@ fn instantiate(
         store.epoch_deadline_trap();
     }
     arm(&mut store, limits, engine.fuel());
-    let bindings = plugin
+    let guest = plugin
         .pre
         .instantiate(&mut store)
         .map_err(|e| PluginError::Instantiate { plugin: label.into(), message: format!("{e:#}") })?;
-    Ok((store, bindings))
+    Ok((store, guest))
 }
 
 /// Adds the plugin's last error log line (a panic message, say) to a trap, whichever call
@@ -426,41 +422,7 @@ pub(crate) fn schema_difference(expected: &SchemaRef, actual: &SchemaRef) -> Opt
     })
 }
 
-fn decode_info(label: &str, raw: witty::PluginInfo) -> Result<PluginInfo, PluginError> {
-    let schema = |what: &str, bytes: &[u8]| {
-        ipc::decode_schema(bytes)
-            .map_err(|e| PluginError::Protocol { plugin: label.into(), message: format!("describe: {what}: undecodable schema: {e}") })
-    };
-    let info = PluginInfo {
-        inputs: raw
-            .inputs
-            .iter()
-            .map(|i| {
-                Ok(InputInfo {
-                    name: i.name.clone(),
-                    description: i.description.clone(),
-                    required: schema(&format!("input `{}`", i.name), &i.required_columns)?,
-                    extra_columns: i.extra_columns,
-                })
-            })
-            .collect::<Result<_, PluginError>>()?,
-        outputs: raw
-            .outputs
-            .iter()
-            .map(|o| {
-                Ok(OutputInfo {
-                    name: o.name.clone(),
-                    description: o.description.clone(),
-                    schema: o.schema.as_ref().map(|s| schema(&format!("output `{}`", o.name), s)).transpose()?,
-                })
-            })
-            .collect::<Result<_, PluginError>>()?,
-        name: raw.name,
-        version: raw.version,
-        description: raw.description,
-        contract_version: raw.contract_version,
-        stateful: raw.stateful,
-    };
+fn check_info(label: &str, info: PluginInfo) -> Result<PluginInfo, PluginError> {
     check_contract(label, &info.contract_version)?;
     if info.inputs.is_empty() || info.outputs.is_empty() {
         return Err(PluginError::Protocol { plugin: label.into(), message: "describe lists no inputs or no outputs".into() });

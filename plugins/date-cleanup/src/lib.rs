@@ -34,7 +34,7 @@ use sluice_sdk::arrow::array::{Array, ArrayRef, BooleanArray, Date32Array, Strin
 use sluice_sdk::arrow::compute::{cast, filter_record_batch};
 use sluice_sdk::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use sluice_sdk::arrow::record_batch::RecordBatch;
-use sluice_sdk::{parse_config, Context, Emit, Error, Info, Input, Output, Plugin, Schemas};
+use sluice_sdk::{Context, Emit, Error, Info, Input, Output, Plugin, Schemas};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -106,14 +106,15 @@ struct DateCleanup {
 }
 
 impl Plugin for DateCleanup {
+    type Config = Config;
+
     fn info() -> Info {
         Info::new("date-cleanup", env!("CARGO_PKG_VERSION"), "Messy date text to Date32, with sentinels, impossible dates, lateness flags and code padding")
             .input(Input::any("rows").describe("a table with the configured date columns (text or date32)"))
             .output(Output::dynamic("rows").describe("the input with the date columns as date32, padded codes, and lateness flags at the end"))
     }
 
-    fn open(config: &str, inputs: &Schemas, _ctx: &Context) -> Result<Self, Error> {
-        let config: Config = parse_config(config)?;
+    fn open(config: Config, inputs: &Schemas, _ctx: &Context) -> Result<Self, Error> {
         let input = &inputs[0].1;
         let index = |name: &str, what: &str| input.index_of(name).map_err(|_| Error::Config(format!("{what}: no input column `{name}`")));
         let mut dates = Vec::new();

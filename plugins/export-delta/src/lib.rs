@@ -32,7 +32,7 @@ use sluice_sdk::arrow::array::{Array, ArrayRef, RecordBatch, StringArray, UInt32
 use sluice_sdk::arrow::compute::take;
 use sluice_sdk::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use sluice_sdk::arrow::row::{RowConverter, Rows, SortField};
-use sluice_sdk::{parse_config, Context, Emit, Error, Info, Input, Output, Plugin, Schemas};
+use sluice_sdk::{Context, Emit, Error, Info, Input, Output, Plugin, Schemas};
 
 const PREVIOUS: &str = "previous";
 const CURRENT: &str = "current";
@@ -258,6 +258,8 @@ impl ExportDelta {
 }
 
 impl Plugin for ExportDelta {
+    type Config = Config;
+
     fn info() -> Info {
         Info::new("export-delta", env!("CARGO_PKG_VERSION"), "INSERT/UPDATE/DELETE rows between two full exports of a table, by key")
             .input(Input::any(PREVIOUS).describe("the previous full export (may be empty: then every row is an INSERT)"))
@@ -266,8 +268,7 @@ impl Plugin for ExportDelta {
             .stateful()
     }
 
-    fn open(config: &str, inputs: &Schemas, _ctx: &Context) -> Result<Self, Error> {
-        let config: Config = parse_config(config)?;
+    fn open(config: Config, inputs: &Schemas, _ctx: &Context) -> Result<Self, Error> {
         let schema_of = |name: &str| inputs.iter().find(|(n, _)| n == name).map(|(_, s)| s.clone());
         let (Some(previous), Some(current)) = (schema_of(PREVIOUS), schema_of(CURRENT)) else {
             return Err(Error::Schema("needs inputs `previous` and `current`".into()));
@@ -360,7 +361,7 @@ mod tests {
     fn open(config: &str) -> ExportDelta {
         let inputs = vec![(PREVIOUS.to_string(), schema()), (CURRENT.to_string(), schema())];
         let ctx = Context { run_id: "r".into(), run_time_micros: 0, table: "t".into(), params: vec![] };
-        ExportDelta::open(config, &inputs, &ctx).unwrap()
+        ExportDelta::open(sluice_sdk::parse_config(config).unwrap(), &inputs, &ctx).unwrap()
     }
 
     fn delta(previous: &[&[(&str, Option<i64>)]], current: &[&[(&str, Option<i64>)]]) -> Vec<(String, String, Option<i64>)> {

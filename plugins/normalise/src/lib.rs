@@ -33,7 +33,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use sluice_sdk::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray, TimestampMicrosecondArray};
 use sluice_sdk::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use sluice_sdk::{parse_config, Context, Emit, Error, Info, Input, Output, Plugin, Schemas};
+use sluice_sdk::{Context, Emit, Error, Info, Input, Output, Plugin, Schemas};
 use uuid::Uuid;
 
 const BORROWER: &str = "borrower";
@@ -230,6 +230,8 @@ fn split_name(full: Option<&str>) -> (Option<String>, Option<String>) {
 }
 
 impl Plugin for Normalise {
+    type Config = Config;
+
     fn info() -> Info {
         let text = |n: &str| Field::new(n, DataType::Utf8, true);
         let mut info = Info::new("normalise", env!("CARGO_PKG_VERSION"), "A borrower workbook split into nine related tables with stable UUID keys")
@@ -241,8 +243,7 @@ impl Plugin for Normalise {
         info.stateful()
     }
 
-    fn open(config: &str, _inputs: &Schemas, ctx: &Context) -> Result<Self, Error> {
-        let config: Config = parse_config(config)?;
+    fn open(config: Config, _inputs: &Schemas, ctx: &Context) -> Result<Self, Error> {
         let namespace = match &config.namespace {
             Some(text) => Uuid::parse_str(text).map_err(|e| Error::Config(format!("namespace {text:?}: {e}")))?,
             None => DEFAULT_NAMESPACE,
@@ -257,10 +258,6 @@ impl Plugin for Normalise {
             run_time: ctx.run_time_micros,
             borrowers: HashSet::new(),
         })
-    }
-
-    fn output_schemas(&self) -> Vec<(String, SchemaRef)> {
-        TABLES.iter().map(|(t, _)| (t.to_string(), schema(t))).collect()
     }
 
     fn push(&mut self, input: &str, batch: RecordBatch, out: &mut Emit) -> Result<(), Error> {

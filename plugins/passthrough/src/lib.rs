@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use sluice_sdk::arrow::datatypes::{Schema, SchemaRef};
 use sluice_sdk::arrow::record_batch::RecordBatch;
-use sluice_sdk::{parse_config, Context, Emit, Error, Info, Input, Output, Plugin, Schemas};
+use sluice_sdk::{Context, Emit, Error, Info, Input, Output, Plugin, Schemas};
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -26,14 +26,15 @@ struct Passthrough {
 }
 
 impl Plugin for Passthrough {
+    type Config = Config;
+
     fn info() -> Info {
         Info::new("passthrough", env!("CARGO_PKG_VERSION"), "Copies rows unchanged, with optional column select and rename")
             .input(Input::any("rows").describe("any table"))
             .output(Output::dynamic("rows").describe("the selected (and renamed) columns of the input"))
     }
 
-    fn open(config: &str, inputs: &Schemas, _ctx: &Context) -> Result<Self, Error> {
-        let config: Config = parse_config(config)?;
+    fn open(config: Config, inputs: &Schemas, _ctx: &Context) -> Result<Self, Error> {
         let input = &inputs[0].1;
         let projection = match &config.select {
             None => (0..input.fields().len()).collect(),

@@ -12,7 +12,7 @@ mod time;
 use serde::Deserialize;
 use sluice_sdk::arrow::datatypes::SchemaRef;
 use sluice_sdk::arrow::record_batch::RecordBatch;
-use sluice_sdk::{parse_config, serde_json, Context, Emit, Error, Info, Input, Output, Plugin, Schemas};
+use sluice_sdk::{serde_json, Context, Emit, Error, Info, Input, Output, Plugin, Schemas};
 
 #[derive(Deserialize)]
 #[serde(tag = "mode", rename_all = "lowercase")]
@@ -27,6 +27,9 @@ enum Resample {
 }
 
 impl Plugin for Resample {
+    /// Read as JSON first: the `mode` key picks which of the two configs applies.
+    type Config = serde_json::Value;
+
     fn info() -> Info {
         Info::new("resample", env!("CARGO_PKG_VERSION"), "Expand intervals into sub-intervals, or aggregate readings onto a fixed time grid")
             .input(Input::any("rows").describe("time-stamped rows (columns named in the config)"))
@@ -34,8 +37,7 @@ impl Plugin for Resample {
             .stateful()
     }
 
-    fn open(config: &str, inputs: &Schemas, _ctx: &Context) -> Result<Self, Error> {
-        let value: serde_json::Value = parse_config(config)?;
+    fn open(value: serde_json::Value, inputs: &Schemas, _ctx: &Context) -> Result<Self, Error> {
         if value.get("mode").is_none() {
             return Err(Error::Config("`mode` is required: \"expand\" or \"aggregate\"".into()));
         }

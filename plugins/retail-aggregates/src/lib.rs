@@ -21,7 +21,7 @@ use sluice_sdk::arrow::array::{Array, Date32Array, Int64Array};
 use sluice_sdk::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use sluice_sdk::arrow::record_batch::RecordBatch;
 use sluice_sdk::calendar::parse_iso_date;
-use sluice_sdk::{parse_config, Context, Emit, Error, Info, Input, Output, Plugin, Schemas};
+use sluice_sdk::{Context, Emit, Error, Info, Input, Output, Plugin, Schemas};
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
@@ -59,6 +59,8 @@ fn output_schema() -> SchemaRef {
 }
 
 impl Plugin for RetailAggregates {
+    type Config = Config;
+
     fn info() -> Info {
         let id = || Field::new("order_id", DataType::Int64, true);
         let date = |n: &str| Field::new(n, DataType::Date32, true);
@@ -69,17 +71,12 @@ impl Plugin for RetailAggregates {
             .stateful()
     }
 
-    fn open(config: &str, _inputs: &Schemas, ctx: &Context) -> Result<Self, Error> {
-        let config: Config = parse_config(config)?;
+    fn open(config: Config, _inputs: &Schemas, ctx: &Context) -> Result<Self, Error> {
         let as_of = match &config.as_of {
             Some(text) => parse_iso_date(text).ok_or_else(|| Error::Config(format!("as_of {text:?} is not YYYY-MM-DD")))?,
             None => ctx.run_time_micros.div_euclid(MICROS_PER_DAY) as i32,
         };
         Ok(RetailAggregates { config, as_of, order_dates: HashMap::new(), late: 0, undelivered: 0 })
-    }
-
-    fn output_schemas(&self) -> Vec<(String, SchemaRef)> {
-        vec![("agg_shipments".into(), output_schema())]
     }
 
     fn push(&mut self, input: &str, batch: RecordBatch, out: &mut Emit) -> Result<(), Error> {

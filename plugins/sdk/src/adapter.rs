@@ -7,7 +7,7 @@ use arrow::datatypes::SchemaRef;
 
 use crate::bindings::exports::sluice::plugin::plugin::{Guest, GuestSession, Session};
 use crate::bindings::sluice::plugin::types as wit;
-use crate::{ipc, Context, Emit, Error, Info, Plugin, Schemas, CONTRACT_VERSION};
+use crate::{ipc, parse_config, Context, Emit, Error, Info, Plugin, Schemas, CONTRACT_VERSION};
 
 #[doc(hidden)]
 pub struct Adapter<P>(PhantomData<P>);
@@ -16,6 +16,8 @@ pub struct Adapter<P>(PhantomData<P>);
 pub struct SessionOf<P> {
     plugin: RefCell<P>,
     input_names: Vec<String>,
+    /// Every output's schema for this session, in `describe` order.
+    outputs: Vec<wit::NamedSchema>,
     finished: RefCell<bool>,
 }
 
@@ -38,20 +40,16 @@ impl<P: Plugin> Guest for Adapter<P> {
             table: context.table,
             params: context.params,
         };
-        let plugin = P::open(&config, &schemas, &ctx)?;
+        let plugin = P::open(parse_config(&config)?, &schemas, &ctx)?;
+        let outputs = output_schemas(&info, &plugin)?;
         let input_names = schemas.into_iter().map(|(n, _)| n).collect();
-        Ok(Session::new(SessionOf { plugin: RefCell::new(plugin), input_names, finished: RefCell::new(false) }))
+        Ok(Session::new(SessionOf { plugin: RefCell::new(plugin), input_names, outputs, finished: RefCell::new(false) }))
     }
 }
 
 impl<P: Plugin> GuestSession for SessionOf<P> {
     fn output_schemas(&self) -> Vec<wit::NamedSchema> {
-        self.plugin
-            .borrow()
-            .output_schemas()
-            .into_iter()
-            .map(|(name, schema)| wit::NamedSchema { name, schema: ipc::encode_schema(&schema) })
-            .collect()
+        self.outputs.clone()
     }
 
     fn push(&self, input: String, batch: Vec<u8>) -> Result<wit::Emitted, wit::PluginError> {
@@ -79,6 +77,29 @@ impl<P: Plugin> GuestSession for SessionOf<P> {
         emitted.more = more;
         Ok(emitted)
     }
+}
+
+/// Every declared output's schema: fixed ones from `info`, dynamic ones from the session.
+/// Checked here, at `open`, so a missing or misnamed output fails before any data moves.
+fn output_schemas<P: Plugin>(info: &Info, plugin: &P) -> Result<Vec<wit::NamedSchema>, Error> {
+    let stated = plugin.output_schemas();
+    if let Some((name, _)) = stated.iter().find(|(n, _)| !info.outputs.iter().any(|o| o.name == *n)) {
+        let declared: Vec<&str> = info.outputs.iter().map(|o| o.name.as_str()).collect();
+        return Err(Error::Internal(format!("output_schemas names output `{name}`, which info() does not declare ({declared:?})")));
+    }
+    info.outputs
+        .iter()
+        .map(|o| {
+            let schema = match (&o.schema, stated.iter().find(|(n, _)| *n == o.name)) {
+                (_, Some((_, schema))) => schema.clone(),
+                (Some(fixed), None) => fixed.clone(),
+                (None, None) => {
+                    return Err(Error::Internal(format!("output_schemas lacks the schema of dynamic output `{}`", o.name)))
+                }
+            };
+            Ok(wit::NamedSchema { name: o.name.clone(), schema: ipc::encode_schema(&schema) })
+        })
+        .collect()
 }
 
 /// Sends a panic's message and place to the host log before the instance aborts, so the

@@ -5,26 +5,46 @@
 //! IPC, checks the declared input columns before your `open` runs, and maps your
 //! [`Error`]s to the contract's typed errors.
 //!
-//! ```ignore
-//! use sluice_sdk::{arrow::record_batch::RecordBatch, Plugin, Info, Input, Output, Emit, Error, Context, Schemas};
+//! ```
+//! use sluice_sdk::arrow::record_batch::RecordBatch;
+//! use sluice_sdk::{Context, Emit, Error, Info, Input, Output, Plugin, Schemas, SchemaRef};
 //!
-//! struct Identity;
+//! /// Copies rows unchanged, optionally only the first `limit` rows of each batch.
+//! struct Identity {
+//!     schema: SchemaRef,
+//!     limit: Option<usize>,
+//! }
+//!
+//! /// The table's plugin config, deserialised from JSON by the SDK before `open`.
+//! #[derive(serde::Deserialize)]
+//! #[serde(deny_unknown_fields)]
+//! struct Config {
+//!     limit: Option<usize>,
+//! }
 //!
 //! impl Plugin for Identity {
+//!     type Config = Config;
+//!
 //!     fn info() -> Info {
 //!         Info::new("identity", env!("CARGO_PKG_VERSION"), "Copies rows unchanged")
 //!             .input(Input::any("rows"))
 //!             .output(Output::dynamic("rows"))
 //!     }
-//!     fn open(_config: &str, inputs: &Schemas, _ctx: &Context) -> Result<Self, Error> { Ok(Identity) }
-//!     fn output_schemas(&self) -> Vec<(String, SchemaRef)> { ... }
+//!     fn open(config: Config, inputs: &Schemas, _ctx: &Context) -> Result<Self, Error> {
+//!         Ok(Identity { schema: inputs[0].1.clone(), limit: config.limit })
+//!     }
+//!     fn output_schemas(&self) -> Vec<(String, SchemaRef)> {
+//!         vec![("rows".into(), self.schema.clone())]
+//!     }
 //!     fn push(&mut self, _input: &str, batch: RecordBatch, out: &mut Emit) -> Result<(), Error> {
-//!         out.emit("rows", batch);
+//!         let rows = self.limit.unwrap_or(batch.num_rows()).min(batch.num_rows());
+//!         out.emit("rows", batch.slice(0, rows));
 //!         Ok(())
 //!     }
 //! }
 //!
 //! sluice_sdk::export_plugin!(Identity);
+//! # fn main() {}
 //! ```
 //!
 //! Build with `cargo build --release --target wasm32-wasip2`; the `.wasm` in
@@ -57,11 +77,12 @@ pub use emit::Emit;
 pub use error::Error;
 pub use info::{Info, Input, Output};
 
-use arrow::datatypes::SchemaRef;
+pub use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
-/// The version of the WIT contract this SDK implements.
-pub const CONTRACT_VERSION: &str = "0.1.0";
+/// The version of the WIT contract this SDK implements: the `sluice:plugin` package's
+/// version, read from `wit/sluice.wit` by the build script.
+pub const CONTRACT_VERSION: &str = env!("SLUICE_CONTRACT_VERSION");
 
 /// The actual schemas of the inputs of one session, in the order `describe` lists them.
 pub type Schemas = Vec<(String, SchemaRef)>;
@@ -78,15 +99,23 @@ pub struct Context {
 
 /// A table plugin. One value of the implementing type is one session (one table run).
 pub trait Plugin: Sized + 'static {
+    /// The table's plugin config. The SDK deserialises the JSON config (`{}` when the table
+    /// gives none) into it before `open`, and a failure is a config error naming the field.
+    /// Use `#[serde(deny_unknown_fields)]` so a misspelt key is caught; a plugin without
+    /// config can use [`NoConfig`], one that reads it freely `serde_json::Value`.
+    type Config: serde::de::DeserializeOwned;
+
     /// What the plugin takes and produces. Called for `describe` and to check inputs.
     fn info() -> Info;
 
-    /// Opens a session. `config` is the table's plugin config as JSON (`{}` when absent);
-    /// parse it with [`parse_config`]. Every required input column has already been checked.
-    fn open(config: &str, inputs: &Schemas, ctx: &Context) -> Result<Self, Error>;
+    /// Opens a session. Every required input column has already been checked.
+    fn open(config: Self::Config, inputs: &Schemas, ctx: &Context) -> Result<Self, Error>;
 
-    /// The exact schema of every output for this session.
-    fn output_schemas(&self) -> Vec<(String, SchemaRef)>;
+    /// The schema of each output declared [`Output::dynamic`] for this session. Outputs
+    /// declared [`Output::fixed`] need not be listed: the SDK adds their schemas.
+    fn output_schemas(&self) -> Vec<(String, SchemaRef)> {
+        Vec::new()
+    }
 
     /// One batch of one input. Emit output batches and row rejects through `out`.
     fn push(&mut self, input: &str, batch: RecordBatch, out: &mut Emit) -> Result<(), Error>;
@@ -104,7 +133,13 @@ pub trait Plugin: Sized + 'static {
     }
 }
 
-/// Parses a JSON config into `T`, mapping failures to [`Error::Config`].
+/// The config of a plugin that takes none: any key is refused.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoConfig {}
+
+/// Parses a JSON config into `T`, mapping failures to [`Error::Config`]. The SDK calls it
+/// for [`Plugin::Config`]; a plugin needs it only for configs nested inside its own.
 pub fn parse_config<T: serde::de::DeserializeOwned>(config: &str) -> Result<T, Error> {
     let text = if config.trim().is_empty() { "{}" } else { config };
     serde_json::from_str(text).map_err(|e| Error::Config(format!("invalid plugin config: {e}")))

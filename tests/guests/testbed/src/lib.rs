@@ -17,7 +17,7 @@ use serde::Deserialize;
 use sluice_sdk::arrow::array::{Array, Int64Array, StringArray};
 use sluice_sdk::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use sluice_sdk::arrow::record_batch::RecordBatch;
-use sluice_sdk::{log, parse_config, Context, Emit, Error, Info, Input, LogLevel, Output, Plugin, Schemas};
+use sluice_sdk::{log, Context, Emit, Error, Info, Input, LogLevel, Output, Plugin, Schemas};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -52,14 +52,15 @@ struct Testbed {
 }
 
 impl Plugin for Testbed {
+    type Config = Config;
+
     fn info() -> Info {
         Info::new("testbed", "0.1.0", "misbehaves on purpose, as configured")
             .input(Input::any("rows"))
             .output(Output::dynamic("rows"))
     }
 
-    fn open(config: &str, inputs: &Schemas, _ctx: &Context) -> Result<Self, Error> {
-        let config: Config = parse_config(config)?;
+    fn open(config: Config, inputs: &Schemas, _ctx: &Context) -> Result<Self, Error> {
         if matches!(config.mode, Mode::PanicInOpen) {
             panic!("testbed was told to panic in open");
         }
