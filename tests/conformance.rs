@@ -63,6 +63,7 @@ fn the_kit_runs_every_check() {
         "very long strings",
         "every accepted type",
         "batch-size invariance",
+        "stateless",
         "determinism",
         "no traps or limits",
         "output schemas",
@@ -177,4 +178,13 @@ fn a_fixture_may_expect_parquet() {
     let options = KitOptions { fixtures: Some(s.path("")), cache_dir: Some(cache_dir()), ..KitOptions::default() };
     let report = run_kit("passthrough", &options).unwrap();
     assert!(report.check("fixture case").is_some_and(|c| c.passed && c.detail.contains("1 output(s) match")), "{report}");
+}
+
+#[test]
+fn undeclared_state_is_caught_by_the_stateless_check() {
+    // Numbering rows across batches is batch-size invariant, so only running each batch in
+    // its own session shows the state.
+    let report = kit(TESTBED_WASM, r#"{"mode": "running-count"}"#, SessionLimits::default());
+    caught_by(&report, "stateless", "keeps state across batches");
+    assert_eq!(report.failed().count(), 1, "only the stateless check should fail:\n{report}");
 }

@@ -84,6 +84,11 @@ fn python_batch_dependence_is_caught() {
     caught_by(&kit(r#"{"mode": "batch-dependent"}"#, SessionLimits::default()), "batch-size invariance", &["differs from batches of"]);
 }
 
+#[test]
+fn python_undeclared_state_is_caught_by_the_stateless_check() {
+    caught_by(&kit(r#"{"mode": "running-count"}"#, SessionLimits::default()), "stateless", &["keeps state across batches"]);
+}
+
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
 }

@@ -87,17 +87,18 @@ impl Project {
         let target = self.dir.join("target");
         // The project's own copies of the WIT and SDK (written by `sluice plugin new`) win;
         // otherwise this binary's.
+        let (own_wit, own_sdk) = (self.dir.join("wit"), self.dir.join("sluice_sdk"));
         let mut search = vec![self.dir.clone()];
-        let wit = match self.dir.join("wit") {
-            wit if wit.join("sluice.wit").is_file() => wit,
-            _ => {
-                let (wit, sdk) = super::scaffold::materialise_python_sdk(&target.join("sluice"))?;
-                if !self.dir.join("sluice_sdk").is_dir() {
-                    search.push(sdk);
-                }
-                wit
+        let mut wit = own_wit.clone();
+        if !own_wit.join("sluice.wit").is_file() || !own_sdk.is_dir() {
+            let (embedded_wit, embedded_sdk) = super::scaffold::materialise_python_sdk(&target.join("sluice"))?;
+            if !own_wit.join("sluice.wit").is_file() {
+                wit = embedded_wit;
             }
-        };
+            if !own_sdk.is_dir() {
+                search.push(embedded_sdk);
+            }
+        }
         let wasm = target.join(format!("{}.wasm", self.name.replace('-', "_")));
         std::fs::create_dir_all(&target)?;
         let tool = std::env::var("SLUICE_COMPONENTIZE_PY").unwrap_or_else(|_| "componentize-py".into());

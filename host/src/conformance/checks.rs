@@ -97,6 +97,7 @@ pub(super) fn run_all(engine: &PluginEngine, plugin: &LoadedPlugin, info: &Plugi
     }
 
     report.checks.push(check("batch-size invariance", invariance(&harness, &standard, &first, &mut ledger)));
+    report.checks.push(check("stateless", stateless(&harness, &standard, &first, &mut ledger)));
     let context_b = if options.context_dependent { &first } else { &second };
     report.checks.push(check("determinism", determinism(&harness, &standard, &first, context_b, &mut ledger)));
 
@@ -198,6 +199,43 @@ fn invariance(harness: &Harness, inputs: &[InputData], context: &RunContext, led
         }
     }
     Ok(format!("identical output with batches of {SPLITS:?} rows"))
+}
+
+/// A plugin that declares `stateful = false` promises that each batch's output depends on
+/// that batch alone, so the host may give batches to separate instances: each batch in a
+/// fresh session must give what one session gives over all of them.
+fn stateless(harness: &Harness, inputs: &[InputData], context: &RunContext, ledger: &mut Ledger) -> Result<String, String> {
+    const ROWS: usize = 1000;
+    if harness.info.stateful {
+        return Ok("declared stateful: every batch goes to one instance, in order".into());
+    }
+    let [input] = inputs else {
+        return Ok("skipped: a plugin with several inputs is given them in one session".into());
+    };
+    let split = input.rebatched(ROWS);
+    let whole = harness.run(std::slice::from_ref(&split), context, 1);
+    ledger.file(&whole)?;
+    let Ok(whole) = whole else {
+        return Ok("skipped: the standard input is refused with a typed error".into());
+    };
+    let mut parts = Vec::new();
+    let mut offset = 0;
+    for batch in &split.batches {
+        let alone = InputData { batches: vec![batch.clone()], ..split.clone() };
+        let result = harness.run(&[alone], context, 1);
+        ledger.file(&result)?;
+        let out = result.map_err(|e| format!("a batch alone is refused, though not within the whole input: {e}"))?;
+        parts.push((offset, out));
+        offset += batch.num_rows() as u64;
+    }
+    if parts.is_empty() || RunOutput::joined(parts).fingerprint() == whole.fingerprint() {
+        Ok(format!("declared stateless, and batches of {ROWS} rows in separate sessions give one session's output"))
+    } else {
+        Err(format!(
+            "declared stateless, but batches of {ROWS} rows in separate sessions give other output than one session: \
+             it keeps state across batches (declare it with `stateful`)"
+        ))
+    }
 }
 
 fn determinism(harness: &Harness, inputs: &[InputData], a: &RunContext, b: &RunContext, ledger: &mut Ledger) -> Result<String, String> {

@@ -50,6 +50,32 @@ impl RunOutput {
     }
 }
 
+impl RunOutput {
+    /// The outputs of runs over consecutive pieces of one input, as one run's: batches
+    /// concatenated in order, reject rows counted from the start of the whole input.
+    /// `parts` holds (rows before the piece, the piece's output); it is not empty.
+    pub fn joined(parts: Vec<(u64, RunOutput)>) -> RunOutput {
+        let first = &parts[0].1;
+        let outputs = (0..first.outputs.len())
+            .map(|i| {
+                let (name, batch) = &first.outputs[i];
+                let pieces: Vec<&RecordBatch> = parts.iter().map(|(_, p)| &p.outputs[i].1).collect();
+                (name.clone(), concat_batches(&batch.schema(), pieces).expect("one session's schemas"))
+            })
+            .collect();
+        let rejects =
+            parts.iter().flat_map(|(offset, p)| p.rejects.iter().map(move |(i, row, r)| (i.clone(), offset + row, r.clone()))).collect();
+        RunOutput {
+            outputs,
+            rejects,
+            rows_in: parts.iter().map(|(_, p)| p.rows_in).sum(),
+            fuel: parts.iter().map(|(_, p)| p.fuel).sum(),
+            peak_memory: parts.iter().map(|(_, p)| p.peak_memory).max().unwrap_or(0),
+            logs_dropped: parts.iter().map(|(_, p)| p.logs_dropped).sum(),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub(crate) struct Harness<'a> {
     pub engine: &'a PluginEngine,

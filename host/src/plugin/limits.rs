@@ -55,6 +55,9 @@ pub(crate) enum Stop {
     Timeout,
     Fuel,
     Memory,
+    /// wasmtime refused to copy a call's result into the host: more than the hostcall fuel
+    /// the session set from its output cap.
+    Output,
     Trap(String),
 }
 
@@ -67,5 +70,9 @@ pub(crate) fn classify(error: &wasmtime::Error) -> Stop {
     if error.downcast_ref::<MemoryCapHit>().is_some() || error.chain().any(|e| e.downcast_ref::<MemoryCapHit>().is_some()) {
         return Stop::Memory;
     }
-    Stop::Trap(format!("{error:#}"))
+    let message = format!("{error:#}");
+    if message.contains("fuel allocated for hostcalls has been exhausted") {
+        return Stop::Output;
+    }
+    Stop::Trap(message)
 }

@@ -331,6 +331,10 @@ fn instantiate(
     let state = HostState::new(run_time_micros, limits.random_seed, limits.memory_bytes, log);
     let mut store = Store::new(engine.engine(), state);
     store.limiter(|state| &mut state.memory);
+    // What wasmtime lets one call hand back to the host (128 MiB by default) must not be
+    // below the documented output cap, which `accept` enforces with a clear error. Typed
+    // columns take more room lifted than their payload, hence the margin.
+    store.set_hostcall_fuel(limits.output_bytes_per_call.saturating_mul(2));
     if engine.deadlines() {
         store.epoch_deadline_trap();
     }
@@ -377,6 +381,7 @@ fn stopped(label: &str, call: &str, error: &wasmtime::Error, limits: &SessionLim
         Stop::Timeout => format!("call timeout of {} s", limits.call_timeout.as_secs_f64()),
         Stop::Fuel => format!("fuel budget of {} per call", limits.fuel_per_call.unwrap_or(u64::MAX)),
         Stop::Memory => format!("memory cap of {} MiB", limits.memory_bytes >> 20),
+        Stop::Output => format!("output cap of {} MiB per call", limits.output_bytes_per_call >> 20),
         Stop::Trap(message) => return PluginError::Trap { plugin, call, message },
     };
     PluginError::Limit { plugin, call, limit }

@@ -17,6 +17,8 @@ what it does on `push`:
   size of the batch the row arrived in;
 - `huge-output`: emit each batch `count` times;
 - `panic-in-open`: raise while opening the session; `trap-in-open`: abort while opening;
+- `running-count`: copy rows with an `extra` column numbering them across batches (state
+  the plugin does not declare);
 - `spin`: burn `count` million loop iterations per batch, then copy rows (a slow table);
 - `print`: `print()` a line and log a `logging` warning (both reach the host log), then copy
   rows.
@@ -52,6 +54,7 @@ Mode = Literal[
     "panic-in-open",
     "trap-in-open",
     "spin",
+    "running-count",
     "print",
 ]
 
@@ -86,8 +89,9 @@ class Testbed(Plugin):
             trap("testbed was told to panic in open")
         self.config = config
         self.schema = list(inputs["rows"])
-        if config.mode in ("clock", "random", "batch-dependent"):
+        if config.mode in ("clock", "random", "batch-dependent", "running-count"):
             self.schema.append(Field("extra", "int64", nullable=False))
+        self.seen = 0
 
     def output_schemas(self):
         return {"rows": self.schema}
@@ -121,6 +125,10 @@ class Testbed(Plugin):
             raise RuntimeError("testbed was told to panic")
         elif mode == "trap":
             trap("testbed was told to panic")
+        elif mode == "running-count":  # numbers rows across batches: state, though not declared
+            numbers = list(range(self.seen, self.seen + batch.num_rows))
+            self.seen += batch.num_rows
+            out.emit("rows", batch.append(Field("extra", "int64", nullable=False), numbers))
         elif mode == "spin":
             # A loop in C (about 2 ns an iteration natively), so `count` costs about what it
             # does in the Rust testbed; a Python-level loop would be ~100 times slower.

@@ -9,7 +9,9 @@
 //!   wall clock, a random number, or the size of the batch the row arrived in;
 //! - `huge-output`: emit each batch `count` times;
 //! - `panic-in-open`: panic while opening the session;
-//! - `spin`: burn `count` million loop iterations per batch, then copy rows (a slow table).
+//! - `spin`: burn `count` million loop iterations per batch, then copy rows (a slow table);
+//! - `running-count`: copy rows with an `extra` column numbering them across batches: the
+//!   same for any batch size, but it keeps state while declaring none.
 
 use std::sync::Arc;
 
@@ -36,6 +38,7 @@ enum Mode {
     HugeOutput,
     PanicInOpen,
     Spin,
+    RunningCount,
 }
 
 #[derive(Deserialize)]
@@ -49,6 +52,8 @@ struct Config {
 struct Testbed {
     config: Config,
     schema: SchemaRef,
+    /// Rows seen so far (`running-count`).
+    seen: i64,
 }
 
 impl Plugin for Testbed {
@@ -65,12 +70,12 @@ impl Plugin for Testbed {
             panic!("testbed was told to panic in open");
         }
         let mut schema = inputs[0].1.clone();
-        if matches!(config.mode, Mode::Clock | Mode::Random | Mode::BatchDependent) {
+        if matches!(config.mode, Mode::Clock | Mode::Random | Mode::BatchDependent | Mode::RunningCount) {
             let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
             fields.push(Field::new("extra", DataType::Int64, false));
             schema = Arc::new(Schema::new(fields));
         }
-        Ok(Testbed { config, schema })
+        Ok(Testbed { config, schema, seen: 0 })
     }
 
     fn output_schemas(&self) -> Vec<(String, SchemaRef)> {
@@ -134,6 +139,12 @@ impl Plugin for Testbed {
                 };
                 let mut columns = batch.columns().to_vec();
                 columns.push(Arc::new(Int64Array::from_value(value, batch.num_rows())));
+                out.emit("rows", RecordBatch::try_new(self.schema.clone(), columns)?);
+            }
+            Mode::RunningCount => {
+                let mut columns = batch.columns().to_vec();
+                columns.push(Arc::new(Int64Array::from_iter_values(self.seen..self.seen + batch.num_rows() as i64)));
+                self.seen += batch.num_rows() as i64;
                 out.emit("rows", RecordBatch::try_new(self.schema.clone(), columns)?);
             }
             Mode::HugeOutput => {
