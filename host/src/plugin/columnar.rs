@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, ArrowPrimitiveType, AsArray, BooleanArray, PrimitiveArray, PrimitiveBuilder, StringArray};
+use arrow::array::{Array, ArrayRef, ArrowPrimitiveType, AsArray, BooleanArray, PrimitiveArray, StringArray};
+use arrow::buffer::{NullBuffer, OffsetBuffer};
 use arrow::datatypes::{
     DataType, Date32Type, Field, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, Schema, SchemaRef,
     TimeUnit, TimestampMicrosecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
@@ -12,7 +13,7 @@ use arrow::datatypes::{
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 
 use super::bindings::columnar::exports::sluice::plugin::columnar::{
-    Batch as WitBatch, Column, ColumnType, Field as WitField,
+    Batch as WitBatch, Column, ColumnData, ColumnType, Field as WitField, TextData,
 };
 
 /// The contract's type of an Arrow type; dictionaries travel as their values.
@@ -100,31 +101,78 @@ fn to_column(array: &ArrayRef) -> Result<Column, String> {
         let plain = arrow::compute::cast(array, &target).map_err(|e| e.to_string())?;
         return to_column(&plain);
     }
-    Ok(match array.data_type() {
-        DataType::Boolean => Column::Boolean(array.as_boolean().iter().collect()),
-        DataType::Int8 => Column::Int(widen::<Int8Type, i64>(array)),
-        DataType::Int16 => Column::Int(widen::<Int16Type, i64>(array)),
-        DataType::Int32 => Column::Int(widen::<Int32Type, i64>(array)),
-        DataType::Int64 => Column::Int(widen::<Int64Type, i64>(array)),
-        DataType::Date32 => Column::Int(widen::<Date32Type, i64>(array)),
-        DataType::Timestamp(TimeUnit::Microsecond, _) => Column::Int(widen::<TimestampMicrosecondType, i64>(array)),
-        DataType::UInt8 => Column::Uint(widen::<UInt8Type, u64>(array)),
-        DataType::UInt16 => Column::Uint(widen::<UInt16Type, u64>(array)),
-        DataType::UInt32 => Column::Uint(widen::<UInt32Type, u64>(array)),
-        DataType::UInt64 => Column::Uint(widen::<UInt64Type, u64>(array)),
-        DataType::Float32 => Column::Float(widen::<Float32Type, f64>(array)),
-        DataType::Float64 => Column::Float(widen::<Float64Type, f64>(array)),
-        DataType::Utf8 => Column::Text(array.as_string::<i32>().iter().map(|v| v.map(str::to_owned)).collect()),
+    let validity = match array.logical_nulls() {
+        Some(nulls) if nulls.null_count() > 0 => nulls.iter().map(u8::from).collect(),
+        _ => Vec::new(),
+    };
+    let data = match array.data_type() {
+        DataType::Boolean => ColumnData::Boolean(array.as_boolean().values().iter().map(u8::from).collect()),
+        DataType::Int8 => ColumnData::Int(le_bytes::<Int8Type, i64>(array)),
+        DataType::Int16 => ColumnData::Int(le_bytes::<Int16Type, i64>(array)),
+        DataType::Int32 => ColumnData::Int(le_bytes::<Int32Type, i64>(array)),
+        DataType::Int64 => ColumnData::Int(le_bytes::<Int64Type, i64>(array)),
+        DataType::Date32 => ColumnData::Int(le_bytes::<Date32Type, i64>(array)),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => ColumnData::Int(le_bytes::<TimestampMicrosecondType, i64>(array)),
+        DataType::UInt8 => ColumnData::Uint(le_bytes::<UInt8Type, u64>(array)),
+        DataType::UInt16 => ColumnData::Uint(le_bytes::<UInt16Type, u64>(array)),
+        DataType::UInt32 => ColumnData::Uint(le_bytes::<UInt32Type, u64>(array)),
+        DataType::UInt64 => ColumnData::Uint(le_bytes::<UInt64Type, u64>(array)),
+        DataType::Float32 => ColumnData::Float(le_bytes::<Float32Type, f64>(array)),
+        DataType::Float64 => ColumnData::Float(le_bytes::<Float64Type, f64>(array)),
+        DataType::Utf8 => ColumnData::Text(text_data(array.as_string::<i32>())?),
         other => return Err(format!("type {other} is not carried by the columnar contract")),
-    })
+    };
+    Ok(Column { validity, data })
 }
 
-fn widen<T: ArrowPrimitiveType, W: From<T::Native>>(array: &ArrayRef) -> Vec<Option<W>> {
-    array.as_primitive::<T>().iter().map(|v| v.map(W::from)).collect()
+/// A primitive column widened to `W` (8 bytes), as little-endian bytes.
+fn le_bytes<T: ArrowPrimitiveType, W: From<T::Native> + LeBytes>(array: &ArrayRef) -> Vec<u8> {
+    let values = array.as_primitive::<T>().values();
+    let mut out = Vec::with_capacity(values.len() * 8);
+    for &v in values.iter() {
+        out.extend_from_slice(&W::from(v).le());
+    }
+    out
 }
 
-/// Builds a batch of `schema` from a guest's columns, checking each column's case, length,
-/// value range and nullability against the schema.
+/// The 8-byte little-endian form of a wire value.
+trait LeBytes {
+    fn le(self) -> [u8; 8];
+}
+
+impl LeBytes for i64 {
+    fn le(self) -> [u8; 8] {
+        self.to_le_bytes()
+    }
+}
+
+impl LeBytes for u64 {
+    fn le(self) -> [u8; 8] {
+        self.to_le_bytes()
+    }
+}
+
+impl LeBytes for f64 {
+    fn le(self) -> [u8; 8] {
+        self.to_le_bytes()
+    }
+}
+
+/// A string array's bytes and offsets, rebased to start at 0.
+fn text_data(array: &StringArray) -> Result<TextData, String> {
+    let offsets = array.value_offsets();
+    let (first, last) = (offsets[0] as usize, offsets[offsets.len() - 1] as usize);
+    let bytes = array.value_data()[first..last].to_vec();
+    u32::try_from(bytes.len()).map_err(|_| "more than 4 GiB of text in one batch".to_string())?;
+    let mut out = Vec::with_capacity(offsets.len() * 4);
+    for &o in offsets.iter() {
+        out.extend_from_slice(&((o as usize - first) as u32).to_le_bytes());
+    }
+    Ok(TextData { bytes, offsets: out })
+}
+
+/// Builds a batch of `schema` from a guest's columns, checking each column's case, buffer
+/// lengths, value range and nullability against the schema.
 pub(crate) fn to_record_batch(batch: WitBatch, schema: &SchemaRef) -> Result<RecordBatch, String> {
     if batch.columns.len() != schema.fields().len() {
         return Err(format!("expected {} columns, got {}", schema.fields().len(), batch.columns.len()));
@@ -134,90 +182,139 @@ pub(crate) fn to_record_batch(batch: WitBatch, schema: &SchemaRef) -> Result<Rec
         .columns
         .into_iter()
         .zip(schema.fields())
-        .map(|(column, field)| {
-            let array = to_array(column, field.data_type(), rows).map_err(|e| format!("column `{}`: {e}", field.name()))?;
-            if !field.is_nullable() && array.null_count() > 0 {
-                return Err(format!("column `{}` is NOT NULL but has {} NULLs", field.name(), array.null_count()));
-            }
-            Ok(array)
-        })
+        .map(|(column, field)| to_array(column, field, rows).map_err(|e| format!("column `{}`: {e}", field.name())))
         .collect::<Result<Vec<_>, String>>()?;
     let options = RecordBatchOptions::new().with_row_count(Some(rows));
     RecordBatch::try_new_with_options(schema.clone(), arrays, &options).map_err(|e| e.to_string())
 }
 
-fn to_array(column: Column, data_type: &DataType, rows: usize) -> Result<ArrayRef, String> {
-    let len = match &column {
-        Column::Boolean(v) => v.len(),
-        Column::Int(v) => v.len(),
-        Column::Uint(v) => v.len(),
-        Column::Float(v) => v.len(),
-        Column::Text(v) => v.len(),
+fn to_array(column: Column, field: &Field, rows: usize) -> Result<ArrayRef, String> {
+    let nulls = match column.validity.len() {
+        0 => None,
+        n if n == rows => Some(NullBuffer::from_iter(column.validity.iter().map(|&b| b != 0))),
+        n => return Err(format!("{n} validity bytes in a batch of {rows} rows")),
     };
-    if len != rows {
-        return Err(format!("{len} values in a batch of {rows} rows"));
+    if let Some(nulls) = nulls.as_ref().filter(|n| n.null_count() > 0 && !field.is_nullable()) {
+        return Err(format!("is NOT NULL but has {} NULLs", nulls.null_count()));
     }
-    Ok(match (data_type, column) {
-        (DataType::Boolean, Column::Boolean(v)) => Arc::new(BooleanArray::from(v)),
-        (DataType::Int8, Column::Int(v)) => Arc::new(narrow::<Int8Type, _>(v)?),
-        (DataType::Int16, Column::Int(v)) => Arc::new(narrow::<Int16Type, _>(v)?),
-        (DataType::Int32, Column::Int(v)) => Arc::new(narrow::<Int32Type, _>(v)?),
-        (DataType::Int64, Column::Int(v)) => Arc::new(PrimitiveArray::<Int64Type>::from(v)),
-        (DataType::Date32, Column::Int(v)) => Arc::new(narrow::<Date32Type, _>(v)?),
-        (DataType::Timestamp(TimeUnit::Microsecond, tz), Column::Int(v)) => {
-            Arc::new(PrimitiveArray::<TimestampMicrosecondType>::from(v).with_timezone_opt(tz.clone()))
+    let data_type = field.data_type();
+    Ok(match (data_type, column.data) {
+        (DataType::Boolean, ColumnData::Boolean(v)) => {
+            check_len(v.len(), rows, 1)?;
+            Arc::new(BooleanArray::new(v.iter().map(|&b| b != 0).collect(), nulls))
         }
-        (DataType::UInt8, Column::Uint(v)) => Arc::new(narrow::<UInt8Type, _>(v)?),
-        (DataType::UInt16, Column::Uint(v)) => Arc::new(narrow::<UInt16Type, _>(v)?),
-        (DataType::UInt32, Column::Uint(v)) => Arc::new(narrow::<UInt32Type, _>(v)?),
-        (DataType::UInt64, Column::Uint(v)) => Arc::new(PrimitiveArray::<UInt64Type>::from(v)),
+        (DataType::Int8, ColumnData::Int(v)) => Arc::new(narrow::<Int8Type, i64>(&v, rows, nulls)?),
+        (DataType::Int16, ColumnData::Int(v)) => Arc::new(narrow::<Int16Type, i64>(&v, rows, nulls)?),
+        (DataType::Int32, ColumnData::Int(v)) => Arc::new(narrow::<Int32Type, i64>(&v, rows, nulls)?),
+        (DataType::Int64, ColumnData::Int(v)) => Arc::new(narrow::<Int64Type, i64>(&v, rows, nulls)?),
+        (DataType::Date32, ColumnData::Int(v)) => Arc::new(narrow::<Date32Type, i64>(&v, rows, nulls)?),
+        (DataType::Timestamp(TimeUnit::Microsecond, tz), ColumnData::Int(v)) => {
+            Arc::new(narrow::<TimestampMicrosecondType, i64>(&v, rows, nulls)?.with_timezone_opt(tz.clone()))
+        }
+        (DataType::UInt8, ColumnData::Uint(v)) => Arc::new(narrow::<UInt8Type, u64>(&v, rows, nulls)?),
+        (DataType::UInt16, ColumnData::Uint(v)) => Arc::new(narrow::<UInt16Type, u64>(&v, rows, nulls)?),
+        (DataType::UInt32, ColumnData::Uint(v)) => Arc::new(narrow::<UInt32Type, u64>(&v, rows, nulls)?),
+        (DataType::UInt64, ColumnData::Uint(v)) => Arc::new(narrow::<UInt64Type, u64>(&v, rows, nulls)?),
         // float32 output is rounded to the nearest float32, as any writer of float32 would.
-        (DataType::Float32, Column::Float(v)) => {
-            Arc::new(v.into_iter().map(|x| x.map(|x| x as f32)).collect::<PrimitiveArray<Float32Type>>())
+        (DataType::Float32, ColumnData::Float(v)) => {
+            check_len(v.len(), rows, 8)?;
+            let values: Vec<f32> = v.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32).collect();
+            Arc::new(PrimitiveArray::<Float32Type>::new(values.into(), nulls))
         }
-        (DataType::Float64, Column::Float(v)) => Arc::new(PrimitiveArray::<Float64Type>::from(v)),
-        (DataType::Utf8, Column::Text(v)) => Arc::new(StringArray::from(v)),
-        (expected, column) => return Err(format!("expected {expected} values, got {} values", case_name(&column))),
+        (DataType::Float64, ColumnData::Float(v)) => {
+            check_len(v.len(), rows, 8)?;
+            let values: Vec<f64> = v.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))).collect();
+            Arc::new(PrimitiveArray::<Float64Type>::new(values.into(), nulls))
+        }
+        (DataType::Utf8, ColumnData::Text(t)) => Arc::new(to_strings(t, rows, nulls)?),
+        (expected, data) => return Err(format!("expected {expected} values, got {} values", case_name(&data))),
     })
 }
 
-fn narrow<T: ArrowPrimitiveType, S: Copy + std::fmt::Display>(values: Vec<Option<S>>) -> Result<PrimitiveArray<T>, String>
+fn check_len(bytes: usize, rows: usize, width: usize) -> Result<(), String> {
+    if bytes == rows * width {
+        Ok(())
+    } else {
+        Err(format!("{bytes} bytes of values in a batch of {rows} rows ({width} a row)"))
+    }
+}
+
+/// 8-byte wire values into `T`'s native type; a valid value that does not fit is an error.
+fn narrow<T: ArrowPrimitiveType, S: WireInt>(
+    bytes: &[u8],
+    rows: usize,
+    nulls: Option<NullBuffer>,
+) -> Result<PrimitiveArray<T>, String>
 where
-    T::Native: TryFrom<S>,
+    T::Native: TryFrom<S> + Default,
 {
-    let mut builder = PrimitiveBuilder::<T>::with_capacity(values.len());
-    for (row, value) in values.into_iter().enumerate() {
-        match value {
-            None => builder.append_null(),
-            Some(v) => builder.append_value(
-                T::Native::try_from(v).map_err(|_| format!("row {row}: value {v} does not fit {}", T::DATA_TYPE))?,
-            ),
-        }
+    check_len(bytes.len(), rows, 8)?;
+    let mut values = Vec::with_capacity(rows);
+    for (row, chunk) in bytes.chunks_exact(8).enumerate() {
+        let wide = S::from_le(chunk.try_into().expect("8 bytes"));
+        values.push(match T::Native::try_from(wide) {
+            Ok(v) => v,
+            Err(_) if nulls.as_ref().is_some_and(|n| n.is_null(row)) => T::Native::default(),
+            Err(_) => return Err(format!("row {row}: value {wide} does not fit {}", T::DATA_TYPE)),
+        });
     }
-    Ok(builder.finish())
+    Ok(PrimitiveArray::<T>::new(values.into(), nulls))
 }
 
-fn case_name(column: &Column) -> &'static str {
-    match column {
-        Column::Boolean(_) => "boolean",
-        Column::Int(_) => "int",
-        Column::Uint(_) => "uint",
-        Column::Float(_) => "float",
-        Column::Text(_) => "text",
+/// The 8-byte integers of the wire.
+trait WireInt: Copy + std::fmt::Display {
+    fn from_le(bytes: [u8; 8]) -> Self;
+}
+
+impl WireInt for i64 {
+    fn from_le(bytes: [u8; 8]) -> Self {
+        i64::from_le_bytes(bytes)
     }
 }
 
-/// About what a batch weighs in host memory, for the per-call output cap.
+impl WireInt for u64 {
+    fn from_le(bytes: [u8; 8]) -> Self {
+        u64::from_le_bytes(bytes)
+    }
+}
+
+/// A guest's text column as a string array, with its offsets and UTF-8 checked (a bad
+/// offset is an error, not a panic).
+fn to_strings(text: TextData, rows: usize, nulls: Option<NullBuffer>) -> Result<StringArray, String> {
+    check_len(text.offsets.len(), rows + 1, 4)?;
+    let offsets: Vec<i32> = text
+        .offsets
+        .chunks_exact(4)
+        .map(|c| i32::try_from(u32::from_le_bytes(c.try_into().expect("4 bytes"))))
+        .collect::<Result<_, _>>()
+        .map_err(|_| "a text offset past 2 GiB".to_string())?;
+    if offsets.windows(2).any(|w| w[0] > w[1]) || offsets.last().is_some_and(|&l| l as usize > text.bytes.len()) {
+        return Err(format!("text offsets are not increasing within the {} bytes of text", text.bytes.len()));
+    }
+    StringArray::try_new(OffsetBuffer::new(offsets.into()), text.bytes.into(), nulls).map_err(|e| e.to_string())
+}
+
+fn case_name(data: &ColumnData) -> &'static str {
+    match data {
+        ColumnData::Boolean(_) => "boolean",
+        ColumnData::Int(_) => "int",
+        ColumnData::Uint(_) => "uint",
+        ColumnData::Float(_) => "float",
+        ColumnData::Text(_) => "text",
+    }
+}
+
+/// The bytes a batch holds, for the per-call output cap.
 pub(crate) fn payload_bytes(batch: &WitBatch) -> usize {
     batch
         .columns
         .iter()
-        .map(|c| match c {
-            Column::Boolean(v) => v.len(),
-            Column::Int(v) => v.len() * 8,
-            Column::Uint(v) => v.len() * 8,
-            Column::Float(v) => v.len() * 8,
-            Column::Text(v) => v.iter().map(|s| s.as_ref().map_or(0, String::len) + 4).sum(),
+        .map(|c| {
+            c.validity.len()
+                + match &c.data {
+                    ColumnData::Boolean(v) | ColumnData::Int(v) | ColumnData::Uint(v) | ColumnData::Float(v) => v.len(),
+                    ColumnData::Text(t) => t.bytes.len() + t.offsets.len(),
+                }
         })
         .sum()
 }
@@ -253,20 +350,38 @@ mod tests {
     fn a_batch_survives_the_round_trip() {
         let columns = to_columns(&batch()).unwrap();
         assert_eq!(columns.rows, 2);
-        assert!(matches!(&columns.columns[1], Column::Text(v) if v == &vec![Some("a".to_string()), None]));
+        let name = &columns.columns[1];
+        assert_eq!(name.validity, vec![1, 0]);
+        assert!(matches!(&name.data, ColumnData::Text(t) if t.bytes == b"a" && t.offsets == [0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0]));
+        assert!(columns.columns[0].validity.is_empty(), "no NULLs, no validity bytes");
         let back = to_record_batch(columns, &schema()).unwrap();
         assert_eq!(back, batch());
         assert_eq!(to_schema(&to_fields(&schema()).unwrap()), schema());
     }
 
     #[test]
-    fn wrong_cases_lengths_ranges_and_nulls_are_refused() {
+    fn a_sliced_batch_crosses_from_its_offset() {
+        let sliced = batch().slice(1, 1);
+        let back = to_record_batch(to_columns(&sliced).unwrap(), &schema()).unwrap();
+        assert_eq!(back, sliced);
+    }
+
+    #[test]
+    fn wrong_cases_lengths_ranges_offsets_and_nulls_are_refused() {
         let s = Arc::new(Schema::new(vec![Field::new("n", DataType::Int8, false)]));
-        let one = |c| WitBatch { rows: 1, columns: vec![c] };
+        let int = |v: &[i64]| ColumnData::Int(v.iter().flat_map(|x| x.to_le_bytes()).collect());
+        let one = |validity: Vec<u8>, data| WitBatch { rows: 1, columns: vec![Column { validity, data }] };
         let err = |b| to_record_batch(b, &s).unwrap_err();
-        assert!(err(one(Column::Text(vec![Some("x".into())]))).contains("expected Int8 values, got text"));
-        assert!(err(one(Column::Int(vec![Some(300)]))).contains("value 300 does not fit Int8"));
-        assert!(err(one(Column::Int(vec![None]))).contains("NOT NULL"));
-        assert!(err(WitBatch { rows: 2, columns: vec![Column::Int(vec![Some(1)])] }).contains("1 values in a batch of 2 rows"));
+        let text = TextData { bytes: b"x".to_vec(), offsets: [0u32, 1].iter().flat_map(|o| o.to_le_bytes()).collect() };
+        assert!(err(one(vec![], ColumnData::Text(text))).contains("expected Int8 values, got text"));
+        assert!(err(one(vec![], int(&[300]))).contains("value 300 does not fit Int8"));
+        assert!(err(one(vec![0], int(&[0]))).contains("NOT NULL"));
+        assert!(err(one(vec![], int(&[1, 2]))).contains("16 bytes of values in a batch of 1 rows"));
+        let t = Arc::new(Schema::new(vec![Field::new("t", DataType::Utf8, true)]));
+        let bad = TextData { bytes: b"xy".to_vec(), offsets: [2u32, 1].iter().flat_map(|o| o.to_le_bytes()).collect() };
+        assert!(to_record_batch(one(vec![], ColumnData::Text(bad)), &t).unwrap_err().contains("not increasing"));
+        // A NULL slot may hold anything, even a value out of range.
+        let n = Arc::new(Schema::new(vec![Field::new("n", DataType::Int8, true)]));
+        assert_eq!(to_record_batch(one(vec![0], int(&[300])), &n).unwrap().column(0).null_count(), 1);
     }
 }

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import _host
+from ._columns import WireColumn, check
 from ._text import rust_list
 from .batch import Batch
 from .config import parse_config
@@ -32,16 +33,33 @@ class Wire:
         self.columnar = columnar
         self.types = types
         self.Err = err
-        self.case = {
-            "boolean": columnar.Column_Boolean,
-            "int": columnar.Column_Int,
-            "uint": columnar.Column_Uint,
-            "float": columnar.Column_Float,
-            "text": columnar.Column_Text,
+        self.Column = columnar.Column
+        self.TextData = columnar.TextData
+        # The `column-data` case classes, by case name and back.
+        self.data_class = {
+            "boolean": columnar.ColumnData_Boolean,
+            "int": columnar.ColumnData_Int,
+            "uint": columnar.ColumnData_Uint,
+            "float": columnar.ColumnData_Float,
+            "text": columnar.ColumnData_Text,
         }
+        self.case_of = {cls: case for case, cls in self.data_class.items()}
         self.column_type = {t: getattr(columnar.ColumnType, WIRE_NAME[t]) for t in TYPES}
-        # Wire case class per SDK type, for building output columns without a lookup chain.
-        self.column_class = {t: self.case[CASE[t]] for t in TYPES}
+
+    def column(self, c: WireColumn) -> Any:
+        """A contract ``column`` from its buffers."""
+        if c.case == "text":
+            return self.Column(c.validity, self.data_class["text"](self.TextData(c.data, c.offsets)))
+        return self.Column(c.validity, self.data_class[c.case](c.data))
+
+    def unwire(self, column: Any) -> WireColumn:
+        """The buffers of a contract ``column`` (``case`` is ``None`` for an unknown class)."""
+        data = column.data
+        case = self.case_of.get(type(data))
+        validity = column.validity
+        if case == "text":
+            return WireColumn(case, validity, data.value.bytes, data.value.offsets)
+        return WireColumn(case, validity, data.value)
 
     def fields(self, schema: Schema) -> list:
         f = self.columnar.Field
@@ -236,9 +254,23 @@ class Session:
         columns = batch.columns
         if len(columns) != len(schema):
             raise InternalError(f"a batch of {len(columns)} columns for input `{input}` of {len(schema)} columns")
+        w = self._exports._wire()
+        rows = batch.rows
+        raw = []
+        for field, column in zip(schema, columns):
+            c = w.unwire(column)
+            if c.case != CASE[field.type]:
+                raise InternalError(f"input `{input}` column `{field.name}` ({field.type}) came as {c.case} values")
+            problem = check(c, rows)
+            if problem is not None:
+                raise InternalError(f"input `{input}` column `{field.name}`: {problem}")
+            if c.validity and 0 not in c.validity:
+                c.validity = b""  # "no NULLs" is always an empty validity from here on
+            raw.append(c)
         self._current = input
-        out = Emit(self._outputs, batch.rows)
-        self._plugin.push(input, Batch(schema, [c.value for c in columns], batch.rows), out)
+        out = Emit(self._outputs, rows)
+        # The columns stay buffers until the plugin reads them (see `Batch`).
+        self._plugin.push(input, Batch(schema, raw, rows), out)
         return self._emitted(out, False)
 
     def finish(self) -> Any:
@@ -264,11 +296,8 @@ class Session:
         w = self._exports._wire()
         c = w.columnar
         t = w.types
-        classes = w.column_class
-        batches = [
-            c.OutputBatch(name, c.Batch(b.num_rows, [classes[f.type](raw) for f, raw in zip(b.schema, b._raw)]))
-            for name, b in out._batches
-        ]
+        column = w.column
+        batches = [c.OutputBatch(name, c.Batch(b.num_rows, [column(x) for x in wire])) for name, b, wire in out._batches]
         rejects = [t.RowReject(row, column, reason) for row, column, reason in out._rejects]
         counters = [t.Counter(name, value) for name, value in out._counters.items()]
         return c.Emitted(batches, rejects, counters, more)

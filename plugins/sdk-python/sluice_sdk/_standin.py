@@ -4,8 +4,8 @@ so the SDK's glue runs natively under CPython, in tests and in ``sluice_sdk.test
 
 They have the same names, fields (in the same order) and shapes as the generated ones:
 records are dataclasses, a variant is one dataclass per case with a ``value`` field, an
-enum is an ``Enum``, ``option<T>`` is ``T | None``, and a ``result`` error is raised as
-``Err(value)``.
+enum is an ``Enum``, ``option<T>`` is ``T | None``, ``list<u8>`` is ``bytes``, and a
+``result`` error is raised as ``Err(value)``.
 """
 
 from __future__ import annotations
@@ -130,28 +130,43 @@ class Field:
 
 
 @dataclass
-class Column_Boolean:
-    value: list
+class TextData:
+    bytes: bytes
+    offsets: bytes
 
 
 @dataclass
-class Column_Int:
-    value: list
+class ColumnData_Boolean:
+    value: bytes
 
 
 @dataclass
-class Column_Uint:
-    value: list
+class ColumnData_Int:
+    value: bytes
 
 
 @dataclass
-class Column_Float:
-    value: list
+class ColumnData_Uint:
+    value: bytes
 
 
 @dataclass
-class Column_Text:
-    value: list
+class ColumnData_Float:
+    value: bytes
+
+
+@dataclass
+class ColumnData_Text:
+    value: TextData
+
+
+ColumnData = Union[ColumnData_Boolean, ColumnData_Int, ColumnData_Uint, ColumnData_Float, ColumnData_Text]
+
+
+@dataclass
+class Column:
+    validity: bytes
+    data: ColumnData
 
 
 @dataclass
@@ -208,11 +223,13 @@ class Emitted:
 columnar = SimpleNamespace(
     ColumnType=ColumnType,
     Field=Field,
-    Column_Boolean=Column_Boolean,
-    Column_Int=Column_Int,
-    Column_Uint=Column_Uint,
-    Column_Float=Column_Float,
-    Column_Text=Column_Text,
+    TextData=TextData,
+    ColumnData_Boolean=ColumnData_Boolean,
+    ColumnData_Int=ColumnData_Int,
+    ColumnData_Uint=ColumnData_Uint,
+    ColumnData_Float=ColumnData_Float,
+    ColumnData_Text=ColumnData_Text,
+    Column=Column,
     Batch=Batch,
     InputSpec=InputSpec,
     OutputSpec=OutputSpec,

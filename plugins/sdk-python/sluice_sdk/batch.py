@@ -1,9 +1,12 @@
 """Batches: rows held as columns, each column a Python list with ``None`` for NULL.
 
-A batch keeps every column in its wire form (what the contract carries: ``int`` days for
-``date32``, ``int`` microseconds for timestamps, the plain values for every other type) and
-converts a date or timestamp column to ``datetime`` objects only when it is first read with
-``batch["col"]``. Columns a plugin passes on unchanged are never converted at all.
+A batch from the host keeps each column as the buffers the contract carried it in (see
+``_columns``) until the plugin reads it: ``batch.raw("col")`` decodes it into a list of
+wire values (``int`` days for ``date32``, ``int`` microseconds for timestamps, the plain
+values for every other type), and ``batch["col"]`` also converts dates and timestamps to
+``datetime`` objects. A column the plugin never reads is never decoded: ``select``,
+``rename``, ``replace`` and ``append`` pass it on as it is, ``filter``, ``take`` and
+``slice`` select its rows in buffer form, and ``emit`` sends its buffers back unchanged.
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ import math
 import struct
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone
-from itertools import compress
+from itertools import chain, compress
 from typing import Any, Union
 
+from ._columns import NARROW, WireColumn, decode, encode, filter_rows, keep_runs, slice_rows
+from ._columns import take as take_rows
 from .types import CASE, INT_RANGE, Field, FieldLike, Schema
 
 __all__ = ["Batch", "to_wire_values", "from_wire_values", "text_values"]
@@ -26,6 +31,8 @@ _EPOCH_UTC = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _US = timedelta(microseconds=1)
 
 ColumnKey = Union[str, int]
+#: The types whose Python values are objects made from the wire's ints.
+_AS_OBJECTS = frozenset(("date32", "timestamp", "timestamp_utc"))
 
 
 # ---------------------------------------------------------------------------------------
@@ -269,13 +276,15 @@ class Batch:
 
     Build output with :meth:`from_columns` or :meth:`from_rows`, or derive it from an input
     batch with :meth:`replace`, :meth:`append`, :meth:`select`, :meth:`filter` and friends,
-    which reuse the unchanged columns as they are.
+    which reuse the unchanged columns as they are (a column of an input batch that was
+    never read is not even decoded: it goes back to the host as the buffers it came in).
     """
 
     __slots__ = ("_schema", "_raw", "_rows", "_values")
 
-    def __init__(self, schema: Schema, raw_columns: list[list], num_rows: int) -> None:
-        """Internal: columns already in wire form and checked. Use :meth:`from_columns`."""
+    def __init__(self, schema: Schema, raw_columns: list, num_rows: int) -> None:
+        """Internal: columns already in wire form and checked, each a list of wire values or
+        a :class:`~sluice_sdk._columns.WireColumn`. Use :meth:`from_columns`."""
         self._schema = schema
         self._raw = raw_columns
         self._rows = num_rows
@@ -335,7 +344,9 @@ class Batch:
         for b in batches[1:]:
             if b.schema != schema:
                 raise ValueError(f"concat of batches with different schemas: {schema.names} and {b.schema.names}")
-        raw = [[v for b in batches for v in b._raw[i]] for i in range(len(schema))]
+        if len(batches) == 1:
+            return cls(schema, list(batches[0]._raw), batches[0]._rows)
+        raw = [list(chain.from_iterable(b._peek(i) for b in batches)) for i in range(len(schema))]
         return cls(schema, raw, sum(b._rows for b in batches))
 
     @classmethod
@@ -378,12 +389,30 @@ class Batch:
             return key % len(self._schema)
         raise TypeError(f"a column is named by a str or an int, not {type(key).__name__}")
 
+    def _peek(self, i: int) -> list:
+        """Column ``i``'s wire values for the SDK's own use (decoded afresh if the batch
+        still holds buffers: the batch keeps its buffers)."""
+        c = self._raw[i]
+        return decode(c) if c.__class__ is WireColumn else c
+
+    def _own(self, i: int) -> list:
+        """Column ``i``'s wire values as the batch's own list, to hand to the plugin (which
+        may change it in place, so from now on the list, not the buffers, is the column)."""
+        c = self._raw[i]
+        if c.__class__ is WireColumn:
+            c = self._raw[i] = decode(c)
+        return c
+
     def column(self, key: ColumnKey) -> list:
         """The values of a column (by name or position); dates and timestamps as objects."""
         i = self._pos(key)
+        field = self._schema[i]
+        if field.type not in _AS_OBJECTS:
+            return self._own(i)  # the values are the wire values
         values = self._values.get(i)
         if values is None:
-            values = from_wire_values(self._schema[i], self._raw[i])
+            # A list of its own: changing it does not change the batch's (raw) values.
+            values = from_wire_values(field, self._peek(i))
             self._values[i] = values
         return values
 
@@ -392,12 +421,15 @@ class Batch:
     def raw(self, key: ColumnKey) -> list:
         """The wire values of a column: like :meth:`column`, but ``int`` days for ``date32``
         and ``int`` microseconds for timestamps (no conversion, the fastest way in)."""
-        return self._raw[self._pos(key)]
+        return self._own(self._pos(key))
 
     def text(self, key: ColumnKey) -> list:
         """The values of a column as text, as Arrow's cast to ``utf8`` writes them."""
         i = self._pos(key)
-        return text_values(self._schema[i], self._raw[i])
+        field = self._schema[i]
+        if field.type == "utf8":
+            return self._own(i)
+        return text_values(field, self._peek(i))
 
     def rows(self) -> Iterator[tuple]:
         """The rows as tuples, in schema order."""
@@ -437,39 +469,109 @@ class Batch:
         for old in names:
             self._schema.index(old)
         schema = Schema(f.with_name(names.get(f.name, f.name)) for f in self._schema)
-        return Batch(schema, self._raw, self._rows)
+        return Batch(schema, list(self._raw), self._rows)
 
     def filter(self, keep: Sequence[bool]) -> Batch:
         """The rows whose ``keep`` entry is true."""
         if len(keep) != self._rows:
             raise ValueError(f"filter mask of {len(keep)} entries for a batch of {self._rows} rows")
-        raw = [list(compress(c, keep)) for c in self._raw]
-        rows = len(raw[0]) if raw else sum(1 for k in keep if k)
+        if not any(c.__class__ is WireColumn for c in self._raw):
+            raw = [list(compress(c, keep)) for c in self._raw]
+            rows = len(raw[0]) if raw else sum(1 for k in keep if k)
+            return Batch(self._schema, raw, rows)
+        # Columns still in buffers: copy runs of kept rows.
+        mask, runs = keep_runs(keep)
+        rows = sum(b - a for a, b in runs)
+        if rows == self._rows:
+            return Batch(self._schema, list(self._raw), rows)
+        raw = [filter_rows(c, mask, runs) if c.__class__ is WireColumn else list(compress(c, mask)) for c in self._raw]
         return Batch(self._schema, raw, rows)
 
     def take(self, indices: Sequence[int]) -> Batch:
         """The rows at ``indices``, in that order (repeats allowed)."""
-        raw = [[c[i] for i in indices] for c in self._raw]
+        indices = list(indices)
+        n = self._rows
+        negative = bool(indices) and min(indices) < 0
+        if negative or (indices and max(indices) >= n):
+            bad = next((i for i in indices if not -n <= i < n), None)  # as a list's IndexError
+            if bad is not None:
+                raise IndexError(f"row {bad} of a batch of {n} rows")
+        positions = None
+        raw = []
+        for c in self._raw:
+            if c.__class__ is WireColumn:
+                if positions is None:
+                    positions = [i % n for i in indices] if negative else indices
+                raw.append(take_rows(c, positions))
+            else:
+                raw.append([c[i] for i in indices])
         return Batch(self._schema, raw, len(indices))
 
     def slice(self, start: int, stop: int | None = None) -> Batch:
         """Rows ``start`` up to (not including) ``stop``."""
         rows = range(self._rows)[start:stop]
-        raw = [c[rows.start : rows.stop] for c in self._raw]
+        begin, end = rows.start, max(rows.start, rows.stop)
+        raw = [slice_rows(c, begin, end) if c.__class__ is WireColumn else c[begin:end] for c in self._raw]
         return Batch(self._schema, raw, len(rows))
+
+    # -- to the host -------------------------------------------------------------------
+
+    def _encode(self, output: str | None = None, declared: Schema | None = None) -> list[WireColumn]:
+        """The columns as the contract carries them, for ``emit``. Columns the batch still
+        holds as buffers go as they are. Errors name the output (if given), column and row;
+        with ``declared``, a NULL in a column it declares NOT NULL is one."""
+        where = f"output `{output}`: " if output is not None else ""
+        columns = []
+        for i, f in enumerate(self._schema):
+            c = self._raw[i]
+            nullable = declared[i].nullable if declared is not None else True
+            if c.__class__ is WireColumn:
+                if not nullable and 0 in c.validity:
+                    raise ValueError(f"{where}column `{f.name}` is NOT NULL but row {c.validity.index(0)} is None")
+                columns.append(c)
+                continue
+            if len(c) != self._rows:
+                raise ValueError(f"{where}column `{f.name}` has {len(c)} values, the batch {self._rows} rows")
+            if not nullable and None in c:
+                raise ValueError(f"{where}column `{f.name}` is NOT NULL but row {c.index(None)} is None")
+            case = CASE[f.type]
+            narrow = NARROW.get(f.type)
+            try:
+                columns.append(encode(case, c, narrow))
+            except (TypeError, ValueError, OverflowError) as e:
+                raise _encode_error(where, f, c, case, narrow, e) from None
+        return columns
 
     # -- misc --------------------------------------------------------------------------
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Batch):
             return NotImplemented
-        return self._schema == other._schema and self._rows == other._rows and self._raw == other._raw
+        if self._schema != other._schema or self._rows != other._rows:
+            return False
+        return all(a == b or self._peek(i) == other._peek(i) for i, (a, b) in enumerate(zip(self._raw, other._raw)))
 
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         cols = ", ".join(f"{f.name}: {f.type}" for f in self._schema)
         return f"<Batch {self._rows} rows [{cols}]>"
+
+
+def _encode_error(where: str, field: Field, values: list, case: str, narrow: str | None, e: Exception) -> Exception:
+    """The error for a column whose values ``encode`` refused: the first bad row, in the
+    words ``from_columns`` uses (a list changed in place after it was checked gets here)."""
+    try:
+        to_wire_values(field, values)
+    except (TypeError, ValueError) as checked:
+        return type(checked)(f"{where}{checked}")
+    kind = TypeError if isinstance(e, TypeError) else ValueError
+    for row, v in enumerate(values):
+        try:
+            encode(case, [v], narrow)
+        except (TypeError, ValueError, OverflowError) as one:
+            return kind(f"{where}column `{field.name}` ({field.type}): row {row} holds {_short_repr(v)}: {one}")
+    return kind(f"{where}column `{field.name}` ({field.type}): {e}")
 
 
 class _Columns(Mapping):

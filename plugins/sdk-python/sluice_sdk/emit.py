@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from ._columns import WireColumn
 from ._text import rust_list
 from .batch import Batch
 from .types import Schema
@@ -21,14 +22,21 @@ class Emit:
     def __init__(self, outputs: Mapping[str, Schema], rows: int | None = None) -> None:
         self._outputs = outputs
         self._rows = rows
-        self._batches: list[tuple[str, Batch]] = []
+        # (output, batch, its columns as the contract carries them): encoded at `emit`, so
+        # a bad value fails on the plugin's `emit` line and later changes to the lists
+        # do not change what was emitted.
+        self._batches: list[tuple[str, Batch, list[WireColumn]]] = []
         self._rejects: list[tuple[int, str | None, str]] = []
         self._counters: dict[str, int] = {}
 
     def emit(self, output: str, batch: Batch | Mapping[str, Iterable] | Sequence[Iterable]) -> None:
         """Emits rows for the named output: a :class:`Batch` of the output's schema, or its
         columns (a mapping of name to values, or a list in schema order) to build one.
-        Empty batches are dropped."""
+        Empty batches are dropped.
+
+        The values are checked (type, range, NOT NULL) and converted to the contract's
+        buffers here; columns of an input batch that were never read go back as the
+        buffers they came in, without any conversion."""
         schema = self._outputs.get(output)
         if schema is None:
             raise ValueError(f"emit to output `{output}`, which this plugin does not declare; it declares {rust_list(self._outputs)}")
@@ -37,13 +45,13 @@ class Emit:
         elif batch.schema is not schema:
             _check_schema(output, schema, batch.schema)
         if batch.num_rows > 0:
-            self._batches.append((output, batch))
+            self._batches.append((output, batch, batch._encode(output, schema)))
 
     def _emit_unchecked(self, output: str, batch: Batch) -> None:
         """Emits without checking the output name or schema: only for testing the host's
         own checks (the test plugin's ``wrong-schema`` mode)."""
         if batch.num_rows > 0:
-            self._batches.append((output, batch))
+            self._batches.append((output, batch, batch._encode(output)))
 
     def reject(self, row: int, column: str | None, reason: str) -> None:
         """Rejects row ``row`` of the pushed batch: the host writes it, with its source file
@@ -67,11 +75,11 @@ class Emit:
 
     def batches(self, output: str) -> list[Batch]:
         """The batches emitted so far for ``output``."""
-        return [b for o, b in self._batches if o == output]
+        return [b for o, b, _ in self._batches if o == output]
 
     @property
     def emitted(self) -> list[tuple[str, Batch]]:
-        return list(self._batches)
+        return [(o, b) for o, b, _ in self._batches]
 
     @property
     def rejects(self) -> list[tuple[int, str | None, str]]:

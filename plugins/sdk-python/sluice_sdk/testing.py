@@ -28,6 +28,7 @@ from typing import Any
 
 from . import _host, _standin
 from ._adapter import Exports
+from ._columns import check, offsets_of
 from .batch import Batch, text_values
 from .calendar import parse_iso_date
 from .errors import ConfigError, DataError, InternalError, PluginError, SchemaError
@@ -79,9 +80,12 @@ def _error_from_wire(err: Any) -> PluginError:
     return InternalError(v.value)
 
 
+_WIRE = _standin.wire()
+
+
 def _wire_batch(batch: Batch) -> Any:
-    classes = _standin.wire().column_class
-    return _standin.Batch(batch.num_rows, [classes[f.type](list(raw)) for f, raw in zip(batch.schema, batch._raw)])
+    """``batch`` as the host sends it: buffers per column (empty validity without NULLs)."""
+    return _standin.Batch(batch.num_rows, [_WIRE.column(c) for c in batch._encode()])
 
 
 def run(
@@ -165,22 +169,46 @@ class ContractError(ValueError):
 
 
 def _host_check(output: str, schema: Schema, batch: Any) -> Batch:
-    """The host's checks of a returned batch (`columnar::to_record_batch`)."""
+    """The host's checks of a returned batch (`columnar::to_record_batch`), and stricter
+    ones on the buffers' form, which the SDK must get right: bytes, 0/1 bytes for
+    booleans and validity, an empty validity when there is no NULL, offsets that rise."""
     from .types import CASE
 
     prefix = f"output `{output}` does not match its declared schema"
     if len(batch.columns) != len(schema):
         raise ContractError(f"{prefix}: expected {len(schema)} columns, got {len(batch.columns)}")
-    names = {"Column_Boolean": "boolean", "Column_Int": "int", "Column_Uint": "uint", "Column_Float": "float", "Column_Text": "text"}
+    columns = []
     for f, c in zip(schema, batch.columns):
-        case = names[type(c).__name__]
-        if case != CASE[f.type]:
-            raise ContractError(f"{prefix}: column `{f.name}`: expected {f.type} values, got {case} values")
-        if len(c.value) != batch.rows:
-            raise ContractError(f"{prefix}: column `{f.name}`: {len(c.value)} values in a batch of {batch.rows} rows")
-        if not f.nullable and None in c.value:
-            raise ContractError(f"{prefix}: column `{f.name}` is NOT NULL but has NULLs")
-    return Batch(schema, [c.value for c in batch.columns], batch.rows)
+        where = f"{prefix}: column `{f.name}`"
+        buffers = [c.validity] + ([c.data.value.bytes, c.data.value.offsets] if isinstance(c.data, _standin.ColumnData_Text) else [c.data.value])
+        if not all(type(b) is bytes for b in buffers):
+            raise ContractError(f"{where}: buffers must be bytes, got {[type(b).__name__ for b in buffers]}")
+        if c.validity and 0 not in c.validity:
+            raise ContractError(f"{where}: a validity without a NULL (send an empty one)")
+        if c.validity.strip(b"\x00\x01"):
+            raise ContractError(f"{where}: validity bytes other than 0 and 1")
+        wc = _WIRE.unwire(c)
+        if wc.case != CASE[f.type]:
+            raise ContractError(f"{where}: expected {f.type} values, got {wc.case} values")
+        problem = check(wc, batch.rows)
+        if problem is not None:
+            raise ContractError(f"{where}: {problem}")
+        if wc.case == "boolean" and wc.data.strip(b"\x00\x01"):
+            raise ContractError(f"{where}: boolean bytes other than 0 and 1")
+        if wc.case == "text":
+            offs = offsets_of(wc)
+            if any(b < a for a, b in zip(offs, offs[1:])):
+                raise ContractError(f"{where}: text offsets that go back")
+            if offs[0] != 0 or offs[-1] != len(wc.data):
+                raise ContractError(f"{where}: text offsets from {offs[0]} to {offs[-1]} over {len(wc.data)} bytes (the SDK's own are 0 to all)")
+            try:
+                wc.data.decode()
+            except UnicodeDecodeError as e:
+                raise ContractError(f"{where}: text that is not UTF-8 ({e})") from None
+        if not f.nullable and 0 in wc.validity:
+            raise ContractError(f"{where} is NOT NULL but has NULLs")
+        columns.append(wc)
+    return Batch(schema, columns, batch.rows)
 
 
 def _from_wire(column_type: Any) -> str:

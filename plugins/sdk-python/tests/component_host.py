@@ -11,6 +11,7 @@ It is not the Sluice host: no Arrow, no limits beyond optional fuel, no frozen c
 
 from __future__ import annotations
 
+import struct
 import sys
 from types import SimpleNamespace
 from typing import Any
@@ -30,6 +31,8 @@ WIT_TYPE = {
     "timestamp_utc": "timestamp-utc",
 }
 CASE = {"boolean": "boolean", "text": "text", "float32": "float", "float64": "float"}
+# The struct format of the 8-byte cases.
+FORMAT = {"int": "q", "uint": "Q", "float": "d"}
 
 
 def wit_type(t: str) -> str:
@@ -43,6 +46,49 @@ def case_of(t: str) -> str:
     if wt.startswith("uint"):
         return "uint"
     return "int"
+
+
+def column(t: str, values: list) -> SimpleNamespace:
+    """A list of Python values (``None`` for NULL) as a contract ``column``: the buffers,
+    written here independently of the SDK so that the two check each other."""
+    case = case_of(t)
+    rows = len(values)
+    validity = bytes(v is not None for v in values) if None in values else b""
+    if case == "text":
+        parts = [b"" if v is None else v.encode() for v in values]
+        ends = [0]
+        for p in parts:
+            ends.append(ends[-1] + len(p))
+        data = record(bytes=b"".join(parts), offsets=struct.pack(f"<{rows + 1}I", *ends))
+    elif case == "boolean":
+        data = bytes(bool(v) for v in values)
+    else:
+        data = struct.pack(f"<{rows}{FORMAT[case]}", *(0 if v is None else v for v in values))
+    return record(validity=validity, data=cm.Variant(case, data))
+
+
+def values_of(col: Any, rows: int) -> list:
+    """A contract ``column`` (as wasmtime-py returns it) as a list, ``None`` for NULL;
+    checks the buffers' sizes and forms as the Sluice host does."""
+    validity = col.validity
+    assert isinstance(validity, bytes) and len(validity) in (0, rows), f"validity of {len(validity)} bytes for {rows} rows"
+    assert not validity or 0 in validity, "a validity without a NULL (it must be empty)"
+    case, data = col.data.tag, col.data.payload
+    if case == "text":
+        raw, offs = getattr(data, "bytes"), data.offsets
+        assert len(offs) == 4 * (rows + 1), f"{len(offs)} bytes of offsets for {rows} rows"
+        ends = struct.unpack(f"<{rows + 1}I", offs)
+        assert ends[0] == 0 and ends[-1] == len(raw)
+        values = [raw[a:b].decode() for a, b in zip(ends, ends[1:])]
+    elif case == "boolean":
+        assert len(data) == rows and not data.strip(b"\x00\x01"), "booleans are one byte, 0 or 1"
+        values = [b == 1 for b in data]
+    else:
+        assert len(data) == 8 * rows, f"{len(data)} bytes of {case} for {rows} rows"
+        values = list(struct.unpack(f"<{rows}{FORMAT[case]}", data))
+    if validity:
+        values = [v if ok else None for v, ok in zip(values, validity)]
+    return values
 
 
 def record(**fields: Any) -> SimpleNamespace:
@@ -152,7 +198,7 @@ class Instance:
 
     def push(self, session: Any, input: str, fields: list[tuple[str, str, bool]], columns: list[list]) -> Any:
         rows = len(columns[0]) if columns else 0
-        batch = record(rows=rows, columns=[cm.Variant(case_of(t), list(c)) for (_, t, _), c in zip(fields, columns)])
+        batch = record(rows=rows, columns=[column(t, list(c)) for (_, t, _), c in zip(fields, columns)])
         return self._check(self.call("[method]session.push", session, input, batch))
 
     def finish(self, session: Any) -> Any:
@@ -160,8 +206,8 @@ class Instance:
 
 
 def emitted_columns(emitted: Any) -> list[tuple[str, int, list[list]]]:
-    """(output, rows, columns) of every batch in an `emitted`."""
-    return [(b.output, b.batch.rows, [c.payload for c in b.batch.columns]) for b in emitted.batches]
+    """(output, rows, columns as lists) of every batch in an `emitted`."""
+    return [(b.output, b.batch.rows, [values_of(c, b.batch.rows) for c in b.batch.columns]) for b in emitted.batches]
 
 
 def main(argv: list[str]) -> int:

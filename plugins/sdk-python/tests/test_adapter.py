@@ -162,7 +162,9 @@ class AdapterTest(unittest.TestCase):
         ex = exports_of(Echo)
         w = ex._wire()
         session = ex.open("", [wire.NamedFields("rows", w.fields(ROWS.schema))], wire.RunContext("r", 0, "t", []))
-        batch = wire.Batch(3, [wire.Column_Int([1, 2, 3]), wire.Column_Text(["a", "b", "c"])])
+        ids = wire.Column(b"", wire.ColumnData_Int((1).to_bytes(8, "little") + (2).to_bytes(8, "little") + (3).to_bytes(8, "little")))
+        names = wire.Column(b"", wire.ColumnData_Text(wire.TextData(b"abc", bytes([0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0]))))
+        batch = wire.Batch(3, [ids, names])
         with self.assertRaises(wire.Err) as caught:
             session.push("nope", batch)
         self.assertEqual(caught.exception.value, wire.PluginError_Schema("unknown input `nope`"))

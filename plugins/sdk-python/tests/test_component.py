@@ -84,6 +84,39 @@ class ComponentTest(unittest.TestCase):
         self.assertEqual([(r.row, r.column, r.reason) for r in emitted.rejects], [(5, "delivery_date", 'invalid date "31/04/2023"')])
         self.assertEqual(h.finish(session).more, False)
 
+    def test_every_type_crosses_both_ways(self):
+        from component_host import emitted_columns
+
+        fields = [
+            ("b", "bool", True), ("i8", "int8", True), ("i64", "int64", True), ("u64", "uint64", True),
+            ("f32", "float32", True), ("f64", "float64", True), ("s", "utf8", True), ("d", "date32", True),
+            ("t", "timestamp", True), ("tz", "timestamp_utc", True), ("key", "utf8", False),
+        ]
+        columns = [
+            [True, None, False, True],
+            [-128, 127, None, 0],
+            [-(1 << 63), None, (1 << 63) - 1, 5],
+            [(1 << 64) - 1, 0, None, 7],
+            [1.5, None, -0.0, 2.0],
+            [1e300, float("-inf"), None, 0.1],
+            ["plain", None, "naïve ß 🙂", ""],
+            [0, -719162, None, 2932896],
+            [1, None, -1, 1 << 60],
+            [None, 0, 86_400_000_000, -5],
+            ["keep", "drop", "keep", "keep"],
+        ]
+        h = self.testbed.instance(fuel=10**12)
+        session = h.open(json.dumps({"mode": "pass"}), {"rows": fields})
+        [(_, rows, out)] = emitted_columns(h.push(session, "rows", fields, columns))
+        self.assertEqual((rows, out), (4, columns))
+        # Rows dropped by a filter on one column's values: the other columns are filtered
+        # as buffers, never decoded.
+        session = h.open(json.dumps({"mode": "reject", "column": "key", "equals": "drop"}), {"rows": fields})
+        emitted = h.push(session, "rows", fields, columns)
+        [(_, rows, out)] = emitted_columns(emitted)
+        self.assertEqual((rows, out), (3, [[c[0], c[2], c[3]] for c in columns]))
+        self.assertEqual([r.row for r in emitted.rejects], [1])
+
     def mode(self, config, **limits):
         from component_host import PluginError, Trap
 
