@@ -150,12 +150,54 @@ fn describe_is_decoded_and_compiled_plugins_are_cached() {
     assert_eq!((info.name.as_str(), info.contract_version.as_str()), ("passthrough", "0.1.0"));
     assert_eq!(info.inputs[0].name, "rows");
     assert!(info.outputs[0].schema.is_none());
-    let cached: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+    let cached = compiled_entries(dir.path());
     assert_eq!(cached.len(), 1, "one compiled artifact: {cached:?}");
-    assert!(cached[0].to_string_lossy().starts_with(&plugin.sha256));
+    assert!(cached[0].file_name().unwrap().to_string_lossy().starts_with(&plugin.sha256));
 
     let second = PluginEngine::new(options).unwrap();
     assert!(second.load("passthrough").unwrap().from_cache, "a second engine must load the cached artifact");
+}
+
+/// The compiled code files (`.cwasm`) in a cache folder, sorted.
+fn compiled_entries(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn a_substituted_compiled_plugin_is_compiled_again_not_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = EngineOptions { cache_dir: Some(dir.path().join("cache")), ..EngineOptions::default() };
+    let engine = PluginEngine::new(options.clone()).unwrap();
+    let (passthrough, testbed) = (engine.load("passthrough").unwrap(), engine.load(TESTBED_WASM).unwrap());
+    let entry = |sha: &str| compiled_entries(&dir.path().join("cache")).into_iter().find(|p| p.to_string_lossy().contains(sha)).unwrap();
+    // Another plugin's native code put in place of passthrough's.
+    std::fs::copy(entry(&testbed.sha256), entry(&passthrough.sha256)).unwrap();
+
+    let engine = PluginEngine::new(options.clone()).unwrap();
+    let loaded = engine.load("passthrough").unwrap();
+    assert!(!loaded.from_cache, "the substituted code must not be loaded");
+    assert_eq!(Session::describe(&engine, &loaded).unwrap().name, "passthrough");
+    // Compiled again and stored right: the next engine trusts it.
+    assert!(PluginEngine::new(options).unwrap().load("passthrough").unwrap().from_cache);
+}
+
+#[test]
+fn a_cache_folder_others_may_write_to_is_not_used() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let options = EngineOptions { cache_dir: Some(dir.path().to_path_buf()), ..EngineOptions::default() };
+    for _ in 0..2 {
+        assert!(!PluginEngine::new(options.clone()).unwrap().load("passthrough").unwrap().from_cache);
+    }
+    assert!(compiled_entries(dir.path()).is_empty(), "nothing may be written to a shared folder");
 }
 
 #[test]

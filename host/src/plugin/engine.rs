@@ -13,6 +13,7 @@ use wasmtime::{Config, Engine};
 use super::bindings::TablePlugin;
 use super::guest::GuestPre;
 use super::bundled::{bundled, bundled_names};
+use super::cache::CompiledCache;
 use super::limits::EpochTicker;
 use super::sandbox::HostState;
 use super::PluginError;
@@ -52,7 +53,7 @@ pub struct PluginEngine {
     fuel: bool,
     deadlines: bool,
     linker: Linker<HostState>,
-    cache_dir: Option<PathBuf>,
+    cache: Option<CompiledCache>,
     loaded: Mutex<HashMap<String, Arc<LoadedPlugin>>>,
     _ticker: EpochTicker,
 }
@@ -76,7 +77,7 @@ impl PluginEngine {
             fuel: options.fuel,
             deadlines: !options.no_deadlines,
             linker,
-            cache_dir: options.cache_dir,
+            cache: options.cache_dir.as_deref().and_then(open_cache),
             loaded: Mutex::default(),
             _ticker: ticker,
         })
@@ -122,23 +123,26 @@ impl PluginEngine {
 
     fn compile(&self, reference: &str, sha256: &str, bytes: &[u8]) -> Result<(Component, bool), PluginError> {
         let compile_err = |e: wasmtime::Error| PluginError::Compile { plugin: reference.into(), message: format!("{e:#}") };
-        let Some(dir) = &self.cache_dir else {
+        let Some(cache) = &self.cache else {
             return Ok((Component::new(&self.engine, bytes).map_err(compile_err)?, false));
         };
         let fuel = if self.fuel { "-fuel" } else { "" };
         let epoch = if self.deadlines { "" } else { "-noepoch" };
-        let path = dir.join(format!("{sha256}-{:016x}{fuel}{epoch}.cwasm", self.compatibility_hash()));
-        if path.exists() {
-            // SAFETY: the file was written by `precompile_component` of an engine with the same
-            // compatibility hash, into a folder only this tool writes; wasmtime still checks its header.
-            match unsafe { Component::deserialize_file(&self.engine, &path) } {
+        let name = format!("{sha256}-{:016x}{fuel}{epoch}", self.compatibility_hash());
+        match cache.get(&name, sha256) {
+            // SAFETY: the code was produced by `precompile_component` of an engine with the
+            // same compatibility hash, for this very plugin (its record says so and its digest
+            // matches), in a folder private to this user; wasmtime still checks its header.
+            Ok(Some(code)) => match unsafe { Component::deserialize(&self.engine, &code) } {
                 Ok(component) => return Ok((component, true)),
-                Err(e) => tracing::warn!(path = %path.display(), "ignoring unusable cached plugin: {e:#}"),
-            }
+                Err(e) => tracing::warn!(plugin = reference, "compiling again: cached code {name} is unusable: {e:#}"),
+            },
+            Ok(None) => {}
+            Err(why) => tracing::warn!(plugin = reference, "compiling again: cached code {name} is not trusted: {why}"),
         }
         let compiled = self.engine.precompile_component(bytes).map_err(compile_err)?;
-        if let Err(e) = store_atomically(dir, &path, &compiled) {
-            tracing::warn!(dir = %dir.display(), "cannot cache compiled plugin: {e}");
+        if let Err(e) = cache.put(&name, sha256, &compiled) {
+            tracing::warn!(plugin = reference, "cannot cache compiled plugin: {e}");
         }
         // SAFETY: `compiled` was produced by this very engine just above.
         let component = unsafe { Component::deserialize(&self.engine, &compiled) }.map_err(compile_err)?;
@@ -162,12 +166,11 @@ fn read_plugin(reference: &str) -> Result<Vec<u8>, PluginError> {
     })
 }
 
-fn store_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    // Unique per writer: threads of one process may compile the same plugin at once.
-    let tmp = dir.join(format!(".{}.{}.tmp", path.file_name().unwrap_or_default().to_string_lossy(), uuid::Uuid::new_v4()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
+/// The cache at `dir`, or none (with a warning) when it cannot be trusted.
+fn open_cache(dir: &Path) -> Option<CompiledCache> {
+    CompiledCache::open(dir)
+        .map_err(|why| tracing::warn!(dir = %dir.display(), "not using the compiled-plugin cache, compiling in memory: {why}"))
+        .ok()
 }
 
 fn internal(message: String) -> PluginError {

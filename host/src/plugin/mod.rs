@@ -4,6 +4,7 @@
 
 mod bindings;
 mod bundled;
+mod cache;
 mod columnar;
 mod engine;
 mod error;
