@@ -115,3 +115,42 @@ fn other_tables_go_on_unless_fail_fast() {
     assert_eq!(out.report["tables"].as_array().unwrap().len(), 1);
     assert!(s.output_files().is_empty());
 }
+
+#[test]
+fn a_corrupt_or_cut_off_gzip_is_bad_data_not_a_retryable_error() {
+    let s = Scratch::new();
+    let mut whole = std::io::Cursor::new(Vec::new());
+    {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(&mut whole, flate2::Compression::default());
+        enc.write_all("a,b\n".repeat(10_000).as_bytes()).unwrap();
+        enc.finish().unwrap();
+    }
+    let whole = whole.into_inner();
+    let mut corrupt = whole.clone();
+    corrupt[20..40].fill(0xff);
+    for (name, bytes) in [("corrupt.csv.gz", corrupt), ("cut.csv.gz", whole[..whole.len() / 2].to_vec())] {
+        s.write(name, bytes);
+        let out = s.run(&pipeline(&format!("path = {name:?}")), &[]);
+        assert_eq!(out.code, EXIT_DATA, "{name}: {}", out.report);
+        assert!(out.error().contains(name), "{}", out.error());
+        assert!(s.output_files().is_empty(), "left behind: {:?}", s.output_files());
+    }
+}
+
+#[test]
+fn zero_limits_and_a_file_that_is_no_plugin_are_config_errors() {
+    let s = Scratch::new();
+    s.write("in.csv", "a\n1\n");
+    for limit in ["call_timeout_secs = 0", "memory_mib = 0", "output_mib_per_call = 0", "fuel_per_call = 0"] {
+        let out = s.run(&format!("{}limits = {{ {limit} }}\n", pipeline(r#"path = "in.csv""#)), &[]);
+        assert_eq!(out.code, EXIT_CONFIG, "{limit}: {}", out.report);
+    }
+    let out = s.run(&pipeline(r#"path = "in.csv""#).replace("location = \"out/t\"", "location = \"out/t\", row_group_rows = 0"), &[]);
+    assert_eq!(out.code, EXIT_CONFIG, "{}", out.report);
+
+    s.write("not-a-plugin.wasm", "this is text, not a component");
+    let out = s.run(&pipeline(r#"path = "in.csv""#).replace("\"passthrough\"", "\"not-a-plugin.wasm\""), &[]);
+    assert_eq!(out.code, EXIT_CONFIG, "{}", out.report);
+    assert!(out.error().contains("not a valid component"), "{}", out.error());
+}

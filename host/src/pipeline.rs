@@ -123,6 +123,21 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// A zero limit would fail every call (or, for fuel, trap at once): refused at load.
+    fn check(&self) -> Result<(), String> {
+        for (name, value) in [
+            ("call_timeout_secs", self.call_timeout_secs),
+            ("memory_mib", self.memory_mib),
+            ("output_mib_per_call", self.output_mib_per_call),
+            ("fuel_per_call", self.fuel_per_call.unwrap_or(1)),
+        ] {
+            if value == 0 {
+                return Err(format!("{name} must be at least 1"));
+            }
+        }
+        Ok(())
+    }
+
     pub fn session_limits(&self) -> crate::plugin::SessionLimits {
         crate::plugin::SessionLimits {
             call_timeout: std::time::Duration::from_secs(self.call_timeout_secs),
@@ -427,6 +442,10 @@ impl TableSpec {
         if self.batch_rows == Some(0) {
             return Err(err("batch_rows must be at least 1".into()));
         }
+        if self.output.row_group_rows == 0 {
+            return Err(err("output.row_group_rows must be at least 1".into()));
+        }
+        self.limits.check().map_err(|m| err(format!("limits.{m}")))?;
         crate::sink::parquet::writer_codec(&self.output.compression, self.output.level).map_err(err)?;
         Ok(())
     }

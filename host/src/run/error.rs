@@ -43,12 +43,16 @@ impl TableError {
         match self {
             TableError::Config(_) => ErrorKind::Config,
             TableError::Source { source, .. } => match source {
+                // A decoder's verdict on the bytes (a corrupt or cut-off gzip stream) is about
+                // the data; retrying would read the same bytes.
+                SourceError::Io { source, .. } if is_bad_bytes(source) => ErrorKind::Data,
                 SourceError::Io { .. } | SourceError::Store(_) => ErrorKind::Io,
                 SourceError::NoFiles { .. } | SourceError::Glob { .. } | SourceError::Schema { .. } => ErrorKind::Config,
                 SourceError::Malformed { .. } | SourceError::Value { .. } => ErrorKind::Data,
             },
             TableError::Plugin(p) => match p {
-                PluginError::Read { .. } | PluginError::UnknownBundled { .. } => ErrorKind::Config,
+                // The pipeline names something that is not a plugin.
+                PluginError::Read { .. } | PluginError::UnknownBundled { .. } | PluginError::Compile { .. } => ErrorKind::Config,
                 PluginError::Config { .. } | PluginError::Schema { .. } => ErrorKind::Config,
                 PluginError::Data { .. } => ErrorKind::Data,
                 _ => ErrorKind::Plugin,
@@ -58,4 +62,10 @@ impl TableError {
             TableError::Internal(_) => ErrorKind::Plugin,
         }
     }
+}
+
+/// Errors that readers of compressed or encoded bytes give for bytes they cannot decode.
+fn is_bad_bytes(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind as K;
+    matches!(error.kind(), K::InvalidData | K::InvalidInput | K::UnexpectedEof)
 }
