@@ -81,12 +81,19 @@ impl OutputData {
     }
 
     /// The record batches it holds, as `schema` (the columns carry no schema of their own).
-    pub fn decode(self, schema: &SchemaRef) -> Result<Vec<RecordBatch>, String> {
+    pub fn decode(self, schema: &SchemaRef) -> Result<Vec<RecordBatch>, Refused> {
         match self {
-            OutputData::Ipc(bytes) => ipc::decode_batches(bytes).map_err(|e| format!("undecodable batch: {e}")),
-            OutputData::Columns(batch) => columnar::to_record_batch(batch, schema).map(|b| vec![b]),
+            OutputData::Ipc(bytes) => ipc::decode_batches(bytes).map_err(|e| Refused::Undecodable(e.to_string())),
+            OutputData::Columns(batch) => columnar::to_record_batch(batch, schema).map(|b| vec![b]).map_err(Refused::Schema),
         }
     }
+}
+
+/// Why an emitted batch was refused: bytes that are no batch at all (a broken contract), or
+/// columns that do not fit the output's schema.
+pub(crate) enum Refused {
+    Undecodable(String),
+    Schema(String),
 }
 
 /// What one `push` or `finish` returned, before its batches are decoded.

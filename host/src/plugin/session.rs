@@ -9,7 +9,7 @@ use wasmtime::component::ResourceAny;
 use wasmtime::Store;
 
 use super::bindings::sluice::plugin::types as witty;
-use super::guest::{Guest, RawEmitted};
+use super::guest::{Guest, RawEmitted, Refused};
 use super::limits::{classify, deadline_ticks, Stop};
 use super::sandbox::{BoundedLog, HostState};
 use super::{LoadedPlugin, PluginEngine, PluginError, CONTRACT_VERSION};
@@ -293,10 +293,11 @@ impl Session {
                 });
             };
             let expected = &self.outputs[index].1;
-            let batches = data.decode(expected).map_err(|message| PluginError::OutputSchema {
-                plugin: self.label.clone(),
-                output: output.clone(),
-                message,
+            let batches = data.decode(expected).map_err(|refused| match refused {
+                Refused::Undecodable(e) => self.protocol(format!("output `{output}`: undecodable batch: {e}")),
+                Refused::Schema(message) => {
+                    PluginError::OutputSchema { plugin: self.label.clone(), output: output.clone(), message }
+                }
             })?;
             for batch in batches {
                 if let Some(diff) = schema_difference(expected, &batch.schema()) {
