@@ -16,16 +16,30 @@ const TESTBED_PY: &str = env!("SLUICE_TESTBED_PY_WASM");
 const DATE_CLEANUP_PY: &str = env!("SLUICE_DATE_CLEANUP_PY_WASM");
 
 fn kit(config: &str, limits: SessionLimits) -> KitReport {
-    let options = KitOptions { config: config.into(), limits, cache_dir: Some(cache_dir()), ..KitOptions::default() };
+    let options = KitOptions {
+        config: config.into(),
+        limits,
+        cache_dir: Some(cache_dir()),
+        ..KitOptions::default()
+    };
     run_kit(TESTBED_PY, &options).expect("the Python testbed loads")
 }
 
 /// Asserts that `check` failed with every one of `reasons` in its detail.
 fn caught_by(report: &KitReport, check: &str, reasons: &[&str]) {
-    let detail = &report.check(check).unwrap_or_else(|| panic!("no check {check}:\n{report}")).detail;
-    assert!(!report.check(check).unwrap().passed, "{check} should fail:\n{report}");
+    let detail = &report
+        .check(check)
+        .unwrap_or_else(|| panic!("no check {check}:\n{report}"))
+        .detail;
+    assert!(
+        !report.check(check).unwrap().passed,
+        "{check} should fail:\n{report}"
+    );
     for reason in reasons {
-        assert!(detail.contains(reason), "{check}: {detail:?} lacks {reason:?}\n{report}");
+        assert!(
+            detail.contains(reason),
+            "{check}: {detail:?} lacks {reason:?}\n{report}"
+        );
     }
 }
 
@@ -37,26 +51,48 @@ fn an_honest_python_plugin_passes_the_kit() {
 
 #[test]
 fn python_infinite_loop_is_stopped_by_the_call_timeout() {
-    let limits = SessionLimits { call_timeout: Duration::from_millis(500), ..SessionLimits::default() };
-    caught_by(&kit(r#"{"mode": "loop"}"#, limits), "no traps or limits", &["call timeout of 0.5 s"]);
+    let limits = SessionLimits {
+        call_timeout: Duration::from_millis(500),
+        ..SessionLimits::default()
+    };
+    caught_by(
+        &kit(r#"{"mode": "loop"}"#, limits),
+        "no traps or limits",
+        &["call timeout of 0.5 s"],
+    );
 }
 
 #[test]
 fn python_memory_bomb_is_stopped_by_the_memory_cap() {
-    let limits = SessionLimits { memory_bytes: 256 << 20, ..SessionLimits::default() };
-    caught_by(&kit(r#"{"mode": "alloc"}"#, limits), "no traps or limits", &["memory cap of 256 MiB"]);
+    let limits = SessionLimits {
+        memory_bytes: 256 << 20,
+        ..SessionLimits::default()
+    };
+    caught_by(
+        &kit(r#"{"mode": "alloc"}"#, limits),
+        "no traps or limits",
+        &["memory cap of 256 MiB"],
+    );
 }
 
 #[test]
 fn an_uncaught_python_exception_fails_with_its_traceback() {
     let report = kit(r#"{"mode": "panic"}"#, SessionLimits::default());
-    caught_by(&report, "standard input", &["Traceback (most recent call last)", "app.py", "push"]);
+    caught_by(
+        &report,
+        "standard input",
+        &["Traceback (most recent call last)", "app.py", "push"],
+    );
 }
 
 #[test]
 fn python_wrong_output_schema_is_caught() {
     let report = kit(r#"{"mode": "wrong-schema"}"#, SessionLimits::default());
-    caught_by(&report, "output schemas", &["output `rows` does not match its declared schema"]);
+    caught_by(
+        &report,
+        "output schemas",
+        &["output `rows` does not match its declared schema"],
+    );
 }
 
 #[test]
@@ -69,24 +105,46 @@ fn python_clock_and_randomness_are_caught_by_determinism() {
 
 #[test]
 fn python_huge_output_hits_the_output_cap() {
-    let limits = SessionLimits { output_bytes_per_call: 1 << 20, ..SessionLimits::default() };
-    caught_by(&kit(r#"{"mode": "huge-output", "count": 200}"#, limits), "no traps or limits", &["output cap of 1 MiB per call"]);
+    let limits = SessionLimits {
+        output_bytes_per_call: 1 << 20,
+        ..SessionLimits::default()
+    };
+    caught_by(
+        &kit(r#"{"mode": "huge-output", "count": 200}"#, limits),
+        "no traps or limits",
+        &["output cap of 1 MiB per call"],
+    );
 }
 
 #[test]
 fn python_log_flood_is_caught_by_log_volume() {
-    let limits = SessionLimits { log_lines: 50, ..SessionLimits::default() };
-    caught_by(&kit(r#"{"mode": "log-flood", "count": 100}"#, limits), "log volume", &["dropped past the limit of 50"]);
+    let limits = SessionLimits {
+        log_lines: 50,
+        ..SessionLimits::default()
+    };
+    caught_by(
+        &kit(r#"{"mode": "log-flood", "count": 100}"#, limits),
+        "log volume",
+        &["dropped past the limit of 50"],
+    );
 }
 
 #[test]
 fn python_batch_dependence_is_caught() {
-    caught_by(&kit(r#"{"mode": "batch-dependent"}"#, SessionLimits::default()), "batch-size invariance", &["differs from batches of"]);
+    caught_by(
+        &kit(r#"{"mode": "batch-dependent"}"#, SessionLimits::default()),
+        "batch-size invariance",
+        &["differs from batches of"],
+    );
 }
 
 #[test]
 fn python_undeclared_state_is_caught_by_the_stateless_check() {
-    caught_by(&kit(r#"{"mode": "running-count"}"#, SessionLimits::default()), "stateless", &["keeps state across batches"]);
+    caught_by(
+        &kit(r#"{"mode": "running-count"}"#, SessionLimits::default()),
+        "stateless",
+        &["keeps state across batches"],
+    );
 }
 
 fn repo(path: &str) -> PathBuf {
@@ -95,9 +153,13 @@ fn repo(path: &str) -> PathBuf {
 
 #[test]
 fn the_python_date_cleanup_passes_the_rust_ones_fixtures() {
-    let options = KitOptions { fixtures: Some(repo("plugins/date-cleanup/fixtures")), cache_dir: Some(cache_dir()), ..KitOptions::default() }
-        .with_kit_file(&repo("plugins/date-cleanup/kit.json"))
-        .unwrap();
+    let options = KitOptions {
+        fixtures: Some(repo("plugins/date-cleanup/fixtures")),
+        cache_dir: Some(cache_dir()),
+        ..KitOptions::default()
+    }
+    .with_kit_file(&repo("plugins/date-cleanup/kit.json"))
+    .unwrap();
     let report = run_kit(DATE_CLEANUP_PY, &options).unwrap();
     assert!(report.passed(), "{report}");
 }
@@ -107,7 +169,10 @@ fn the_python_date_cleanup_passes_the_rust_ones_fixtures() {
 fn same_output_as_rust(input: &str, types: &str, config: &str) {
     let s = Scratch::new();
     let mut outputs = Vec::new();
-    for (name, plugin) in [("rust", "date-cleanup".to_string()), ("python", DATE_CLEANUP_PY.to_string())] {
+    for (name, plugin) in [
+        ("rust", "date-cleanup".to_string()),
+        ("python", DATE_CLEANUP_PY.to_string()),
+    ] {
         let pipeline = format!(
             "[tables.t]\nplugin = {plugin:?}\ninput = {{ path = {input:?}, types = {types} }}\n\
              output = {{ location = \"out/{name}\" }}\n[tables.t.config]\n{config}\n"
@@ -116,8 +181,15 @@ fn same_output_as_rust(input: &str, types: &str, config: &str) {
         assert_eq!(outcome.code, 0, "{name}: {}", outcome.report);
         let rows = read_parquet(&s.path(&format!("out/{name}/rows.parquet")));
         let rejects = s.path(&format!("out/{name}/rejects.parquet"));
-        let rejects = rejects.exists().then(|| read_parquet(&rejects).rows().clone());
-        outputs.push((rows.columns(), rows.rows().clone(), rejects, outcome.table()["plugin_counters"].clone()));
+        let rejects = rejects
+            .exists()
+            .then(|| read_parquet(&rejects).rows().clone());
+        outputs.push((
+            rows.columns(),
+            rows.rows().clone(),
+            rejects,
+            outcome.table()["plugin_counters"].clone(),
+        ));
     }
     let (python, rust) = (outputs.pop().unwrap(), outputs.pop().unwrap());
     assert_eq!(python.0, rust.0, "schemas differ");
@@ -132,7 +204,9 @@ fn same_output_as_rust(input: &str, types: &str, config: &str) {
 #[test]
 fn the_python_date_cleanup_matches_the_rust_one_on_pipeline_002() {
     same_output_as_rust(
-        &repo("examples/retail/data/shipment_deliveries.csv").display().to_string(),
+        &repo("examples/retail/data/shipment_deliveries.csv")
+            .display()
+            .to_string(),
         r#"{ shipment_date = "utf8", delivery_date = "utf8" }"#,
         "columns.shipment_date = { formats = [\"YYYY-MM-DD\"], invalid = \"reject\" }\n\
          columns.delivery_date = { formats = [\"YYYY-MM-DD\"], invalid = \"reject\" }",
@@ -155,9 +229,17 @@ fn the_python_date_cleanup_matches_the_rust_one_on_transform_b() {
 /// `sluice plugin ...` as a child process, from `dir`, with no checkout on its path.
 fn sluice(dir: &Path, args: &[&str]) -> std::process::Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice-cli"));
-    cmd.args(args).env("SLUICE_CACHE_DIR", cache_dir()).current_dir(dir);
+    cmd.args(args)
+        .env("SLUICE_CACHE_DIR", cache_dir())
+        .current_dir(dir);
     // Arrow for wasm32 is already compiled in the guests' target folder: reuse it.
-    cmd.env("CARGO_TARGET_DIR", Path::new(env!("SLUICE_TESTBED_WASM")).ancestors().nth(3).unwrap());
+    cmd.env(
+        "CARGO_TARGET_DIR",
+        Path::new(env!("SLUICE_TESTBED_WASM"))
+            .ancestors()
+            .nth(3)
+            .unwrap(),
+    );
     let venv_tool = repo(".venv-moto/bin/componentize-py");
     if std::env::var_os("SLUICE_COMPONENTIZE_PY").is_none() && venv_tool.exists() {
         cmd.env("SLUICE_COMPONENTIZE_PY", venv_tool);
@@ -168,17 +250,33 @@ fn sluice(dir: &Path, args: &[&str]) -> std::process::Output {
 fn new_project_passes_the_kit(lang: &str) {
     let dir = tempfile::tempdir().unwrap();
     let created = sluice(dir.path(), &["plugin", "new", "demo", "--lang", lang]);
-    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
     let project = dir.path().join("demo");
-    let text = |o: &std::process::Output| format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let text = |o: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
     let tested = sluice(&project, &["plugin", "test", "."]);
     assert!(tested.status.success(), "{}", text(&tested));
     let out = text(&tested);
-    assert!(out.contains("fixture basic") && out.contains("result: ") && !out.contains("FAIL"), "{out}");
+    assert!(
+        out.contains("fixture basic") && out.contains("result: ") && !out.contains("FAIL"),
+        "{out}"
+    );
     let built = sluice(&project, &["plugin", "build"]);
     assert!(built.status.success(), "{}", text(&built));
     let out = text(&built);
-    assert!(out.contains("sha256: ") && out.contains("demo 0.1.0") && out.contains("input  `rows`"), "{out}");
+    assert!(
+        out.contains("sha256: ") && out.contains("demo 0.1.0") && out.contains("input  `rows`"),
+        "{out}"
+    );
 }
 
 #[test]

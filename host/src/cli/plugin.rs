@@ -14,7 +14,9 @@ use crate::conformance::{run_kit, KitOptions};
 #[derive(Subcommand)]
 pub(crate) enum PluginCommand {
     /// Create a plugin project (Rust or Python) that builds and passes the kit out of the box.
-    #[command(after_help = "Example:\n  sluice plugin new dates --lang python && sluice plugin test dates")]
+    #[command(
+        after_help = "Example:\n  sluice plugin new dates --lang python && sluice plugin test dates"
+    )]
     New {
         /// The plugin's name (a folder of that name is created).
         name: String,
@@ -34,8 +36,10 @@ pub(crate) enum PluginCommand {
         cache: CacheArgs,
     },
     /// Check that a plugin is fit to ship (the conformance kit); exits non-zero on failure.
-    #[command(after_help = "Examples:\n  sluice plugin test .                      # build the project here, then test it\n  \
-                            sluice plugin test my_plugin.wasm --fixtures fixtures")]
+    #[command(
+        after_help = "Examples:\n  sluice plugin test .                      # build the project here, then test it\n  \
+                            sluice plugin test my_plugin.wasm --fixtures fixtures"
+    )]
     Test {
         /// A plugin project folder (built first; its fixtures/ and kit.json are used), a
         /// `.wasm` component or the name of a bundled plugin.
@@ -89,16 +93,35 @@ pub(crate) fn dispatch(command: PluginCommand) -> Result<u8> {
         PluginCommand::Build { dir, cache } => {
             let wasm = Project::open(&dir)?.build()?;
             let size = std::fs::metadata(&wasm)?.len();
-            println!("{} ({size} bytes, {:.1} MiB)", wasm.display(), size as f64 / f64::from(1 << 20));
+            println!(
+                "{} ({size} bytes, {:.1} MiB)",
+                wasm.display(),
+                size as f64 / f64::from(1 << 20)
+            );
             // Describe prints the sha256 too. The kit's engine (fuel on), so that `plugin
             // test` finds this compilation cached.
             inspect::inspect(&wasm.display().to_string(), false, kit_engine(&cache))?;
             Ok(0)
         }
-        PluginCommand::Test { plugin, fixtures, config, max_fuel_per_row, max_memory_mib, context_dependent, kit_file, json, cache } => {
+        PluginCommand::Test {
+            plugin,
+            fixtures,
+            config,
+            max_fuel_per_row,
+            max_memory_mib,
+            context_dependent,
+            kit_file,
+            json,
+            cache,
+        } => {
             let (plugin, project) = resolve(&plugin)?;
             // A project's own fixtures and kit file, unless others are named.
-            let beside = |name: &str| project.as_ref().map(|dir| dir.join(name)).filter(|p| p.exists());
+            let beside = |name: &str| {
+                project
+                    .as_ref()
+                    .map(|dir| dir.join(name))
+                    .filter(|p| p.exists())
+            };
             let mut options = KitOptions {
                 fixtures: fixtures.or_else(|| beside("fixtures")),
                 max_fuel_per_row,
@@ -121,7 +144,11 @@ pub(crate) fn dispatch(command: PluginCommand) -> Result<u8> {
             }
             Ok(if report.passed() { 0 } else { EXIT_PLUGIN })
         }
-        PluginCommand::Inspect { plugin, json, cache } => {
+        PluginCommand::Inspect {
+            plugin,
+            json,
+            cache,
+        } => {
             inspect::inspect(&plugin, json, cache.engine_options())?;
             Ok(0)
         }
@@ -146,5 +173,8 @@ fn resolve(plugin: &str) -> Result<(String, Option<PathBuf>)> {
 }
 
 fn kit_engine(cache: &CacheArgs) -> crate::plugin::EngineOptions {
-    crate::plugin::EngineOptions { fuel: true, ..cache.engine_options() }
+    crate::plugin::EngineOptions {
+        fuel: true,
+        ..cache.engine_options()
+    }
 }

@@ -14,25 +14,61 @@ include!(concat!(env!("OUT_DIR"), "/embedded_sdks.rs"));
 
 /// (path in the new project, template text), by language.
 const RUST: &[(&str, &str)] = &[
-    ("Cargo.toml", include_str!("../../templates/plugin/rust/Cargo.toml.tmpl")),
-    ("README.md", include_str!("../../templates/plugin/rust/README.md.tmpl")),
-    ("rust-toolchain.toml", include_str!("../../templates/plugin/rust/rust-toolchain.toml")),
-    (".gitignore", include_str!("../../templates/plugin/rust/gitignore.tmpl")),
-    ("src/lib.rs", include_str!("../../templates/plugin/rust/src/lib.rs.tmpl")),
+    (
+        "Cargo.toml",
+        include_str!("../../templates/plugin/rust/Cargo.toml.tmpl"),
+    ),
+    (
+        "README.md",
+        include_str!("../../templates/plugin/rust/README.md.tmpl"),
+    ),
+    (
+        "rust-toolchain.toml",
+        include_str!("../../templates/plugin/rust/rust-toolchain.toml"),
+    ),
+    (
+        ".gitignore",
+        include_str!("../../templates/plugin/rust/gitignore.tmpl"),
+    ),
+    (
+        "src/lib.rs",
+        include_str!("../../templates/plugin/rust/src/lib.rs.tmpl"),
+    ),
 ];
 
 const PYTHON: &[(&str, &str)] = &[
-    ("pyproject.toml", include_str!("../../templates/plugin/python/pyproject.toml.tmpl")),
-    ("README.md", include_str!("../../templates/plugin/python/README.md.tmpl")),
-    (".gitignore", include_str!("../../templates/plugin/python/gitignore.tmpl")),
-    ("app.py", include_str!("../../templates/plugin/python/app.py.tmpl")),
+    (
+        "pyproject.toml",
+        include_str!("../../templates/plugin/python/pyproject.toml.tmpl"),
+    ),
+    (
+        "README.md",
+        include_str!("../../templates/plugin/python/README.md.tmpl"),
+    ),
+    (
+        ".gitignore",
+        include_str!("../../templates/plugin/python/gitignore.tmpl"),
+    ),
+    (
+        "app.py",
+        include_str!("../../templates/plugin/python/app.py.tmpl"),
+    ),
 ];
 
 /// The same fixture for both languages: the two templates behave alike.
 const FIXTURES: &[(&str, &str)] = &[
-    ("fixtures/basic/config.json", include_str!("../../templates/plugin/fixtures/basic/config.json")),
-    ("fixtures/basic/input/rows.csv", include_str!("../../templates/plugin/fixtures/basic/input/rows.csv")),
-    ("fixtures/basic/expected/rows.csv", include_str!("../../templates/plugin/fixtures/basic/expected/rows.csv")),
+    (
+        "fixtures/basic/config.json",
+        include_str!("../../templates/plugin/fixtures/basic/config.json"),
+    ),
+    (
+        "fixtures/basic/input/rows.csv",
+        include_str!("../../templates/plugin/fixtures/basic/input/rows.csv"),
+    ),
+    (
+        "fixtures/basic/expected/rows.csv",
+        include_str!("../../templates/plugin/fixtures/basic/expected/rows.csv"),
+    ),
 ];
 
 /// The names a template fills in.
@@ -47,13 +83,23 @@ struct Names {
 impl Names {
     fn new(name: &str) -> Result<Self> {
         let valid = name.starts_with(|c: char| c.is_ascii_lowercase())
-            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
             && !name.ends_with('-');
         if !valid {
             bail!("plugin name {name:?}: use lowercase letters, digits and dashes, starting with a letter");
         }
-        let type_name = name.split('-').filter(|w| !w.is_empty()).map(|w| w[..1].to_ascii_uppercase() + &w[1..]).collect();
-        Ok(Names { name: name.into(), ident: name.replace('-', "_"), type_name })
+        let type_name = name
+            .split('-')
+            .filter(|w| !w.is_empty())
+            .map(|w| w[..1].to_ascii_uppercase() + &w[1..])
+            .collect();
+        Ok(Names {
+            name: name.into(),
+            ident: name.replace('-', "_"),
+            type_name,
+        })
     }
 
     fn fill(&self, template: &str) -> String {
@@ -88,7 +134,10 @@ pub fn create(name: &str, language: Language, dir: &Path) -> Result<PathBuf> {
 /// Writes the embedded Python SDK and WIT under `dir` (for building a Python plugin whose
 /// project does not carry its own copy) and returns (wit folder, SDK parent folder).
 pub(crate) fn materialise_python_sdk(dir: &Path) -> Result<(PathBuf, PathBuf)> {
-    for (path, text) in PYTHON_SDK.iter().map(|(p, t)| (format!("python/{p}"), t)).chain(WIT.iter().map(|(p, t)| (p.to_string(), t)))
+    for (path, text) in PYTHON_SDK
+        .iter()
+        .map(|(p, t)| (format!("python/{p}"), t))
+        .chain(WIT.iter().map(|(p, t)| (p.to_string(), t)))
     {
         write(dir, &path, text)?;
     }
@@ -108,7 +157,10 @@ mod tests {
     #[test]
     fn names_fill_every_placeholder() {
         let names = Names::new("my-plugin").unwrap();
-        assert_eq!(names.fill("{{name}} {{crate}} {{struct}} {{class}}"), "my-plugin my_plugin MyPlugin MyPlugin");
+        assert_eq!(
+            names.fill("{{name}} {{crate}} {{struct}} {{class}}"),
+            "my-plugin my_plugin MyPlugin MyPlugin"
+        );
         for bad in ["", "My", "1x", "a_b", "a-", "../x"] {
             assert!(Names::new(bad).is_err(), "{bad:?} accepted");
         }
@@ -120,11 +172,20 @@ mod tests {
         let rust = create("demo", Language::Rust, dir.path()).unwrap();
         let manifest = std::fs::read_to_string(rust.join("Cargo.toml")).unwrap();
         assert!(manifest.contains("path = \"vendor/sdk\""), "{manifest}");
-        assert!(!manifest.contains(env!("CARGO_MANIFEST_DIR")), "points into the checkout: {manifest}");
-        assert!(rust.join("vendor/sdk/src/lib.rs").exists() && rust.join("vendor/ipc/src/lib.rs").exists());
+        assert!(
+            !manifest.contains(env!("CARGO_MANIFEST_DIR")),
+            "points into the checkout: {manifest}"
+        );
+        assert!(
+            rust.join("vendor/sdk/src/lib.rs").exists()
+                && rust.join("vendor/ipc/src/lib.rs").exists()
+        );
         assert!(rust.join("wit/sluice.wit").exists() && rust.join("Cargo.lock").exists());
         let python = create("demo-py", Language::Python, dir.path()).unwrap();
         assert!(python.join("sluice_sdk/__init__.py").exists() && python.join("app.py").exists());
-        assert!(create("demo", Language::Rust, dir.path()).is_err(), "overwrote an existing project");
+        assert!(
+            create("demo", Language::Rust, dir.path()).is_err(),
+            "overwrote an existing project"
+        );
     }
 }

@@ -30,24 +30,49 @@ const PYTHON_WORLD: &str = "columnar-plugin";
 
 impl Project {
     pub fn open(dir: &Path) -> Result<Self> {
-        let dir = dir.canonicalize().with_context(|| format!("plugin project {}", dir.display()))?;
+        let dir = dir
+            .canonicalize()
+            .with_context(|| format!("plugin project {}", dir.display()))?;
         if dir.join("Cargo.toml").is_file() {
             let manifest = read_toml(&dir.join("Cargo.toml"))?;
-            let name = manifest.get("package").and_then(|p| p.get("name")).and_then(|n| n.as_str());
-            let Some(name) = name else { bail!("{}: no [package] name", dir.join("Cargo.toml").display()) };
-            return Ok(Project { name: name.into(), language: Language::Rust, module: String::new(), dir });
+            let name = manifest
+                .get("package")
+                .and_then(|p| p.get("name"))
+                .and_then(|n| n.as_str());
+            let Some(name) = name else {
+                bail!("{}: no [package] name", dir.join("Cargo.toml").display())
+            };
+            return Ok(Project {
+                name: name.into(),
+                language: Language::Rust,
+                module: String::new(),
+                dir,
+            });
         }
         if dir.join("pyproject.toml").is_file() {
             let manifest = read_toml(&dir.join("pyproject.toml"))?;
-            let name = manifest.get("project").and_then(|p| p.get("name")).and_then(|n| n.as_str());
-            let Some(name) = name else { bail!("{}: no [project] name", dir.join("pyproject.toml").display()) };
+            let name = manifest
+                .get("project")
+                .and_then(|p| p.get("name"))
+                .and_then(|n| n.as_str());
+            let Some(name) = name else {
+                bail!(
+                    "{}: no [project] name",
+                    dir.join("pyproject.toml").display()
+                )
+            };
             let module = manifest
                 .get("tool")
                 .and_then(|t| t.get("sluice"))
                 .and_then(|s| s.get("module"))
                 .and_then(|m| m.as_str())
                 .unwrap_or("app");
-            return Ok(Project { name: name.into(), language: Language::Python, module: module.into(), dir });
+            return Ok(Project {
+                name: name.into(),
+                language: Language::Python,
+                module: module.into(),
+                dir,
+            });
         }
         bail!("{} is not a plugin project: it has neither Cargo.toml (Rust) nor pyproject.toml (Python)", dir.display())
     }
@@ -66,11 +91,19 @@ impl Project {
     fn build_rust(&self) -> Result<PathBuf> {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let output = Command::new(&cargo)
-            .args(["build", "--release", "--target", "wasm32-wasip2", "--message-format=json-render-diagnostics"])
+            .args([
+                "build",
+                "--release",
+                "--target",
+                "wasm32-wasip2",
+                "--message-format=json-render-diagnostics",
+            ])
             .current_dir(&self.dir)
             .stderr(Stdio::inherit())
             .output()
-            .with_context(|| format!("running `{cargo}`: is Rust installed (https://rustup.rs)?"))?;
+            .with_context(|| {
+                format!("running `{cargo}`: is Rust installed (https://rustup.rs)?")
+            })?;
         if !output.status.success() {
             bail!(
                 "`cargo build --release --target wasm32-wasip2` failed in {} (if the target is missing: \
@@ -79,8 +112,12 @@ impl Project {
             );
         }
         let manifest = self.dir.join("Cargo.toml");
-        rust_artifact(&String::from_utf8_lossy(&output.stdout), &manifest)
-            .with_context(|| format!("cargo built no .wasm for {}; is its crate-type \"cdylib\"?", manifest.display()))
+        rust_artifact(&String::from_utf8_lossy(&output.stdout), &manifest).with_context(|| {
+            format!(
+                "cargo built no .wasm for {}; is its crate-type \"cdylib\"?",
+                manifest.display()
+            )
+        })
     }
 
     fn build_python(&self) -> Result<PathBuf> {
@@ -91,7 +128,8 @@ impl Project {
         let mut search = vec![self.dir.clone()];
         let mut wit = own_wit.clone();
         if !own_wit.join("sluice.wit").is_file() || !own_sdk.is_dir() {
-            let (embedded_wit, embedded_sdk) = super::scaffold::materialise_python_sdk(&target.join("sluice"))?;
+            let (embedded_wit, embedded_sdk) =
+                super::scaffold::materialise_python_sdk(&target.join("sluice"))?;
             if !own_wit.join("sluice.wit").is_file() {
                 wit = embedded_wit;
             }
@@ -101,9 +139,12 @@ impl Project {
         }
         let wasm = target.join(format!("{}.wasm", self.name.replace('-', "_")));
         std::fs::create_dir_all(&target)?;
-        let tool = std::env::var("SLUICE_COMPONENTIZE_PY").unwrap_or_else(|_| "componentize-py".into());
+        let tool =
+            std::env::var("SLUICE_COMPONENTIZE_PY").unwrap_or_else(|_| "componentize-py".into());
         let mut cmd = Command::new(&tool);
-        cmd.arg("-d").arg(&wit).args(["-w", PYTHON_WORLD, "componentize", &self.module]);
+        cmd.arg("-d")
+            .arg(&wit)
+            .args(["-w", PYTHON_WORLD, "componentize", &self.module]);
         for path in &search {
             cmd.arg("-p").arg(path);
         }
@@ -111,15 +152,20 @@ impl Project {
             format!("running `{tool}`: install it with `pip install componentize-py==0.25.1` (or set SLUICE_COMPONENTIZE_PY)")
         })?;
         if !status.success() {
-            bail!("componentize-py failed on {}", self.dir.join(format!("{}.py", self.module)).display());
+            bail!(
+                "componentize-py failed on {}",
+                self.dir.join(format!("{}.py", self.module)).display()
+            );
         }
         Ok(wasm)
     }
 }
 
 fn read_toml(path: &Path) -> Result<toml::Table> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    text.parse::<toml::Table>().with_context(|| format!("parsing {}", path.display()))
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    text.parse::<toml::Table>()
+        .with_context(|| format!("parsing {}", path.display()))
 }
 
 /// The `.wasm` cargo reported for the package of `manifest`, from its JSON messages.
@@ -127,7 +173,10 @@ fn rust_artifact(messages: &str, manifest: &Path) -> Option<PathBuf> {
     messages
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["manifest_path"].as_str().map(Path::new) == Some(manifest))
+        .filter(|m| {
+            m["reason"] == "compiler-artifact"
+                && m["manifest_path"].as_str().map(Path::new) == Some(manifest)
+        })
         .flat_map(|m| m["filenames"].as_array().cloned().unwrap_or_default())
         .filter_map(|f| f.as_str().map(PathBuf::from))
         .find(|f| f.extension().is_some_and(|e| e == "wasm"))
@@ -143,18 +192,35 @@ mod tests {
 not json
 {"reason":"compiler-artifact","manifest_path":"/p/Cargo.toml","filenames":["/t/wasm32-wasip2/release/demo.wasm"]}
 {"reason":"build-finished","success":true}"#;
-        assert_eq!(rust_artifact(messages, Path::new("/p/Cargo.toml")), Some(PathBuf::from("/t/wasm32-wasip2/release/demo.wasm")));
+        assert_eq!(
+            rust_artifact(messages, Path::new("/p/Cargo.toml")),
+            Some(PathBuf::from("/t/wasm32-wasip2/release/demo.wasm"))
+        );
         assert_eq!(rust_artifact(messages, Path::new("/q/Cargo.toml")), None);
     }
 
     #[test]
     fn projects_are_told_apart_by_their_manifest() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("pyproject.toml"), "[project]\nname = \"dates\"\n").unwrap();
+        std::fs::write(
+            dir.path().join("pyproject.toml"),
+            "[project]\nname = \"dates\"\n",
+        )
+        .unwrap();
         let project = Project::open(dir.path()).unwrap();
-        assert_eq!((project.language, project.name.as_str(), project.module.as_str()), (Language::Python, "dates", "app"));
+        assert_eq!(
+            (
+                project.language,
+                project.name.as_str(),
+                project.module.as_str()
+            ),
+            (Language::Python, "dates", "app")
+        );
         assert!(Project::open(&dir.path().join("missing")).is_err());
         std::fs::remove_file(dir.path().join("pyproject.toml")).unwrap();
-        assert!(Project::open(dir.path()).unwrap_err().to_string().contains("not a plugin project"));
+        assert!(Project::open(dir.path())
+            .unwrap_err()
+            .to_string()
+            .contains("not a plugin project"));
     }
 }

@@ -25,21 +25,36 @@ struct Record {
 impl CompiledCache {
     /// Opens the folder, creating it private; `Err` says why it cannot be trusted.
     pub fn open(dir: &Path) -> Result<Self, String> {
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| format!("cannot create it: {e}"))?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| format!("cannot create it: {e}"))?;
         let meta = std::fs::metadata(dir).map_err(|e| e.to_string())?;
         // SAFETY: geteuid has no preconditions and cannot fail.
         let me = unsafe { libc::geteuid() };
         if meta.uid() != me {
-            return Err(format!("it belongs to user {}, not to this user ({me})", meta.uid()));
+            return Err(format!(
+                "it belongs to user {}, not to this user ({me})",
+                meta.uid()
+            ));
         }
         if meta.mode() & 0o022 != 0 {
-            return Err(format!("others may write to it (mode {:o}); `chmod go-w` it", meta.mode() & 0o777));
+            return Err(format!(
+                "others may write to it (mode {:o}); `chmod go-w` it",
+                meta.mode() & 0o777
+            ));
         }
-        Ok(CompiledCache { dir: dir.to_path_buf() })
+        Ok(CompiledCache {
+            dir: dir.to_path_buf(),
+        })
     }
 
     fn paths(&self, name: &str) -> (PathBuf, PathBuf) {
-        (self.dir.join(format!("{name}.cwasm")), self.dir.join(format!("{name}.cwasm.record")))
+        (
+            self.dir.join(format!("{name}.cwasm")),
+            self.dir.join(format!("{name}.cwasm.record")),
+        )
     }
 
     /// The entry's code, if there is one and it is what was compiled for `plugin_sha256`;
@@ -51,14 +66,22 @@ impl CompiledCache {
         }
         let record: Record = std::fs::read(&record)
             .map_err(|e| format!("its record is unreadable: {e}"))
-            .and_then(|bytes| serde_json::from_slice(&bytes).map_err(|e| format!("its record is malformed: {e}")))?;
+            .and_then(|bytes| {
+                serde_json::from_slice(&bytes).map_err(|e| format!("its record is malformed: {e}"))
+            })?;
         if record.plugin_sha256 != plugin_sha256 {
-            return Err(format!("it was compiled from plugin {}", record.plugin_sha256));
+            return Err(format!(
+                "it was compiled from plugin {}",
+                record.plugin_sha256
+            ));
         }
         let bytes = std::fs::read(&code).map_err(|e| format!("it is unreadable: {e}"))?;
         let digest = hex::encode(Sha256::digest(&bytes));
         if digest != record.compiled_sha256 {
-            return Err(format!("its content (sha256 {digest}) is not what was compiled (sha256 {})", record.compiled_sha256));
+            return Err(format!(
+                "its content (sha256 {digest}) is not what was compiled (sha256 {})",
+                record.compiled_sha256
+            ));
         }
         Ok(Some(bytes))
     }
@@ -78,7 +101,9 @@ impl CompiledCache {
     fn write_atomically(&self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         // Unique per writer: threads of one process may compile the same plugin at once.
         let name = path.file_name().unwrap_or_default().to_string_lossy();
-        let tmp = self.dir.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4()));
+        let tmp = self
+            .dir
+            .join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4()));
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
@@ -95,23 +120,41 @@ mod tests {
     fn an_entry_is_trusted_only_for_its_plugin_and_its_content() {
         let dir = tempfile::tempdir().unwrap();
         let cache = CompiledCache::open(&dir.path().join("c")).unwrap();
-        assert_eq!(std::fs::metadata(dir.path().join("c")).unwrap().mode() & 0o777, 0o700);
+        assert_eq!(
+            std::fs::metadata(dir.path().join("c")).unwrap().mode() & 0o777,
+            0o700
+        );
         assert_eq!(cache.get("a", "p1").unwrap(), None);
         cache.put("a", "p1", b"code of p1").unwrap();
         cache.put("b", "p2", b"code of p2").unwrap();
-        assert_eq!(cache.get("a", "p1").unwrap().as_deref(), Some(&b"code of p1"[..]));
-        assert!(cache.get("a", "p2").unwrap_err().contains("compiled from plugin p1"));
+        assert_eq!(
+            cache.get("a", "p1").unwrap().as_deref(),
+            Some(&b"code of p1"[..])
+        );
+        assert!(cache
+            .get("a", "p2")
+            .unwrap_err()
+            .contains("compiled from plugin p1"));
         // Another plugin's code put in its place.
         std::fs::copy(dir.path().join("c/b.cwasm"), dir.path().join("c/a.cwasm")).unwrap();
-        assert!(cache.get("a", "p1").unwrap_err().contains("is not what was compiled"));
+        assert!(cache
+            .get("a", "p1")
+            .unwrap_err()
+            .contains("is not what was compiled"));
         std::fs::remove_file(dir.path().join("c/b.cwasm.record")).unwrap();
-        assert!(cache.get("b", "p2").unwrap_err().contains("record is unreadable"));
+        assert!(cache
+            .get("b", "p2")
+            .unwrap_err()
+            .contains("record is unreadable"));
     }
 
     #[test]
     fn a_folder_others_may_write_to_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-        assert!(CompiledCache::open(dir.path()).err().unwrap().contains("others may write to it (mode 777)"));
+        assert!(CompiledCache::open(dir.path())
+            .err()
+            .unwrap()
+            .contains("others may write to it (mode 777)"));
     }
 }

@@ -4,11 +4,14 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, ArrowPrimitiveType, AsArray, BooleanArray, PrimitiveArray, StringArray};
+use arrow::array::{
+    Array, ArrayRef, ArrowPrimitiveType, AsArray, BooleanArray, PrimitiveArray, StringArray,
+};
 use arrow::buffer::{NullBuffer, OffsetBuffer};
 use arrow::datatypes::{
-    DataType, Date32Type, Field, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, Schema, SchemaRef,
-    TimeUnit, TimestampMicrosecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
+    DataType, Date32Type, Field, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type,
+    Int8Type, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType, UInt16Type, UInt32Type,
+    UInt64Type, UInt8Type,
 };
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 
@@ -66,16 +69,27 @@ pub(crate) fn to_fields(schema: &Schema) -> Result<Vec<WitField>, String> {
         .iter()
         .map(|f| {
             let Some(t) = column_type(f.data_type()) else {
-                return Err(format!("column `{}` is {}, which the columnar contract does not carry", f.name(), f.data_type()));
+                return Err(format!(
+                    "column `{}` is {}, which the columnar contract does not carry",
+                    f.name(),
+                    f.data_type()
+                ));
             };
-            Ok(WitField { name: f.name().clone(), type_: t, nullable: f.is_nullable() })
+            Ok(WitField {
+                name: f.name().clone(),
+                type_: t,
+                nullable: f.is_nullable(),
+            })
         })
         .collect()
 }
 
 pub(crate) fn to_schema(fields: &[WitField]) -> SchemaRef {
     Arc::new(Schema::new(
-        fields.iter().map(|f| Field::new(f.name.clone(), data_type(f.type_), f.nullable)).collect::<Vec<_>>(),
+        fields
+            .iter()
+            .map(|f| Field::new(f.name.clone(), data_type(f.type_), f.nullable))
+            .collect::<Vec<_>>(),
     ))
 }
 
@@ -85,9 +99,12 @@ pub(crate) fn to_columns(batch: &RecordBatch) -> Result<WitBatch, String> {
         .columns()
         .iter()
         .zip(batch.schema().fields())
-        .map(|(array, field)| to_column(array).map_err(|e| format!("column `{}`: {e}", field.name())))
+        .map(|(array, field)| {
+            to_column(array).map_err(|e| format!("column `{}`: {e}", field.name()))
+        })
         .collect::<Result<_, _>>()?;
-    let rows = u32::try_from(batch.num_rows()).map_err(|_| "a batch of more than 4 billion rows".to_string())?;
+    let rows = u32::try_from(batch.num_rows())
+        .map_err(|_| "a batch of more than 4 billion rows".to_string())?;
     Ok(WitBatch { rows, columns })
 }
 
@@ -106,13 +123,17 @@ fn to_column(array: &ArrayRef) -> Result<Column, String> {
         _ => Vec::new(),
     };
     let data = match array.data_type() {
-        DataType::Boolean => ColumnData::Boolean(array.as_boolean().values().iter().map(u8::from).collect()),
+        DataType::Boolean => {
+            ColumnData::Boolean(array.as_boolean().values().iter().map(u8::from).collect())
+        }
         DataType::Int8 => ColumnData::Int(le_bytes::<Int8Type, i64>(array)),
         DataType::Int16 => ColumnData::Int(le_bytes::<Int16Type, i64>(array)),
         DataType::Int32 => ColumnData::Int(le_bytes::<Int32Type, i64>(array)),
         DataType::Int64 => ColumnData::Int(le_bytes::<Int64Type, i64>(array)),
         DataType::Date32 => ColumnData::Int(le_bytes::<Date32Type, i64>(array)),
-        DataType::Timestamp(TimeUnit::Microsecond, _) => ColumnData::Int(le_bytes::<TimestampMicrosecondType, i64>(array)),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            ColumnData::Int(le_bytes::<TimestampMicrosecondType, i64>(array))
+        }
         DataType::UInt8 => ColumnData::Uint(le_bytes::<UInt8Type, u64>(array)),
         DataType::UInt16 => ColumnData::Uint(le_bytes::<UInt16Type, u64>(array)),
         DataType::UInt32 => ColumnData::Uint(le_bytes::<UInt32Type, u64>(array)),
@@ -120,7 +141,11 @@ fn to_column(array: &ArrayRef) -> Result<Column, String> {
         DataType::Float32 => ColumnData::Float(le_bytes::<Float32Type, f64>(array)),
         DataType::Float64 => ColumnData::Float(le_bytes::<Float64Type, f64>(array)),
         DataType::Utf8 => ColumnData::Text(text_data(array.as_string::<i32>())?),
-        other => return Err(format!("type {other} is not carried by the columnar contract")),
+        other => {
+            return Err(format!(
+                "type {other} is not carried by the columnar contract"
+            ))
+        }
     };
     Ok(Column { validity, data })
 }
@@ -168,21 +193,30 @@ fn text_data(array: &StringArray) -> Result<TextData, String> {
     for &o in offsets.iter() {
         out.extend_from_slice(&((o as usize - first) as u32).to_le_bytes());
     }
-    Ok(TextData { bytes, offsets: out })
+    Ok(TextData {
+        bytes,
+        offsets: out,
+    })
 }
 
 /// Builds a batch of `schema` from a guest's columns, checking each column's case, buffer
 /// lengths, value range and nullability against the schema.
 pub(crate) fn to_record_batch(batch: WitBatch, schema: &SchemaRef) -> Result<RecordBatch, String> {
     if batch.columns.len() != schema.fields().len() {
-        return Err(format!("expected {} columns, got {}", schema.fields().len(), batch.columns.len()));
+        return Err(format!(
+            "expected {} columns, got {}",
+            schema.fields().len(),
+            batch.columns.len()
+        ));
     }
     let rows = batch.rows as usize;
     let arrays = batch
         .columns
         .into_iter()
         .zip(schema.fields())
-        .map(|(column, field)| to_array(column, field, rows).map_err(|e| format!("column `{}`: {e}", field.name())))
+        .map(|(column, field)| {
+            to_array(column, field, rows).map_err(|e| format!("column `{}`: {e}", field.name()))
+        })
         .collect::<Result<Vec<_>, String>>()?;
     let options = RecordBatchOptions::new().with_row_count(Some(rows));
     RecordBatch::try_new_with_options(schema.clone(), arrays, &options).map_err(|e| e.to_string())
@@ -191,43 +225,78 @@ pub(crate) fn to_record_batch(batch: WitBatch, schema: &SchemaRef) -> Result<Rec
 fn to_array(column: Column, field: &Field, rows: usize) -> Result<ArrayRef, String> {
     let nulls = match column.validity.len() {
         0 => None,
-        n if n == rows => Some(NullBuffer::from_iter(column.validity.iter().map(|&b| b != 0))),
+        n if n == rows => Some(NullBuffer::from_iter(
+            column.validity.iter().map(|&b| b != 0),
+        )),
         n => return Err(format!("{n} validity bytes in a batch of {rows} rows")),
     };
-    if let Some(nulls) = nulls.as_ref().filter(|n| n.null_count() > 0 && !field.is_nullable()) {
+    if let Some(nulls) = nulls
+        .as_ref()
+        .filter(|n| n.null_count() > 0 && !field.is_nullable())
+    {
         return Err(format!("is NOT NULL but has {} NULLs", nulls.null_count()));
     }
     let data_type = field.data_type();
     Ok(match (data_type, column.data) {
         (DataType::Boolean, ColumnData::Boolean(v)) => {
             check_len(v.len(), rows, 1)?;
-            Arc::new(BooleanArray::new(v.iter().map(|&b| b != 0).collect(), nulls))
+            Arc::new(BooleanArray::new(
+                v.iter().map(|&b| b != 0).collect(),
+                nulls,
+            ))
         }
         (DataType::Int8, ColumnData::Int(v)) => Arc::new(narrow::<Int8Type, i64>(&v, rows, nulls)?),
-        (DataType::Int16, ColumnData::Int(v)) => Arc::new(narrow::<Int16Type, i64>(&v, rows, nulls)?),
-        (DataType::Int32, ColumnData::Int(v)) => Arc::new(narrow::<Int32Type, i64>(&v, rows, nulls)?),
-        (DataType::Int64, ColumnData::Int(v)) => Arc::new(narrow::<Int64Type, i64>(&v, rows, nulls)?),
-        (DataType::Date32, ColumnData::Int(v)) => Arc::new(narrow::<Date32Type, i64>(&v, rows, nulls)?),
-        (DataType::Timestamp(TimeUnit::Microsecond, tz), ColumnData::Int(v)) => {
-            Arc::new(narrow::<TimestampMicrosecondType, i64>(&v, rows, nulls)?.with_timezone_opt(tz.clone()))
+        (DataType::Int16, ColumnData::Int(v)) => {
+            Arc::new(narrow::<Int16Type, i64>(&v, rows, nulls)?)
         }
-        (DataType::UInt8, ColumnData::Uint(v)) => Arc::new(narrow::<UInt8Type, u64>(&v, rows, nulls)?),
-        (DataType::UInt16, ColumnData::Uint(v)) => Arc::new(narrow::<UInt16Type, u64>(&v, rows, nulls)?),
-        (DataType::UInt32, ColumnData::Uint(v)) => Arc::new(narrow::<UInt32Type, u64>(&v, rows, nulls)?),
-        (DataType::UInt64, ColumnData::Uint(v)) => Arc::new(narrow::<UInt64Type, u64>(&v, rows, nulls)?),
+        (DataType::Int32, ColumnData::Int(v)) => {
+            Arc::new(narrow::<Int32Type, i64>(&v, rows, nulls)?)
+        }
+        (DataType::Int64, ColumnData::Int(v)) => {
+            Arc::new(narrow::<Int64Type, i64>(&v, rows, nulls)?)
+        }
+        (DataType::Date32, ColumnData::Int(v)) => {
+            Arc::new(narrow::<Date32Type, i64>(&v, rows, nulls)?)
+        }
+        (DataType::Timestamp(TimeUnit::Microsecond, tz), ColumnData::Int(v)) => Arc::new(
+            narrow::<TimestampMicrosecondType, i64>(&v, rows, nulls)?.with_timezone_opt(tz.clone()),
+        ),
+        (DataType::UInt8, ColumnData::Uint(v)) => {
+            Arc::new(narrow::<UInt8Type, u64>(&v, rows, nulls)?)
+        }
+        (DataType::UInt16, ColumnData::Uint(v)) => {
+            Arc::new(narrow::<UInt16Type, u64>(&v, rows, nulls)?)
+        }
+        (DataType::UInt32, ColumnData::Uint(v)) => {
+            Arc::new(narrow::<UInt32Type, u64>(&v, rows, nulls)?)
+        }
+        (DataType::UInt64, ColumnData::Uint(v)) => {
+            Arc::new(narrow::<UInt64Type, u64>(&v, rows, nulls)?)
+        }
         // float32 output is rounded to the nearest float32, as any writer of float32 would.
         (DataType::Float32, ColumnData::Float(v)) => {
             check_len(v.len(), rows, 8)?;
-            let values: Vec<f32> = v.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32).collect();
+            let values: Vec<f32> = v
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
+                .collect();
             Arc::new(PrimitiveArray::<Float32Type>::new(values.into(), nulls))
         }
         (DataType::Float64, ColumnData::Float(v)) => {
             check_len(v.len(), rows, 8)?;
-            let values: Vec<f64> = v.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))).collect();
+            let values: Vec<f64> = v
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+                .collect();
             Arc::new(PrimitiveArray::<Float64Type>::new(values.into(), nulls))
         }
         (DataType::Utf8, ColumnData::Text(t)) => Arc::new(to_strings(t, rows, nulls)?),
-        (expected, data) => return Err(format!("expected {expected} values, got {} values", case_name(&data))),
+        (expected, data) => {
+            return Err(format!(
+                "expected {expected} values, got {} values",
+                case_name(&data)
+            ))
+        }
     })
 }
 
@@ -235,7 +304,9 @@ fn check_len(bytes: usize, rows: usize, width: usize) -> Result<(), String> {
     if bytes == rows * width {
         Ok(())
     } else {
-        Err(format!("{bytes} bytes of values in a batch of {rows} rows ({width} a row)"))
+        Err(format!(
+            "{bytes} bytes of values in a batch of {rows} rows ({width} a row)"
+        ))
     }
 }
 
@@ -255,7 +326,12 @@ where
         values.push(match T::Native::try_from(wide) {
             Ok(v) => v,
             Err(_) if nulls.as_ref().is_some_and(|n| n.is_null(row)) => T::Native::default(),
-            Err(_) => return Err(format!("row {row}: value {wide} does not fit {}", T::DATA_TYPE)),
+            Err(_) => {
+                return Err(format!(
+                    "row {row}: value {wide} does not fit {}",
+                    T::DATA_TYPE
+                ))
+            }
         });
     }
     Ok(PrimitiveArray::<T>::new(values.into(), nulls))
@@ -280,7 +356,11 @@ impl WireInt for u64 {
 
 /// A guest's text column as a string array, with its offsets and UTF-8 checked (a bad
 /// offset is an error, not a panic).
-fn to_strings(text: TextData, rows: usize, nulls: Option<NullBuffer>) -> Result<StringArray, String> {
+fn to_strings(
+    text: TextData,
+    rows: usize,
+    nulls: Option<NullBuffer>,
+) -> Result<StringArray, String> {
     check_len(text.offsets.len(), rows + 1, 4)?;
     let offsets: Vec<i32> = text
         .offsets
@@ -288,10 +368,18 @@ fn to_strings(text: TextData, rows: usize, nulls: Option<NullBuffer>) -> Result<
         .map(|c| i32::try_from(u32::from_le_bytes(c.try_into().expect("4 bytes"))))
         .collect::<Result<_, _>>()
         .map_err(|_| "a text offset past 2 GiB".to_string())?;
-    if offsets.windows(2).any(|w| w[0] > w[1]) || offsets.last().is_some_and(|&l| l as usize > text.bytes.len()) {
-        return Err(format!("text offsets are not increasing within the {} bytes of text", text.bytes.len()));
+    if offsets.windows(2).any(|w| w[0] > w[1])
+        || offsets
+            .last()
+            .is_some_and(|&l| l as usize > text.bytes.len())
+    {
+        return Err(format!(
+            "text offsets are not increasing within the {} bytes of text",
+            text.bytes.len()
+        ));
     }
-    StringArray::try_new(OffsetBuffer::new(offsets.into()), text.bytes.into(), nulls).map_err(|e| e.to_string())
+    StringArray::try_new(OffsetBuffer::new(offsets.into()), text.bytes.into(), nulls)
+        .map_err(|e| e.to_string())
 }
 
 fn case_name(data: &ColumnData) -> &'static str {
@@ -312,7 +400,10 @@ pub(crate) fn payload_bytes(batch: &WitBatch) -> usize {
         .map(|c| {
             c.validity.len()
                 + match &c.data {
-                    ColumnData::Boolean(v) | ColumnData::Int(v) | ColumnData::Uint(v) | ColumnData::Float(v) => v.len(),
+                    ColumnData::Boolean(v)
+                    | ColumnData::Int(v)
+                    | ColumnData::Uint(v)
+                    | ColumnData::Float(v) => v.len(),
                     ColumnData::Text(t) => t.bytes.len() + t.offsets.len(),
                 }
         })
@@ -329,7 +420,11 @@ mod tests {
             Field::new("id", DataType::Int64, false),
             Field::new("name", DataType::Utf8, true),
             Field::new("day", DataType::Date32, true),
-            Field::new("at", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true),
+            Field::new(
+                "at",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                true,
+            ),
         ]))
     }
 
@@ -352,8 +447,13 @@ mod tests {
         assert_eq!(columns.rows, 2);
         let name = &columns.columns[1];
         assert_eq!(name.validity, vec![1, 0]);
-        assert!(matches!(&name.data, ColumnData::Text(t) if t.bytes == b"a" && t.offsets == [0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0]));
-        assert!(columns.columns[0].validity.is_empty(), "no NULLs, no validity bytes");
+        assert!(
+            matches!(&name.data, ColumnData::Text(t) if t.bytes == b"a" && t.offsets == [0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0])
+        );
+        assert!(
+            columns.columns[0].validity.is_empty(),
+            "no NULLs, no validity bytes"
+        );
         let back = to_record_batch(columns, &schema()).unwrap();
         assert_eq!(back, batch());
         assert_eq!(to_schema(&to_fields(&schema()).unwrap()), schema());
@@ -370,18 +470,35 @@ mod tests {
     fn wrong_cases_lengths_ranges_offsets_and_nulls_are_refused() {
         let s = Arc::new(Schema::new(vec![Field::new("n", DataType::Int8, false)]));
         let int = |v: &[i64]| ColumnData::Int(v.iter().flat_map(|x| x.to_le_bytes()).collect());
-        let one = |validity: Vec<u8>, data| WitBatch { rows: 1, columns: vec![Column { validity, data }] };
+        let one = |validity: Vec<u8>, data| WitBatch {
+            rows: 1,
+            columns: vec![Column { validity, data }],
+        };
         let err = |b| to_record_batch(b, &s).unwrap_err();
-        let text = TextData { bytes: b"x".to_vec(), offsets: [0u32, 1].iter().flat_map(|o| o.to_le_bytes()).collect() };
+        let text = TextData {
+            bytes: b"x".to_vec(),
+            offsets: [0u32, 1].iter().flat_map(|o| o.to_le_bytes()).collect(),
+        };
         assert!(err(one(vec![], ColumnData::Text(text))).contains("expected Int8 values, got text"));
         assert!(err(one(vec![], int(&[300]))).contains("value 300 does not fit Int8"));
         assert!(err(one(vec![0], int(&[0]))).contains("NOT NULL"));
         assert!(err(one(vec![], int(&[1, 2]))).contains("16 bytes of values in a batch of 1 rows"));
         let t = Arc::new(Schema::new(vec![Field::new("t", DataType::Utf8, true)]));
-        let bad = TextData { bytes: b"xy".to_vec(), offsets: [2u32, 1].iter().flat_map(|o| o.to_le_bytes()).collect() };
-        assert!(to_record_batch(one(vec![], ColumnData::Text(bad)), &t).unwrap_err().contains("not increasing"));
+        let bad = TextData {
+            bytes: b"xy".to_vec(),
+            offsets: [2u32, 1].iter().flat_map(|o| o.to_le_bytes()).collect(),
+        };
+        assert!(to_record_batch(one(vec![], ColumnData::Text(bad)), &t)
+            .unwrap_err()
+            .contains("not increasing"));
         // A NULL slot may hold anything, even a value out of range.
         let n = Arc::new(Schema::new(vec![Field::new("n", DataType::Int8, true)]));
-        assert_eq!(to_record_batch(one(vec![0], int(&[300])), &n).unwrap().column(0).null_count(), 1);
+        assert_eq!(
+            to_record_batch(one(vec![0], int(&[300])), &n)
+                .unwrap()
+                .column(0)
+                .null_count(),
+            1
+        );
     }
 }

@@ -83,8 +83,12 @@ impl OutputData {
     /// The record batches it holds, as `schema` (the columns carry no schema of their own).
     pub fn decode(self, schema: &SchemaRef) -> Result<Vec<RecordBatch>, Refused> {
         match self {
-            OutputData::Ipc(bytes) => ipc::decode_batches(bytes).map_err(|e| Refused::Undecodable(e.to_string())),
-            OutputData::Columns(batch) => columnar::to_record_batch(batch, schema).map(|b| vec![b]).map_err(Refused::Schema),
+            OutputData::Ipc(bytes) => {
+                ipc::decode_batches(bytes).map_err(|e| Refused::Undecodable(e.to_string()))
+            }
+            OutputData::Columns(batch) => columnar::to_record_batch(batch, schema)
+                .map(|b| vec![b])
+                .map_err(Refused::Schema),
         }
     }
 }
@@ -111,7 +115,9 @@ impl Guest {
     pub fn describe(&self, store: &mut Store<HostState>) -> wasmtime::Result<Decoded<PluginInfo>> {
         Ok(match self {
             Guest::Ipc(p) => ipc_info(p.sluice_plugin_plugin().call_describe(store)?),
-            Guest::Columnar(p) => Ok(columnar_info(p.sluice_plugin_columnar().call_describe(store)?)),
+            Guest::Columnar(p) => Ok(columnar_info(
+                p.sluice_plugin_columnar().call_describe(store)?,
+            )),
         })
     }
 
@@ -127,19 +133,31 @@ impl Guest {
             Guest::Ipc(p) => {
                 let inputs: Vec<witty::NamedSchema> = inputs
                     .iter()
-                    .map(|(name, schema)| witty::NamedSchema { name: name.clone(), schema: ipc::encode_schema(schema) })
+                    .map(|(name, schema)| witty::NamedSchema {
+                        name: name.clone(),
+                        schema: ipc::encode_schema(schema),
+                    })
                     .collect();
-                p.sluice_plugin_plugin().call_open(store, config, &inputs, context)
+                p.sluice_plugin_plugin()
+                    .call_open(store, config, &inputs, context)
             }
             Guest::Columnar(p) => {
                 let mut named = Vec::with_capacity(inputs.len());
                 for (name, schema) in inputs {
                     match columnar::to_fields(schema) {
-                        Ok(fields) => named.push(cw::NamedFields { name: name.clone(), fields }),
-                        Err(e) => return Ok(Err(witty::PluginError::Schema(format!("input `{name}`: {e}")))),
+                        Ok(fields) => named.push(cw::NamedFields {
+                            name: name.clone(),
+                            fields,
+                        }),
+                        Err(e) => {
+                            return Ok(Err(witty::PluginError::Schema(format!(
+                                "input `{name}`: {e}"
+                            ))))
+                        }
                     }
                 }
-                p.sluice_plugin_columnar().call_open(store, config, &named, context)
+                p.sluice_plugin_columnar()
+                    .call_open(store, config, &named, context)
             }
         }
     }
@@ -155,7 +173,13 @@ impl Guest {
                 .session()
                 .call_output_schemas(store, session)?
                 .into_iter()
-                .map(|n| (n.name, ipc::decode_schema(&n.schema).map_err(|e| format!("undecodable schema: {e}"))))
+                .map(|n| {
+                    (
+                        n.name,
+                        ipc::decode_schema(&n.schema)
+                            .map_err(|e| format!("undecodable schema: {e}")),
+                    )
+                })
                 .collect(),
             Guest::Columnar(p) => p
                 .sluice_plugin_columnar()
@@ -170,7 +194,9 @@ impl Guest {
     /// Encodes a batch for this plugin's world (outside the call's deadline).
     pub fn encode(&self, batch: &RecordBatch) -> Result<Payload, String> {
         match self {
-            Guest::Ipc(_) => ipc::encode_batch(batch).map(Payload::Ipc).map_err(|e| e.to_string()),
+            Guest::Ipc(_) => ipc::encode_batch(batch)
+                .map(Payload::Ipc)
+                .map_err(|e| e.to_string()),
             Guest::Columnar(_) => columnar::to_columns(batch).map(Payload::Columns),
         }
     }
@@ -183,12 +209,16 @@ impl Guest {
         payload: Payload,
     ) -> wasmtime::Result<Result<RawEmitted, witty::PluginError>> {
         Ok(match (self, payload) {
-            (Guest::Ipc(p), Payload::Ipc(bytes)) => {
-                p.sluice_plugin_plugin().session().call_push(store, session, input, &bytes)?.map(from_ipc)
-            }
-            (Guest::Columnar(p), Payload::Columns(batch)) => {
-                p.sluice_plugin_columnar().session().call_push(store, session, input, &batch)?.map(from_columnar)
-            }
+            (Guest::Ipc(p), Payload::Ipc(bytes)) => p
+                .sluice_plugin_plugin()
+                .session()
+                .call_push(store, session, input, &bytes)?
+                .map(from_ipc),
+            (Guest::Columnar(p), Payload::Columns(batch)) => p
+                .sluice_plugin_columnar()
+                .session()
+                .call_push(store, session, input, &batch)?
+                .map(from_columnar),
             _ => unreachable!("payloads are encoded by the guest they are pushed to"),
         })
     }
@@ -199,15 +229,27 @@ impl Guest {
         session: ResourceAny,
     ) -> wasmtime::Result<Result<RawEmitted, witty::PluginError>> {
         Ok(match self {
-            Guest::Ipc(p) => p.sluice_plugin_plugin().session().call_finish(store, session)?.map(from_ipc),
-            Guest::Columnar(p) => p.sluice_plugin_columnar().session().call_finish(store, session)?.map(from_columnar),
+            Guest::Ipc(p) => p
+                .sluice_plugin_plugin()
+                .session()
+                .call_finish(store, session)?
+                .map(from_ipc),
+            Guest::Columnar(p) => p
+                .sluice_plugin_columnar()
+                .session()
+                .call_finish(store, session)?
+                .map(from_columnar),
         })
     }
 }
 
 fn from_ipc(e: witty::Emitted) -> RawEmitted {
     RawEmitted {
-        batches: e.batches.into_iter().map(|b| (b.output, OutputData::Ipc(b.batch))).collect(),
+        batches: e
+            .batches
+            .into_iter()
+            .map(|b| (b.output, OutputData::Ipc(b.batch)))
+            .collect(),
         rejects: e.rejects,
         counters: e.counters,
         more: e.more,
@@ -216,7 +258,11 @@ fn from_ipc(e: witty::Emitted) -> RawEmitted {
 
 fn from_columnar(e: cw::Emitted) -> RawEmitted {
     RawEmitted {
-        batches: e.batches.into_iter().map(|b| (b.output, OutputData::Columns(b.batch))).collect(),
+        batches: e
+            .batches
+            .into_iter()
+            .map(|b| (b.output, OutputData::Columns(b.batch)))
+            .collect(),
         rejects: e.rejects,
         counters: e.counters,
         more: e.more,
@@ -246,7 +292,11 @@ fn ipc_info(raw: witty::PluginInfo) -> Decoded<PluginInfo> {
             Ok(OutputInfo {
                 name: o.name.clone(),
                 description: o.description.clone(),
-                schema: o.schema.as_ref().map(|s| schema(&format!("output `{}`", o.name), s)).transpose()?,
+                schema: o
+                    .schema
+                    .as_ref()
+                    .map(|s| schema(&format!("output `{}`", o.name), s))
+                    .transpose()?,
             })
         })
         .collect::<Decoded<_>>()?;
@@ -276,7 +326,11 @@ fn columnar_info(raw: cw::PluginInfo) -> PluginInfo {
         outputs: raw
             .outputs
             .into_iter()
-            .map(|o| OutputInfo { schema: o.schema.as_deref().map(columnar::to_schema), name: o.name, description: o.description })
+            .map(|o| OutputInfo {
+                schema: o.schema.as_deref().map(columnar::to_schema),
+                name: o.name,
+                description: o.description,
+            })
             .collect(),
         name: raw.name,
         version: raw.version,
