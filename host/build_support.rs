@@ -1,6 +1,7 @@
 // Shared by host/build.rs and tests/build.rs (included, so both build scripts stay one file).
 
 /// `<target>/wasm-guests`, shared by every nested guest build so Arrow compiles once.
+#[allow(dead_code)]
 fn guest_target_dir(out_dir: &std::path::Path) -> std::path::PathBuf {
     if let Ok(dir) = std::env::var("SLUICE_GUEST_TARGET_DIR") {
         return dir.into();
@@ -17,6 +18,7 @@ fn guest_target_dir(out_dir: &std::path::Path) -> std::path::PathBuf {
 }
 
 /// `cargo build --release --target wasm32-wasip2` of a guest workspace into `target_dir`.
+#[allow(dead_code)]
 fn build_guests(manifest: &std::path::Path, target_dir: &std::path::Path) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = std::process::Command::new(cargo);

@@ -4,12 +4,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use sluice::conformance::{run_kit, KitOptions, KitReport};
-use sluice::plugin::SessionLimits;
+use sluice_kit::{run_kit, KitOptions, KitReport};
+use sluice_core::plugin::SessionLimits;
 use sluice_tests::{cache_dir, EXIT_PLUGIN, TESTBED_WASM};
 
 fn kit(plugin: &str, config: &str, limits: SessionLimits) -> KitReport {
-    let options = KitOptions { config: config.into(), limits, cache_dir: Some(cache_dir()), ..KitOptions::default() };
+    let options = KitOptions { config: config.into(), limits, cache_dir: Some(cache_dir()), bundled: sluice::cli::bundled(), ..KitOptions::default() };
     run_kit(plugin, &options).expect("plugin loads")
 }
 
@@ -29,14 +29,14 @@ fn fixtures(dir: &str) -> PathBuf {
 /// the kit file `plugins/<name>/kit.json` where there is one.
 #[test]
 fn every_shipped_plugin_passes_with_its_fixtures() {
-    let names = sluice::plugin::bundled_names();
+    let names = sluice::cli::bundled().names();
     for expected in ["passthrough", "date-cleanup", "resample", "retail-aggregates", "export-delta", "normalise"] {
         assert!(names.contains(&expected), "{expected} is not bundled: {names:?}");
     }
     for name in names {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins").join(name);
         let dir = root.join("fixtures");
-        let mut options = KitOptions { fixtures: dir.exists().then_some(dir), cache_dir: Some(cache_dir()), ..KitOptions::default() };
+        let mut options = KitOptions { fixtures: dir.exists().then_some(dir), cache_dir: Some(cache_dir()), bundled: sluice::cli::bundled(), ..KitOptions::default() };
         if root.join("kit.json").exists() {
             options = options.with_kit_file(&root.join("kit.json")).unwrap();
         }
@@ -50,7 +50,7 @@ fn every_shipped_plugin_passes_with_its_fixtures() {
 
 #[test]
 fn the_kit_runs_every_check() {
-    let options = KitOptions { cache_dir: Some(cache_dir()), ..KitOptions::default() };
+    let options = KitOptions { cache_dir: Some(cache_dir()), bundled: sluice::cli::bundled(), ..KitOptions::default() };
     let report = run_kit("passthrough", &options).unwrap();
     assert!(report.passed(), "{report}");
     let names: Vec<&str> = report.checks.iter().map(|c| c.name.as_str()).collect();
@@ -79,16 +79,16 @@ fn the_kit_runs_every_check() {
 
 #[test]
 fn a_fixture_that_differs_names_the_row_and_column() {
-    let options = KitOptions { fixtures: Some(fixtures("kit-bad")), cache_dir: Some(cache_dir()), ..KitOptions::default() };
+    let options = KitOptions { fixtures: Some(fixtures("kit-bad")), cache_dir: Some(cache_dir()), bundled: sluice::cli::bundled(), ..KitOptions::default() };
     let report = run_kit("passthrough", &options).unwrap();
     caught_by(&report, "fixture wrong-value", "row 2 column `alpha`: got Some(\"2\"), expected Some(\"3\")");
 }
 
 #[test]
 fn budgets_gate_fuel_and_memory() {
-    let options = KitOptions { max_fuel_per_row: Some(1.0), cache_dir: Some(cache_dir()), ..KitOptions::default() };
+    let options = KitOptions { max_fuel_per_row: Some(1.0), cache_dir: Some(cache_dir()), bundled: sluice::cli::bundled(), ..KitOptions::default() };
     caught_by(&run_kit("passthrough", &options).unwrap(), "budgets", "fuel per row is over the threshold of 1");
-    let options = KitOptions { max_memory_mib: Some(0), cache_dir: Some(cache_dir()), ..KitOptions::default() };
+    let options = KitOptions { max_memory_mib: Some(0), cache_dir: Some(cache_dir()), bundled: sluice::cli::bundled(), ..KitOptions::default() };
     caught_by(&run_kit("passthrough", &options).unwrap(), "budgets", "over the threshold of 0 MiB");
 }
 
@@ -175,7 +175,7 @@ fn a_fixture_may_expect_parquet() {
     assert_eq!(s.run(&pipeline, &[]).code, 0);
     std::fs::remove_file(s.path("pipeline.toml")).unwrap();
     let _ = std::fs::remove_file(s.path("pipeline.toml.report.json"));
-    let options = KitOptions { fixtures: Some(s.path("")), cache_dir: Some(cache_dir()), ..KitOptions::default() };
+    let options = KitOptions { fixtures: Some(s.path("")), cache_dir: Some(cache_dir()), bundled: sluice::cli::bundled(), ..KitOptions::default() };
     let report = run_kit("passthrough", &options).unwrap();
     assert!(report.check("fixture case").is_some_and(|c| c.passed && c.detail.contains("1 output(s) match")), "{report}");
 }

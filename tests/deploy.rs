@@ -135,17 +135,17 @@ fn the_image_is_multi_stage_and_runs_as_a_user() {
 
 #[test]
 fn the_deployed_pipelines_load_with_their_variables() {
-    let mut vars = sluice::pipeline::Vars::new();
+    let mut vars = sluice_core::vars::Vars::new();
     for (k, v) in [("SOURCE_BUCKET", "src"), ("LAKE_BUCKET", "lake"), ("EXPORTS_BUCKET", "exports"), ("bucket", "exports"), ("tenant", "t"), ("table", "x"), ("version", "v1")] {
         vars.insert(k.into(), v.into());
     }
     for file in ["001-sensor.toml", "002-retail.toml", "004-exports.toml"] {
         let path = deploy(&format!("pipelines/{file}"));
-        let pipeline = sluice::pipeline::Pipeline::load_with_vars(&path, &vars).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let pipeline = sluice_core::pipeline::Pipeline::load_with_vars(&path, &vars).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert!(!pipeline.tables.is_empty());
         for (table, spec) in &pipeline.tables {
             if let Some(trigger) = &spec.trigger {
-                sluice::job::Trigger::new(&sluice::pipeline::expand_vars(trigger, &vars).unwrap()).unwrap_or_else(|e| panic!("{file} {table}: {e}"));
+                sluice_aws::Trigger::new(&sluice_core::vars::expand_vars(trigger, &vars).unwrap()).unwrap_or_else(|e| panic!("{file} {table}: {e}"));
             }
         }
     }

@@ -2,7 +2,7 @@
 //! limits that turn runaway plugins into clean table errors, and the compiled-plugin cache.
 
 use serde_json::json;
-use sluice::plugin::{EngineOptions, PluginEngine, Session};
+use sluice_core::plugin::{EngineOptions, PluginEngine, Session};
 use sluice_tests::{read_parquet, rows, Scratch, EXIT_CONFIG, EXIT_DATA, EXIT_PLUGIN, TESTBED_WASM};
 
 /// A one-table pipeline over `in.csv` with the testbed plugin configured by `config`.
@@ -142,7 +142,7 @@ fn a_log_flood_is_cut_and_counted() {
 #[test]
 fn describe_is_decoded_and_compiled_plugins_are_cached() {
     let dir = tempfile::tempdir().unwrap();
-    let options = EngineOptions { cache_dir: Some(dir.path().to_path_buf()), ..EngineOptions::default() };
+    let options = EngineOptions { cache_dir: Some(dir.path().to_path_buf()), bundled: sluice::cli::bundled(), ..EngineOptions::default() };
     let first = PluginEngine::new(options.clone()).unwrap();
     let plugin = first.load("passthrough").unwrap();
     assert!(!plugin.from_cache, "an empty cache cannot hit");
@@ -173,7 +173,7 @@ fn compiled_entries(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn a_substituted_compiled_plugin_is_compiled_again_not_run() {
     let dir = tempfile::tempdir().unwrap();
-    let options = EngineOptions { cache_dir: Some(dir.path().join("cache")), ..EngineOptions::default() };
+    let options = EngineOptions { cache_dir: Some(dir.path().join("cache")), bundled: sluice::cli::bundled(), ..EngineOptions::default() };
     let engine = PluginEngine::new(options.clone()).unwrap();
     let (passthrough, testbed) = (engine.load("passthrough").unwrap(), engine.load(TESTBED_WASM).unwrap());
     let entry = |sha: &str| compiled_entries(&dir.path().join("cache")).into_iter().find(|p| p.to_string_lossy().contains(sha)).unwrap();
@@ -193,7 +193,7 @@ fn a_cache_folder_others_may_write_to_is_not_used() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-    let options = EngineOptions { cache_dir: Some(dir.path().to_path_buf()), ..EngineOptions::default() };
+    let options = EngineOptions { cache_dir: Some(dir.path().to_path_buf()), bundled: sluice::cli::bundled(), ..EngineOptions::default() };
     for _ in 0..2 {
         assert!(!PluginEngine::new(options.clone()).unwrap().load("passthrough").unwrap().from_cache);
     }

@@ -346,14 +346,14 @@ fn versions_are_registered_and_not_processed_twice() {
     let again = run(&scratch, &bucket, &pipeline("20201230_V0001"), &[]);
     assert_eq!(again.table()["status"], "already_done");
 
-    let store = sluice::storage::Storage::new(sluice::storage::S3Settings {
+    let store = sluice_aws::storage(sluice_aws::S3Settings {
         endpoint: Some(bucket.endpoint.clone()),
         path_style: true,
         ..Default::default()
     });
-    let registry = sluice::commit::Registry::new(Arc::new(store.bucket(&bucket.name).unwrap()), "out/orders", "acme", "orders");
-    let listed: Vec<(String, sluice::commit::VersionStatus)> = registry.list().unwrap().into_iter().map(|r| (r.version, r.status)).collect();
-    use sluice::commit::VersionStatus::Succeeded;
+    let registry = sluice_core::commit::Registry::new(store.bucket(&bucket.name).unwrap(), "out/orders", "acme", "orders");
+    let listed: Vec<(String, sluice_core::commit::VersionStatus)> = registry.list().unwrap().into_iter().map(|r| (r.version, r.status)).collect();
+    use sluice_core::commit::VersionStatus::Succeeded;
     assert_eq!(listed, [("20201230_V0001".to_string(), Succeeded), ("20201231_V0001".to_string(), Succeeded)]);
     let base = registry.latest_succeeded_before("20201231_V0002").unwrap().unwrap();
     assert_eq!(base.version, "20201231_V0001");
@@ -365,7 +365,7 @@ fn versions_are_registered_and_not_processed_twice() {
     let failed = run(&scratch, &bucket, &failing, &[]);
     assert_eq!(failed.code, sluice_tests::EXIT_DATA, "{}", failed.report);
     let record = registry.get("20210101_V0001").unwrap().unwrap();
-    assert_eq!(record.status, sluice::commit::VersionStatus::Failed);
+    assert_eq!(record.status, sluice_core::commit::VersionStatus::Failed);
     assert!(record.error.unwrap().contains("not-a-number"));
     assert_eq!(registry.latest_succeeded_before("20210102").unwrap().unwrap().version, "20201231_V0001");
 }

@@ -13,7 +13,7 @@ if str(SDK) not in sys.path:
 
 DATE_CLEANUP = ROOT / "plugins" / "date-cleanup-py"
 TESTBED = ROOT / "tests" / "guests" / "testbed-py"
-TEMPLATES = ROOT / "host" / "templates" / "plugin"
+TEMPLATES = ROOT / "host" / "cli" / "templates" / "plugin"
 
 
 def load_app(path: Path, name: str):

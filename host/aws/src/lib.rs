@@ -1,0 +1,26 @@
+//! # sluice-aws
+//!
+//! Sluice on AWS, apart from the engine so that what does not run on AWS (the conformance
+//! kit, a plugin author's tests) does not compile the AWS SDK:
+//!
+//! - [`s3`]: S3 and S3-compatible stores as `sluice_core::storage::Store`s: the standard
+//!   credential chain, ranged parallel reads, multipart uploads, conditional writes;
+//! - [`sfn`]: Step Functions task tokens: heartbeats, then success or failure;
+//! - [`event`]: the objects an S3 notification, SQS/SNS envelope, EventBridge event or
+//!   Step Functions input names;
+//! - [`route`]: which tables an object's key triggers, and running them.
+
+pub mod event;
+pub mod route;
+pub mod s3;
+pub mod sfn;
+
+pub use event::{parse as parse_event, ObjectEvent};
+pub use route::{run_event, EventRun, RouteError, Trigger};
+pub use s3::{S3Bucket, S3Buckets, S3Settings};
+pub use sfn::{SfnSettings, TaskToken};
+
+/// Local folders and S3 buckets with these settings.
+pub fn storage(settings: S3Settings) -> sluice_core::storage::Storage {
+    sluice_core::storage::Storage::with_buckets(std::sync::Arc::new(S3Buckets::new(settings)))
+}

@@ -1,0 +1,65 @@
+//! Embeds the files `sluice plugin new` writes into a new project (the SDKs, the WIT
+//! contract, the guest lock file), so the binary alone can create one.
+
+use std::env;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+fn main() {
+    let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap()).join("../..");
+    let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
+    println!("cargo:rerun-if-changed={}", root.join("wit").display());
+    for krate in ["sdk", "ipc"] {
+        let dir = root.join("plugins").join(krate);
+        println!("cargo:rerun-if-changed={}", dir.join("src").display());
+        println!("cargo:rerun-if-changed={}", dir.join("Cargo.toml").display());
+    }
+    embed_sdks(&root, &out_dir);
+}
+
+/// The files `sluice plugin new` writes into a new project, embedded so that the binary
+/// alone can create one: the Rust SDK and IPC crates (`vendor/`), the Python SDK package,
+/// the WIT contract and the lock file that pins the guest dependencies.
+fn embed_sdks(root: &Path, out_dir: &Path) {
+    let python_sdk = root.join("plugins/sdk-python/sluice_sdk");
+    println!("cargo:rerun-if-changed={}", python_sdk.display());
+    println!("cargo:rerun-if-changed={}", root.join("plugins/Cargo.lock").display());
+    let mut rust = Vec::new();
+    for (krate, parts) in [("sdk", &["Cargo.toml", "build.rs", "src"][..]), ("ipc", &["Cargo.toml", "src"][..])] {
+        for part in parts {
+            collect(&root.join("plugins").join(krate).join(part), &format!("vendor/{krate}/{part}"), &mut rust);
+        }
+    }
+    rust.push(("Cargo.lock".into(), root.join("plugins/Cargo.lock")));
+    let mut python = Vec::new();
+    collect(&python_sdk, "sluice_sdk", &mut python);
+    python.retain(|(name, _)| name.ends_with(".py"));
+    let wit = vec![("wit/sluice.wit".to_string(), root.join("wit/sluice.wit"))];
+    let mut code = String::new();
+    for (name, files) in [("RUST_SDK", &rust), ("PYTHON_SDK", &python), ("WIT", &wit)] {
+        writeln!(code, "pub(crate) static {name}: &[(&str, &str)] = &[").unwrap();
+        for (dest, src) in files {
+            writeln!(code, "    ({dest:?}, include_str!({:?})),", src.display().to_string()).unwrap();
+        }
+        code.push_str("];\n");
+    }
+    std::fs::write(out_dir.join("embedded_sdks.rs"), code).unwrap();
+}
+
+/// Every file under `path` (or `path` itself), as (path under `dest`, source path), sorted.
+fn collect(path: &Path, dest: &str, out: &mut Vec<(String, PathBuf)>) {
+    if path.is_file() {
+        out.push((dest.to_string(), path.to_path_buf()));
+        return;
+    }
+    let mut entries: Vec<_> = std::fs::read_dir(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).flatten().collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || name == "__pycache__" || name == "target" {
+            continue;
+        }
+        collect(&entry.path(), &format!("{dest}/{name}"), out);
+    }
+}
+

@@ -1,0 +1,34 @@
+//! Where outputs become visible, and who may write them.
+//!
+//! - [`dataset`]: the keys of a run's data files and the commit protocol: data files under
+//!   keys derived from the inputs, the plugin and the config (the "unit"), then a manifest
+//!   written last with a create-only write, then Athena symlink manifests. A rerun of a
+//!   committed unit writes nothing.
+//! - [`lock`]: one writer per (tenant, table), a lease held in a conditionally written object.
+//! - [`registry`]: the versions of a table that were processed, and how they ended.
+
+pub mod dataset;
+pub mod lock;
+pub mod registry;
+pub mod unit;
+
+pub use dataset::{Dataset, Manifest, ManifestFile};
+pub use lock::{LockError, LockSettings, TableLock};
+pub use registry::{Registry, VersionRecord, VersionStatus};
+pub use unit::UnitKey;
+
+/// How outputs are committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CommitMode {
+    /// `<location>/<output>.parquet`, each file replaced atomically by the next run.
+    Replace,
+    /// A dataset: every distinct input adds its files under keys derived from the input,
+    /// the plugin and the config, committed by a manifest written last; a rerun of the same
+    /// input writes nothing.
+    Append,
+}
+
+
+/// The folder, beside a table's outputs, where Sluice keeps its own records.
+pub const STATE_DIR: &str = "_sluice";

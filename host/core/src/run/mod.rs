@@ -1,0 +1,49 @@
+//! The vocabulary every job of a run shares, tables and ingest jobs alike: how the run is
+//! carried out ([`RunOptions`], [`Scope`]), how a job ends ([`Status`], [`ErrorKind`]) and
+//! what it reports.
+
+mod error;
+mod report;
+mod scope;
+
+use std::time::Duration;
+
+pub use error::{ErrorKind, TableError};
+pub use report::{format_micros, InputReport, OutputReport, PluginReport, Status, TableReport};
+pub use scope::{shard_of, Item, Scope};
+
+use crate::plugin::EngineOptions;
+
+/// How a run is carried out (everything that is not in the pipeline file).
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub run_id: String,
+    /// Run start, microseconds since the Unix epoch (UTC); plugins see this as "now".
+    pub run_time_micros: i64,
+    pub engine: EngineOptions,
+    /// Only these tables (all when empty).
+    pub tables: Vec<String>,
+    /// Overrides every table's batch size.
+    pub batch_rows: Option<usize>,
+    /// Stop at the first failed table instead of going on with the others.
+    pub fail_fast: bool,
+    /// Show progress bars on the terminal.
+    pub progress: bool,
+    /// Process inputs again even if their unit or version was already committed.
+    pub force: bool,
+    /// How long to wait for a table locked by another run.
+    pub lock_wait: Duration,
+    /// How long a table lock lasts without renewal (a crashed holder's lock frees after it).
+    pub lock_lease: Duration,
+    /// The share of the work this run does (Batch array shard, Distributed Map items).
+    pub scope: Scope,
+    /// Set per object when the work is split: the lock then covers that object's unit.
+    pub lock_scope: Option<String>,
+}
+
+impl RunOptions {
+    /// Whether the run includes this table or ingest job (all, when none are named).
+    pub fn selects(&self, name: &str) -> bool {
+        self.tables.is_empty() || self.tables.iter().any(|t| t == name)
+    }
+}

@@ -1,0 +1,127 @@
+//! A table's `[tables.T.output]`: where its files go and how they are encoded, split and
+//! merged. The sink owns these settings and their defaults; the pipeline file only
+//! carries them.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::WriterSettings;
+use crate::commit::CommitMode;
+
+/// Where a table's outputs go and how they are encoded.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSpec {
+    /// A folder or an `s3://bucket/prefix`.
+    pub location: String,
+    /// How a run's files become visible; see [`CommitMode`]. Defaults to `replace` for
+    /// local folders and `append` for S3.
+    pub mode: Option<CommitMode>,
+    /// Hive-style partition folders for the data files (`year=2024/month=03/day=07`).
+    pub partition: Option<Partition>,
+    /// Merge each output into its previous file by key instead of replacing it.
+    pub upsert: Option<UpsertSpec>,
+    /// `zstd` (default), `snappy`, `lz4`, `gzip`, `brotli` or `none`.
+    #[serde(default = "default_codec")]
+    pub compression: String,
+    /// Codec level (zstd 1-22, default 3; gzip 0-9; brotli 0-11).
+    pub level: Option<i32>,
+    #[serde(default = "default_row_group_rows")]
+    pub row_group_rows: usize,
+}
+
+/// Upsert settings: see [`super::Upsert`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpsertSpec {
+    /// Key columns by output; an output not named here is keyed by its first column.
+    #[serde(default)]
+    pub keys: BTreeMap<String, Vec<String>>,
+    /// Columns whose first value is kept (`created_date`, `created_by`).
+    #[serde(default)]
+    pub keep: Vec<String>,
+    /// Columns that take the new value (`updated_date`, `updated_by`)...
+    #[serde(default)]
+    pub touch: Vec<String>,
+    /// ...even when nothing else in the row changed (`false`: an unchanged row stays byte
+    /// for byte as it was, so rerunning the same input changes nothing).
+    #[serde(default = "yes")]
+    pub touch_unchanged: bool,
+}
+
+/// Partition folders, from the run's date, a date column, or a column's values.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Partition {
+    pub by: PartitionBy,
+    /// The date or timestamp column for `by = "column-date"`, the column for `by = "value"`.
+    pub column: Option<String>,
+    /// `year`, `month` or `day` (default) for date partitions.
+    #[serde(default)]
+    pub depth: DateDepth,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PartitionBy {
+    /// The run's date (`--run-time`), the same for every row of the run.
+    RunDate,
+    /// Each row's date from a date or timestamp column.
+    ColumnDate,
+    /// Each row's value of a column: `<column>=<value>`.
+    Value,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DateDepth {
+    Year,
+    Month,
+    #[default]
+    Day,
+}
+
+fn default_codec() -> String {
+    "zstd".into()
+}
+fn default_row_group_rows() -> usize {
+    1_048_576
+}
+
+
+impl OutputSpec {
+    pub fn commit_mode(&self) -> CommitMode {
+        self.mode.unwrap_or(if self.location.starts_with("s3://") { CommitMode::Append } else { CommitMode::Replace })
+    }
+}
+
+
+impl OutputSpec {
+    /// The Parquet encoding settings of this output.
+    pub fn writer_settings(&self) -> WriterSettings {
+        WriterSettings { compression: self.compression.clone(), level: self.level, row_group_rows: self.row_group_rows }
+    }
+
+    /// Checks what serde cannot: the codec and level, the row group size, and which
+    /// options go together.
+    pub fn check(&self) -> Result<(), String> {
+        if self.upsert.is_some() && (self.commit_mode() != CommitMode::Replace || self.partition.is_some()) {
+            return Err("output.upsert needs mode = \"replace\" and no partition: it merges into one file per output".into());
+        }
+        if let Some(p) = &self.partition {
+            if p.by != PartitionBy::RunDate && p.column.is_none() {
+                return Err("output.partition: this `by` needs a `column`".into());
+            }
+        }
+        if self.row_group_rows == 0 {
+            return Err("output.row_group_rows must be at least 1".into());
+        }
+        super::parquet::writer_codec(&self.compression, self.level)?;
+        Ok(())
+    }
+}
+
+fn yes() -> bool {
+    true
+}

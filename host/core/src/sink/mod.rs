@@ -1,0 +1,15 @@
+//! Where Parquet is written: each file goes into a staged object (a hidden temporary file,
+//! or a multipart upload not yet completed) that becomes visible only when the whole table
+//! succeeded, so readers see all of it or nothing.
+
+mod config;
+pub mod parquet;
+mod partition;
+mod rejects;
+mod upsert;
+
+pub use config::{DateDepth, OutputSpec, Partition, PartitionBy, UpsertSpec};
+pub use self::parquet::{writer_codec, ParquetSink, Provenance, SinkError, StagedFile, WriterSettings};
+pub use partition::{date_folder, Partitioner};
+pub use rejects::{rejects_schema, RejectsBuilder};
+pub use upsert::Upsert;

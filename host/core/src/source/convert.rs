@@ -1,0 +1,185 @@
+//! Raw field bytes to typed Arrow arrays, one column at a time.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, BooleanBuilder, PrimitiveArray, StringArray};
+use arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow::datatypes::*;
+use arrow_cast::parse::Parser;
+
+use super::raw::RawColumn;
+
+/// The values that mean NULL, compared with the whole field.
+pub(crate) struct NullMarkers {
+    empty: bool,
+    others: Vec<Vec<u8>>,
+}
+
+impl NullMarkers {
+    pub fn new(markers: &[String]) -> Self {
+        NullMarkers {
+            empty: markers.iter().any(String::is_empty),
+            others: markers.iter().filter(|m| !m.is_empty()).map(|m| m.as_bytes().to_vec()).collect(),
+        }
+    }
+
+    #[inline]
+    pub fn is_null(&self, field: &[u8]) -> bool {
+        if field.is_empty() {
+            return self.empty;
+        }
+        self.others.iter().any(|m| m.as_slice() == field)
+    }
+}
+
+/// A field that does not parse as its column's type: the row (in the batch) and the value.
+pub(crate) struct BadValue {
+    pub row: usize,
+    pub value: String,
+}
+
+impl BadValue {
+    fn at(column: &RawColumn, row: usize) -> Self {
+        BadValue { row, value: String::from_utf8_lossy(column.value(row)).into_owned() }
+    }
+}
+
+/// Converts one raw column to an array of `data_type`. Text columns take over the raw
+/// buffers without copying.
+pub(crate) fn to_array(column: RawColumn, data_type: &DataType, nulls: &NullMarkers) -> Result<ArrayRef, BadValue> {
+    if *data_type == DataType::Utf8 {
+        return to_strings(column, nulls);
+    }
+    let column = &column;
+    match data_type {
+        DataType::Boolean => to_booleans(column, nulls),
+        DataType::Int8 => parse_all::<Int8Type>(column, nulls, data_type),
+        DataType::Int16 => parse_all::<Int16Type>(column, nulls, data_type),
+        DataType::Int32 => parse_all::<Int32Type>(column, nulls, data_type),
+        DataType::Int64 => parse_all::<Int64Type>(column, nulls, data_type),
+        DataType::UInt8 => parse_all::<UInt8Type>(column, nulls, data_type),
+        DataType::UInt16 => parse_all::<UInt16Type>(column, nulls, data_type),
+        DataType::UInt32 => parse_all::<UInt32Type>(column, nulls, data_type),
+        DataType::UInt64 => parse_all::<UInt64Type>(column, nulls, data_type),
+        DataType::Float32 => parse_all::<Float32Type>(column, nulls, data_type),
+        DataType::Float64 => parse_all::<Float64Type>(column, nulls, data_type),
+        DataType::Date32 => parse_all::<Date32Type>(column, nulls, data_type),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => parse_all::<TimestampMicrosecondType>(column, nulls, data_type),
+        other => unreachable!("parse_type never yields {other}"),
+    }
+}
+
+fn null_buffer(column: &RawColumn, nulls: &NullMarkers) -> Option<NullBuffer> {
+    let valid: Vec<bool> = (0..column.len()).map(|r| !nulls.is_null(column.value(r))).collect();
+    let buffer = NullBuffer::from(valid);
+    (buffer.null_count() > 0).then_some(buffer)
+}
+
+fn to_strings(column: RawColumn, nulls: &NullMarkers) -> Result<ArrayRef, BadValue> {
+    let validity = null_buffer(&column, nulls);
+    if std::str::from_utf8(&column.data).is_err() {
+        return Err(first_invalid_utf8(&column));
+    }
+    let offsets = OffsetBuffer::new(ScalarBuffer::from(column.offsets));
+    let values = Buffer::from_vec(column.data);
+    // Fields split at ASCII delimiters, so a valid buffer has valid fields; try_new still
+    // checks every offset is on a character boundary.
+    let array = StringArray::try_new(offsets, values, validity).map_err(|e| BadValue { row: 0, value: e.to_string() })?;
+    Ok(Arc::new(array))
+}
+
+fn first_invalid_utf8(column: &RawColumn) -> BadValue {
+    let row = (0..column.len()).find(|&r| std::str::from_utf8(column.value(r)).is_err()).unwrap_or(0);
+    BadValue { row, value: format!("{} (not valid UTF-8)", String::from_utf8_lossy(column.value(row))) }
+}
+
+fn to_booleans(column: &RawColumn, nulls: &NullMarkers) -> Result<ArrayRef, BadValue> {
+    let mut builder = BooleanBuilder::with_capacity(column.len());
+    for row in 0..column.len() {
+        let field = column.value(row);
+        if nulls.is_null(field) {
+            builder.append_null();
+            continue;
+        }
+        match parse_bool(field) {
+            Some(b) => builder.append_value(b),
+            None => return Err(BadValue::at(column, row)),
+        }
+    }
+    Ok(Arc::new(builder.finish()))
+}
+
+pub(crate) fn parse_bool(field: &[u8]) -> Option<bool> {
+    if field.eq_ignore_ascii_case(b"true") || field == b"1" {
+        Some(true)
+    } else if field.eq_ignore_ascii_case(b"false") || field == b"0" {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Parses field bytes as `T`. Integers and floats parse straight from bytes; other types go
+/// through arrow's string parsers.
+trait FromField: ArrowPrimitiveType {
+    fn from_field(field: &[u8]) -> Option<Self::Native>;
+}
+
+macro_rules! from_str_field {
+    ($($t:ty),*) => {$(
+        impl FromField for $t {
+            #[inline]
+            fn from_field(field: &[u8]) -> Option<Self::Native> {
+                std::str::from_utf8(field).ok().and_then(<$t as Parser>::parse)
+            }
+        }
+    )*};
+}
+from_str_field!(Int8Type, Int16Type, Int32Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type, Float32Type, Date32Type, TimestampMicrosecondType);
+
+impl FromField for Int64Type {
+    #[inline]
+    fn from_field(field: &[u8]) -> Option<i64> {
+        match atoi::FromRadix10SignedChecked::from_radix_10_signed_checked(field) {
+            (Some(n), used) if used == field.len() && used > 0 => Some(n),
+            // Leading or trailing blanks: the general parser trims them.
+            _ => std::str::from_utf8(field).ok().and_then(Int64Type::parse),
+        }
+    }
+}
+
+impl FromField for Float64Type {
+    #[inline]
+    fn from_field(field: &[u8]) -> Option<f64> {
+        lexical_core::parse(field).ok().or_else(|| std::str::from_utf8(field).ok().and_then(Float64Type::parse))
+    }
+}
+
+fn parse_all<T: FromField>(column: &RawColumn, nulls: &NullMarkers, data_type: &DataType) -> Result<ArrayRef, BadValue> {
+    let rows = column.len();
+    let mut values = Vec::with_capacity(rows);
+    let mut valid = Vec::with_capacity(rows);
+    let mut any_null = false;
+    for row in 0..rows {
+        let field = column.value(row);
+        if nulls.is_null(field) {
+            values.push(T::Native::default());
+            valid.push(false);
+            any_null = true;
+            continue;
+        }
+        let parsed = T::from_field(field);
+        match parsed {
+            Some(v) => values.push(v),
+            None => return Err(BadValue::at(column, row)),
+        }
+        valid.push(true);
+    }
+    let validity = any_null.then(|| NullBuffer::from(valid));
+    let array = PrimitiveArray::<T>::new(ScalarBuffer::from(values), validity).with_data_type(data_type.clone());
+    Ok(Arc::new(array))
+}
+
+#[cfg(test)]
+#[path = "convert_tests.rs"]
+mod tests;

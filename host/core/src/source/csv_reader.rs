@@ -1,0 +1,361 @@
+//! CSV files to Arrow record batches, with the source line of every row.
+
+use std::io::{BufRead, Read};
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::record_batch::{RecordBatch, RecordBatchOptions};
+use csv::ByteRecord;
+
+use super::convert::{to_array, NullMarkers};
+use super::files::{expand, open_decompressed, InputObject};
+use super::infer::infer_type;
+use super::raw::RawBatch;
+use super::sheet::{is_spreadsheet, SheetReader};
+use super::SourceError;
+use super::{CsvOptions, InputSpec};
+use crate::storage::Storage;
+
+/// Rows read to infer column types. Fixed, so the schema never depends on the batch size.
+const INFER_ROWS: usize = 65_536;
+
+/// One batch of an input, with where its rows came from.
+pub struct SourceBatch {
+    pub batch: RecordBatch,
+    /// Index into [`CsvInput::files`].
+    pub file: usize,
+    /// The line each row starts on (1-based).
+    pub lines: Vec<u64>,
+}
+
+/// One named input: its files, their common schema, and a cursor over their rows.
+pub struct CsvInput {
+    files: Vec<InputObject>,
+    options: CsvOptions,
+    schema: SchemaRef,
+    /// Whether each column's type was inferred (for error hints).
+    inferred: Vec<bool>,
+    batch_rows: usize,
+    nulls: NullMarkers,
+    /// The first file, already open, and the batch read to infer the schema.
+    first: Option<(RecordReader, Option<RawBatch>)>,
+}
+
+impl CsvInput {
+    /// Finds the files, reads the header and infers the schema from the first batch.
+    pub fn open(spec: &InputSpec, batch_rows: usize, storage: &Storage) -> Result<Self, SourceError> {
+        Self::from_objects(expand(&spec.path, spec.select, storage)?, &spec.csv, batch_rows)
+    }
+
+    /// Like [`CsvInput::open`], for objects already listed (at least one).
+    pub fn from_objects(files: Vec<InputObject>, options: &CsvOptions, batch_rows: usize) -> Result<Self, SourceError> {
+        let options = options.clone();
+        let nulls = NullMarkers::new(&options.null);
+        if files.is_empty() {
+            return Ok(Self::empty(options, batch_rows, nulls));
+        }
+        let mut reader = RecordReader::open(&files[0], &options, None)?;
+        let first_batch = reader.next_raw(INFER_ROWS.max(batch_rows))?;
+        let (schema, inferred) = resolve_schema(&reader, &options, first_batch.as_ref(), &nulls)?;
+        Ok(CsvInput {
+            files,
+            options,
+            schema,
+            inferred,
+            batch_rows,
+            nulls,
+            first: Some((reader, first_batch)),
+        })
+    }
+
+    /// An input without files: its declared `columns`, typed by `types` (else utf8).
+    fn empty(options: CsvOptions, batch_rows: usize, nulls: NullMarkers) -> Self {
+        let columns = options.columns.clone().unwrap_or_default();
+        let fields: Vec<Field> =
+            columns.iter().map(|c| Field::new(c, options.declared_type(c).unwrap_or(DataType::Utf8), true)).collect();
+        CsvInput {
+            files: Vec::new(),
+            inferred: vec![false; fields.len()],
+            schema: Arc::new(Schema::new(fields)),
+            options,
+            batch_rows,
+            nulls,
+            first: None,
+        }
+    }
+
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    pub fn files(&self) -> &[InputObject] {
+        &self.files
+    }
+
+    /// Total size of the input files on disk (compressed size for gzip).
+    pub fn bytes(&self) -> u64 {
+        self.files.iter().map(InputObject::size).sum()
+    }
+
+    /// Reads every row of every file in batches; `sink` returns false to stop early.
+    pub fn read_all(mut self, mut sink: impl FnMut(SourceBatch) -> bool) -> Result<(), SourceError> {
+        let Some((mut reader, mut pending)) = self.first.take() else { return Ok(()) };
+        let names: Vec<String> = self.schema.fields().iter().map(|f| f.name().clone()).collect();
+        for file in 0..self.files.len() {
+            if file > 0 {
+                reader = RecordReader::open(&self.files[file], &self.options, Some(&names))?;
+                pending = reader.next_raw(self.batch_rows)?;
+            }
+            while let Some(raw) = pending.take() {
+                let (batch, lines) = self.to_batch(reader.path(), raw)?;
+                // The inference sample may hold several batches.
+                for start in (0..batch.num_rows()).step_by(self.batch_rows) {
+                    let len = self.batch_rows.min(batch.num_rows() - start);
+                    let lines = lines[start..start + len].to_vec();
+                    if !sink(SourceBatch { batch: batch.slice(start, len), file, lines }) {
+                        return Ok(());
+                    }
+                }
+                pending = reader.next_raw(self.batch_rows)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The typed batch and the line of each row.
+    fn to_batch(&self, path: &str, raw: RawBatch) -> Result<(RecordBatch, Vec<u64>), SourceError> {
+        let rows = raw.rows();
+        let RawBatch { columns: raw_columns, lines } = raw;
+        let mut columns = Vec::with_capacity(raw_columns.len());
+        for (i, (column, field)) in raw_columns.into_iter().zip(self.schema.fields()).enumerate() {
+            let array = to_array(column, field.data_type(), &self.nulls).map_err(|bad| SourceError::Value {
+                file: path.into(),
+                line: lines[bad.row],
+                column: i + 1,
+                name: field.name().clone(),
+                value: bad.value,
+                expected: field.data_type().to_string(),
+                hint: if self.inferred[i] && *field.data_type() != DataType::Utf8 {
+                    format!(" (the type was inferred from the first {INFER_ROWS} rows; declare the column under `types`)")
+                } else {
+                    String::new()
+                },
+            })?;
+            columns.push(array);
+        }
+        let options = RecordBatchOptions::new().with_row_count(Some(rows));
+        let batch = RecordBatch::try_new_with_options(self.schema.clone(), columns, &options)
+            .map_err(|e| SourceError::Schema { file: path.into(), message: e.to_string() })?;
+        Ok((batch, lines))
+    }
+}
+
+fn resolve_schema(
+    reader: &RecordReader,
+    options: &CsvOptions,
+    sample: Option<&RawBatch>,
+    nulls: &NullMarkers,
+) -> Result<(SchemaRef, Vec<bool>), SourceError> {
+    let names = reader.names();
+    if let Some(unknown) = options.types.keys().find(|k| !names.contains(k)) {
+        return Err(SourceError::Schema {
+            file: reader.path().to_string(),
+            message: format!("`types` names column `{unknown}`, which the input does not have (columns: {names:?})"),
+        });
+    }
+    let mut fields = Vec::with_capacity(names.len());
+    let mut inferred = Vec::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        let declared = options.declared_type(name);
+        let data_type = match (&declared, sample) {
+            (Some(t), _) => t.clone(),
+            (None, Some(raw)) if options.infer => infer_type(&raw.columns[i], nulls),
+            _ => DataType::Utf8,
+        };
+        inferred.push(declared.is_none() && options.infer);
+        fields.push(Field::new(name, data_type, true));
+    }
+    Ok((Arc::new(Schema::new(fields)), inferred))
+}
+
+/// The input's column names: `columns` when declared (checked against the header's count),
+/// else the header's. `line` is the header's line, for the error.
+pub(super) fn column_names(options: &CsvOptions, header: Option<Vec<String>>, file: &str, line: u64) -> Result<Vec<String>, SourceError> {
+    match (&options.columns, header) {
+        (Some(columns), Some(header)) if columns.len() != header.len() => Err(SourceError::Malformed {
+            file: file.into(),
+            line,
+            message: format!("the header has {} columns but `columns` names {}", header.len(), columns.len()),
+        }),
+        (Some(columns), _) => Ok(columns.clone()),
+        (None, Some(header)) => Ok(header),
+        (None, None) => Ok(Vec::new()),
+    }
+}
+
+/// One open input file: CSV, or a spreadsheet's sheet.
+enum RecordReader {
+    Csv(FileReader),
+    Sheet(SheetReader),
+}
+
+impl RecordReader {
+    /// Opens a file; `expected` is the first file's column names, which every later file
+    /// of the same input must repeat.
+    fn open(object: &InputObject, options: &CsvOptions, expected: Option<&[String]>) -> Result<Self, SourceError> {
+        let reader = if is_spreadsheet(&object.uri, options) {
+            RecordReader::Sheet(SheetReader::open(object, options)?)
+        } else {
+            RecordReader::Csv(FileReader::open(object, options)?)
+        };
+        if let Some(expected) = expected {
+            if reader.names() != expected {
+                return Err(SourceError::Schema {
+                    file: reader.path().to_string(),
+                    message: format!("columns {:?} differ from the first file's {:?}", reader.names(), expected),
+                });
+            }
+        }
+        Ok(reader)
+    }
+
+    fn path(&self) -> &str {
+        match self {
+            RecordReader::Csv(r) => &r.path,
+            RecordReader::Sheet(r) => &r.path,
+        }
+    }
+
+    fn names(&self) -> &[String] {
+        match self {
+            RecordReader::Csv(r) => &r.names,
+            RecordReader::Sheet(r) => &r.names,
+        }
+    }
+
+    fn next_raw(&mut self, max_rows: usize) -> Result<Option<RawBatch>, SourceError> {
+        match self {
+            RecordReader::Csv(r) => r.next_raw(max_rows),
+            RecordReader::Sheet(r) => r.next_raw(max_rows),
+        }
+    }
+}
+
+/// One open CSV file.
+struct FileReader {
+    path: String,
+    reader: csv::Reader<QuoteCounting>,
+    record: ByteRecord,
+    names: Vec<String>,
+    /// Line of the latest record, for errors found only at the end of the file.
+    last_line: u64,
+    /// Whether an odd quote count at the end means an unterminated quoted field.
+    check_quotes: bool,
+}
+
+/// Counts quote bytes as they stream past. The csv parser treats a quoted field left open
+/// at the end of the file as ending there, silently swallowing every later line into it;
+/// with quotes escaped by doubling, a complete file always has an even count.
+struct QuoteCounting {
+    inner: Box<dyn BufRead + Send>,
+    quote: u8,
+    count: u64,
+}
+
+impl Read for QuoteCounting {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += memchr::memchr_iter(self.quote, &buf[..n]).count() as u64;
+        Ok(n)
+    }
+}
+
+impl FileReader {
+    /// Opens a file and reads its header.
+    fn open(object: &InputObject, options: &CsvOptions) -> Result<Self, SourceError> {
+        let bytes = QuoteCounting { inner: open_decompressed(object, options.compression)?, quote: options.quote as u8, count: 0 };
+        let reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(options.delimiter as u8)
+            .quote(options.quote as u8)
+            .quoting(options.quoting)
+            .escape(options.escape.map(|c| c as u8))
+            .double_quote(options.escape.is_none())
+            .buffer_capacity(1 << 20)
+            .from_reader(bytes);
+        let mut file = FileReader {
+            path: object.uri.clone(),
+            reader,
+            record: ByteRecord::new(),
+            names: Vec::new(),
+            last_line: 1,
+            check_quotes: options.quoting && options.escape.is_none(),
+        };
+        file.names = file.read_names(options)?;
+        Ok(file)
+    }
+
+    fn read_names(&mut self, options: &CsvOptions) -> Result<Vec<String>, SourceError> {
+        let header = if options.header && self.read_record()? {
+            let names = self
+                .record
+                .iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    String::from_utf8(f.to_vec()).map_err(|_| self.malformed(1, format!("header field {} is not UTF-8", i + 1)))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Some(names)
+        } else {
+            None
+        };
+        column_names(options, header, &self.path, 1)
+    }
+
+    fn read_record(&mut self) -> Result<bool, SourceError> {
+        let more = self.reader.read_byte_record(&mut self.record).map_err(|e| {
+            let line = e.position().map(|p| p.line()).unwrap_or(0);
+            match e.into_kind() {
+                csv::ErrorKind::Io(io) => SourceError::io(&self.path, io),
+                other => SourceError::Malformed { file: self.path.clone(), line, message: format!("{other:?}") },
+            }
+        })?;
+        if more {
+            self.last_line = self.record.position().map(|p| p.line()).unwrap_or(self.last_line);
+        } else if self.check_quotes && self.reader.get_ref().count % 2 == 1 {
+            return Err(self.malformed(
+                self.last_line,
+                "unterminated quoted field: it runs to the end of the file (or a stray quote character; \
+                 set `quoting = false` if quotes are literal)"
+                    .into(),
+            ));
+        }
+        Ok(more)
+    }
+
+    fn malformed(&self, line: u64, message: String) -> SourceError {
+        SourceError::Malformed { file: self.path.clone(), line, message }
+    }
+
+    /// Up to `max_rows` rows as raw fields; `None` at the end of the file.
+    fn next_raw(&mut self, max_rows: usize) -> Result<Option<RawBatch>, SourceError> {
+        let width = self.names.len();
+        let mut raw = RawBatch::new(width, max_rows.min(1 << 16));
+        while raw.rows() < max_rows && self.read_record()? {
+            let line = self.last_line;
+            if self.record.len() != width {
+                return Err(self.malformed(line, format!("expected {width} fields, found {}", self.record.len())));
+            }
+            for (column, field) in raw.columns.iter_mut().zip(self.record.iter()) {
+                column.push(field).map_err(|_| SourceError::column_too_large(&self.path, line))?;
+            }
+            raw.lines.push(line);
+        }
+        Ok((raw.rows() > 0).then_some(raw))
+    }
+}
+
+#[cfg(test)]
+#[path = "csv_reader_tests.rs"]
+mod tests;

@@ -1,0 +1,174 @@
+//! Finding input objects (local files or S3 keys, by path or glob) and opening them as
+//! plain bytes (gzip undone, BOM dropped).
+
+use std::io::{BufRead, BufReader, Read};
+use std::sync::Arc;
+
+use flate2::read::MultiGzDecoder;
+
+use super::SourceError;
+use super::{Compression, Select};
+use crate::storage::{newest_date, KeyGlob, LocalStore, Location, ObjectMeta, Storage, Store};
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+const UTF8_BOM: [u8; 3] = [0xef, 0xbb, 0xbf];
+const READ_BUFFER: usize = 1 << 20;
+
+/// One input file or object, pinned to the content it had when it was listed.
+#[derive(Clone)]
+pub struct InputObject {
+    /// A local path or an `s3://` URI: what errors and reports name.
+    pub uri: String,
+    pub meta: ObjectMeta,
+    store: Arc<dyn Store>,
+}
+
+impl InputObject {
+    pub fn size(&self) -> u64 {
+        self.meta.size
+    }
+
+    /// What identifies this exact content: the ETag (and version) on S3, size and mtime
+    /// locally. Part of a run's commit key.
+    pub fn identity(&self) -> String {
+        match &self.meta.version {
+            Some(v) => format!("{}#{}", self.meta.etag, v),
+            None => self.meta.etag.clone(),
+        }
+    }
+
+    /// Copies this object to `key` of `to` server-side, when both are S3 (`None` otherwise).
+    pub(crate) fn copy_server_side(&self, to: &dyn Store, key: &str) -> Result<Option<u64>, crate::storage::StoreError> {
+        to.copy_from(key, &*self.store, &self.meta)
+    }
+
+    pub(crate) fn open(&self) -> Result<Box<dyn Read + Send>, SourceError> {
+        self.store.open(&self.meta).map_err(|e| SourceError::io(&self.uri, e.into_io()))
+    }
+}
+
+/// The objects a path, glob or `s3://` pattern names, sorted by key so runs are
+/// reproducible, narrowed by the input's selection rule.
+pub fn expand(pattern: &str, select: Select, storage: &Storage) -> Result<Vec<InputObject>, SourceError> {
+    let location = Location::parse(pattern, std::path::Path::new("")).map_err(SourceError::Store)?;
+    let mut objects = match location {
+        Location::Local(_) => expand_local(pattern)?,
+        Location::S3 { bucket, key } => {
+            let store: Arc<dyn Store> = storage.bucket(&bucket).map_err(SourceError::Store)?;
+            let glob = KeyGlob::new(&key).map_err(SourceError::Store)?;
+            let metas: Vec<ObjectMeta> = if glob.is_literal() {
+                store.head(&key).map_err(SourceError::Store)?.into_iter().collect()
+            } else {
+                store.list(&glob.prefix).map_err(SourceError::Store)?.into_iter().filter(|m| glob.matches(&m.key)).collect()
+            };
+            metas.into_iter().map(|meta| InputObject { uri: store.uri(&meta.key), meta, store: store.clone() }).collect()
+        }
+    };
+    if objects.is_empty() {
+        return Err(SourceError::NoFiles { pattern: pattern.into() });
+    }
+    if select == Select::NewestDate {
+        let newest = objects.iter().filter_map(|o| newest_date(&o.meta.key)).max().ok_or_else(|| SourceError::Glob {
+            pattern: pattern.into(),
+            message: "`select = \"newest-date\"` needs a YYYYMMDD date in the file names, and none has one".into(),
+        })?;
+        objects.retain(|o| newest_date(&o.meta.key) == Some(newest));
+    }
+    Ok(objects)
+}
+
+fn expand_local(pattern: &str) -> Result<Vec<InputObject>, SourceError> {
+    let glob_err = |e: String| SourceError::Glob { pattern: pattern.into(), message: e };
+    let store: Arc<dyn Store> = Arc::new(LocalStore::new(Default::default()));
+    let mut objects = Vec::new();
+    for entry in glob::glob(pattern).map_err(|e| glob_err(e.to_string()))? {
+        let path = entry.map_err(|e| glob_err(e.to_string()))?;
+        let key = path.to_string_lossy().into_owned();
+        if let Some(meta) = store.head(&key).map_err(SourceError::Store)? {
+            objects.push(InputObject { uri: key, meta, store: store.clone() });
+        }
+    }
+    objects.sort_by(|a, b| a.uri.cmp(&b.uri));
+    Ok(objects)
+}
+
+/// Opens an object as its decompressed bytes, without a leading UTF-8 BOM.
+pub fn open_decompressed(object: &InputObject, compression: Compression) -> Result<Box<dyn BufRead + Send>, SourceError> {
+    let uri = object.uri.as_str();
+    let mut raw = BufReader::with_capacity(READ_BUFFER, object.open()?);
+    let gzip = match compression {
+        Compression::Gzip => true,
+        Compression::None => false,
+        Compression::Auto => {
+            let head = raw.fill_buf().map_err(|e| SourceError::io(uri, e))?;
+            head.starts_with(&GZIP_MAGIC) || uri.ends_with(".gz")
+        }
+    };
+    let mut reader: Box<dyn BufRead + Send> = if gzip {
+        Box::new(BufReader::with_capacity(READ_BUFFER, MultiGzDecoder::new(raw)))
+    } else {
+        Box::new(raw)
+    };
+    skip_bom(&mut reader).map_err(|e| SourceError::io(uri, e))?;
+    Ok(reader)
+}
+
+fn skip_bom(reader: &mut Box<dyn BufRead + Send>) -> std::io::Result<()> {
+    let mut head = [0u8; 3];
+    let mut seen = 0;
+    // fill_buf may return fewer than 3 bytes at a buffer edge; peek byte by byte.
+    while seen < 3 {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            break;
+        }
+        let take = (3 - seen).min(buf.len());
+        head[seen..seen + take].copy_from_slice(&buf[..take]);
+        if head[..seen + take] != UTF8_BOM[..seen + take] {
+            // Not a BOM: nothing consumed unless an earlier partial match was (never for real data).
+            return if seen == 0 { Ok(()) } else { Err(std::io::Error::other("truncated byte order mark")) };
+        }
+        reader.consume(take);
+        seen += take;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use super::*;
+
+    fn read(bytes: &[u8], name: &str, compression: Compression) -> Vec<u8> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let object = expand(&path.to_string_lossy(), Select::All, &Storage::local()).unwrap().remove(0);
+        let mut out = Vec::new();
+        open_decompressed(&object, compression).unwrap().read_to_end(&mut out).unwrap();
+        out
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(bytes).unwrap();
+        enc.finish().unwrap()
+    }
+
+    #[test]
+    fn bom_is_dropped_once() {
+        assert_eq!(read(b"\xef\xbb\xbfa,b\n", "x.csv", Compression::Auto), b"a,b\n");
+        assert_eq!(read(b"a,b\n", "x.csv", Compression::Auto), b"a,b\n");
+        assert_eq!(read(b"\xef\xbb", "x.csv", Compression::Auto), b"");
+    }
+
+    #[test]
+    fn gzip_by_magic_by_extension_and_multi_member() {
+        let mut two = gzip(b"a\n1\n");
+        two.extend(gzip(b"2\n"));
+        assert_eq!(read(&two, "data.bin", Compression::Auto), b"a\n1\n2\n");
+        assert_eq!(read(&gzip(b"\xef\xbb\xbfa\n"), "x.csv.gz", Compression::Gzip), b"a\n");
+        assert_eq!(read(b"plain", "x.csv", Compression::None), b"plain");
+    }
+}

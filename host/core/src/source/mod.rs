@@ -1,0 +1,21 @@
+//! Where bytes are read: input files (globs, gzip, BOM) decoded from CSV, or spreadsheet
+//! sheets, into Arrow batches.
+//!
+//! Every row keeps the source file and line it came from, so rejects and errors can point
+//! at the exact place, even when quoted fields span several lines.
+
+mod convert;
+mod csv_reader;
+mod error;
+mod files;
+mod infer;
+mod options;
+mod raw;
+mod sheet;
+mod types;
+
+pub use csv_reader::{CsvInput, SourceBatch};
+pub use error::SourceError;
+pub use options::{Compression, CsvOptions, InputSpec, Select};
+pub use types::{parse_type, type_name};
+pub use files::{expand, open_decompressed, InputObject};

@@ -1,0 +1,124 @@
+//! What an input is and how its bytes decode: the `[tables.T.input]` section of a
+//! pipeline file and the `format` options of ingest assets.
+
+use std::collections::BTreeMap;
+
+use arrow::datatypes::DataType;
+use serde::Deserialize;
+
+use super::types::parse_type;
+
+/// Where an input's files are and how to decode them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    /// A file path or a glob (`data/*.csv.gz`), relative to the pipeline file, or an
+    /// `s3://bucket/key` URI whose key may hold a glob.
+    #[serde(default)]
+    pub path: String,
+    /// Instead of `path`: the files that the named input of this table read in the latest
+    /// version that succeeded before this run's `version` (pipeline 004's `previous`
+    /// export). With no such version the input is empty, so declare its `columns` and `types`.
+    pub from_registry: Option<String>,
+    /// Which of the matching files to read.
+    #[serde(default)]
+    pub select: Select,
+    #[serde(flatten)]
+    pub csv: CsvOptions,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CsvOptions {
+    #[serde(default = "default_delimiter")]
+    pub delimiter: char,
+    /// Whether the first line holds the column names.
+    #[serde(default = "yes")]
+    pub header: bool,
+    /// Explicit column names: required without a header, and replace the header's names.
+    pub columns: Option<Vec<String>>,
+    #[serde(default = "default_quote")]
+    pub quote: char,
+    /// Set to false for files that use the quote character literally.
+    #[serde(default = "yes")]
+    pub quoting: bool,
+    /// An escape character inside quoted fields (default: quotes are escaped by doubling).
+    pub escape: Option<char>,
+    /// Field values that mean NULL (compared to the whole, unquoted field).
+    #[serde(default = "default_nulls")]
+    pub null: Vec<String>,
+    /// Declared Arrow types by column name (`int64`, `float64`, `utf8`, `bool`, `date32`,
+    /// `timestamp`, `timestamp_utc`, ...). Undeclared columns are inferred.
+    #[serde(default)]
+    pub types: BTreeMap<String, String>,
+    /// Infer undeclared columns from the first batch; when false they are `utf8`.
+    #[serde(default = "yes")]
+    pub infer: bool,
+    #[serde(default)]
+    pub compression: Compression,
+    /// For spreadsheets (`.xlsx`, `.xlsm`, `.xlsb`, `.xls`, `.ods`): the sheet to read
+    /// (default: the first). Setting it also makes a file of any name a spreadsheet.
+    pub sheet: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Select {
+    /// Every matching file, in key order.
+    #[default]
+    All,
+    /// Only the files whose name holds the greatest `YYYYMMDD` date (the first valid
+    /// eight-digit run in the key).
+    NewestDate,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    /// gzip when the file ends in `.gz` or starts with the gzip magic bytes.
+    #[default]
+    Auto,
+    Gzip,
+    None,
+}
+
+fn default_delimiter() -> char {
+    ','
+}
+fn default_quote() -> char {
+    '"'
+}
+fn default_nulls() -> Vec<String> {
+    vec![String::new()]
+}
+fn yes() -> bool {
+    true
+}
+
+impl CsvOptions {
+    /// Comma-separated with a header, empty fields as NULL, types inferred.
+    pub fn default_for_fixtures() -> Self {
+        toml::from_str("").expect("every CSV option has a default")
+    }
+
+    pub fn check(&self) -> Result<(), String> {
+        for (what, c) in [("delimiter", self.delimiter), ("quote", self.quote)] {
+            if !c.is_ascii() {
+                return Err(format!("{what} must be one ASCII character, got {c:?}"));
+            }
+        }
+        if !self.header && self.columns.is_none() {
+            return Err("a file without a header needs `columns`".into());
+        }
+        for (column, ty) in &self.types {
+            parse_type(ty).map_err(|m| format!("types.{column}: {m}"))?;
+        }
+        Ok(())
+    }
+
+    /// The declared type of a column, if any.
+    pub fn declared_type(&self, column: &str) -> Option<DataType> {
+        self.types.get(column).map(|t| parse_type(t).expect("checked at load"))
+    }
+}
+

@@ -1,0 +1,83 @@
+//! Stage 3: the staged files made visible, then the unit's manifest written: the commit
+//! point. Also what every output file records about where it came from.
+
+use super::outputs::{Staged, REJECTS};
+use super::prepare::Prepared;
+use super::TableRun;
+use crate::commit::{CommitMode, Manifest, ManifestFile};
+use crate::run::{format_micros, OutputReport, TableError, TableReport};
+
+/// Stage 3's result: the files now visible.
+pub(super) struct Committed {
+    pub outputs: Vec<OutputReport>,
+}
+
+pub(super) fn commit(run: &TableRun, prepared: &Prepared, staged: Vec<Staged>) -> Result<Committed, TableError> {
+    let mut files = Vec::with_capacity(staged.len());
+    for Staged { output, partition, key, file } in staged {
+        let (rows, bytes) = (file.rows, file.bytes);
+        let uri = file.commit()?;
+        files.push(ManifestFile { output, partition, uri, key, rows, bytes });
+    }
+    let manifest = Manifest {
+        unit: prepared.dataset.unit.clone(),
+        table: run.name.into(),
+        run_id: run.host.options.run_id.clone(),
+        committed_at: format_micros(now_micros()),
+        plugin_sha256: prepared.plugin.sha256.clone(),
+        config_sha256: prepared.config_sha256(),
+        inputs: prepared
+            .inputs
+            .iter()
+            .map(|i| (i.name.clone(), i.objects.iter().map(|o| (o.uri.clone(), o.identity())).collect()))
+            .collect(),
+        files,
+    };
+    prepared.dataset.commit(&manifest, run.host.options.force)?;
+    let outputs = manifest.files.into_iter().map(|f| OutputReport {
+        name: f.output,
+        path: f.uri,
+        partition: f.partition,
+        rows: f.rows,
+        bytes: f.bytes,
+    });
+    Ok(Committed { outputs: outputs.collect() })
+}
+
+impl Committed {
+    /// The report with what was committed; rejects count as bytes, not as rows out.
+    pub fn report(self, known: TableReport) -> TableReport {
+        let rows_out = self.outputs.iter().filter(|o| o.name != REJECTS).map(|o| o.rows).sum();
+        let bytes_out = self.outputs.iter().map(|o| o.bytes).sum();
+        TableReport { rows_out, bytes_out, outputs: self.outputs, ..known }
+    }
+}
+
+/// The key-value metadata every Parquet file of the table carries.
+pub(super) fn provenance(run: &TableRun, prepared: &Prepared) -> Vec<(String, String)> {
+    let source: serde_json::Map<String, serde_json::Value> = prepared
+        .inputs
+        .iter()
+        .map(|i| (i.name.clone(), serde_json::json!(i.objects.iter().map(|o| o.uri.clone()).collect::<Vec<_>>())))
+        .collect();
+    let info = &prepared.info;
+    let mut entries = vec![
+        ("sluice.table".into(), run.name.into()),
+        ("sluice.run_id".into(), run.host.options.run_id.clone()),
+        ("sluice.host.version".into(), crate::HOST_VERSION.into()),
+        ("sluice.contract.version".into(), info.contract_version.clone()),
+        ("sluice.plugin.name".into(), info.name.clone()),
+        ("sluice.plugin.version".into(), info.version.clone()),
+        ("sluice.plugin.sha256".into(), prepared.plugin.sha256.clone()),
+        ("sluice.config.sha256".into(), prepared.config_sha256()),
+        ("sluice.source".into(), serde_json::Value::Object(source).to_string()),
+    ];
+    if prepared.dataset.mode == CommitMode::Append {
+        entries.push(("sluice.unit".into(), prepared.dataset.unit.clone()));
+    }
+    entries
+}
+
+pub(super) fn now_micros() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
+}

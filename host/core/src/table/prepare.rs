@@ -1,0 +1,239 @@
+//! Stage 1: everything a table needs before a byte is read: the plugin and what it
+//! declares, the table lock, the version registry, the inputs and the commit unit.
+
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use super::inputs::{find_inputs, FoundInput};
+use super::{TableRun, REJECTS};
+use crate::commit::{
+    CommitMode, Dataset, LockSettings, Registry, TableLock, UnitKey, VersionRecord, VersionStatus, STATE_DIR,
+};
+use crate::plugin::{LoadedPlugin, PluginInfo, Session};
+use crate::run::{format_micros, InputReport, OutputReport, PluginReport, TableError, TableReport};
+use crate::source::InputObject;
+use crate::storage::{join_key, Location};
+
+/// The plugin, loaded and described.
+pub(super) struct Loaded {
+    pub plugin: Arc<LoadedPlugin>,
+    pub info: PluginInfo,
+}
+
+/// A table ready to stream: stage 1's result.
+pub(super) struct Prepared<'a> {
+    pub table: String,
+    pub run_id: String,
+    pub plugin: Arc<LoadedPlugin>,
+    pub info: PluginInfo,
+    /// The plugin config as JSON, as the plugin receives it.
+    pub config_json: String,
+    pub inputs: Vec<FoundInput<'a>>,
+    /// Where and under which unit the outputs are committed.
+    pub dataset: Dataset,
+    lock: Option<TableLock>,
+    versioned: Option<Versioned>,
+}
+
+/// The table's version registry and the version this run processes.
+pub(super) struct Versioned {
+    pub registry: Registry,
+    pub version: String,
+}
+
+/// Loads the plugin (bundled, a local `.wasm` or an `s3://` object) and asks what it is.
+pub(super) fn load(run: &TableRun) -> Result<Loaded, TableError> {
+    let plugin = load_plugin(run.host, &run.spec.plugin)?;
+    let info = Session::describe(run.host.engine, &plugin)?;
+    if info.outputs.iter().any(|o| o.name == REJECTS) {
+        return Err(TableError::Config(format!("plugin output `{REJECTS}` clashes with the host's rejects output")));
+    }
+    Ok(Loaded { plugin, info })
+}
+
+fn load_plugin(host: &super::Host, reference: &str) -> Result<Arc<LoadedPlugin>, TableError> {
+    let Location::S3 { bucket, key } = Location::parse(reference, std::path::Path::new(""))? else {
+        return Ok(host.engine.load(reference)?);
+    };
+    let found = host.storage.bucket(&bucket)?.get(&key)?;
+    let found = found.ok_or_else(|| TableError::Config(format!("no plugin at {reference}")))?;
+    Ok(host.engine.load_bytes(reference, &found.body)?)
+}
+
+impl Loaded {
+    pub fn report(&self, table: &str) -> TableReport {
+        let plugin = PluginReport {
+            reference: self.plugin.reference.clone(),
+            name: self.info.name.clone(),
+            version: self.info.version.clone(),
+            sha256: self.plugin.sha256.clone(),
+            contract_version: self.info.contract_version.clone(),
+            compiled_from_cache: self.plugin.from_cache,
+        };
+        TableReport { plugin: Some(plugin), ..TableReport::new(table) }
+    }
+}
+
+/// Takes the lock (before listing: the registry picks some inputs), lists the inputs and
+/// derives the commit unit.
+pub(super) fn prepare<'a>(run: &TableRun<'a>, loaded: Loaded) -> Result<Prepared<'a>, TableError> {
+    let spec = run.spec;
+    let location = Location::parse(&spec.output.location, std::path::Path::new(""))?;
+    let (store, root) = run.host.storage.resolve(&location)?;
+    let mode = spec.output.commit_mode();
+    let lock = match location.is_s3() || mode == CommitMode::Append || spec.version.is_some() {
+        true => Some(take_lock(run, store.clone(), &root)?),
+        false => None,
+    };
+    let versioned = match &spec.version {
+        Some(version) => {
+            Registry::check_version(version).map_err(TableError::Config)?;
+            let registry = Registry::new(store.clone(), &root, &spec.tenant, run.name);
+            Some(Versioned { registry, version: version.clone() })
+        }
+        None => None,
+    };
+    let inputs = find_inputs(spec, &loaded.info, run.host.storage, versioned.as_ref())?;
+    let config_json = spec.config_json();
+    let unit = unit_key(run, &loaded, &inputs, &config_json).id();
+    let dataset = Dataset { store, root, mode, unit };
+    Ok(Prepared {
+        table: run.name.to_string(),
+        run_id: run.host.options.run_id.clone(),
+        plugin: loaded.plugin, info: loaded.info, config_json, inputs, dataset, lock, versioned })
+}
+
+/// One writer per table: S3 outputs, datasets and versioned tables are shared state.
+fn take_lock(run: &TableRun, store: Arc<dyn crate::storage::Store>, root: &str) -> Result<TableLock, TableError> {
+    let options = run.host.options;
+    let scope = options.lock_scope.as_deref().map(|s| format!(".{s}")).unwrap_or_default();
+    let key = join_key(root, &format!("{STATE_DIR}/locks/{}/{}{scope}.lock", run.spec.tenant, run.name));
+    let settings = LockSettings { lease: options.lock_lease, wait: options.lock_wait, run_id: options.run_id.clone() };
+    Ok(TableLock::acquire(store, &key, &settings)?)
+}
+
+fn unit_key<'a>(run: &TableRun<'a>, loaded: &'a Loaded, inputs: &[FoundInput], config_json: &'a str) -> UnitKey<'a> {
+    let spec = run.spec;
+    let output = &spec.output;
+    UnitKey {
+        table: run.name,
+        tenant: &spec.tenant,
+        version: spec.version.as_deref(),
+        inputs: inputs
+            .iter()
+            .map(|i| (i.name.clone(), format!("{:?}", i.spec.csv), i.objects.iter().map(|o| (o.uri.clone(), o.identity())).collect()))
+            .collect(),
+        plugin_sha256: &loaded.plugin.sha256,
+        contract: &loaded.info.contract_version,
+        config_json,
+        params: spec.params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
+        output: format!("{} {:?} {} {:?}", output.compression, output.level, output.row_group_rows, output.partition),
+    }
+}
+
+impl Prepared<'_> {
+    /// What is known before streaming: the inputs, the unit and the version.
+    pub fn report(&self, known: TableReport) -> TableReport {
+        let inputs: Vec<InputReport> = self
+            .inputs
+            .iter()
+            .map(|input| InputReport {
+                name: input.name.clone(),
+                files: input.objects.iter().map(|o| o.uri.clone()).collect(),
+                rows: 0,
+                bytes: input.objects.iter().map(InputObject::size).sum(),
+            })
+            .collect();
+        let append = self.dataset.mode == CommitMode::Append;
+        TableReport {
+            bytes_in: inputs.iter().map(|i| i.bytes).sum(),
+            inputs,
+            unit: append.then(|| self.dataset.unit.clone()),
+            manifest: append.then(|| self.dataset.store.uri(&self.dataset.manifest_key())),
+            version: self.versioned.as_ref().map(|v| v.version.clone()),
+            ..known
+        }
+    }
+
+    /// The sha256 of the plugin config, recorded in manifests and Parquet metadata.
+    pub fn config_sha256(&self) -> String {
+        hex::encode(Sha256::digest(self.config_json.as_bytes()))
+    }
+
+    /// What this exact work committed before, if it was: the version succeeded, or the
+    /// unit's manifest exists.
+    pub fn committed_before(&self) -> Result<Option<Vec<OutputReport>>, TableError> {
+        let manifest = match self.succeeded_version()? {
+            Some(found) => {
+                tracing::info!(table = %self.table, version = %found.version, "version already processed; nothing to do");
+                // Report what that version committed: its unit's manifest, in append mode.
+                let Some(unit) = found.unit.filter(|u| !u.is_empty()) else { return Ok(Some(Vec::new())) };
+                match (Dataset { unit, ..self.dataset.clone() }).committed()? {
+                    Some(manifest) => manifest,
+                    None => return Ok(Some(Vec::new())),
+                }
+            }
+            None => match self.dataset.committed()? {
+                Some(manifest) => manifest,
+                None => return Ok(None),
+            },
+        };
+        // A run that died between its manifest and its symlink files left them incomplete.
+        self.dataset.write_symlinks(&manifest)?;
+        tracing::info!(table = %self.table, unit = %manifest.unit, committed_by = %manifest.run_id, "input already committed; nothing to do");
+        let outputs = manifest.files.into_iter().map(|f| OutputReport {
+            name: f.output,
+            path: f.uri,
+            partition: f.partition,
+            rows: f.rows,
+            bytes: f.bytes,
+        });
+        Ok(Some(outputs.collect()))
+    }
+
+    fn succeeded_version(&self) -> Result<Option<VersionRecord>, TableError> {
+        let Some(Versioned { registry, version }) = &self.versioned else { return Ok(None) };
+        Ok(registry.get(version)?.filter(|found| found.status == VersionStatus::Succeeded))
+    }
+
+    /// Records the version's state in the registry, when the table is versioned.
+    pub fn record(&self, status: VersionStatus, error: Option<String>) -> Result<(), TableError> {
+        let Some(Versioned { registry, version }) = &self.versioned else { return Ok(()) };
+        let inputs = self.inputs.iter().map(|i| (i.name.clone(), i.objects.iter().map(|o| absolute(&o.uri)).collect())).collect();
+        let unit = (status == VersionStatus::Succeeded).then(|| self.dataset.unit.clone());
+        let entry = VersionRecord {
+            version: version.clone(),
+            status,
+            run_id: self.run_id.clone(),
+            updated_at: format_micros(super::commit::now_micros()),
+            inputs,
+            unit,
+            error,
+        };
+        Ok(registry.record(&entry)?)
+    }
+
+    /// Fails when the lock was lost (its lease expired and another run took it).
+    pub fn check_lock(&self) -> Result<(), TableError> {
+        match &self.lock {
+            Some(lock) => Ok(lock.check()?),
+            None => Ok(()),
+        }
+    }
+
+    pub fn release(self) -> Result<(), TableError> {
+        match self.lock {
+            Some(lock) => Ok(lock.release()?),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Local paths made absolute, so a later run from another folder finds them.
+fn absolute(uri: &str) -> String {
+    match uri.starts_with("s3://") {
+        true => uri.to_string(),
+        false => std::path::absolute(uri).map(|p| p.display().to_string()).unwrap_or_else(|_| uri.to_string()),
+    }
+}

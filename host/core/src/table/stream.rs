@@ -1,0 +1,283 @@
+//! Stage 2: the plugin session and three threads joined by bounded channels: a reader
+//! (decode the inputs into batches), the plugin (this thread) and a writer (encode
+//! Parquet into staged, invisible files). A failure anywhere drops every staged file.
+
+use std::collections::BTreeMap;
+
+use arrow::record_batch::RecordBatch;
+use crossbeam_channel::{bounded, Receiver, Sender};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::commit::provenance;
+use super::inputs::{open_inputs, OpenInput};
+use super::outputs::{Outputs, Staged, Writer};
+use super::prepare::Prepared;
+use super::TableRun;
+use crate::plugin::{Emitted, PluginError, RunContext, Session, SessionLimits};
+use crate::run::{TableError, TableReport};
+use crate::sink::{Partitioner, RejectsBuilder};
+use crate::source::SourceBatch;
+
+/// Batches waiting between stages (besides the one each stage works on): one keeps both
+/// cores busy; each more costs a batch of memory (~5 MB at 64k rows) and bought no speed.
+const CHANNEL_DEPTH: usize = 1;
+
+/// Stage 2's result: the staged files, and what was read, rejected and spent.
+pub(super) struct Streamed {
+    /// Rows read, per input in the plugin's order.
+    pub rows_in: Vec<u64>,
+    pub rows_rejected: u64,
+    pub staged: Vec<Staged>,
+    pub plugin: PluginStats,
+}
+
+/// What the plugin session spent.
+pub(super) struct PluginStats {
+    pub logs_dropped: u64,
+    pub peak_memory: u64,
+    pub call_ms: u64,
+    pub counters: BTreeMap<String, u64>,
+    pub fuel: Option<u64>,
+}
+
+/// Opens the plugin session and the writers, then streams every input through them.
+pub(super) fn stream(run: &TableRun, prepared: &Prepared) -> Result<Streamed, TableError> {
+    let inputs = open_inputs(&prepared.inputs, run.batch_rows)?;
+    let mut session = open_session(run, prepared, &inputs)?;
+    let outputs = Outputs {
+        dataset: prepared.dataset.clone(),
+        partitioner: Partitioner::new(run.spec.output.partition.clone(), run.host.options.run_time_micros),
+        settings: run.spec.output.writer_settings(),
+        provenance: provenance(run, prepared),
+        schemas: session.outputs().to_vec(),
+        upsert: run.spec.output.upsert.clone(),
+    };
+    let writer = Writer::new(&outputs, run.spec.output.partition.is_some())?;
+    let sources: Vec<Vec<String>> =
+        prepared.inputs.iter().map(|i| i.objects.iter().map(|o| o.uri.clone()).collect()).collect();
+    let progress = progress_bar(run.name, run.host.options.progress);
+    let threads = run_threads(inputs, &mut session, writer, &sources, &progress)?;
+    progress.finish_and_clear();
+    let plugin = PluginStats {
+        logs_dropped: session.logs_dropped(),
+        peak_memory: session.peak_memory() as u64,
+        call_ms: session.call_time().as_millis() as u64,
+        counters: session.counters().clone(),
+        fuel: run.host.engine.fuel().then(|| session.fuel_used()),
+    };
+    Ok(Streamed { rows_in: threads.rows_in, rows_rejected: threads.rows_rejected, staged: threads.staged, plugin })
+}
+
+fn open_session(run: &TableRun, prepared: &Prepared, inputs: &[OpenInput]) -> Result<Session, TableError> {
+    let schemas: Vec<_> = inputs.iter().map(|i| (i.name.clone(), i.csv.schema())).collect();
+    let options = run.host.options;
+    let context = RunContext {
+        run_id: options.run_id.clone(),
+        run_time_micros: options.run_time_micros,
+        table: run.name.into(),
+        params: run.spec.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+    };
+    let limits = SessionLimits::from(&run.spec.limits);
+    let engine = run.host.engine;
+    Ok(Session::open(engine, &prepared.plugin, &prepared.info, &prepared.config_json, &schemas, &context, &limits)?)
+}
+
+impl Streamed {
+    /// The report with what streaming counted.
+    pub fn report(&self, known: TableReport) -> TableReport {
+        let mut inputs = known.inputs;
+        for (input, rows) in inputs.iter_mut().zip(&self.rows_in) {
+            input.rows = *rows;
+        }
+        TableReport {
+            inputs,
+            rows_in: self.rows_in.iter().sum(),
+            rows_rejected: self.rows_rejected,
+            plugin_logs_dropped: self.plugin.logs_dropped,
+            plugin_peak_memory_bytes: self.plugin.peak_memory,
+            plugin_call_ms: self.plugin.call_ms,
+            plugin_counters: self.plugin.counters.clone(),
+            plugin_fuel: self.plugin.fuel,
+            ..known
+        }
+    }
+}
+
+/// What the three threads produced.
+struct Threads {
+    rows_in: Vec<u64>,
+    rows_rejected: u64,
+    staged: Vec<Staged>,
+}
+
+enum ToWriter {
+    Output(usize, RecordBatch),
+    Rejects(RecordBatch),
+}
+
+/// Runs the three stages; on any failure every staged file is dropped (and so deleted).
+fn run_threads(
+    inputs: Vec<OpenInput>,
+    session: &mut Session,
+    writer: Writer,
+    sources: &[Vec<String>],
+    progress: &ProgressBar,
+) -> Result<Threads, TableError> {
+    let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
+    std::thread::scope(|scope| {
+        let (source_tx, source_rx) = bounded::<(usize, SourceBatch)>(CHANNEL_DEPTH);
+        let (writer_tx, writer_rx) = bounded::<ToWriter>(CHANNEL_DEPTH);
+        let reader = std::thread::Builder::new()
+            .name("sluice-read".into())
+            .spawn_scoped(scope, move || read_inputs(inputs, source_tx, progress))
+            .map_err(|e| TableError::Internal(format!("spawning reader: {e}")))?;
+        let writer = std::thread::Builder::new()
+            .name("sluice-write".into())
+            .spawn_scoped(scope, move || write_outputs(writer, writer_rx))
+            .map_err(|e| TableError::Internal(format!("spawning writer: {e}")))?;
+
+        let transformed = transform(session, &names, sources, &source_rx, &writer_tx);
+        drop(source_rx); // a reader still sending stops at its next batch
+        let read = reader.join().map_err(|_| TableError::Internal("reader thread panicked".into()))?;
+        let rows_rejected = match (read.as_ref(), transformed) {
+            (Ok(_), Ok(TransformEnd::InputsDone(rejected))) => {
+                finish(session, &writer_tx).map(|_| rejected)
+            }
+            (Err(_), Ok(_)) => Ok(0),
+            (_, Ok(TransformEnd::WriterGone)) => Ok(0),
+            (_, Err(e)) => Err(e),
+        };
+        drop(writer_tx);
+        let written = writer.join().map_err(|_| TableError::Internal("writer thread panicked".into()))?;
+        // Report the root cause: a failed reader or writer explains a stopped plugin loop.
+        let rows_in = read?;
+        let staged = written?;
+        let rows_rejected = rows_rejected?;
+        Ok(Threads { rows_in, rows_rejected, staged })
+    })
+}
+
+fn read_inputs(inputs: Vec<OpenInput>, tx: Sender<(usize, SourceBatch)>, progress: &ProgressBar) -> Result<Vec<u64>, TableError> {
+    let mut rows = vec![0u64; inputs.len()];
+    for (index, input) in inputs.into_iter().enumerate() {
+        let name = input.name;
+        input
+            .csv
+            .read_all(|batch| {
+                let n = batch.batch.num_rows() as u64;
+                rows[index] += n;
+                progress.inc(n);
+                tx.send((index, batch)).is_ok()
+            })
+            .map_err(|source| TableError::Source { input: name, source })?;
+    }
+    Ok(rows)
+}
+
+enum TransformEnd {
+    /// Every input batch was pushed; the count of rejected rows.
+    InputsDone(u64),
+    /// The writer stopped early; its own error says why.
+    WriterGone,
+}
+
+fn transform(
+    session: &mut Session,
+    names: &[String],
+    sources: &[Vec<String>],
+    rx: &Receiver<(usize, SourceBatch)>,
+    tx: &Sender<ToWriter>,
+) -> Result<TransformEnd, TableError> {
+    let mut rejected = 0u64;
+    for (input, source) in rx {
+        let file = &sources[input][source.file];
+        let emitted = session.push(&names[input], &source.batch).map_err(|e| locate(e, &source, file))?;
+        if !emitted.rejects.is_empty() {
+            let batch = rejects_batch(&emitted, &names[input], file, &source, session.label())?;
+            rejected += batch.num_rows() as u64;
+            if tx.send(ToWriter::Rejects(batch)).is_err() {
+                return Ok(TransformEnd::WriterGone);
+            }
+        }
+        if !forward(emitted, tx) {
+            return Ok(TransformEnd::WriterGone);
+        }
+    }
+    Ok(TransformEnd::InputsDone(rejected))
+}
+
+fn finish(session: &mut Session, tx: &Sender<ToWriter>) -> Result<(), TableError> {
+    loop {
+        let emitted = session.finish()?;
+        let more = emitted.more;
+        if !forward(emitted, tx) || !more {
+            return Ok(());
+        }
+    }
+}
+
+/// Sends emitted batches to the writer; false when the writer has stopped.
+fn forward(emitted: Emitted, tx: &Sender<ToWriter>) -> bool {
+    emitted.batches.into_iter().all(|(index, batch)| tx.send(ToWriter::Output(index, batch)).is_ok())
+}
+
+fn rejects_batch(emitted: &Emitted, input: &str, file: &str, source: &SourceBatch, plugin: &str) -> Result<RecordBatch, TableError> {
+    let rows = source.batch.num_rows() as u64;
+    let mut list = Vec::with_capacity(emitted.rejects.len());
+    for r in &emitted.rejects {
+        if r.row >= rows {
+            return Err(TableError::Plugin(PluginError::Protocol {
+                plugin: plugin.into(),
+                message: format!("rejected row {} of a {rows}-row batch", r.row),
+            }));
+        }
+        list.push((r.row, r.column.clone(), r.reason.clone()));
+    }
+    let mut builder = RejectsBuilder::default();
+    builder
+        .add(file, input, &source.batch, &source.lines, &list)
+        .map_err(|e| TableError::Internal(format!("building rejects: {e}")))?;
+    Ok(builder.finish())
+}
+
+/// Points a plugin's data error at the source file and line of the row it blamed.
+fn locate(error: PluginError, source: &SourceBatch, file: &str) -> TableError {
+    match error {
+        PluginError::Data { plugin, input, row, column, message, .. } => {
+            let line = row.and_then(|r| source.lines.get(r as usize));
+            let mut at = match line {
+                Some(line) => format!(" at {file}:{line}"),
+                None => format!(" in {file}"),
+            };
+            if let Some(c) = &column {
+                at.push_str(&format!(", column `{c}`"));
+            }
+            TableError::Plugin(PluginError::Data { plugin, input, row, column, at, message })
+        }
+        other => TableError::Plugin(other),
+    }
+}
+
+fn write_outputs(mut writer: Writer, rx: Receiver<ToWriter>) -> Result<Vec<Staged>, TableError> {
+    for message in rx {
+        match message {
+            ToWriter::Output(index, batch) => writer.write(index, batch)?,
+            ToWriter::Rejects(batch) => writer.write_rejects(&batch)?,
+        }
+    }
+    writer.finish()
+}
+
+fn progress_bar(table: &str, visible: bool) -> ProgressBar {
+    if !visible {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {prefix}: {human_pos} rows read ({per_sec}) {elapsed}")
+            .expect("static template"),
+    );
+    bar.set_prefix(table.to_string());
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
