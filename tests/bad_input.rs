@@ -1,7 +1,9 @@
 //! Bad input fails with an error naming file, line, column and value, a distinct exit
 //! code, and no output: nothing half-written, nothing from an earlier run disturbed.
 
-use sluice_tests::{passthrough_pipeline as pipeline, read_parquet, Scratch, EXIT_CONFIG, EXIT_DATA};
+use sluice_tests::{
+    passthrough_pipeline as pipeline, read_parquet, Scratch, EXIT_CONFIG, EXIT_DATA,
+};
 
 #[test]
 fn wrong_field_count_names_file_and_line() {
@@ -10,21 +12,41 @@ fn wrong_field_count_names_file_and_line() {
     let out = s.run(&pipeline(r#"path = "in.csv""#), &[]);
     assert_eq!(out.code, EXIT_DATA, "{}", out.report);
     let error = out.error();
-    assert!(error.contains("in.csv:4: expected 2 fields, found 3"), "{error}");
+    assert!(
+        error.contains("in.csv:4: expected 2 fields, found 3"),
+        "{error}"
+    );
     assert_eq!(out.table()["error_kind"], "data");
-    assert!(s.output_files().is_empty(), "left behind: {:?}", s.output_files());
+    assert!(
+        s.output_files().is_empty(),
+        "left behind: {:?}",
+        s.output_files()
+    );
 }
 
 #[test]
 fn unparsable_number_names_file_line_column_and_value() {
     let s = Scratch::new();
     // The quoted newline puts the bad row on physical line 5, not "row 3".
-    s.write("in.csv", "id,note,amount\n1,\"two\nlines\",10\n2,x,20\n3,y,12x\n");
-    let out = s.run(&pipeline(r#"path = "in.csv", types = { amount = "int64" }"#), &[]);
+    s.write(
+        "in.csv",
+        "id,note,amount\n1,\"two\nlines\",10\n2,x,20\n3,y,12x\n",
+    );
+    let out = s.run(
+        &pipeline(r#"path = "in.csv", types = { amount = "int64" }"#),
+        &[],
+    );
     assert_eq!(out.code, EXIT_DATA, "{}", out.report);
     let error = out.error();
-    assert!(error.contains("in.csv:5: column 3 `amount`: cannot parse \"12x\" as Int64"), "{error}");
-    assert!(s.output_files().is_empty(), "left behind: {:?}", s.output_files());
+    assert!(
+        error.contains("in.csv:5: column 3 `amount`: cannot parse \"12x\" as Int64"),
+        "{error}"
+    );
+    assert!(
+        s.output_files().is_empty(),
+        "left behind: {:?}",
+        s.output_files()
+    );
 }
 
 #[test]
@@ -41,9 +63,19 @@ fn a_bad_value_past_the_first_batch_still_leaves_nothing_behind() {
     let out = s.run(&pipeline(r#"path = "in.csv""#), &["--batch-rows", "1000"]);
     assert_eq!(out.code, EXIT_DATA, "{}", out.report);
     let error = out.error();
-    assert!(error.contains("in.csv:70002: column 1 `n`: cannot parse \"oops\" as Int64"), "{error}");
-    assert!(error.contains("declare the column under `types`"), "an inferred type should say how to fix it: {error}");
-    assert!(s.output_files().is_empty(), "left behind: {:?}", s.output_files());
+    assert!(
+        error.contains("in.csv:70002: column 1 `n`: cannot parse \"oops\" as Int64"),
+        "{error}"
+    );
+    assert!(
+        error.contains("declare the column under `types`"),
+        "an inferred type should say how to fix it: {error}"
+    );
+    assert!(
+        s.output_files().is_empty(),
+        "left behind: {:?}",
+        s.output_files()
+    );
 }
 
 #[test]
@@ -56,7 +88,11 @@ fn a_failed_rerun_keeps_the_previous_output_intact() {
     let out = s.run(&pipeline(input), &[]);
     assert_eq!(out.code, EXIT_DATA);
     let files = s.output_files();
-    assert_eq!(files, vec![s.path("out/t/rows.parquet")], "only the old file may remain");
+    assert_eq!(
+        files,
+        vec![s.path("out/t/rows.parquet")],
+        "only the old file may remain"
+    );
     assert_eq!(read_parquet(&files[0]).rows().len(), 2);
 }
 
@@ -66,7 +102,11 @@ fn invalid_utf8_in_a_text_column() {
     s.write("in.csv", b"name\nok\nbad\xff\n".as_slice());
     let out = s.run(&pipeline(r#"path = "in.csv""#), &[]);
     assert_eq!(out.code, EXIT_DATA, "{}", out.report);
-    assert!(out.error().contains("in.csv:3: column 1 `name`"), "{}", out.error());
+    assert!(
+        out.error().contains("in.csv:3: column 1 `name`"),
+        "{}",
+        out.error()
+    );
     assert!(out.error().contains("not valid UTF-8"), "{}", out.error());
 }
 
@@ -78,7 +118,11 @@ fn unterminated_quote_is_reported() {
     // The open quote swallows the rest of the file into one field; that must not pass
     // as a value.
     assert_eq!(out.code, EXIT_DATA, "{}", out.report);
-    assert!(out.error().contains("in.csv:2: unterminated quoted field"), "{}", out.error());
+    assert!(
+        out.error().contains("in.csv:2: unterminated quoted field"),
+        "{}",
+        out.error()
+    );
     assert!(s.output_files().is_empty());
 }
 
@@ -91,9 +135,15 @@ fn missing_input_and_bad_pipeline_are_config_errors() {
 
     let out = s.run("[tables.t]\nplugin = \"passthrough\"\n", &[]);
     assert_eq!(out.code, EXIT_CONFIG);
-    assert!(out.report.is_null(), "no report for a pipeline that does not parse");
+    assert!(
+        out.report.is_null(),
+        "no report for a pipeline that does not parse"
+    );
 
-    let out = s.run(&pipeline(r#"path = "in.csv", types = { a = "decimal" }"#), &[]);
+    let out = s.run(
+        &pipeline(r#"path = "in.csv", types = { a = "decimal" }"#),
+        &[],
+    );
     assert_eq!(out.code, EXIT_CONFIG);
 }
 
@@ -129,12 +179,19 @@ fn a_corrupt_or_cut_off_gzip_is_bad_data_not_a_retryable_error() {
     let whole = whole.into_inner();
     let mut corrupt = whole.clone();
     corrupt[20..40].fill(0xff);
-    for (name, bytes) in [("corrupt.csv.gz", corrupt), ("cut.csv.gz", whole[..whole.len() / 2].to_vec())] {
+    for (name, bytes) in [
+        ("corrupt.csv.gz", corrupt),
+        ("cut.csv.gz", whole[..whole.len() / 2].to_vec()),
+    ] {
         s.write(name, bytes);
         let out = s.run(&pipeline(&format!("path = {name:?}")), &[]);
         assert_eq!(out.code, EXIT_DATA, "{name}: {}", out.report);
         assert!(out.error().contains(name), "{}", out.error());
-        assert!(s.output_files().is_empty(), "left behind: {:?}", s.output_files());
+        assert!(
+            s.output_files().is_empty(),
+            "left behind: {:?}",
+            s.output_files()
+        );
     }
 }
 
@@ -142,15 +199,36 @@ fn a_corrupt_or_cut_off_gzip_is_bad_data_not_a_retryable_error() {
 fn zero_limits_and_a_file_that_is_no_plugin_are_config_errors() {
     let s = Scratch::new();
     s.write("in.csv", "a\n1\n");
-    for limit in ["call_timeout_secs = 0", "memory_mib = 0", "output_mib_per_call = 0", "fuel_per_call = 0"] {
-        let out = s.run(&format!("{}limits = {{ {limit} }}\n", pipeline(r#"path = "in.csv""#)), &[]);
+    for limit in [
+        "call_timeout_secs = 0",
+        "memory_mib = 0",
+        "output_mib_per_call = 0",
+        "fuel_per_call = 0",
+    ] {
+        let out = s.run(
+            &format!("{}limits = {{ {limit} }}\n", pipeline(r#"path = "in.csv""#)),
+            &[],
+        );
         assert_eq!(out.code, EXIT_CONFIG, "{limit}: {}", out.report);
     }
-    let out = s.run(&pipeline(r#"path = "in.csv""#).replace("location = \"out/t\"", "location = \"out/t\", row_group_rows = 0"), &[]);
+    let out = s.run(
+        &pipeline(r#"path = "in.csv""#).replace(
+            "location = \"out/t\"",
+            "location = \"out/t\", row_group_rows = 0",
+        ),
+        &[],
+    );
     assert_eq!(out.code, EXIT_CONFIG, "{}", out.report);
 
     s.write("not-a-plugin.wasm", "this is text, not a component");
-    let out = s.run(&pipeline(r#"path = "in.csv""#).replace("\"passthrough\"", "\"not-a-plugin.wasm\""), &[]);
+    let out = s.run(
+        &pipeline(r#"path = "in.csv""#).replace("\"passthrough\"", "\"not-a-plugin.wasm\""),
+        &[],
+    );
     assert_eq!(out.code, EXIT_CONFIG, "{}", out.report);
-    assert!(out.error().contains("not a valid component"), "{}", out.error());
+    assert!(
+        out.error().contains("not a valid component"),
+        "{}",
+        out.error()
+    );
 }

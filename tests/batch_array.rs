@@ -1,6 +1,9 @@
 //! AWS Batch array jobs: each child reads its shard from AWS_BATCH_JOB_ARRAY_INDEX and
 //! AWS_BATCH_JOB_ARRAY_SIZE. One test in its own binary, since it sets process-wide env vars.
 
+// A test reads best as one story, so the 60-line limit for host/ functions is not applied.
+#![allow(clippy::too_many_lines)]
+
 use std::collections::BTreeSet;
 
 use sluice_tests::s3::{Backend, Bucket};
@@ -22,7 +25,12 @@ fn array_children_split_the_objects_like_explicit_shards() {
     let flags = bucket.flags();
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let files = |out: &str| -> BTreeSet<String> {
-        bucket.keys().into_iter().filter(|k| k.starts_with(&format!("{out}/rows/"))).map(|k| k[out.len()..].to_string()).collect()
+        bucket
+            .keys()
+            .into_iter()
+            .filter(|k| k.starts_with(&format!("{out}/rows/")))
+            .map(|k| k[out.len()..].to_string())
+            .collect()
     };
     let mut done = 0;
     std::env::set_var("AWS_BATCH_JOB_ARRAY_SIZE", "4");
@@ -35,7 +43,10 @@ fn array_children_split_the_objects_like_explicit_shards() {
     std::env::remove_var("AWS_BATCH_JOB_ARRAY_INDEX");
     std::env::remove_var("AWS_BATCH_JOB_ARRAY_SIZE");
     assert_eq!(done, 12, "each object in exactly one child");
-    let whole = Scratch::new().run(&pipeline("whole"), &[flags.clone(), vec!["--shard", "0/1"]].concat());
+    let whole = Scratch::new().run(
+        &pipeline("whole"),
+        &[flags.clone(), vec!["--shard", "0/1"]].concat(),
+    );
     assert_eq!(whole.code, 0, "{}", whole.report);
     assert_eq!(files("array"), files("whole"));
 }

@@ -13,7 +13,14 @@ fn plain_csv_with_inferred_types() {
     let p = read_parquet(&s.path("out/t/rows.parquet"));
     assert_eq!(
         p.columns(),
-        ["id: int64", "name: string", "score: double", "ok: bool", "day: date32[day]", "at: timestamp[us]"]
+        [
+            "id: int64",
+            "name: string",
+            "score: double",
+            "ok: bool",
+            "day: date32[day]",
+            "at: timestamp[us]"
+        ]
     );
     assert_eq!(
         p.rows(),
@@ -44,7 +51,10 @@ fn gzip_by_extension_and_by_magic_bytes() {
 fn semicolon_delimiter_and_declared_types() {
     let s = Scratch::new();
     s.write("in.csv", "code;amount\n007;1,5\n010;2\n");
-    let out = s.run(&pipeline(r#"path = "in.csv", delimiter = ";", types = { amount = "utf8" }"#), &[]);
+    let out = s.run(
+        &pipeline(r#"path = "in.csv", delimiter = ";", types = { amount = "utf8" }"#),
+        &[],
+    );
     assert_eq!(out.code, 0, "{}", out.report);
     let p = read_parquet(&s.path("out/t/rows.parquet"));
     // Leading zeros keep `code` as text; `amount` is declared text.
@@ -69,11 +79,17 @@ fn headerless_file_with_declared_names_and_types() {
 #[test]
 fn quoted_fields_with_delimiters_quotes_and_newlines() {
     let s = Scratch::new();
-    s.write("in.csv", "id,text\n1,\"a, b\"\n2,\"line one\nline two\"\n3,\"say \"\"hi\"\"\"\n");
+    s.write(
+        "in.csv",
+        "id,text\n1,\"a, b\"\n2,\"line one\nline two\"\n3,\"say \"\"hi\"\"\"\n",
+    );
     let out = s.run(&pipeline(r#"path = "in.csv""#), &[]);
     assert_eq!(out.code, 0, "{}", out.report);
     let p = read_parquet(&s.path("out/t/rows.parquet"));
-    assert_eq!(p.rows(), &rows![[1, "a, b"], [2, "line one\nline two"], [3, "say \"hi\""]]);
+    assert_eq!(
+        p.rows(),
+        &rows![[1, "a, b"], [2, "line one\nline two"], [3, "say \"hi\""]]
+    );
 }
 
 #[test]
@@ -83,7 +99,11 @@ fn utf8_text_and_byte_order_mark() {
     let out = s.run(&pipeline(r#"path = "in.csv""#), &[]);
     assert_eq!(out.code, 0, "{}", out.report);
     let p = read_parquet(&s.path("out/t/rows.parquet"));
-    assert_eq!(p.columns(), ["name: string", "city: string"], "the BOM must not stick to the first name");
+    assert_eq!(
+        p.columns(),
+        ["name: string", "city: string"],
+        "the BOM must not stick to the first name"
+    );
     assert_eq!(p.rows(), &rows![["Zoë", "Kraków"], ["李", "東京"]]);
 }
 
@@ -91,18 +111,27 @@ fn utf8_text_and_byte_order_mark() {
 fn null_markers() {
     let s = Scratch::new();
     s.write("in.csv", "a,b,c\n1,,x\nNULL,2.5,\n3,NA,NULL\n");
-    let out = s.run(&pipeline(r#"path = "in.csv", null = ["", "NULL", "NA"]"#), &[]);
+    let out = s.run(
+        &pipeline(r#"path = "in.csv", null = ["", "NULL", "NA"]"#),
+        &[],
+    );
     assert_eq!(out.code, 0, "{}", out.report);
     let p = read_parquet(&s.path("out/t/rows.parquet"));
     assert_eq!(p.columns(), ["a: int64", "b: double", "c: string"]);
-    assert_eq!(p.rows(), &rows![[1, null, "x"], [null, 2.5, null], [3, null, null]]);
+    assert_eq!(
+        p.rows(),
+        &rows![[1, null, "x"], [null, 2.5, null], [3, null, null]]
+    );
 }
 
 #[test]
 fn header_only_file_gives_an_empty_table_with_its_columns() {
     let s = Scratch::new();
     s.write("in.csv", "a,b\n");
-    let out = s.run(&pipeline(r#"path = "in.csv", types = { a = "int64" }"#), &[]);
+    let out = s.run(
+        &pipeline(r#"path = "in.csv", types = { a = "int64" }"#),
+        &[],
+    );
     assert_eq!(out.code, 0, "{}", out.report);
     let p = read_parquet(&s.path("out/t/rows.parquet"));
     assert_eq!(p.columns(), ["a: int64", "b: string"]);
@@ -113,7 +142,12 @@ fn header_only_file_gives_an_empty_table_with_its_columns() {
 fn empty_file_with_declared_columns_gives_an_empty_table() {
     let s = Scratch::new();
     s.write("in.csv", "");
-    let out = s.run(&pipeline(r#"path = "in.csv", header = false, columns = ["a", "b"], types = { b = "date32" }"#), &[]);
+    let out = s.run(
+        &pipeline(
+            r#"path = "in.csv", header = false, columns = ["a", "b"], types = { b = "date32" }"#,
+        ),
+        &[],
+    );
     assert_eq!(out.code, 0, "{}", out.report);
     let p = read_parquet(&s.path("out/t/rows.parquet"));
     assert_eq!(p.columns(), ["a: string", "b: date32[day]"]);
@@ -126,7 +160,12 @@ fn empty_file_without_declared_columns_is_a_clear_error() {
     s.write("in.csv", "");
     let out = s.run(&pipeline(r#"path = "in.csv""#), &[]);
     assert_eq!(out.code, sluice_tests::EXIT_CONFIG);
-    assert!(out.error().contains("in.csv is empty and no `columns` are declared"), "{}", out.error());
+    assert!(
+        out.error()
+            .contains("in.csv is empty and no `columns` are declared"),
+        "{}",
+        out.error()
+    );
     assert!(s.output_files().is_empty(), "{:?}", s.output_files());
 }
 
@@ -140,7 +179,10 @@ fn glob_reads_every_matching_file_in_order() {
     assert_eq!(out.code, 0, "{}", out.report);
     let p = read_parquet(&s.path("out/t/rows.parquet"));
     assert_eq!(p.rows(), &rows![[1], [2], [3], [4]]);
-    assert_eq!(out.table()["inputs"][0]["files"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        out.table()["inputs"][0]["files"].as_array().unwrap().len(),
+        2
+    );
 }
 
 #[test]
@@ -148,7 +190,14 @@ fn batch_size_does_not_change_the_output() {
     let s = Scratch::new();
     let mut text = String::from("id,name,value\n");
     for i in 0..2500 {
-        text.push_str(&format!("{i},\"n,{i}\",{}\n", if i % 7 == 0 { String::new() } else { format!("{}.25", i) }));
+        text.push_str(&format!(
+            "{i},\"n,{i}\",{}\n",
+            if i % 7 == 0 {
+                String::new()
+            } else {
+                format!("{}.25", i)
+            }
+        ));
     }
     s.write("in.csv", &text);
     let mut seen = Vec::new();
@@ -158,7 +207,10 @@ fn batch_size_does_not_change_the_output() {
         seen.push(read_parquet(&s.path("out/t/rows.parquet")).json["rows"].clone());
     }
     assert_eq!(seen[0].as_array().unwrap().len(), 2500);
-    assert!(seen.iter().all(|r| *r == seen[0]), "output differs between batch sizes");
+    assert!(
+        seen.iter().all(|r| *r == seen[0]),
+        "output differs between batch sizes"
+    );
 }
 
 #[test]
@@ -181,10 +233,16 @@ fn parquet_carries_provenance_and_the_chosen_codec() {
     let out = s.run(&pipeline(r#"path = "in.csv""#), &["--run-id", "run-42"]);
     assert_eq!(out.code, 0, "{}", out.report);
     let p = read_parquet(&s.path("out/t/rows.parquet"));
-    assert_eq!(p.metadata("sluice.plugin.name").as_deref(), Some("passthrough"));
+    assert_eq!(
+        p.metadata("sluice.plugin.name").as_deref(),
+        Some("passthrough")
+    );
     assert_eq!(p.metadata("sluice.run_id").as_deref(), Some("run-42"));
     assert_eq!(p.metadata("sluice.table").as_deref(), Some("t"));
-    assert_eq!(p.metadata("sluice.contract.version").as_deref(), Some("0.1.0"));
+    assert_eq!(
+        p.metadata("sluice.contract.version").as_deref(),
+        Some("0.1.0")
+    );
     let sha = p.metadata("sluice.plugin.sha256").unwrap();
     assert_eq!(sha.len(), 64);
     assert_eq!(json!(sha), out.table()["plugin"]["sha256"]);
@@ -195,19 +253,27 @@ fn parquet_carries_provenance_and_the_chosen_codec() {
     let toml = "[tables.t]\nplugin = \"passthrough\"\ninput = { path = \"in.csv\" }\n\
                 output = { location = \"out/t\", compression = \"snappy\" }\n";
     assert_eq!(s.run(toml, &[]).code, 0);
-    assert_eq!(read_parquet(&s.path("out/t/rows.parquet")).json["codecs"], json!(["SNAPPY"]));
+    assert_eq!(
+        read_parquet(&s.path("out/t/rows.parquet")).json["codecs"],
+        json!(["SNAPPY"])
+    );
 }
 
 #[test]
 fn row_group_size_is_honoured() {
     let s = Scratch::new();
-    let text: String = std::iter::once("a\n".to_string()).chain((0..100).map(|i| format!("{i}\n"))).collect();
+    let text: String = std::iter::once("a\n".to_string())
+        .chain((0..100).map(|i| format!("{i}\n")))
+        .collect();
     s.write("in.csv", text);
     let toml = "[tables.t]\nplugin = \"passthrough\"\ninput = { path = \"in.csv\" }\n\
                 output = { location = \"out/t\", row_group_rows = 30 }\n";
     let out = s.run(toml, &[]);
     assert_eq!(out.code, 0, "{}", out.report);
-    assert_eq!(read_parquet(&s.path("out/t/rows.parquet")).json["num_row_groups"], 4);
+    assert_eq!(
+        read_parquet(&s.path("out/t/rows.parquet")).json["num_row_groups"],
+        4
+    );
 }
 
 #[test]
@@ -227,6 +293,11 @@ fn files_of_one_input_must_share_their_header() {
     s.write("in/2.csv", "a,c\n3,4\n");
     let out = s.run(&pipeline(r#"path = "in/*.csv""#), &[]);
     assert_eq!(out.code, sluice_tests::EXIT_CONFIG, "{}", out.report);
-    assert!(out.error().contains("2.csv: columns [\"a\", \"c\"] differ from the first file's [\"a\", \"b\"]"), "{}", out.error());
+    assert!(
+        out.error()
+            .contains("2.csv: columns [\"a\", \"c\"] differ from the first file's [\"a\", \"b\"]"),
+        "{}",
+        out.error()
+    );
     assert!(s.output_files().is_empty());
 }

@@ -39,10 +39,19 @@ fn assert_routed(bucket: &Bucket, out: &Outcome) {
     assert_eq!(out.table()["version"], "20201230_V0001");
     assert_eq!(out.table()["rows_in"], 2);
     assert_eq!(out.table()["inputs"][0]["files"][0], bucket.uri(KEY));
-    let data = bucket.keys().into_iter().find(|k| k.starts_with("out/acme/orders/rows/part-")).expect("a data file");
+    let data = bucket
+        .keys()
+        .into_iter()
+        .find(|k| k.starts_with("out/acme/orders/rows/part-"))
+        .expect("a data file");
     let scratch = Scratch::new();
-    let columns = sluice_tests::read_parquet(&bucket.download(&data, &scratch.path("d.parquet"))).columns();
-    assert_eq!(columns, ["id: int64", "amount_acme: int64"], "captures reach the plugin config");
+    let columns =
+        sluice_tests::read_parquet(&bucket.download(&data, &scratch.path("d.parquet"))).columns();
+    assert_eq!(
+        columns,
+        ["id: int64", "amount_acme: int64"],
+        "captures reach the plugin config"
+    );
 }
 
 #[test]
@@ -87,7 +96,11 @@ fn step_functions_inputs_bucket_and_key_or_an_object_record() {
     let record = serde_json::json!({"key": ENCODED, "size": 21, "eTag": "0123456789abcdef", "versionId": "null", "sequencer": "0A1B2C3D4E5F678901"});
     let again = run_event(&bucket, &record.to_string());
     assert_eq!(again.code, 0, "{}", again.report);
-    assert_eq!(again.table()["status"], "already_done", "the same object and version again: nothing to do");
+    assert_eq!(
+        again.table()["status"],
+        "already_done",
+        "the same object and version again: nothing to do"
+    );
 }
 
 #[test]

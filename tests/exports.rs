@@ -12,7 +12,9 @@ use sluice_tests::{read_parquet, Outcome, Scratch};
 const VERSIONS: [&str; 3] = ["20201230_V0001", "20201230_V0002", "20201231_V0001"];
 
 fn shared(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/seed-004").join(path)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/fixtures/seed-004")
+        .join(path)
 }
 
 fn gunzip(path: &Path) -> String {
@@ -21,7 +23,9 @@ fn gunzip(path: &Path) -> String {
         return String::from_utf8(bytes).unwrap();
     }
     let mut text = String::new();
-    flate2::read::MultiGzDecoder::new(&bytes[..]).read_to_string(&mut text).unwrap();
+    flate2::read::MultiGzDecoder::new(&bytes[..])
+        .read_to_string(&mut text)
+        .unwrap();
     text
 }
 
@@ -33,7 +37,10 @@ fn gzip(text: &str) -> Vec<u8> {
 
 /// The example pipeline, reading exports from `data` (a folder of `tenant/test_table/<version>/`).
 fn pipeline(data: &Path) -> String {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/exports/pipeline.toml")).unwrap();
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/exports/pipeline.toml"),
+    )
+    .unwrap();
     text.replace("path = \"data/", &format!("path = \"{}/", data.display()))
 }
 
@@ -46,7 +53,10 @@ fn run(scratch: &Scratch, data: &Path, version: &str) -> Outcome {
 /// A delta's rows as `op,pk,col_1,col_2,col_3` lines (NULL as empty), as a set: order is free.
 fn delta_lines(out: &Outcome) -> BTreeSet<String> {
     let outputs = out.table()["outputs"].as_array().unwrap();
-    let delta = outputs.iter().find(|o| o["name"] == "delta").expect("a delta output");
+    let delta = outputs
+        .iter()
+        .find(|o| o["name"] == "delta")
+        .expect("a delta output");
     let cell = |v: &Value| match v {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
@@ -55,15 +65,35 @@ fn delta_lines(out: &Outcome) -> BTreeSet<String> {
     read_parquet(Path::new(delta["path"].as_str().unwrap()))
         .rows()
         .iter()
-        .map(|r| r.as_array().unwrap().iter().map(cell).collect::<Vec<_>>().join(","))
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(cell)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
         .collect()
 }
 
 /// The original's expected delta (quoted CSV with a header) as the same lines.
 fn expected_lines(version: &str) -> BTreeSet<String> {
     let name = format!("expected/expected_delta_{version}.csv");
-    let path = if shared(&name).exists() { shared(&name) } else { shared(&format!("{name}.gz")) };
-    gunzip(&path).lines().skip(1).map(|l| l.trim_matches('"').split("\",\"").collect::<Vec<_>>().join(",")).collect()
+    let path = if shared(&name).exists() {
+        shared(&name)
+    } else {
+        shared(&format!("{name}.gz"))
+    };
+    gunzip(&path)
+        .lines()
+        .skip(1)
+        .map(|l| {
+            l.trim_matches('"')
+                .split("\",\"")
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect()
 }
 
 #[test]
@@ -76,23 +106,32 @@ fn each_delta_matches_the_original_and_reprocessing_adds_nothing() {
         let expected = expected_lines(version);
         let got = delta_lines(&out);
         assert_eq!(got.len(), expected.len(), "{version}");
-        assert!(got == expected, "{version}: {:?}", got.symmetric_difference(&expected).take(5).collect::<Vec<_>>());
+        assert!(
+            got == expected,
+            "{version}: {:?}",
+            got.symmetric_difference(&expected)
+                .take(5)
+                .collect::<Vec<_>>()
+        );
     }
     let files_before = scratch.output_files();
     let again = run(&scratch, &data, "20201230_V0002");
     assert_eq!(again.table()["status"], "already_done");
-    assert_eq!(scratch.output_files(), files_before, "reprocessing a version writes nothing");
+    assert_eq!(
+        scratch.output_files(),
+        files_before,
+        "reprocessing a version writes nothing"
+    );
 }
 
 #[test]
 fn a_value_changed_to_empty_is_an_update_and_a_first_version_is_all_inserts() {
     let scratch = Scratch::new();
     let data = scratch.path("exports");
-    for (version, file) in [("20201231_V0001", "export3.csv.gz")] {
-        let to = data.join(format!("tenant/test_table/{version}/{file}"));
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(shared(&format!("tenant/test_table/{version}/{file}")), &to).unwrap();
-    }
+    let (version, file) = ("20201231_V0001", "export3.csv.gz");
+    let to = data.join(format!("tenant/test_table/{version}/{file}"));
+    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+    std::fs::copy(shared(&format!("tenant/test_table/{version}/{file}")), &to).unwrap();
     let first = run(&scratch, &data, "20201231_V0001");
     assert_eq!(delta_lines(&first).len(), 100_000);
     assert!(delta_lines(&first).iter().all(|l| l.starts_with("INSERT,")));
@@ -124,7 +163,10 @@ fn a_value_changed_to_empty_is_an_update_and_a_first_version_is_all_inserts() {
     .collect();
     assert_eq!(delta_lines(&out), expected);
     assert_eq!(out.table()["inputs"][0]["name"], "previous");
-    assert!(out.table()["inputs"][0]["files"][0].as_str().unwrap().ends_with("20201231_V0001/export3.csv.gz"));
+    assert!(out.table()["inputs"][0]["files"][0]
+        .as_str()
+        .unwrap()
+        .ends_with("20201231_V0001/export3.csv.gz"));
 }
 
 #[test]
@@ -139,14 +181,40 @@ fn two_concurrent_runs_of_one_version_never_interleave() {
             std::thread::spawn(move || {
                 barrier.wait();
                 let run_id = format!("racer-{i}");
-                scratch.run_named(&format!("pipeline-{i}.toml"), &pipeline, &["--var", "VERSION=20201230_V0002", "--lock-wait", "60", "--run-id", &run_id])
+                scratch.run_named(
+                    &format!("pipeline-{i}.toml"),
+                    &pipeline,
+                    &[
+                        "--var",
+                        "VERSION=20201230_V0002",
+                        "--lock-wait",
+                        "60",
+                        "--run-id",
+                        &run_id,
+                    ],
+                )
             })
         })
         .collect();
     let outcomes: Vec<Outcome> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-    let mut statuses: Vec<&str> = outcomes.iter().map(|o| o.table()["status"].as_str().unwrap()).collect();
+    let mut statuses: Vec<&str> = outcomes
+        .iter()
+        .map(|o| o.table()["status"].as_str().unwrap())
+        .collect();
     statuses.sort();
-    assert_eq!(statuses, ["already_done", "succeeded"], "{:?}", outcomes.iter().map(|o| o.report.to_string()).collect::<Vec<_>>());
-    let deltas = scratch.output_files().into_iter().filter(|p| p.to_string_lossy().contains("/delta/part-")).count();
+    assert_eq!(
+        statuses,
+        ["already_done", "succeeded"],
+        "{:?}",
+        outcomes
+            .iter()
+            .map(|o| o.report.to_string())
+            .collect::<Vec<_>>()
+    );
+    let deltas = scratch
+        .output_files()
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("/delta/part-"))
+        .count();
     assert_eq!(deltas, 2, "one delta per version");
 }

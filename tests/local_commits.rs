@@ -14,7 +14,12 @@ fn parquet_files(scratch: &Scratch) -> Vec<String> {
     scratch
         .output_files()
         .into_iter()
-        .map(|p| p.strip_prefix(scratch.path("out")).unwrap().display().to_string())
+        .map(|p| {
+            p.strip_prefix(scratch.path("out"))
+                .unwrap()
+                .display()
+                .to_string()
+        })
         .filter(|p| p.ends_with(".parquet"))
         .collect()
 }
@@ -26,10 +31,33 @@ fn append_mode_adds_one_unit_per_distinct_input_and_never_duplicates() {
     let first = scratch.run(&append_pipeline(""), &[]);
     assert_eq!(first.code, 0, "{}", first.report);
     let unit = first.table()["unit"].as_str().unwrap().to_string();
-    assert_eq!(parquet_files(&scratch), [format!("t/rows/part-{unit}-00000.parquet")]);
+    assert_eq!(
+        parquet_files(&scratch),
+        [format!("t/rows/part-{unit}-00000.parquet")]
+    );
 
     let again = scratch.run(&append_pipeline(""), &[]);
     assert_eq!(again.table()["status"], "already_done");
+    assert_eq!(parquet_files(&scratch).len(), 1);
+
+    // The same bytes delivered again (a new mtime) are the same unit: a local file is
+    // identified by its content, not by its size and mtime.
+    scratch.write("in/a.csv", "id\n1\n2\n");
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(scratch.path("in/a.csv"))
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    let redelivered = scratch.run(&append_pipeline(""), &[]);
+    assert_eq!(
+        redelivered.table()["status"],
+        "already_done",
+        "{}",
+        redelivered.report
+    );
+    assert_eq!(redelivered.table()["unit"], unit.as_str());
     assert_eq!(parquet_files(&scratch).len(), 1);
 
     // Another file in the input is other content: a new unit beside the first.
@@ -39,35 +67,62 @@ fn append_mode_adds_one_unit_per_distinct_input_and_never_duplicates() {
     let files = parquet_files(&scratch);
     assert_eq!(files.len(), 2);
     let newest = files.iter().find(|f| !f.contains(&unit)).unwrap();
-    assert_eq!(read_parquet(&scratch.path(&format!("out/{newest}"))).rows(), &rows!([1], [2], [3]));
+    assert_eq!(
+        read_parquet(&scratch.path(&format!("out/{newest}"))).rows(),
+        &rows!([1], [2], [3])
+    );
     // The locks were released, and the state folder holds only commit records.
-    let state: Vec<String> = scratch.output_files().iter().map(|p| p.display().to_string()).filter(|p| p.contains("_sluice/locks")).collect();
-    assert!(state.iter().all(|p| p.ends_with(".lock") && p.contains("/.")), "only hidden flock files remain: {state:?}");
+    let state: Vec<String> = scratch
+        .output_files()
+        .iter()
+        .map(|p| p.display().to_string())
+        .filter(|p| p.contains("_sluice/locks"))
+        .collect();
+    assert!(
+        state
+            .iter()
+            .all(|p| p.ends_with(".lock") && p.contains("/.")),
+        "only hidden flock files remain: {state:?}"
+    );
 }
 
 #[test]
 fn run_date_partitions_use_the_run_time() {
     let scratch = Scratch::new();
     scratch.write("in/a.csv", "id\n1\n");
-    let out = scratch.run(&append_pipeline(", partition = { by = \"run-date\", depth = \"month\" }"), &[]);
+    let out = scratch.run(
+        &append_pipeline(", partition = { by = \"run-date\", depth = \"month\" }"),
+        &[],
+    );
     assert_eq!(out.code, 0, "{}", out.report);
     let run_time = out.report["run_time"].as_str().unwrap();
     let (year, month) = (&run_time[0..4], &run_time[5..7]);
     let files = parquet_files(&scratch);
     assert_eq!(files.len(), 1);
-    assert!(files[0].starts_with(&format!("t/rows/year={year}/month={month}/part-")), "{files:?}");
+    assert!(
+        files[0].starts_with(&format!("t/rows/year={year}/month={month}/part-")),
+        "{files:?}"
+    );
 }
 
 #[test]
 fn a_locked_local_table_is_refused() {
     let scratch = Scratch::new();
     scratch.write("in/a.csv", "id\n1\n");
-    let expires = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64 + 600_000;
+    let expires = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        + 600_000;
     let lease = serde_json::json!({"run_id": "other", "host": "h", "pid": 1, "acquired_at": "t", "expires_at_ms": expires});
     scratch.write("out/t/_sluice/locks/default/t.lock", lease.to_string());
     let out = scratch.run(&append_pipeline(""), &[]);
     assert_eq!(out.code, EXIT_IO, "{}", out.report);
-    assert!(out.error().contains("locked by run `other`"), "{}", out.error());
+    assert!(
+        out.error().contains("locked by run `other`"),
+        "{}",
+        out.error()
+    );
     assert!(parquet_files(&scratch).is_empty());
 }
 
@@ -81,8 +136,76 @@ fn a_version_that_succeeded_is_not_processed_again() {
     assert_eq!(first.code, 0, "{}", first.report);
     let again = scratch.run(pipeline, &[]);
     assert_eq!(again.table()["status"], "already_done");
-    let record: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(scratch.path("out/t/_sluice/registry/default/t/v1.json")).unwrap()).unwrap();
+    let record: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(scratch.path("out/t/_sluice/registry/default/t/v1.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(record["status"], "SUCCEEDED");
     assert_eq!(record["run_id"], first.report["run_id"]);
+}
+
+/// A replace-mode table that rejects rows whose `id` is `bad` (the test plugin).
+fn replace_pipeline(partition: &str) -> String {
+    format!(
+        "[tables.t]\nplugin = \"{}\"\nconfig = {{ mode = \"reject\", column = \"id\", equals = \"bad\" }}\n\
+         input = {{ path = \"in.csv\", types = {{ id = \"utf8\" }} }}\n\
+         output = {{ location = \"out/t\"{partition} }}\n",
+        sluice_tests::TESTBED_WASM
+    )
+}
+
+#[test]
+fn a_replace_rerun_leaves_nothing_of_the_run_before() {
+    let scratch = Scratch::new();
+    scratch.write("in.csv", "id,day\nbad,2024-01-01\nok,2024-01-02\n");
+    let by_day = ", partition = { by = \"value\", column = \"day\" }";
+    let first = scratch.run(&replace_pipeline(by_day), &[]);
+    assert_eq!(first.code, 0, "{}", first.report);
+    assert!(scratch.path("out/t/rejects.parquet").exists());
+    assert!(scratch.path("out/t/rows/day=2024-01-02").exists());
+
+    // No rejects this time, and another day: the old rejects and partition go.
+    scratch.write("in.csv", "id,day\nok,2024-01-03\n");
+    let second = scratch.run(&replace_pipeline(by_day), &[]);
+    assert_eq!(second.code, 0, "{}", second.report);
+    let files = parquet_files(&scratch);
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].starts_with("t/rows/day=2024-01-03/"), "{files:?}");
+}
+
+#[test]
+fn two_tables_writing_one_location_are_refused_at_load() {
+    let scratch = Scratch::new();
+    scratch.write("in.csv", "id\n1\n");
+    let table = |name: &str| {
+        format!("[tables.{name}]\nplugin = \"passthrough\"\ninput = {{ path = \"in.csv\" }}\noutput = {{ location = \"out/shared/\" }}\n")
+    };
+    let out = scratch.run(
+        &format!(
+            "{}{}",
+            table("a"),
+            table("b").replace("out/shared/", "out/shared")
+        ),
+        &[],
+    );
+    assert_eq!(out.code, sluice_tests::EXIT_CONFIG, "{}", out.report);
+    assert!(!scratch.path("out").exists());
+}
+
+#[test]
+fn a_replace_table_held_by_another_run_is_refused() {
+    let scratch = Scratch::new();
+    scratch.write("in.csv", "id\n1\n");
+    let pipeline = "[tables.t]\nplugin = \"passthrough\"\ninput = { path = \"in.csv\" }\noutput = { location = \"out/t\" }\n";
+    // Another run's live lease on the table, in the state folder beside its outputs.
+    let lease = serde_json::json!({"run_id": "other", "host": "h", "pid": 1, "acquired_at": "t", "expires_at_ms": i64::MAX});
+    scratch.write("out/t/_sluice/locks/default/t.lock", lease.to_string());
+    let out = scratch.run(pipeline, &[]);
+    assert_eq!(out.code, EXIT_IO, "{}", out.report);
+    assert!(
+        out.error().contains("locked by run `other`"),
+        "{}",
+        out.error()
+    );
+    assert!(!scratch.path("out/t/rows.parquet").exists());
 }

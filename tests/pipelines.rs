@@ -22,7 +22,12 @@ fn python() -> String {
 
 /// A CSV's lines after the header.
 fn csv_rows(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path).unwrap().lines().skip(1).map(str::to_string).collect()
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(str::to_string)
+        .collect()
 }
 
 /// Parquet rows as the fixtures write them: `YYYY-MM-DD HH:MM:SS[.ffffff]`, floats as Python repr.
@@ -31,11 +36,24 @@ fn as_fixture_lines(rows: &[Value]) -> Vec<String> {
         Value::String(s) => s.replacen('T', " ", 1),
         Value::Number(n) if n.is_f64() => {
             let f = n.as_f64().unwrap();
-            if f.fract() == 0.0 { format!("{f:.1}") } else { n.to_string() }
+            if f.fract() == 0.0 {
+                format!("{f:.1}")
+            } else {
+                n.to_string()
+            }
         }
         other => other.to_string(),
     };
-    rows.iter().map(|r| r.as_array().unwrap().iter().map(cell).collect::<Vec<_>>().join(",")).collect()
+    rows.iter()
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(cell)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect()
 }
 
 fn expand_pipeline(input: &Path, config: &str) -> String {
@@ -47,12 +65,23 @@ fn expand_pipeline(input: &Path, config: &str) -> String {
 
 #[test]
 fn pipeline_001_matches_the_original_fixtures_in_both_arithmetic_modes() {
-    for case in ["exact-head5", "exact-edge-spark", "glue-head5", "glue-edge-spark"] {
+    for case in [
+        "exact-head5",
+        "exact-edge-spark",
+        "glue-head5",
+        "glue-edge-spark",
+    ] {
         let dir = repo("plugins/resample/fixtures").join(case);
         let config = std::fs::read_to_string(dir.join("config.json")).unwrap();
-        let toml_config = config.replace("\"mode\":", "mode =").replace("\"arithmetic\":", "arithmetic =").replace("\"spark_compat\":", "spark_compat =");
+        let toml_config = config
+            .replace("\"mode\":", "mode =")
+            .replace("\"arithmetic\":", "arithmetic =")
+            .replace("\"spark_compat\":", "spark_compat =");
         let s = Scratch::new();
-        let out = s.run(&expand_pipeline(&dir.join("input/rows.csv"), toml_config.trim()), &[]);
+        let out = s.run(
+            &expand_pipeline(&dir.join("input/rows.csv"), toml_config.trim()),
+            &[],
+        );
         assert_eq!(out.code, 0, "{case}: {}", out.report);
         let got = as_fixture_lines(read_parquet(&s.path("out/t/rows.parquet")).rows());
         assert_eq!(got, csv_rows(&dir.join("expected/rows.csv")), "{case}");
@@ -65,12 +94,26 @@ fn pipeline_001_default_mode_rejects_bad_sample_counts_with_reasons() {
     let input = repo("plugins/resample/fixtures/exact-edge-spark/input/rows.csv");
     let out = s.run(&expand_pipeline(&input, r#"{ mode = "expand" }"#), &[]);
     assert_eq!(out.code, 0, "{}", out.report);
-    assert_eq!(out.table()["rows_out"], 6, "3 + 3 sub-intervals: {}", out.report);
+    assert_eq!(
+        out.table()["rows_out"],
+        6,
+        "3 + 3 sub-intervals: {}",
+        out.report
+    );
     assert_eq!(out.table()["rows_rejected"], 2);
     let rejects = read_parquet(&s.path("out/t/rejects.parquet"));
-    let got: Vec<(u64, String)> =
-        rejects.rows().iter().map(|r| (r[1].as_u64().unwrap(), r[4].as_str().unwrap().to_string())).collect();
-    assert_eq!(got, vec![(3, "samples must be positive, got 0".to_string()), (4, "samples is empty".to_string())]);
+    let got: Vec<(u64, String)> = rejects
+        .rows()
+        .iter()
+        .map(|r| (r[1].as_u64().unwrap(), r[4].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (3, "samples must be positive, got 0".to_string()),
+            (4, "samples is empty".to_string())
+        ]
+    );
 }
 
 #[test]
@@ -79,7 +122,10 @@ fn pipeline_001_output_does_not_depend_on_batch_size() {
     let mut outputs = Vec::new();
     for batch in ["1", "7", "1000", "65536"] {
         let s = Scratch::new();
-        let out = s.run(&expand_pipeline(&input, r#"{ mode = "expand" }"#), &["--batch-rows", batch]);
+        let out = s.run(
+            &expand_pipeline(&input, r#"{ mode = "expand" }"#),
+            &["--batch-rows", batch],
+        );
         assert_eq!(out.code, 0, "{}", out.report);
         outputs.push(read_parquet(&s.path("out/t/rows.parquet")).json["rows"].clone());
     }
@@ -90,7 +136,10 @@ fn pipeline_001_output_does_not_depend_on_batch_size() {
 fn pipeline_002_gives_the_documented_counts() {
     let s = Scratch::new();
     for file in ["orders.csv", "reviews.csv", "shipment_deliveries.csv"] {
-        s.write(&format!("data/{file}"), std::fs::read(repo("examples/retail/data").join(file)).unwrap());
+        s.write(
+            &format!("data/{file}"),
+            std::fs::read(repo("examples/retail/data").join(file)).unwrap(),
+        );
     }
     let pipeline = std::fs::read_to_string(repo("examples/retail/pipeline.toml")).unwrap();
     let out = s.run(&pipeline, &[]);
@@ -99,16 +148,38 @@ fn pipeline_002_gives_the_documented_counts() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| (t["table"].as_str().unwrap().to_string(), t["rows_in"].as_u64().unwrap()))
+        .map(|t| {
+            (
+                t["table"].as_str().unwrap().to_string(),
+                t["rows_in"].as_u64().unwrap(),
+            )
+        })
         .collect();
     assert!(rows_in.contains(&("orders".into(), 10_000)), "{rows_in:?}");
     assert!(rows_in.contains(&("reviews".into(), 7_236)), "{rows_in:?}");
-    assert!(rows_in.contains(&("shipments".into(), 10_000)), "{rows_in:?}");
+    assert!(
+        rows_in.contains(&("shipments".into(), 10_000)),
+        "{rows_in:?}"
+    );
 
     let shipments = read_parquet(&s.path("out/shipments/rows.parquet"));
-    assert_eq!(shipments.columns()[2..4], ["shipment_date: date32[day]".to_string(), "delivery_date: date32[day]".to_string()]);
-    let both_null = shipments.rows().iter().filter(|r| r[2].is_null() && r[3].is_null()).count();
-    let only_shipped = shipments.rows().iter().filter(|r| !r[2].is_null() && r[3].is_null()).count();
+    assert_eq!(
+        shipments.columns()[2..4],
+        [
+            "shipment_date: date32[day]".to_string(),
+            "delivery_date: date32[day]".to_string()
+        ]
+    );
+    let both_null = shipments
+        .rows()
+        .iter()
+        .filter(|r| r[2].is_null() && r[3].is_null())
+        .count();
+    let only_shipped = shipments
+        .rows()
+        .iter()
+        .filter(|r| !r[2].is_null() && r[3].is_null())
+        .count();
     assert_eq!((both_null, only_shipped), (6_757, 1_046));
 
     let agg = read_parquet(&s.path("out/agg_shipments/agg_shipments.parquet"));
@@ -121,7 +192,15 @@ fn spec_workload(workload: &str, transform: &str, rows: usize, batch_rows: &str)
     let s = Scratch::new();
     let status = Command::new(python())
         .arg(shared_bench().join("gen.py"))
-        .args(["--out", &s.path("data").display().to_string(), "--workload", workload, "--rows", &rows.to_string(), "--no-gz"])
+        .args([
+            "--out",
+            &s.path("data").display().to_string(),
+            "--workload",
+            workload,
+            "--rows",
+            &rows.to_string(),
+            "--no-gz",
+        ])
         .status()
         .expect("running gen.py (needs numpy)");
     assert!(status.success(), "gen.py failed");
@@ -134,11 +213,19 @@ fn spec_workload(workload: &str, transform: &str, rows: usize, batch_rows: &str)
     assert_eq!(out.code, 0, "{}", out.report);
     let verify = Command::new(python())
         .arg(shared_bench().join("verify.py"))
-        .args([workload, &input.display().to_string(), &s.path("out/rows.parquet").display().to_string()])
+        .args([
+            workload,
+            &input.display().to_string(),
+            &s.path("out/rows.parquet").display().to_string(),
+        ])
         .output()
         .expect("running verify.py (needs numpy and pyarrow)");
     let report = String::from_utf8_lossy(&verify.stdout);
-    assert!(verify.status.success(), "{transform} with batches of {batch_rows}: the oracle disagrees:\n{report}\n{}", String::from_utf8_lossy(&verify.stderr));
+    assert!(
+        verify.status.success(),
+        "{transform} with batches of {batch_rows}: the oracle disagrees:\n{report}\n{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
     assert!(report.contains("\"verdict\": \"OK\""), "{report}");
 }
 
@@ -163,28 +250,37 @@ fn resample_aggregate_fills_gaps_and_keeps_first_last_and_count() {
         "k,t,v\na,2024-03-01T00:00:10Z,1.0\nb,2024-03-01T00:02:00Z,5\na,2024-03-01T00:00:50Z,\na,2024-03-01T00:02:30Z,3.0\nb,2024-03-01T00:00:05Z,7\n",
     );
     for (fill, expected) in [
-        ("none", sluice_tests::rows![
-            ["a", "2024-03-01T00:00:00+00:00", 1.0, 1.0, 1, 1.0],
-            ["a", "2024-03-01T00:02:00+00:00", 3.0, 3.0, 1, 3.0],
-            ["b", "2024-03-01T00:00:00+00:00", 7.0, 7.0, 1, 7.0],
-            ["b", "2024-03-01T00:02:00+00:00", 5.0, 5.0, 1, 5.0],
-        ]),
-        ("null", sluice_tests::rows![
-            ["a", "2024-03-01T00:00:00+00:00", 1.0, 1.0, 1, 1.0],
-            ["a", "2024-03-01T00:01:00+00:00", null, null, 0, null],
-            ["a", "2024-03-01T00:02:00+00:00", 3.0, 3.0, 1, 3.0],
-            ["b", "2024-03-01T00:00:00+00:00", 7.0, 7.0, 1, 7.0],
-            ["b", "2024-03-01T00:01:00+00:00", null, null, 0, null],
-            ["b", "2024-03-01T00:02:00+00:00", 5.0, 5.0, 1, 5.0],
-        ]),
-        ("previous", sluice_tests::rows![
-            ["a", "2024-03-01T00:00:00+00:00", 1.0, 1.0, 1, 1.0],
-            ["a", "2024-03-01T00:01:00+00:00", 1.0, 1.0, 1, 1.0],
-            ["a", "2024-03-01T00:02:00+00:00", 3.0, 3.0, 1, 3.0],
-            ["b", "2024-03-01T00:00:00+00:00", 7.0, 7.0, 1, 7.0],
-            ["b", "2024-03-01T00:01:00+00:00", 7.0, 7.0, 1, 7.0],
-            ["b", "2024-03-01T00:02:00+00:00", 5.0, 5.0, 1, 5.0],
-        ]),
+        (
+            "none",
+            sluice_tests::rows![
+                ["a", "2024-03-01T00:00:00+00:00", 1.0, 1.0, 1, 1.0],
+                ["a", "2024-03-01T00:02:00+00:00", 3.0, 3.0, 1, 3.0],
+                ["b", "2024-03-01T00:00:00+00:00", 7.0, 7.0, 1, 7.0],
+                ["b", "2024-03-01T00:02:00+00:00", 5.0, 5.0, 1, 5.0],
+            ],
+        ),
+        (
+            "null",
+            sluice_tests::rows![
+                ["a", "2024-03-01T00:00:00+00:00", 1.0, 1.0, 1, 1.0],
+                ["a", "2024-03-01T00:01:00+00:00", null, null, 0, null],
+                ["a", "2024-03-01T00:02:00+00:00", 3.0, 3.0, 1, 3.0],
+                ["b", "2024-03-01T00:00:00+00:00", 7.0, 7.0, 1, 7.0],
+                ["b", "2024-03-01T00:01:00+00:00", null, null, 0, null],
+                ["b", "2024-03-01T00:02:00+00:00", 5.0, 5.0, 1, 5.0],
+            ],
+        ),
+        (
+            "previous",
+            sluice_tests::rows![
+                ["a", "2024-03-01T00:00:00+00:00", 1.0, 1.0, 1, 1.0],
+                ["a", "2024-03-01T00:01:00+00:00", 1.0, 1.0, 1, 1.0],
+                ["a", "2024-03-01T00:02:00+00:00", 3.0, 3.0, 1, 3.0],
+                ["b", "2024-03-01T00:00:00+00:00", 7.0, 7.0, 1, 7.0],
+                ["b", "2024-03-01T00:01:00+00:00", 7.0, 7.0, 1, 7.0],
+                ["b", "2024-03-01T00:02:00+00:00", 5.0, 5.0, 1, 5.0],
+            ],
+        ),
     ] {
         let pipeline = format!(
             "[tables.t]\nplugin = \"resample\"\ninput = {{ path = \"in.csv\", types = {{ t = \"timestamp_utc\", v = \"float64\" }} }}\n\
@@ -195,7 +291,17 @@ fn resample_aggregate_fills_gaps_and_keeps_first_last_and_count() {
         let out = s.run(&pipeline, &["--batch-rows", "2"]);
         assert_eq!(out.code, 0, "{fill}: {}", out.report);
         let p = read_parquet(&s.path("out/t/rows.parquet"));
-        assert_eq!(p.columns(), ["k: string", "bucket: timestamp[us, tz=UTC]", "v_first: double", "v_last: double", "v_count: int64", "v_max: double"]);
+        assert_eq!(
+            p.columns(),
+            [
+                "k: string",
+                "bucket: timestamp[us, tz=UTC]",
+                "v_first: double",
+                "v_last: double",
+                "v_count: int64",
+                "v_max: double"
+            ]
+        );
         assert_eq!(p.rows(), &expected, "fill = {fill}");
     }
 }

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use sluice_kit::{run_kit, KitOptions, KitReport};
 use sluice_core::plugin::SessionLimits;
+use sluice_kit::{run_kit, KitOptions, KitReport};
 use sluice_tests::{cache_dir, read_parquet, Scratch};
 
 /// The Python guests built by build.rs (`guests/testbed-py`, `plugins/date-cleanup-py`).
@@ -20,7 +20,8 @@ fn kit(config: &str, limits: SessionLimits) -> KitReport {
         config: config.into(),
         limits,
         cache_dir: Some(cache_dir()),
-        bundled: sluice::cli::bundled(), ..KitOptions::default()
+        bundled: sluice::cli::bundled(),
+        ..KitOptions::default()
     };
     run_kit(TESTBED_PY, &options).expect("the Python testbed loads")
 }
@@ -156,7 +157,8 @@ fn the_python_date_cleanup_passes_the_rust_ones_fixtures() {
     let options = KitOptions {
         fixtures: Some(repo("plugins/date-cleanup/fixtures")),
         cache_dir: Some(cache_dir()),
-        bundled: sluice::cli::bundled(), ..KitOptions::default()
+        bundled: sluice::cli::bundled(),
+        ..KitOptions::default()
     }
     .with_kit_file(&repo("plugins/date-cleanup/kit.json"))
     .unwrap();

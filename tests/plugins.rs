@@ -3,7 +3,9 @@
 
 use serde_json::json;
 use sluice_core::plugin::{EngineOptions, PluginEngine, Session};
-use sluice_tests::{read_parquet, rows, Scratch, EXIT_CONFIG, EXIT_DATA, EXIT_PLUGIN, TESTBED_WASM};
+use sluice_tests::{
+    read_parquet, rows, Scratch, EXIT_CONFIG, EXIT_DATA, EXIT_PLUGIN, TESTBED_WASM,
+};
 
 /// A one-table pipeline over `in.csv` with the testbed plugin configured by `config`.
 fn testbed(config: &str, limits: &str) -> String {
@@ -19,24 +21,54 @@ const PEOPLE: &str = "id,name\n1,ann\n2,\"multi\nline\"\n3,bad\n4,bob\n5,bad\n";
 fn rejected_rows_go_to_rejects_with_source_file_and_line() {
     let s = Scratch::new();
     s.write("in.csv", PEOPLE);
-    let out = s.run(&testbed(r#"{ mode = "reject", column = "name", equals = "bad" }"#, ""), &[]);
+    let out = s.run(
+        &testbed(
+            r#"{ mode = "reject", column = "name", equals = "bad" }"#,
+            "",
+        ),
+        &[],
+    );
     assert_eq!(out.code, 0, "{}", out.report);
     assert_eq!(out.table()["rows_in"], 5);
     assert_eq!(out.table()["rows_out"], 3);
     assert_eq!(out.table()["rows_rejected"], 2);
     let kept = read_parquet(&s.path("out/t/rows.parquet"));
-    assert_eq!(kept.rows(), &rows![[1, "ann"], [2, "multi\nline"], [4, "bob"]]);
+    assert_eq!(
+        kept.rows(),
+        &rows![[1, "ann"], [2, "multi\nline"], [4, "bob"]]
+    );
     let rejects = read_parquet(&s.path("out/t/rejects.parquet"));
     assert_eq!(
         rejects.columns(),
-        ["source_file: string", "source_line: uint64", "input: string", "column: string", "reason: string", "row: string"]
+        [
+            "source_file: string",
+            "source_line: uint64",
+            "input: string",
+            "column: string",
+            "reason: string",
+            "row: string"
+        ]
     );
     let file = s.path("in.csv").display().to_string();
     assert_eq!(
         rejects.rows(),
         &rows![
-            [file, 5, "rows", "name", "value is on the reject list", "{\"id\":3,\"name\":\"bad\"}"],
-            [file, 7, "rows", "name", "value is on the reject list", "{\"id\":5,\"name\":\"bad\"}"],
+            [
+                file,
+                5,
+                "rows",
+                "name",
+                "value is on the reject list",
+                "{\"id\":3,\"name\":\"bad\"}"
+            ],
+            [
+                file,
+                7,
+                "rows",
+                "name",
+                "value is on the reject list",
+                "{\"id\":5,\"name\":\"bad\"}"
+            ],
         ]
     );
 }
@@ -45,9 +77,19 @@ fn rejected_rows_go_to_rejects_with_source_file_and_line() {
 fn rejects_keep_their_lines_across_batches() {
     let s = Scratch::new();
     s.write("in.csv", PEOPLE);
-    let out = s.run(&testbed(r#"{ mode = "reject", column = "name", equals = "bad" }"#, ""), &["--batch-rows", "2"]);
+    let out = s.run(
+        &testbed(
+            r#"{ mode = "reject", column = "name", equals = "bad" }"#,
+            "",
+        ),
+        &["--batch-rows", "2"],
+    );
     assert_eq!(out.code, 0, "{}", out.report);
-    let lines: Vec<_> = read_parquet(&s.path("out/t/rejects.parquet")).rows().iter().map(|r| r[1].clone()).collect();
+    let lines: Vec<_> = read_parquet(&s.path("out/t/rejects.parquet"))
+        .rows()
+        .iter()
+        .map(|r| r[1].clone())
+        .collect();
     assert_eq!(lines, vec![json!(5), json!(7)]);
 }
 
@@ -55,11 +97,23 @@ fn rejects_keep_their_lines_across_batches() {
 fn a_plugin_data_error_points_at_the_source_line() {
     let s = Scratch::new();
     s.write("in.csv", PEOPLE);
-    let out = s.run(&testbed(r#"{ mode = "data-error", column = "name", equals = "bad" }"#, ""), &["--batch-rows", "2"]);
+    let out = s.run(
+        &testbed(
+            r#"{ mode = "data-error", column = "name", equals = "bad" }"#,
+            "",
+        ),
+        &["--batch-rows", "2"],
+    );
     assert_eq!(out.code, EXIT_DATA, "{}", out.report);
     let error = out.error();
-    assert!(error.contains("plugin testbed 0.1.0: data error in input `rows`"), "{error}");
-    assert!(error.contains("in.csv:5, column `name`: this value cannot be processed"), "{error}");
+    assert!(
+        error.contains("plugin testbed 0.1.0: data error in input `rows`"),
+        "{error}"
+    );
+    assert!(
+        error.contains("in.csv:5, column `name`: this value cannot be processed"),
+        "{error}"
+    );
     assert!(s.output_files().is_empty(), "{:?}", s.output_files());
 }
 
@@ -83,21 +137,33 @@ fn a_bad_plugin_config_fails_before_any_data_moves() {
     s.write("in.csv", PEOPLE);
     let out = s.run(&testbed(r#"{ mode = "no-such-mode" }"#, ""), &[]);
     assert_eq!(out.code, EXIT_CONFIG, "{}", out.report);
-    assert!(out.error().contains("plugin testbed 0.1.0: bad config: invalid plugin config"), "{}", out.error());
+    assert!(
+        out.error()
+            .contains("plugin testbed 0.1.0: bad config: invalid plugin config"),
+        "{}",
+        out.error()
+    );
     assert_eq!(out.table()["rows_in"], 0);
 
     let passthrough = "[tables.t]\nplugin = \"passthrough\"\nconfig = { select = [\"nope\"] }\n\
                        input = { path = \"in.csv\" }\noutput = { location = \"out/t\" }\n";
     let out = s.run(passthrough, &[]);
     assert_eq!(out.code, EXIT_CONFIG);
-    assert!(out.error().contains("select: no input column `nope`"), "{}", out.error());
+    assert!(
+        out.error().contains("select: no input column `nope`"),
+        "{}",
+        out.error()
+    );
 }
 
 #[test]
 fn a_hanging_plugin_hits_the_call_timeout() {
     let s = Scratch::new();
     s.write("in.csv", PEOPLE);
-    let out = s.run(&testbed(r#"{ mode = "loop" }"#, "call_timeout_secs = 1"), &[]);
+    let out = s.run(
+        &testbed(r#"{ mode = "loop" }"#, "call_timeout_secs = 1"),
+        &[],
+    );
     assert_eq!(out.code, EXIT_PLUGIN, "{}", out.report);
     assert!(out.error().contains("plugin testbed 0.1.0: push of batch 1 of input `rows` ran past the limit of call timeout of 1 s"), "{}", out.error());
     assert!(s.output_files().is_empty());
@@ -109,7 +175,12 @@ fn a_memory_bomb_hits_the_memory_cap() {
     s.write("in.csv", PEOPLE);
     let out = s.run(&testbed(r#"{ mode = "alloc" }"#, "memory_mib = 64"), &[]);
     assert_eq!(out.code, EXIT_PLUGIN, "{}", out.report);
-    assert!(out.error().contains("push of batch 1 of input `rows` ran past the limit of memory cap of 64 MiB"), "{}", out.error());
+    assert!(
+        out.error()
+            .contains("push of batch 1 of input `rows` ran past the limit of memory cap of 64 MiB"),
+        "{}",
+        out.error()
+    );
     assert!(s.output_files().is_empty());
 }
 
@@ -119,22 +190,43 @@ fn a_panicking_plugin_is_a_trap_not_a_crash() {
     s.write("in.csv", PEOPLE);
     let out = s.run(&testbed(r#"{ mode = "panic" }"#, ""), &[]);
     assert_eq!(out.code, EXIT_PLUGIN, "{}", out.report);
-    assert!(out.error().contains("plugin testbed 0.1.0: trapped in push of batch 1 of input `rows`"), "{}", out.error());
+    assert!(
+        out.error()
+            .contains("plugin testbed 0.1.0: trapped in push of batch 1 of input `rows`"),
+        "{}",
+        out.error()
+    );
     // The panic message reaches the error through the plugin's log.
-    assert!(out.error().contains("plugin panicked: ") && out.error().contains("testbed was told to panic"), "{}", out.error());
+    assert!(
+        out.error().contains("plugin panicked: ")
+            && out.error().contains("testbed was told to panic"),
+        "{}",
+        out.error()
+    );
 
     // Also when the panic happens in `open`, before any batch.
     let out = s.run(&testbed(r#"{ mode = "panic-in-open" }"#, ""), &[]);
     assert_eq!(out.code, EXIT_PLUGIN, "{}", out.report);
-    assert!(out.error().contains("trapped in open: plugin panicked: "), "{}", out.error());
-    assert!(out.error().contains("testbed was told to panic in open"), "{}", out.error());
+    assert!(
+        out.error().contains("trapped in open: plugin panicked: "),
+        "{}",
+        out.error()
+    );
+    assert!(
+        out.error().contains("testbed was told to panic in open"),
+        "{}",
+        out.error()
+    );
 }
 
 #[test]
 fn a_log_flood_is_cut_and_counted() {
     let s = Scratch::new();
     s.write("in.csv", PEOPLE);
-    let out = s.run(&testbed(r#"{ mode = "log-flood", count = 5000 }"#, "log_lines = 100"), &[]);
+    let out = s.run(
+        &testbed(r#"{ mode = "log-flood", count = 5000 }"#, "log_lines = 100"),
+        &[],
+    );
     assert_eq!(out.code, 0, "{}", out.report);
     assert_eq!(out.table()["plugin_logs_dropped"], 4900);
 }
@@ -142,20 +234,34 @@ fn a_log_flood_is_cut_and_counted() {
 #[test]
 fn describe_is_decoded_and_compiled_plugins_are_cached() {
     let dir = tempfile::tempdir().unwrap();
-    let options = EngineOptions { cache_dir: Some(dir.path().to_path_buf()), bundled: sluice::cli::bundled(), ..EngineOptions::default() };
+    let options = EngineOptions {
+        cache_dir: Some(dir.path().to_path_buf()),
+        bundled: sluice::cli::bundled(),
+        ..EngineOptions::default()
+    };
     let first = PluginEngine::new(options.clone()).unwrap();
     let plugin = first.load("passthrough").unwrap();
     assert!(!plugin.from_cache, "an empty cache cannot hit");
     let info = Session::describe(&first, &plugin).unwrap();
-    assert_eq!((info.name.as_str(), info.contract_version.as_str()), ("passthrough", "0.1.0"));
+    assert_eq!(
+        (info.name.as_str(), info.contract_version.as_str()),
+        ("passthrough", "0.1.0")
+    );
     assert_eq!(info.inputs[0].name, "rows");
     assert!(info.outputs[0].schema.is_none());
     let cached = compiled_entries(dir.path());
     assert_eq!(cached.len(), 1, "one compiled artifact: {cached:?}");
-    assert!(cached[0].file_name().unwrap().to_string_lossy().starts_with(&plugin.sha256));
+    assert!(cached[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .starts_with(&plugin.sha256));
 
     let second = PluginEngine::new(options).unwrap();
-    assert!(second.load("passthrough").unwrap().from_cache, "a second engine must load the cached artifact");
+    assert!(
+        second.load("passthrough").unwrap().from_cache,
+        "a second engine must load the cached artifact"
+    );
 }
 
 /// The compiled code files (`.cwasm`) in a cache folder, sorted.
@@ -173,19 +279,43 @@ fn compiled_entries(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn a_substituted_compiled_plugin_is_compiled_again_not_run() {
     let dir = tempfile::tempdir().unwrap();
-    let options = EngineOptions { cache_dir: Some(dir.path().join("cache")), bundled: sluice::cli::bundled(), ..EngineOptions::default() };
+    let options = EngineOptions {
+        cache_dir: Some(dir.path().join("cache")),
+        bundled: sluice::cli::bundled(),
+        ..EngineOptions::default()
+    };
     let engine = PluginEngine::new(options.clone()).unwrap();
-    let (passthrough, testbed) = (engine.load("passthrough").unwrap(), engine.load(TESTBED_WASM).unwrap());
-    let entry = |sha: &str| compiled_entries(&dir.path().join("cache")).into_iter().find(|p| p.to_string_lossy().contains(sha)).unwrap();
+    let (passthrough, testbed) = (
+        engine.load("passthrough").unwrap(),
+        engine.load(TESTBED_WASM).unwrap(),
+    );
+    let entry = |sha: &str| {
+        compiled_entries(&dir.path().join("cache"))
+            .into_iter()
+            .find(|p| p.to_string_lossy().contains(sha))
+            .unwrap()
+    };
     // Another plugin's native code put in place of passthrough's.
     std::fs::copy(entry(&testbed.sha256), entry(&passthrough.sha256)).unwrap();
 
     let engine = PluginEngine::new(options.clone()).unwrap();
     let loaded = engine.load("passthrough").unwrap();
-    assert!(!loaded.from_cache, "the substituted code must not be loaded");
-    assert_eq!(Session::describe(&engine, &loaded).unwrap().name, "passthrough");
+    assert!(
+        !loaded.from_cache,
+        "the substituted code must not be loaded"
+    );
+    assert_eq!(
+        Session::describe(&engine, &loaded).unwrap().name,
+        "passthrough"
+    );
     // Compiled again and stored right: the next engine trusts it.
-    assert!(PluginEngine::new(options).unwrap().load("passthrough").unwrap().from_cache);
+    assert!(
+        PluginEngine::new(options)
+            .unwrap()
+            .load("passthrough")
+            .unwrap()
+            .from_cache
+    );
 }
 
 #[test]
@@ -193,18 +323,40 @@ fn a_cache_folder_others_may_write_to_is_not_used() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-    let options = EngineOptions { cache_dir: Some(dir.path().to_path_buf()), bundled: sluice::cli::bundled(), ..EngineOptions::default() };
+    let options = EngineOptions {
+        cache_dir: Some(dir.path().to_path_buf()),
+        bundled: sluice::cli::bundled(),
+        ..EngineOptions::default()
+    };
     for _ in 0..2 {
-        assert!(!PluginEngine::new(options.clone()).unwrap().load("passthrough").unwrap().from_cache);
+        assert!(
+            !PluginEngine::new(options.clone())
+                .unwrap()
+                .load("passthrough")
+                .unwrap()
+                .from_cache
+        );
     }
-    assert!(compiled_entries(dir.path()).is_empty(), "nothing may be written to a shared folder");
+    assert!(
+        compiled_entries(dir.path()).is_empty(),
+        "nothing may be written to a shared folder"
+    );
 }
 
 #[test]
 fn inspect_and_unknown_plugins() {
-    assert_eq!(sluice::cli::main(["sluice", "plugin", "inspect", "passthrough"]), 0);
-    assert_eq!(sluice::cli::main(["sluice", "plugin", "inspect", TESTBED_WASM, "--json"]), 0);
-    assert_eq!(sluice::cli::main(["sluice", "plugin", "inspect", "no-such-plugin"]), EXIT_CONFIG);
+    assert_eq!(
+        sluice::cli::main(["sluice", "plugin", "inspect", "passthrough"]),
+        0
+    );
+    assert_eq!(
+        sluice::cli::main(["sluice", "plugin", "inspect", TESTBED_WASM, "--json"]),
+        0
+    );
+    assert_eq!(
+        sluice::cli::main(["sluice", "plugin", "inspect", "no-such-plugin"]),
+        EXIT_CONFIG
+    );
     let s = Scratch::new();
     s.write("in.csv", PEOPLE);
     let out = s.run(
@@ -212,39 +364,83 @@ fn inspect_and_unknown_plugins() {
         &[],
     );
     assert_eq!(out.code, EXIT_CONFIG);
-    assert!(out.error().contains("missing.wasm: cannot read"), "{}", out.error());
+    assert!(
+        out.error().contains("missing.wasm: cannot read"),
+        "{}",
+        out.error()
+    );
 }
 
 #[test]
 fn plugin_new_scaffolds_a_crate() {
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().display().to_string();
-    assert_eq!(sluice::cli::main(["sluice", "plugin", "new", "word-count", "--dir", &target]), 0);
+    assert_eq!(
+        sluice::cli::main(["sluice", "plugin", "new", "word-count", "--dir", &target]),
+        0
+    );
     let root = dir.path().join("word-count");
-    for file in ["Cargo.toml", "Cargo.lock", "rust-toolchain.toml", "src/lib.rs", "wit/sluice.wit", "vendor/sdk/Cargo.toml", "vendor/ipc/src/lib.rs", "fixtures/basic/input/rows.csv", "fixtures/basic/expected/rows.csv"] {
+    for file in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "rust-toolchain.toml",
+        "src/lib.rs",
+        "wit/sluice.wit",
+        "vendor/sdk/Cargo.toml",
+        "vendor/ipc/src/lib.rs",
+        "fixtures/basic/input/rows.csv",
+        "fixtures/basic/expected/rows.csv",
+    ] {
         assert!(root.join(file).exists(), "missing {file}");
     }
     let lib = std::fs::read_to_string(root.join("src/lib.rs")).unwrap();
-    assert!(lib.contains("struct WordCount") && lib.contains("export_plugin!(WordCount)"), "{lib}");
+    assert!(
+        lib.contains("struct WordCount") && lib.contains("export_plugin!(WordCount)"),
+        "{lib}"
+    );
     let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
     // The SDK comes with the project, not from a checkout.
-    assert!(manifest.contains("name = \"word-count\"") && manifest.contains("path = \"vendor/sdk\""), "{manifest}");
+    assert!(
+        manifest.contains("name = \"word-count\"") && manifest.contains("path = \"vendor/sdk\""),
+        "{manifest}"
+    );
     // A second run must not overwrite it; a bad name is refused.
-    assert_eq!(sluice::cli::main(["sluice", "plugin", "new", "word-count", "--dir", &target]), EXIT_CONFIG);
-    assert_eq!(sluice::cli::main(["sluice", "plugin", "new", "Bad Name", "--dir", &target]), EXIT_CONFIG);
+    assert_eq!(
+        sluice::cli::main(["sluice", "plugin", "new", "word-count", "--dir", &target]),
+        EXIT_CONFIG
+    );
+    assert_eq!(
+        sluice::cli::main(["sluice", "plugin", "new", "Bad Name", "--dir", &target]),
+        EXIT_CONFIG
+    );
 }
 
 #[test]
 fn a_fuel_budget_stops_a_plugin_deterministically() {
     let s = Scratch::new();
     s.write("in.csv", PEOPLE);
-    let out = s.run(&testbed(r#"{ mode = "loop" }"#, "fuel_per_call = 1000000"), &[]);
+    let out = s.run(
+        &testbed(r#"{ mode = "loop" }"#, "fuel_per_call = 1000000"),
+        &[],
+    );
     assert_eq!(out.code, EXIT_PLUGIN, "{}", out.report);
-    assert!(out.error().contains("ran past the limit of fuel budget of 1000000 per call"), "{}", out.error());
+    assert!(
+        out.error()
+            .contains("ran past the limit of fuel budget of 1000000 per call"),
+        "{}",
+        out.error()
+    );
 
-    let out = s.run(&testbed(r#"{ mode = "pass" }"#, "fuel_per_call = 100000000"), &[]);
+    let out = s.run(
+        &testbed(r#"{ mode = "pass" }"#, "fuel_per_call = 100000000"),
+        &[],
+    );
     assert_eq!(out.code, 0, "{}", out.report);
-    assert!(out.table()["plugin_fuel"].as_u64().unwrap() > 0, "{}", out.report);
+    assert!(
+        out.table()["plugin_fuel"].as_u64().unwrap() > 0,
+        "{}",
+        out.report
+    );
     assert!(out.table()["plugin_peak_memory_bytes"].as_u64().unwrap() > 0);
 }
 
@@ -255,11 +451,19 @@ fn the_plugin_clock_reads_the_run_time() {
     let out = s.run(&testbed(r#"{ mode = "clock" }"#, ""), &[]);
     assert_eq!(out.code, 0, "{}", out.report);
     let rows = read_parquet(&s.path("out/t/rows.parquet"));
-    let clocks: std::collections::BTreeSet<i64> = rows.rows().iter().map(|r| r[2].as_i64().unwrap()).collect();
-    assert_eq!(clocks.len(), 1, "the clock must not move during a run: {clocks:?}");
+    let clocks: std::collections::BTreeSet<i64> =
+        rows.rows().iter().map(|r| r[2].as_i64().unwrap()).collect();
+    assert_eq!(
+        clocks.len(),
+        1,
+        "the clock must not move during a run: {clocks:?}"
+    );
     let run_time = out.report["run_time"].as_str().unwrap().to_string();
     let seconds = *clocks.iter().next().unwrap() / 1_000_000;
     // run_time is RFC 3339; compare its whole seconds through the report's own format.
     let formatted = sluice_tests::rfc3339_seconds(seconds);
-    assert!(run_time.starts_with(&formatted), "plugin clock {formatted} vs run time {run_time}");
+    assert!(
+        run_time.starts_with(&formatted),
+        "plugin clock {formatted} vs run time {run_time}"
+    );
 }

@@ -23,7 +23,12 @@ macro_rules! on_both_servers {
     )*};
 }
 
-on_both_servers!(csv_and_gzip_round_trip, listing_goes_past_1000_keys, multipart_output_spans_several_parts, rerun_writes_nothing_and_force_rewrites);
+on_both_servers!(
+    csv_and_gzip_round_trip,
+    listing_goes_past_1000_keys,
+    multipart_output_spans_several_parts,
+    rerun_writes_nothing_and_force_rewrites
+);
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     use std::io::Write;
@@ -46,7 +51,11 @@ fn run(scratch: &Scratch, bucket: &Bucket, pipeline: &str, extra: &[&str]) -> Ou
 }
 
 fn data_keys(bucket: &Bucket, prefix: &str) -> Vec<String> {
-    bucket.keys().into_iter().filter(|k| k.starts_with(prefix) && k.ends_with(".parquet")).collect()
+    bucket
+        .keys()
+        .into_iter()
+        .filter(|k| k.starts_with(prefix) && k.ends_with(".parquet"))
+        .collect()
 }
 
 /// Every output file's rows, read back with pyarrow, in key order.
@@ -65,21 +74,46 @@ fn csv_and_gzip_round_trip(backend: Backend) {
     bucket.put("in/a.csv", "id,name\n1,ann\n2,bob\n");
     bucket.put("in/b.csv.gz", gzip(b"id,name\n3,cy\n"));
     bucket.put("in/ignored.txt", "not matched by the glob");
-    let out = run(&scratch, &bucket, &passthrough(&bucket.uri("in/*.csv*"), &bucket.uri("out/t"), ""), &[]);
+    let out = run(
+        &scratch,
+        &bucket,
+        &passthrough(&bucket.uri("in/*.csv*"), &bucket.uri("out/t"), ""),
+        &[],
+    );
     assert_eq!(out.code, 0, "{}", out.report);
     assert_eq!(out.table()["rows_in"], 3);
-    assert_eq!(out.table()["inputs"][0]["files"], serde_json::json!([bucket.uri("in/a.csv"), bucket.uri("in/b.csv.gz")]));
+    assert_eq!(
+        out.table()["inputs"][0]["files"],
+        serde_json::json!([bucket.uri("in/a.csv"), bucket.uri("in/b.csv.gz")])
+    );
     let unit = out.table()["unit"].as_str().unwrap().to_string();
     let keys = data_keys(&bucket, "out/t/");
     assert_eq!(keys, [format!("out/t/rows/part-{unit}-00000.parquet")]);
-    assert_eq!(read_rows(&scratch, &bucket, &keys), rows!([1, "ann"], [2, "bob"], [3, "cy"]));
+    assert_eq!(
+        read_rows(&scratch, &bucket, &keys),
+        rows!([1, "ann"], [2, "bob"], [3, "cy"])
+    );
     // The commit record and the Athena symlink manifest, written after the data.
-    let manifest: serde_json::Value = serde_json::from_slice(&bucket.get(&format!("out/t/_sluice/commits/{unit}.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &bucket
+            .get(&format!("out/t/_sluice/commits/{unit}.json"))
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(manifest["files"][0]["rows"], 3);
-    let symlink = String::from_utf8(bucket.get(&format!("out/t/_sluice/symlink/rows/{unit}.txt")).unwrap()).unwrap();
+    let symlink = String::from_utf8(
+        bucket
+            .get(&format!("out/t/_sluice/symlink/rows/{unit}.txt"))
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(symlink, format!("{}\n", bucket.uri(&keys[0])));
     // The lock is released.
-    assert!(bucket.keys().iter().all(|k| !k.contains("_sluice/locks/")), "{:?}", bucket.keys());
+    assert!(
+        bucket.keys().iter().all(|k| !k.contains("_sluice/locks/")),
+        "{:?}",
+        bucket.keys()
+    );
 }
 
 fn listing_goes_past_1000_keys(backend: Backend) {
@@ -88,9 +122,17 @@ fn listing_goes_past_1000_keys(backend: Backend) {
     for i in 0..1_100 {
         bucket.put(&format!("many/part-{i:04}.csv"), format!("id\n{i}\n"));
     }
-    let out = run(&scratch, &bucket, &passthrough(&bucket.uri("many/part-*.csv"), &bucket.uri("out/t"), ""), &[]);
+    let out = run(
+        &scratch,
+        &bucket,
+        &passthrough(&bucket.uri("many/part-*.csv"), &bucket.uri("out/t"), ""),
+        &[],
+    );
     assert_eq!(out.code, 0, "{}", out.report);
-    assert_eq!(out.table()["inputs"][0]["files"].as_array().unwrap().len(), 1_100);
+    assert_eq!(
+        out.table()["inputs"][0]["files"].as_array().unwrap().len(),
+        1_100
+    );
     let rows = read_rows(&scratch, &bucket, &data_keys(&bucket, "out/t/"));
     let ids: Vec<i64> = rows.iter().map(|r| r[0].as_i64().unwrap()).collect();
     assert_eq!(ids, (0..1_100).collect::<Vec<_>>());
@@ -117,16 +159,41 @@ fn multipart_output_spans_several_parts(backend: Backend) {
     let bucket = Bucket::new(backend);
     let scratch = Scratch::new();
     bucket.put("big/in.csv", noisy_csv(200_000));
-    let pipeline = passthrough(&bucket.uri("big/in.csv"), &bucket.uri("out/t"), ", compression = \"none\"");
-    let out = run(&scratch, &bucket, &pipeline, &["--s3-part-mib", "5", "--s3-read-chunk-mib", "1"]);
+    let pipeline = passthrough(
+        &bucket.uri("big/in.csv"),
+        &bucket.uri("out/t"),
+        ", compression = \"none\"",
+    );
+    let out = run(
+        &scratch,
+        &bucket,
+        &pipeline,
+        &["--s3-part-mib", "5", "--s3-read-chunk-mib", "1"],
+    );
     assert_eq!(out.code, 0, "{}", out.report);
     let keys = data_keys(&bucket, "out/t/");
     assert_eq!(keys.len(), 1);
     let bytes = out.table()["outputs"][0]["bytes"].as_u64().unwrap();
-    assert!(bytes > 10 << 20, "the file should need more than two 5 MiB parts, has {bytes} bytes");
-    let head = sluice_tests::s3::runtime().block_on(bucket.client.head_object().bucket(&bucket.name).key(&keys[0]).send()).unwrap();
+    assert!(
+        bytes > 10 << 20,
+        "the file should need more than two 5 MiB parts, has {bytes} bytes"
+    );
+    let head = sluice_tests::s3::runtime()
+        .block_on(
+            bucket
+                .client
+                .head_object()
+                .bucket(&bucket.name)
+                .key(&keys[0])
+                .send(),
+        )
+        .unwrap();
     if backend == Backend::Moto {
-        assert!(head.e_tag().unwrap().contains('-'), "a multipart ETag ends in -<parts>: {:?}", head.e_tag());
+        assert!(
+            head.e_tag().unwrap().contains('-'),
+            "a multipart ETag ends in -<parts>: {:?}",
+            head.e_tag()
+        );
         assert!(bucket.open_uploads().is_empty());
     }
     assert_eq!(head.content_length().unwrap() as u64, bytes);
@@ -150,15 +217,33 @@ fn rerun_writes_nothing_and_force_rewrites(backend: Backend) {
     let again = run(&scratch, &bucket, &pipeline, &[]);
     assert_eq!(again.code, 0, "{}", again.report);
     assert_eq!(again.table()["status"], "already_done");
-    assert_eq!(again.table()["outputs"][0]["rows"], 2, "the report still names what was committed");
+    assert_eq!(
+        again.table()["outputs"][0]["rows"],
+        2,
+        "the report still names what was committed"
+    );
     assert_eq!(bucket.keys(), keys_after_first);
-    assert_eq!(bucket.get(&manifest_key).unwrap(), manifest, "nothing was rewritten");
+    assert_eq!(
+        bucket.get(&manifest_key).unwrap(),
+        manifest,
+        "nothing was rewritten"
+    );
 
-    let forced = run(&scratch, &bucket, &pipeline, &["--force", "--run-id", "forced-run"]);
+    let forced = run(
+        &scratch,
+        &bucket,
+        &pipeline,
+        &["--force", "--run-id", "forced-run"],
+    );
     assert_eq!(forced.code, 0, "{}", forced.report);
     assert_eq!(forced.table()["status"], "succeeded");
-    assert_eq!(bucket.keys(), keys_after_first, "a forced rerun rewrites the same keys");
-    let rewritten: serde_json::Value = serde_json::from_slice(&bucket.get(&manifest_key).unwrap()).unwrap();
+    assert_eq!(
+        bucket.keys(),
+        keys_after_first,
+        "a forced rerun rewrites the same keys"
+    );
+    let rewritten: serde_json::Value =
+        serde_json::from_slice(&bucket.get(&manifest_key).unwrap()).unwrap();
     assert_eq!(rewritten["run_id"], "forced-run");
 
     // New content under the same key is a new unit: its rows are added beside the old ones.
@@ -168,7 +253,10 @@ fn rerun_writes_nothing_and_force_rewrites(backend: Backend) {
     assert_ne!(changed.table()["unit"], first.table()["unit"]);
     let keys = data_keys(&bucket, "out/t/");
     assert_eq!(keys.len(), 2);
-    let mut ids: Vec<i64> = read_rows(&scratch, &bucket, &keys).iter().map(|r| r[0].as_i64().unwrap()).collect();
+    let mut ids: Vec<i64> = read_rows(&scratch, &bucket, &keys)
+        .iter()
+        .map(|r| r[0].as_i64().unwrap())
+        .collect();
     ids.sort();
     assert_eq!(ids, [1, 2, 3]);
 }
@@ -191,10 +279,24 @@ fn transient_errors_and_resets_are_retried() {
     proxy.add("POST", "uploadId=", Fault::Status(500), 1);
     proxy.add("GET", "big/in.csv", Fault::Truncate(1000), 2);
     proxy.add("GET", "big/in.csv", Fault::Status(503), 1);
-    let pipeline = passthrough(&bucket.uri("big/in.csv"), &bucket.uri("out/t"), ", compression = \"none\"");
-    let out = run(&scratch, &bucket, &pipeline, &["--s3-part-mib", "5", "--s3-read-chunk-mib", "1"]);
+    let pipeline = passthrough(
+        &bucket.uri("big/in.csv"),
+        &bucket.uri("out/t"),
+        ", compression = \"none\"",
+    );
+    let out = run(
+        &scratch,
+        &bucket,
+        &pipeline,
+        &["--s3-part-mib", "5", "--s3-read-chunk-mib", "1"],
+    );
     assert_eq!(out.code, 0, "{}", out.report);
-    assert_eq!(proxy.faults().len(), 7, "every fault was injected: {:?}", proxy.faults());
+    assert_eq!(
+        proxy.faults().len(),
+        7,
+        "every fault was injected: {:?}",
+        proxy.faults()
+    );
     let keys = data_keys(&bucket, "out/t/");
     let rows = read_rows(&scratch, &bucket, &keys);
     assert_eq!(rows.len(), 200_000);
@@ -207,14 +309,35 @@ fn persistent_errors_fail_the_table_and_leave_nothing() {
     let scratch = Scratch::new();
     bucket.put("big/in.csv", noisy_csv(200_000));
     proxy.add("PUT", "partNumber=2", Fault::Status(503), 1_000);
-    let pipeline = passthrough(&bucket.uri("big/in.csv"), &bucket.uri("out/t"), ", compression = \"none\"");
-    let out = run(&scratch, &bucket, &pipeline, &["--s3-part-mib", "5", "--s3-max-attempts", "3"]);
+    let pipeline = passthrough(
+        &bucket.uri("big/in.csv"),
+        &bucket.uri("out/t"),
+        ", compression = \"none\"",
+    );
+    let out = run(
+        &scratch,
+        &bucket,
+        &pipeline,
+        &["--s3-part-mib", "5", "--s3-max-attempts", "3"],
+    );
     assert_eq!(out.code, EXIT_IO, "{}", out.report);
     assert!(out.error().contains("UploadPart"), "{}", out.error());
-    assert_eq!(proxy.faults().len(), 3, "one request and two retries: {:?}", proxy.faults());
-    let left: Vec<String> = bucket.keys().into_iter().filter(|k| k.starts_with("out/")).collect();
+    assert_eq!(
+        proxy.faults().len(),
+        3,
+        "one request and two retries: {:?}",
+        proxy.faults()
+    );
+    let left: Vec<String> = bucket
+        .keys()
+        .into_iter()
+        .filter(|k| k.starts_with("out/"))
+        .collect();
     assert!(left.is_empty(), "nothing visible is left behind: {left:?}");
-    assert!(bucket.open_uploads().is_empty(), "the multipart upload was aborted");
+    assert!(
+        bucket.open_uploads().is_empty(),
+        "the multipart upload was aborted"
+    );
 }
 
 #[test]
@@ -223,10 +346,23 @@ fn a_connection_reset_mid_upload_that_never_heals_leaves_no_parts() {
     let scratch = Scratch::new();
     bucket.put("big/in.csv", noisy_csv(200_000));
     proxy.add("PUT", "partNumber=", Fault::Reset, 1_000);
-    let pipeline = passthrough(&bucket.uri("big/in.csv"), &bucket.uri("out/t"), ", compression = \"none\"");
-    let out = run(&scratch, &bucket, &pipeline, &["--s3-part-mib", "5", "--s3-max-attempts", "2"]);
+    let pipeline = passthrough(
+        &bucket.uri("big/in.csv"),
+        &bucket.uri("out/t"),
+        ", compression = \"none\"",
+    );
+    let out = run(
+        &scratch,
+        &bucket,
+        &pipeline,
+        &["--s3-part-mib", "5", "--s3-max-attempts", "2"],
+    );
     assert_eq!(out.code, EXIT_IO, "{}", out.report);
-    assert!(bucket.keys().iter().all(|k| !k.starts_with("out/t/rows")), "{:?}", bucket.keys());
+    assert!(
+        bucket.keys().iter().all(|k| !k.starts_with("out/t/rows")),
+        "{:?}",
+        bucket.keys()
+    );
     assert!(bucket.open_uploads().is_empty());
 }
 
@@ -274,11 +410,23 @@ fn two_concurrent_runs_make_one_output_and_one_clear_refusal() {
     bucket.put("in/a.csv", numbers_csv(1_000));
     let outcomes = race(&bucket, &[]);
     let codes: Vec<u8> = outcomes.iter().map(|o| o.code).collect();
-    let winner = outcomes.iter().find(|o| o.code == 0).unwrap_or_else(|| panic!("one run succeeds: {codes:?}"));
-    let loser = outcomes.iter().find(|o| o.code != 0).unwrap_or_else(|| panic!("one run is refused: {codes:?}"));
+    let winner = outcomes
+        .iter()
+        .find(|o| o.code == 0)
+        .unwrap_or_else(|| panic!("one run succeeds: {codes:?}"));
+    let loser = outcomes
+        .iter()
+        .find(|o| o.code != 0)
+        .unwrap_or_else(|| panic!("one run is refused: {codes:?}"));
     assert_eq!(loser.code, EXIT_IO);
     let winner_id = winner.report["run_id"].as_str().unwrap();
-    assert!(loser.error().contains(&format!("locked by run `{winner_id}`")), "{}", loser.error());
+    assert!(
+        loser
+            .error()
+            .contains(&format!("locked by run `{winner_id}`")),
+        "{}",
+        loser.error()
+    );
     assert_eq!(data_keys(&bucket, "out/t/").len(), 1);
 }
 
@@ -287,7 +435,10 @@ fn a_waiting_run_finds_the_work_done() {
     let bucket = Bucket::new(Backend::Moto);
     bucket.put("in/a.csv", numbers_csv(1_000));
     let outcomes = race(&bucket, &["--lock-wait", "120"]);
-    let statuses: Vec<&str> = outcomes.iter().map(|o| o.table()["status"].as_str().unwrap()).collect();
+    let statuses: Vec<&str> = outcomes
+        .iter()
+        .map(|o| o.table()["status"].as_str().unwrap())
+        .collect();
     assert!(outcomes.iter().all(|o| o.code == 0), "{statuses:?}");
     let mut sorted = statuses.clone();
     sorted.sort();
@@ -300,7 +451,10 @@ fn lease(run_id: &str, expires_at_ms: i64) -> String {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
 }
 
 #[test]
@@ -313,7 +467,13 @@ fn a_live_lease_refuses_and_an_expired_one_is_taken_over() {
     let pipeline = passthrough(&bucket.uri("in/a.csv"), &bucket.uri("out/t"), "");
     let refused = run(&scratch, &bucket, &pipeline, &[]);
     assert_eq!(refused.code, EXIT_IO, "{}", refused.report);
-    assert!(refused.error().contains("locked by run `holder-run` on elsewhere (pid 7)"), "{}", refused.error());
+    assert!(
+        refused
+            .error()
+            .contains("locked by run `holder-run` on elsewhere (pid 7)"),
+        "{}",
+        refused.error()
+    );
     assert!(data_keys(&bucket, "out/").is_empty());
 
     // The holder crashed: its lease ran out and nobody renewed it.
@@ -351,23 +511,56 @@ fn versions_are_registered_and_not_processed_twice() {
         path_style: true,
         ..Default::default()
     });
-    let registry = sluice_core::commit::Registry::new(store.bucket(&bucket.name).unwrap(), "out/orders", "acme", "orders");
-    let listed: Vec<(String, sluice_core::commit::VersionStatus)> = registry.list().unwrap().into_iter().map(|r| (r.version, r.status)).collect();
+    let registry = sluice_core::commit::Registry::new(
+        store.bucket(&bucket.name).unwrap(),
+        "out/orders",
+        "acme",
+        "orders",
+    );
+    let listed: Vec<(String, sluice_core::commit::VersionStatus)> = registry
+        .list()
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.version, r.status))
+        .collect();
     use sluice_core::commit::VersionStatus::Succeeded;
-    assert_eq!(listed, [("20201230_V0001".to_string(), Succeeded), ("20201231_V0001".to_string(), Succeeded)]);
-    let base = registry.latest_succeeded_before("20201231_V0002").unwrap().unwrap();
+    assert_eq!(
+        listed,
+        [
+            ("20201230_V0001".to_string(), Succeeded),
+            ("20201231_V0001".to_string(), Succeeded)
+        ]
+    );
+    let base = registry
+        .latest_succeeded_before("20201231_V0002")
+        .unwrap()
+        .unwrap();
     assert_eq!(base.version, "20201231_V0001");
-    assert_eq!(base.inputs[0].1, [bucket.uri("acme/orders/20201231_V0001/a.csv")]);
+    assert_eq!(
+        base.inputs[0].1,
+        [bucket.uri("acme/orders/20201231_V0001/a.csv")]
+    );
 
     // A failed version is recorded as such, and is not a base for later deltas.
-    bucket.put("acme/orders/20210101_V0001/a.csv", "id\nnot-a-number-but-declared\n");
-    let failing = pipeline("20210101_V0001").replace("input = {", "input = { types = { id = \"int64\" },");
+    bucket.put(
+        "acme/orders/20210101_V0001/a.csv",
+        "id\nnot-a-number-but-declared\n",
+    );
+    let failing =
+        pipeline("20210101_V0001").replace("input = {", "input = { types = { id = \"int64\" },");
     let failed = run(&scratch, &bucket, &failing, &[]);
     assert_eq!(failed.code, sluice_tests::EXIT_DATA, "{}", failed.report);
     let record = registry.get("20210101_V0001").unwrap().unwrap();
     assert_eq!(record.status, sluice_core::commit::VersionStatus::Failed);
     assert!(record.error.unwrap().contains("not-a-number"));
-    assert_eq!(registry.latest_succeeded_before("20210102").unwrap().unwrap().version, "20201231_V0001");
+    assert_eq!(
+        registry
+            .latest_succeeded_before("20210102")
+            .unwrap()
+            .unwrap()
+            .version,
+        "20201231_V0001"
+    );
 }
 
 #[test]
@@ -385,22 +578,44 @@ fn newest_dated_input_and_partitioned_keys() {
     );
     let out = run(&scratch, &bucket, &pipeline, &[]);
     assert_eq!(out.code, 0, "{}", out.report);
-    assert_eq!(out.table()["inputs"][0]["files"], serde_json::json!([bucket.uri("src/20240301_sensor.csv")]));
+    assert_eq!(
+        out.table()["inputs"][0]["files"],
+        serde_json::json!([bucket.uri("src/20240301_sensor.csv")])
+    );
     let unit = out.table()["unit"].as_str().unwrap();
     let keys = data_keys(&bucket, "out/t/");
-    assert_eq!(keys, [format!("out/t/rows/site=a/part-{unit}-00000.parquet"), format!("out/t/rows/site=b/part-{unit}-00000.parquet")]);
-    assert_eq!(read_rows(&scratch, &bucket, &keys), rows!([2, "a"], [3, "b"]));
-    assert!(bucket.get(&format!("out/t/_sluice/symlink/rows/site=b/{unit}.txt")).is_some());
+    assert_eq!(
+        keys,
+        [
+            format!("out/t/rows/site=a/part-{unit}-00000.parquet"),
+            format!("out/t/rows/site=b/part-{unit}-00000.parquet")
+        ]
+    );
+    assert_eq!(
+        read_rows(&scratch, &bucket, &keys),
+        rows!([2, "a"], [3, "b"])
+    );
+    assert!(bucket
+        .get(&format!("out/t/_sluice/symlink/rows/site=b/{unit}.txt"))
+        .is_some());
 }
 
 #[test]
 fn a_missing_bucket_is_a_clear_error() {
     let bucket = Bucket::new(Backend::Moto);
     let scratch = Scratch::new();
-    let pipeline = passthrough("s3://no-such-bucket-here/in/*.csv", &bucket.uri("out/t"), "");
+    let pipeline = passthrough(
+        "s3://no-such-bucket-here/in/*.csv",
+        &bucket.uri("out/t"),
+        "",
+    );
     let out = run(&scratch, &bucket, &pipeline, &[]);
     assert_eq!(out.code, EXIT_IO, "{}", out.report);
-    assert!(out.error().contains("s3://no-such-bucket-here/in/"), "{}", out.error());
+    assert!(
+        out.error().contains("s3://no-such-bucket-here/in/"),
+        "{}",
+        out.error()
+    );
     assert!(out.error().contains("NoSuchBucket"), "{}", out.error());
 }
 
@@ -408,20 +623,46 @@ fn a_missing_bucket_is_a_clear_error() {
 fn the_pipeline_file_the_plugin_and_the_report_can_all_live_in_s3() {
     let bucket = Bucket::new(Backend::Moto);
     bucket.put("in/a.csv", "id\n1\n2\n");
-    bucket.put("jobs/plugins/testbed.wasm", std::fs::read(TESTBED_WASM).unwrap());
+    bucket.put(
+        "jobs/plugins/testbed.wasm",
+        std::fs::read(TESTBED_WASM).unwrap(),
+    );
     let pipeline = format!(
         "[tables.t]\nplugin = \"plugins/testbed.wasm\"\nconfig = {{ mode = \"pass\" }}\ninput = {{ path = \"{}\" }}\noutput = {{ location = \"out/t\" }}\n",
         bucket.uri("in/a.csv")
     );
     bucket.put("jobs/pipeline.toml", pipeline);
-    let mut argv = vec!["sluice".to_string(), "run".into(), bucket.uri("jobs/pipeline.toml")];
-    argv.extend(["--report".into(), bucket.uri("reports/run.json"), "--log".into(), "warn".into(), "--progress".into(), "never".into()]);
+    let mut argv = vec![
+        "sluice".to_string(),
+        "run".into(),
+        bucket.uri("jobs/pipeline.toml"),
+    ];
+    argv.extend([
+        "--report".into(),
+        bucket.uri("reports/run.json"),
+        "--log".into(),
+        "warn".into(),
+        "--progress".into(),
+        "never".into(),
+    ]);
     argv.extend(bucket.flags());
     assert_eq!(sluice::cli::main(argv), 0);
-    let report: serde_json::Value = serde_json::from_slice(&bucket.get("reports/run.json").expect("the report in S3")).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_slice(&bucket.get("reports/run.json").expect("the report in S3")).unwrap();
     let table = &report["tables"][0];
     assert_eq!(table["status"], "succeeded", "{report}");
-    assert_eq!(table["plugin"]["reference"], bucket.uri("jobs/plugins/testbed.wasm"), "relative to the pipeline's prefix");
+    assert_eq!(
+        table["plugin"]["reference"],
+        bucket.uri("jobs/plugins/testbed.wasm"),
+        "relative to the pipeline's prefix"
+    );
     assert_eq!(table["rows_out"], 2);
-    assert!(bucket.keys().iter().any(|k| k.starts_with("jobs/out/t/rows/part-")), "{:?}", bucket.keys());
+    assert!(
+        bucket
+            .keys()
+            .iter()
+            .any(|k| k.starts_with("jobs/out/t/rows/part-")),
+        "{:?}",
+        bucket.keys()
+    );
 }

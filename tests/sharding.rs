@@ -12,7 +12,10 @@ const OBJECTS: usize = 24;
 fn setup() -> Bucket {
     let bucket = Bucket::new(Backend::Moto);
     for i in 0..OBJECTS {
-        bucket.put(&format!("in/part-{i:02}.csv"), format!("id,part\n{},{i}\n{},{i}\n", i * 10, i * 10 + 1));
+        bucket.put(
+            &format!("in/part-{i:02}.csv"),
+            format!("id,part\n{},{i}\n{},{i}\n", i * 10, i * 10 + 1),
+        );
     }
     bucket
 }
@@ -37,15 +40,28 @@ fn run(bucket: &Bucket, out: &str, extra: &[&str]) -> Outcome {
 
 /// The data files under a prefix, relative to it.
 fn files(bucket: &Bucket, out: &str) -> BTreeSet<String> {
-    bucket.keys().into_iter().filter(|k| k.starts_with(&format!("{out}/rows/"))).map(|k| k[out.len()..].to_string()).collect()
+    bucket
+        .keys()
+        .into_iter()
+        .filter(|k| k.starts_with(&format!("{out}/rows/")))
+        .map(|k| k[out.len()..].to_string())
+        .collect()
 }
 
 fn ids(bucket: &Bucket, out: &str) -> Vec<i64> {
     let scratch = Scratch::new();
     let mut ids = Vec::new();
     for (i, key) in files(bucket, out).iter().enumerate() {
-        let local = bucket.download(&format!("{out}{key}"), &scratch.path(&format!("{i}.parquet")));
-        ids.extend(read_parquet(&local).rows().iter().map(|r| r[0].as_i64().unwrap()));
+        let local = bucket.download(
+            &format!("{out}{key}"),
+            &scratch.path(&format!("{i}.parquet")),
+        );
+        ids.extend(
+            read_parquet(&local)
+                .rows()
+                .iter()
+                .map(|r| r[0].as_i64().unwrap()),
+        );
     }
     ids.sort();
     ids
@@ -58,21 +74,33 @@ fn shards_together_make_exactly_the_unsplit_output_and_a_retry_adds_nothing() {
     let mut tables = 0;
     for index in 0..3 {
         let shard = format!("{index}/3");
-        tables += run(&bucket, "sharded", &["--shard", &shard]).report["tables"].as_array().unwrap().len();
+        tables += run(&bucket, "sharded", &["--shard", &shard]).report["tables"]
+            .as_array()
+            .unwrap()
+            .len();
     }
-    assert_eq!(tables, OBJECTS, "every object was done by exactly one shard");
+    assert_eq!(
+        tables, OBJECTS,
+        "every object was done by exactly one shard"
+    );
     assert_eq!(files(&bucket, "sharded"), files(&bucket, "whole"));
     assert_eq!(files(&bucket, "sharded").len(), OBJECTS);
 
     // The plain run (one unit for all) has the same rows.
     run(&bucket, "plain", &[]);
-    let expected: Vec<i64> = (0..OBJECTS as i64).flat_map(|i| [i * 10, i * 10 + 1]).collect();
+    let expected: Vec<i64> = (0..OBJECTS as i64)
+        .flat_map(|i| [i * 10, i * 10 + 1])
+        .collect();
     assert_eq!(ids(&bucket, "plain"), expected);
     assert_eq!(ids(&bucket, "sharded"), expected);
 
     let before = bucket.keys();
     let retried = run(&bucket, "sharded", &["--shard", "1/3"]);
-    assert!(retried.report["tables"].as_array().unwrap().iter().all(|t| t["status"] == "already_done"));
+    assert!(retried.report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["status"] == "already_done"));
     assert_eq!(bucket.keys(), before, "a retried shard adds nothing");
 }
 
@@ -82,18 +110,34 @@ fn distributed_map_item_batches_from_the_plan() {
     let scratch = Scratch::new();
     let plan_file = scratch.path("plan.json");
     scratch.write("pipeline.toml", pipeline(&bucket, "mapped"));
-    let mut argv: Vec<String> = vec!["sluice".into(), "plan".into(), scratch.path("pipeline.toml").display().to_string()];
-    argv.extend(["--shards".into(), "4".into(), "--out".into(), plan_file.display().to_string(), "--log".into(), "warn".into()]);
+    let mut argv: Vec<String> = vec![
+        "sluice".into(),
+        "plan".into(),
+        scratch.path("pipeline.toml").display().to_string(),
+    ];
+    argv.extend([
+        "--shards".into(),
+        "4".into(),
+        "--out".into(),
+        plan_file.display().to_string(),
+        "--log".into(),
+        "warn".into(),
+    ]);
     argv.extend(bucket.flags());
     assert_eq!(sluice::cli::main(argv), 0);
-    let items: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(&plan_file).unwrap()).unwrap();
+    let items: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&plan_file).unwrap()).unwrap();
     assert_eq!(items.len(), OBJECTS);
-    assert!(items.iter().all(|i| i["table"] == "t" && i["shard"].as_u64().unwrap() < 4));
+    assert!(items
+        .iter()
+        .all(|i| i["table"] == "t" && i["shard"].as_u64().unwrap() < 4));
     for batch in items.chunks(10) {
         let input = serde_json::json!({"Items": batch, "BatchInput": {"run": "map"}}).to_string();
         run(&bucket, "mapped", &["--items", &input]);
     }
-    let expected: Vec<i64> = (0..OBJECTS as i64).flat_map(|i| [i * 10, i * 10 + 1]).collect();
+    let expected: Vec<i64> = (0..OBJECTS as i64)
+        .flat_map(|i| [i * 10, i * 10 + 1])
+        .collect();
     assert_eq!(ids(&bucket, "mapped"), expected);
 }
 
@@ -117,5 +161,12 @@ fn an_ingest_job_runs_once_across_shards() {
         ingests += out.report["ingests"].as_array().map_or(0, Vec::len);
     }
     assert_eq!(ingests, 1, "shard 0 alone does the ingest job");
-    assert_eq!(bucket.keys().iter().filter(|k| k.starts_with("raw/parts/") && k.ends_with(".csv")).count(), 10);
+    assert_eq!(
+        bucket
+            .keys()
+            .iter()
+            .filter(|k| k.starts_with("raw/parts/") && k.ends_with(".csv"))
+            .count(),
+        10
+    );
 }

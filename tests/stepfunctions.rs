@@ -10,7 +10,17 @@ fn run(bucket: &Bucket, pipeline: &str, token: &str, event: &str) -> Outcome {
     let scratch = Scratch::new();
     let mut args = bucket.flags();
     args.extend(
-        ["--task-token", token, "--sfn-endpoint", &endpoint(), "--heartbeat-secs", "1", "--event", event].map(String::from),
+        [
+            "--task-token",
+            token,
+            "--sfn-endpoint",
+            &endpoint(),
+            "--heartbeat-secs",
+            "1",
+            "--event",
+            event,
+        ]
+        .map(String::from),
     );
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     scratch.run(pipeline, &args)
@@ -27,9 +37,20 @@ fn pipeline(bucket: &Bucket, plugin: &str, config: &str) -> String {
 #[test]
 fn a_bogus_token_is_refused_so_these_tests_can_fail() {
     let _ = endpoint();
-    let refused = runtime().block_on(client().send_task_success().task_token("bogus").output("{}").send());
+    let refused = runtime().block_on(
+        client()
+            .send_task_success()
+            .task_token("bogus")
+            .output("{}")
+            .send(),
+    );
     let error = refused.expect_err("moto must run state machines for real");
-    assert!(error.as_service_error().is_some_and(|e| e.is_invalid_token()), "{error:?}");
+    assert!(
+        error
+            .as_service_error()
+            .is_some_and(|e| e.is_invalid_token()),
+        "{error:?}"
+    );
 }
 
 #[test]
@@ -39,14 +60,22 @@ fn a_successful_run_completes_the_execution_with_its_report() {
     let input = serde_json::json!({"bucket": bucket.name, "key": "in/orders.csv"}).to_string();
     let execution = Execution::start(&input, Some(30));
     let token = execution.token();
-    let out = run(&bucket, &pipeline(&bucket, "passthrough", "{}"), &token, &input);
+    let out = run(
+        &bucket,
+        &pipeline(&bucket, "passthrough", "{}"),
+        &token,
+        &input,
+    );
     assert_eq!(out.code, 0, "{}", out.report);
     let (status, output, _) = execution.outcome();
     assert_eq!(status, "SUCCEEDED");
     let report: serde_json::Value = serde_json::from_str(&output.expect("an output")).unwrap();
     assert_eq!(report["run_id"], out.report["run_id"]);
     assert_eq!(report["tables"][0]["rows_out"], 2);
-    assert_eq!(report["tables"][0]["plugin"]["sha256"], out.table()["plugin"]["sha256"]);
+    assert_eq!(
+        report["tables"][0]["plugin"]["sha256"],
+        out.table()["plugin"]["sha256"]
+    );
 }
 
 #[test]
@@ -56,7 +85,12 @@ fn a_failing_plugin_fails_the_execution_with_the_error_code() {
     let input = serde_json::json!({"bucket": bucket.name, "key": "in/orders.csv"}).to_string();
     let execution = Execution::start(&input, None);
     let token = execution.token();
-    let out = run(&bucket, &pipeline(&bucket, TESTBED_WASM, "{ mode = \"panic\" }"), &token, &input);
+    let out = run(
+        &bucket,
+        &pipeline(&bucket, TESTBED_WASM, "{ mode = \"panic\" }"),
+        &token,
+        &input,
+    );
     assert_eq!(out.code, EXIT_PLUGIN, "{}", out.report);
     let (status, _, error) = execution.outcome();
     assert_eq!(status, "FAILED");
@@ -69,7 +103,12 @@ fn a_bad_pipeline_still_fails_the_execution() {
     let input = serde_json::json!({"bucket": bucket.name, "key": "in/orders.csv"}).to_string();
     let execution = Execution::start(&input, None);
     let token = execution.token();
-    let out = run(&bucket, "[tables.t]\nplugin = \"passthrough\"\n", &token, &input);
+    let out = run(
+        &bucket,
+        "[tables.t]\nplugin = \"passthrough\"\n",
+        &token,
+        &input,
+    );
     assert_eq!(out.code, sluice_tests::EXIT_CONFIG);
     let (status, _, error) = execution.outcome();
     assert_eq!(status, "FAILED");
@@ -96,7 +135,10 @@ fn heartbeats_keep_a_long_run_alive() {
     let started = std::time::Instant::now();
     let out = run(&bucket, &slow, &token, &input);
     assert_eq!(out.code, 0, "{}", out.report);
-    assert!(started.elapsed().as_secs_f64() > 3.0, "the run must outlast two heartbeat timeouts to prove anything");
+    assert!(
+        started.elapsed().as_secs_f64() > 3.0,
+        "the run must outlast two heartbeat timeouts to prove anything"
+    );
     let (status, _, error) = execution.outcome();
     assert_eq!(status, "SUCCEEDED", "{error:?}");
 }

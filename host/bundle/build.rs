@@ -14,22 +14,46 @@ fn main() {
     let target_dir = guest_target_dir(&out_dir);
 
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
-    println!("cargo:rerun-if-changed={}", plugins.join("Cargo.toml").display());
-    println!("cargo:rerun-if-changed={}", plugins.join("Cargo.lock").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        plugins.join("Cargo.toml").display()
+    );
+    println!(
+        "cargo:rerun-if-changed={}",
+        plugins.join("Cargo.lock").display()
+    );
     println!("cargo:rerun-if-env-changed=SLUICE_GUEST_TARGET_DIR");
     println!("cargo:rerun-if-changed=../build_support.rs");
     let crates = plugin_crates(&plugins);
-    for dir in crates.iter().map(|c| plugins.join(c)).chain([plugins.join("sdk"), plugins.join("ipc")]) {
+    for dir in crates
+        .iter()
+        .map(|c| plugins.join(c))
+        .chain([plugins.join("sdk"), plugins.join("ipc")])
+    {
         println!("cargo:rerun-if-changed={}", dir.join("src").display());
-        println!("cargo:rerun-if-changed={}", dir.join("Cargo.toml").display());
+        println!(
+            "cargo:rerun-if-changed={}",
+            dir.join("Cargo.toml").display()
+        );
     }
     build_guests(&plugins.join("Cargo.toml"), &target_dir);
 
     let mut code = String::from("pub static BUNDLED: &[(&str, &[u8])] = &[\n");
     for name in &crates {
-        let wasm = target_dir.join("wasm32-wasip2/release").join(format!("{}.wasm", name.replace('-', "_")));
-        assert!(wasm.exists(), "guest build did not produce {}", wasm.display());
-        writeln!(code, "    ({name:?}, include_bytes!({:?})),", wasm.display().to_string()).unwrap();
+        let wasm = target_dir
+            .join("wasm32-wasip2/release")
+            .join(format!("{}.wasm", name.replace('-', "_")));
+        assert!(
+            wasm.exists(),
+            "guest build did not produce {}",
+            wasm.display()
+        );
+        writeln!(
+            code,
+            "    ({name:?}, include_bytes!({:?})),",
+            wasm.display().to_string()
+        )
+        .unwrap();
     }
     code.push_str("];\n");
     std::fs::write(out_dir.join("bundled_plugins.rs"), code).unwrap();
@@ -38,7 +62,9 @@ fn main() {
 /// Every folder under `plugins/` whose crate is a `cdylib` is a shipped plugin (the others,
 /// the SDK and the IPC crate, are libraries).
 fn plugin_crates(plugins: &Path) -> Vec<String> {
-    let is_plugin = |dir: &Path| std::fs::read_to_string(dir.join("Cargo.toml")).is_ok_and(|m| m.contains("\"cdylib\""));
+    let is_plugin = |dir: &Path| {
+        std::fs::read_to_string(dir.join("Cargo.toml")).is_ok_and(|m| m.contains("\"cdylib\""))
+    };
     let mut names: Vec<String> = std::fs::read_dir(plugins)
         .unwrap()
         .filter_map(Result::ok)

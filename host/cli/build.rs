@@ -12,7 +12,10 @@ fn main() {
     for krate in ["sdk", "ipc"] {
         let dir = root.join("plugins").join(krate);
         println!("cargo:rerun-if-changed={}", dir.join("src").display());
-        println!("cargo:rerun-if-changed={}", dir.join("Cargo.toml").display());
+        println!(
+            "cargo:rerun-if-changed={}",
+            dir.join("Cargo.toml").display()
+        );
     }
     embed_sdks(&root, &out_dir);
 }
@@ -23,11 +26,21 @@ fn main() {
 fn embed_sdks(root: &Path, out_dir: &Path) {
     let python_sdk = root.join("plugins/sdk-python/sluice_sdk");
     println!("cargo:rerun-if-changed={}", python_sdk.display());
-    println!("cargo:rerun-if-changed={}", root.join("plugins/Cargo.lock").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("plugins/Cargo.lock").display()
+    );
     let mut rust = Vec::new();
-    for (krate, parts) in [("sdk", &["Cargo.toml", "build.rs", "src"][..]), ("ipc", &["Cargo.toml", "src"][..])] {
+    for (krate, parts) in [
+        ("sdk", &["Cargo.toml", "build.rs", "src"][..]),
+        ("ipc", &["Cargo.toml", "src"][..]),
+    ] {
         for part in parts {
-            collect(&root.join("plugins").join(krate).join(part), &format!("vendor/{krate}/{part}"), &mut rust);
+            collect(
+                &root.join("plugins").join(krate).join(part),
+                &format!("vendor/{krate}/{part}"),
+                &mut rust,
+            );
         }
     }
     rust.push(("Cargo.lock".into(), root.join("plugins/Cargo.lock")));
@@ -39,7 +52,12 @@ fn embed_sdks(root: &Path, out_dir: &Path) {
     for (name, files) in [("RUST_SDK", &rust), ("PYTHON_SDK", &python), ("WIT", &wit)] {
         writeln!(code, "pub(crate) static {name}: &[(&str, &str)] = &[").unwrap();
         for (dest, src) in files {
-            writeln!(code, "    ({dest:?}, include_str!({:?})),", src.display().to_string()).unwrap();
+            writeln!(
+                code,
+                "    ({dest:?}, include_str!({:?})),",
+                src.display().to_string()
+            )
+            .unwrap();
         }
         code.push_str("];\n");
     }
@@ -52,7 +70,10 @@ fn collect(path: &Path, dest: &str, out: &mut Vec<(String, PathBuf)>) {
         out.push((dest.to_string(), path.to_path_buf()));
         return;
     }
-    let mut entries: Vec<_> = std::fs::read_dir(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).flatten().collect();
+    let mut entries: Vec<_> = std::fs::read_dir(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .flatten()
+        .collect();
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -62,4 +83,3 @@ fn collect(path: &Path, dest: &str, out: &mut Vec<(String, PathBuf)>) {
         collect(&entry.path(), &format!("{dest}/{name}"), out);
     }
 }
-

@@ -7,7 +7,17 @@ fn main() {
     let text = std::fs::read_to_string(wit).unwrap_or_else(|e| panic!("{}: {e}", wit.display()));
     let version = text
         .lines()
-        .find_map(|l| l.trim().strip_prefix("package sluice:plugin@")?.strip_suffix(';').map(str::to_string))
-        .unwrap_or_else(|| panic!("{}: no `package sluice:plugin@VERSION;` line", wit.display()));
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("package sluice:plugin@")?
+                .strip_suffix(';')
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "{}: no `package sluice:plugin@VERSION;` line",
+                wit.display()
+            )
+        });
     println!("cargo:rustc-env=SLUICE_CONTRACT_VERSION={version}");
 }

@@ -2,6 +2,9 @@
 //! `s3-test-server --root DIR [--port 9000]` serves `DIR/<bucket>/<key>` over HTTP on
 //! 127.0.0.1 with the test credentials (`sluice-test-key` / `sluice-test-secret`).
 
+// A test reads best as one story, so the 60-line limit for host/ functions is not applied.
+#![allow(clippy::too_many_lines)]
+
 use std::path::PathBuf;
 
 fn main() {
@@ -11,8 +14,15 @@ fn main() {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--root" => root = args.next().map(PathBuf::from),
-            "--port" => port = args.next().and_then(|p| p.parse().ok()).expect("--port takes a number"),
-            other => panic!("unknown argument {other}; usage: s3-test-server --root DIR [--port 9000]"),
+            "--port" => {
+                port = args
+                    .next()
+                    .and_then(|p| p.parse().ok())
+                    .expect("--port takes a number")
+            }
+            other => {
+                panic!("unknown argument {other}; usage: s3-test-server --root DIR [--port 9000]")
+            }
         }
     }
     let root = root.expect("usage: s3-test-server --root DIR [--port 9000]");

@@ -35,7 +35,13 @@ pub struct Server {
 /// The runtime behind the tests' own S3 client (setting up and checking buckets).
 pub fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RT.get_or_init(|| tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap())
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    })
 }
 
 fn credentials_in_env() {
@@ -74,7 +80,11 @@ pub fn server(backend: Backend) -> &'static Server {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The moto_server binary: `$SLUICE_MOTO_SERVER`, the repository's `.venv-moto`, or PATH.
@@ -93,7 +103,10 @@ fn start_moto() -> Server {
     let port = free_port();
     let binary = moto_binary();
     let mut command = Command::new(&binary);
-    command.args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null());
+    command
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
     // The server dies with the test process, even when the test binary is killed.
     unsafe {
         use std::os::unix::process::CommandExt;
@@ -111,21 +124,32 @@ fn start_moto() -> Server {
         }
     });
     let child = rx.recv().unwrap().unwrap_or_else(|e| {
-        panic!("cannot start {} ({e}): run `scripts/setup-test-servers.sh` or set SLUICE_MOTO_SERVER", binary.display())
+        panic!(
+            "cannot start {} ({e}): run `scripts/setup-test-servers.sh` or set SLUICE_MOTO_SERVER",
+            binary.display()
+        )
     });
     let endpoint = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(60);
     while !http_ok(port, "/moto-api/") {
-        assert!(Instant::now() < deadline, "moto_server did not answer on {endpoint} within 60 s");
+        assert!(
+            Instant::now() < deadline,
+            "moto_server did not answer on {endpoint} within 60 s"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
-    Server { endpoint, _child: Some(child) }
+    Server {
+        endpoint,
+        _child: Some(child),
+    }
 }
 
 /// A bare HTTP GET, so readiness needs no client library.
 fn http_ok(port: u16, path: &str) -> bool {
     use std::io::{Read, Write};
-    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
     let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
     if stream.write_all(request.as_bytes()).is_err() {
@@ -138,7 +162,10 @@ fn http_ok(port: u16, path: &str) -> bool {
 fn start_s3s_fs() -> Server {
     let root = std::env::temp_dir().join(format!("sluice-s3s-fs-{}", std::process::id()));
     std::fs::create_dir_all(&root).unwrap();
-    Server { endpoint: format!("http://{}", serve_s3s_fs(root, 0)), _child: None }
+    Server {
+        endpoint: format!("http://{}", serve_s3s_fs(root, 0)),
+        _child: None,
+    }
 }
 
 /// Serves s3s-fs over `root` on 127.0.0.1:`port` (0: any free port) from its own thread
@@ -150,17 +177,27 @@ pub fn serve_s3s_fs(root: PathBuf, port: u16) -> SocketAddr {
 
     let (tx, rx) = std::sync::mpsc::channel::<SocketAddr>();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async move {
             let mut builder = S3ServiceBuilder::new(s3s_fs::FileSystem::new(root).unwrap());
             builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
             let service = builder.build();
-            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+                .await
+                .unwrap();
             tx.send(listener.local_addr().unwrap()).unwrap();
             let http = ConnBuilder::new(TokioExecutor::new());
             loop {
-                let Ok((socket, _)) = listener.accept().await else { continue };
-                let connection = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
+                let Ok((socket, _)) = listener.accept().await else {
+                    continue;
+                };
+                let connection = http
+                    .serve_connection(TokioIo::new(socket), service.clone())
+                    .into_owned();
                 tokio::spawn(async move {
                     let _ = connection.await;
                 });
@@ -186,17 +223,32 @@ pub fn client_for(endpoint: &str) -> Client {
             .region(aws_sdk_s3::config::Region::new("us-east-1"))
             .load(),
     );
-    Client::from_conf(aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build())
+    Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&conf)
+            .force_path_style(true)
+            .build(),
+    )
 }
 
 impl Bucket {
     pub fn new(backend: Backend) -> Self {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let endpoint = server(backend).endpoint.clone();
-        let name = format!("sluice-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+        let name = format!(
+            "sluice-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
         let client = client_for(&endpoint);
-        runtime().block_on(client.create_bucket().bucket(&name).send()).expect("create bucket");
-        Bucket { backend, name, endpoint, client }
+        runtime()
+            .block_on(client.create_bucket().bucket(&name).send())
+            .expect("create bucket");
+        Bucket {
+            backend,
+            name,
+            endpoint,
+            client,
+        }
     }
 
     /// `s3://bucket/key`.
@@ -206,12 +258,28 @@ impl Bucket {
 
     pub fn put(&self, key: &str, body: impl Into<Vec<u8>>) {
         let body = ByteStream::from(body.into());
-        runtime().block_on(self.client.put_object().bucket(&self.name).key(key).body(body).send()).expect("put");
+        runtime()
+            .block_on(
+                self.client
+                    .put_object()
+                    .bucket(&self.name)
+                    .key(key)
+                    .body(body)
+                    .send(),
+            )
+            .expect("put");
     }
 
     pub fn get(&self, key: &str) -> Option<Vec<u8>> {
         let result = runtime().block_on(async {
-            let object = self.client.get_object().bucket(&self.name).key(key).send().await.ok()?;
+            let object = self
+                .client
+                .get_object()
+                .bucket(&self.name)
+                .key(key)
+                .send()
+                .await
+                .ok()?;
             Some(object.body.collect().await.ok()?.into_bytes().to_vec())
         });
         result
@@ -223,8 +291,19 @@ impl Bucket {
             let mut keys = Vec::new();
             let mut token = None;
             loop {
-                let page = self.client.list_objects_v2().bucket(&self.name).set_continuation_token(token).send().await.unwrap();
-                keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+                let page = self
+                    .client
+                    .list_objects_v2()
+                    .bucket(&self.name)
+                    .set_continuation_token(token)
+                    .send()
+                    .await
+                    .unwrap();
+                keys.extend(
+                    page.contents()
+                        .iter()
+                        .filter_map(|o| o.key().map(str::to_owned)),
+                );
                 match page.next_continuation_token() {
                     Some(t) => token = Some(t.to_string()),
                     None => break,
@@ -238,13 +317,25 @@ impl Bucket {
     /// Multipart uploads started and neither completed nor aborted (moto only: s3s-fs
     /// does not implement ListMultipartUploads).
     pub fn open_uploads(&self) -> Vec<String> {
-        let out = runtime().block_on(self.client.list_multipart_uploads().bucket(&self.name).send()).expect("list uploads");
-        out.uploads().iter().filter_map(|u| u.key().map(str::to_owned)).collect()
+        let out = runtime()
+            .block_on(
+                self.client
+                    .list_multipart_uploads()
+                    .bucket(&self.name)
+                    .send(),
+            )
+            .expect("list uploads");
+        out.uploads()
+            .iter()
+            .filter_map(|u| u.key().map(str::to_owned))
+            .collect()
     }
 
     /// Downloads an object into the scratch folder, for pyarrow to read.
     pub fn download(&self, key: &str, to: &std::path::Path) -> PathBuf {
-        let bytes = self.get(key).unwrap_or_else(|| panic!("no object {}", self.uri(key)));
+        let bytes = self
+            .get(key)
+            .unwrap_or_else(|| panic!("no object {}", self.uri(key)));
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::write(to, bytes).unwrap();
         to.to_path_buf()
@@ -252,6 +343,10 @@ impl Bucket {
 
     /// The `sluice run` flags that point at this server.
     pub fn flags(&self) -> Vec<String> {
-        vec!["--s3-endpoint".into(), self.endpoint.clone(), "--s3-path-style".into()]
+        vec![
+            "--s3-endpoint".into(),
+            self.endpoint.clone(),
+            "--s3-path-style".into(),
+        ]
     }
 }

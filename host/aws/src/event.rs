@@ -19,7 +19,8 @@ pub struct ObjectEvent {
 /// Every object the event names. S3 notifications URL-encode keys (`+` for a space);
 /// EventBridge events and `{"bucket", "key"}` inputs do not.
 pub fn parse(json: &str) -> Result<Vec<ObjectEvent>, String> {
-    let value: Value = serde_json::from_str(json).map_err(|e| format!("the event is not JSON: {e}"))?;
+    let value: Value =
+        serde_json::from_str(json).map_err(|e| format!("the event is not JSON: {e}"))?;
     let mut found = Vec::new();
     collect(&value, &mut found)?;
     Ok(found)
@@ -28,22 +29,22 @@ pub fn parse(json: &str) -> Result<Vec<ObjectEvent>, String> {
 fn collect(value: &Value, found: &mut Vec<ObjectEvent>) -> Result<(), String> {
     let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
     if let Some(records) = value.get("Records").and_then(Value::as_array) {
-        for record in records {
-            if let Some(s3) = record.get("s3") {
-                found.push(object(s3.get("bucket").and_then(|b| text(b, "name")), s3.get("object"), true)?);
-            } else if let Some(body) = text(record, "body") {
-                collect(&serde_json::from_str(&body).map_err(|e| format!("an SQS message body is not JSON: {e}"))?, found)?;
-            } else if let Some(message) = record.get("Sns").and_then(|s| text(s, "Message")) {
-                collect(&serde_json::from_str(&message).map_err(|e| format!("an SNS message is not JSON: {e}"))?, found)?;
-            }
-        }
-        return Ok(());
+        return records
+            .iter()
+            .try_for_each(|record| collect_record(record, found));
     }
     if value.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
         return Ok(()); // sent once when a notification is configured
     }
-    if let Some(detail) = value.get("detail").filter(|_| value.get("source").and_then(Value::as_str) == Some("aws.s3")) {
-        found.push(object(detail.get("bucket").and_then(|b| text(b, "name")), detail.get("object"), false)?);
+    if let Some(detail) = value
+        .get("detail")
+        .filter(|_| value.get("source").and_then(Value::as_str) == Some("aws.s3"))
+    {
+        found.push(object(
+            detail.get("bucket").and_then(|b| text(b, "name")),
+            detail.get("object"),
+            false,
+        )?);
         return Ok(());
     }
     let bucket = match value.get("bucket") {
@@ -56,23 +57,68 @@ fn collect(value: &Value, found: &mut Vec<ObjectEvent>) -> Result<(), String> {
     } else if value.get("key").is_some() {
         // `{bucket, key}` carries a plain key; a bare object record (with its eTag or
         // sequencer) is copied from a notification and so is URL-encoded.
-        let encoded = bucket.is_none() || value.get("eTag").is_some() || value.get("sequencer").is_some();
+        let encoded =
+            bucket.is_none() || value.get("eTag").is_some() || value.get("sequencer").is_some();
         found.push(object(bucket, Some(value), encoded)?);
     } else if let Some(items) = value.as_array() {
         for item in items {
             collect(item, found)?;
         }
     } else {
-        return Err(format!("not an S3, EventBridge or Step Functions object event: {}", shorten(value)));
+        return Err(format!(
+            "not an S3, EventBridge or Step Functions object event: {}",
+            shorten(value)
+        ));
     }
     Ok(())
 }
 
-fn object(bucket: Option<String>, object: Option<&Value>, encoded: bool) -> Result<ObjectEvent, String> {
+/// One record of an S3 notification, or an SQS or SNS envelope around more events.
+fn collect_record(record: &Value, found: &mut Vec<ObjectEvent>) -> Result<(), String> {
+    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+    if let Some(s3) = record.get("s3") {
+        found.push(object(
+            s3.get("bucket").and_then(|b| text(b, "name")),
+            s3.get("object"),
+            true,
+        )?);
+    } else if let Some(body) = text(record, "body") {
+        collect(
+            &serde_json::from_str(&body)
+                .map_err(|e| format!("an SQS message body is not JSON: {e}"))?,
+            found,
+        )?;
+    } else if let Some(message) = record.get("Sns").and_then(|s| text(s, "Message")) {
+        collect(
+            &serde_json::from_str(&message)
+                .map_err(|e| format!("an SNS message is not JSON: {e}"))?,
+            found,
+        )?;
+    }
+    Ok(())
+}
+
+fn object(
+    bucket: Option<String>,
+    object: Option<&Value>,
+    encoded: bool,
+) -> Result<ObjectEvent, String> {
     let object = object.ok_or("the event names a bucket but no object")?;
-    let raw = object.get("key").and_then(Value::as_str).ok_or_else(|| format!("the event's object has no key: {}", shorten(object)))?;
-    let key = if encoded { url_decode(raw)? } else { raw.to_string() };
-    let text = |names: &[&str]| names.iter().find_map(|n| object.get(*n).and_then(Value::as_str)).map(str::to_owned);
+    let raw = object
+        .get("key")
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("the event's object has no key: {}", shorten(object)))?;
+    let key = if encoded {
+        url_decode(raw)?
+    } else {
+        raw.to_string()
+    };
+    let text = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| object.get(*n).and_then(Value::as_str))
+            .map(str::to_owned)
+    };
     Ok(ObjectEvent {
         bucket,
         key,
@@ -91,7 +137,10 @@ pub fn url_decode(text: &str) -> Result<String, String> {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
                 out.push(hex.ok_or_else(|| format!("bad escape in key {text:?}"))?);
                 i += 2;
             }

@@ -25,7 +25,9 @@ impl Trigger {
     pub fn new(pattern: &str) -> Result<Self, String> {
         let (bucket, key) = match pattern.strip_prefix("s3://") {
             Some(rest) => {
-                let (bucket, key) = rest.split_once('/').ok_or_else(|| format!("trigger {pattern:?} has no key pattern"))?;
+                let (bucket, key) = rest
+                    .split_once('/')
+                    .ok_or_else(|| format!("trigger {pattern:?} has no key pattern"))?;
                 (Some(bucket.to_string()), key)
             }
             None => (None, pattern),
@@ -34,7 +36,9 @@ impl Trigger {
         let mut rest = key;
         while let Some(c) = rest.chars().next() {
             if let Some(inner) = rest.strip_prefix('{') {
-                let end = inner.find('}').ok_or_else(|| format!("trigger {pattern:?}: unclosed `{{`"))?;
+                let end = inner
+                    .find('}')
+                    .ok_or_else(|| format!("trigger {pattern:?}: unclosed `{{`"))?;
                 let name = &inner[..end];
                 if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                     return Err(format!("trigger {pattern:?}: `{{{name}}}` is not a name"));
@@ -101,10 +105,22 @@ pub enum RouteError {
 /// The tables' `trigger` patterns, from the pipeline file's TOML, with `${NAME}` expanded.
 pub fn triggers(raw: &toml::Table, vars: &Vars) -> Result<Vec<(String, Trigger)>, RouteError> {
     let mut triggers = Vec::new();
-    for (table, spec) in raw.get("tables").and_then(|t| t.as_table()).into_iter().flatten() {
-        let Some(pattern) = spec.get("trigger").and_then(|t| t.as_str()) else { continue };
-        let error = |message| RouteError::Trigger { table: table.clone(), message };
-        let trigger = expand_vars(pattern, vars).and_then(|p| Trigger::new(&p)).map_err(error)?;
+    for (table, spec) in raw
+        .get("tables")
+        .and_then(|t| t.as_table())
+        .into_iter()
+        .flatten()
+    {
+        let Some(pattern) = spec.get("trigger").and_then(|t| t.as_str()) else {
+            continue;
+        };
+        let error = |message| RouteError::Trigger {
+            table: table.clone(),
+            message,
+        };
+        let trigger = expand_vars(pattern, vars)
+            .and_then(|p| Trigger::new(&p))
+            .map_err(error)?;
         triggers.push((table.clone(), trigger));
     }
     Ok(triggers)
@@ -126,14 +142,27 @@ pub fn run_event(run: &EventRun, objects: &[ObjectEvent]) -> Result<RunReport, R
     let started = std::time::Instant::now();
     let mut combined = RunReport::new(&run.options.run_id, run.options.run_time_micros);
     for object in objects {
-        let uri = format!("s3://{}/{}", object.bucket.as_deref().unwrap_or("?"), object.key);
-        let matched: Vec<_> = triggers.iter().filter_map(|(table, t)| t.matches(object).map(|v| (table, v))).collect();
+        let uri = format!(
+            "s3://{}/{}",
+            object.bucket.as_deref().unwrap_or("?"),
+            object.key
+        );
+        let matched: Vec<_> = triggers
+            .iter()
+            .filter_map(|(table, t)| t.matches(object).map(|v| (table, v)))
+            .collect();
         if matched.is_empty() {
-            return Err(RouteError::NoMatch { uri, tables: triggers.iter().map(|t| t.0.clone()).collect() });
+            return Err(RouteError::NoMatch {
+                uri,
+                tables: triggers.iter().map(|t| t.0.clone()).collect(),
+            });
         }
         for (table, captured) in matched {
+            check_captures(table, &captured)?;
             tracing::info!(table = %table, object = %uri, "routed by trigger");
-            combined.tables.extend(run_routed(run, table, captured)?.tables);
+            combined
+                .tables
+                .extend(run_routed(run, table, captured)?.tables);
         }
     }
     if objects.is_empty() {
@@ -141,6 +170,23 @@ pub fn run_event(run: &EventRun, objects: &[ObjectEvent]) -> Result<RunReport, R
     }
     combined.finish(started.elapsed());
     Ok(combined)
+}
+
+/// A trigger's `{name}` captures become parts of paths (`{tenant}`, `{version}`): each must
+/// be one plain segment, so an object key cannot steer a table out of its folder.
+fn check_captures(table: &str, captured: &Vars) -> Result<(), RouteError> {
+    let named = captured
+        .iter()
+        .filter(|(name, _)| !matches!(name.as_str(), "bucket" | "key" | "object"));
+    for (name, value) in named {
+        sluice_core::name::check(&format!("trigger capture `{{{name}}}`"), value).map_err(
+            |message| RouteError::Trigger {
+                table: table.to_string(),
+                message,
+            },
+        )?;
+    }
+    Ok(())
 }
 
 /// One table, with the pipeline resolved for the values its trigger captured.
@@ -158,19 +204,40 @@ mod tests {
     use super::*;
 
     fn event(bucket: Option<&str>, key: &str) -> ObjectEvent {
-        ObjectEvent { bucket: bucket.map(str::to_owned), key: key.into(), etag: None, version: None, size: None }
+        ObjectEvent {
+            bucket: bucket.map(str::to_owned),
+            key: key.into(),
+            etag: None,
+            version: None,
+            size: None,
+        }
     }
 
     #[test]
     fn captures_segments_and_checks_the_bucket() {
         let t = Trigger::new("s3://exports/{tenant}/{table}/{version}/*.csv.gz").unwrap();
-        let vars = t.matches(&event(Some("exports"), "acme/orders/20201230_V0001/file 1.csv.gz")).unwrap();
+        let vars = t
+            .matches(&event(
+                Some("exports"),
+                "acme/orders/20201230_V0001/file 1.csv.gz",
+            ))
+            .unwrap();
         assert_eq!(vars["tenant"], "acme");
         assert_eq!(vars["version"], "20201230_V0001");
-        assert_eq!(vars["object"], "s3://exports/acme/orders/20201230_V0001/file 1.csv.gz");
-        assert!(t.matches(&event(Some("other"), "acme/orders/v/x.csv.gz")).is_none());
-        assert!(t.matches(&event(Some("exports"), "acme/orders/v/deeper/x.csv.gz")).is_none());
-        assert!(t.matches(&event(None, "acme/orders/v/x.csv.gz")).is_some(), "a bare object record matches on the key");
+        assert_eq!(
+            vars["object"],
+            "s3://exports/acme/orders/20201230_V0001/file 1.csv.gz"
+        );
+        assert!(t
+            .matches(&event(Some("other"), "acme/orders/v/x.csv.gz"))
+            .is_none());
+        assert!(t
+            .matches(&event(Some("exports"), "acme/orders/v/deeper/x.csv.gz"))
+            .is_none());
+        assert!(
+            t.matches(&event(None, "acme/orders/v/x.csv.gz")).is_some(),
+            "a bare object record matches on the key"
+        );
         let deep = Trigger::new("raw/**/*.csv").unwrap();
         assert!(deep.matches(&event(Some("b"), "raw/a/b/c.csv")).is_some());
         assert!(Trigger::new("{bad name}/x").is_err());

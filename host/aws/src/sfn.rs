@@ -65,15 +65,26 @@ impl TaskToken {
             std::thread::Builder::new()
                 .name("sluice-heartbeat".into())
                 .spawn(move || {
-                    while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
-                        if let Err(e) = block_on(client.send_task_heartbeat().task_token(&token).send()) {
-                            tracing::warn!("Step Functions heartbeat failed: {}", DisplayErrorContext(&e));
+                    while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(interval)
+                    {
+                        if let Err(e) =
+                            block_on(client.send_task_heartbeat().task_token(&token).send())
+                        {
+                            tracing::warn!(
+                                "Step Functions heartbeat failed: {}",
+                                DisplayErrorContext(&e)
+                            );
                         }
                     }
                 })
                 .expect("spawning the heartbeat thread")
         });
-        TaskToken { client, token, stop: Some(stop), heartbeat }
+        TaskToken {
+            client,
+            token,
+            stop: Some(stop),
+            heartbeat,
+        }
     }
 
     fn stop_heartbeats(&mut self) {
@@ -84,12 +95,29 @@ impl TaskToken {
     }
 
     /// Reports success with `output` (the run report; a summary if it is too large).
-    pub fn succeed(mut self, output: &str, summary: impl FnOnce() -> String) -> Result<(), CallbackError> {
+    pub fn succeed(
+        mut self,
+        output: &str,
+        summary: impl FnOnce() -> String,
+    ) -> Result<(), CallbackError> {
         self.stop_heartbeats();
-        let output = if output.len() <= MAX_OUTPUT { output.to_string() } else { summary() };
-        block_on(self.client.send_task_success().task_token(&self.token).output(output).send())
-            .map(|_| ())
-            .map_err(|e| CallbackError { operation: "SendTaskSuccess", message: DisplayErrorContext(&e).to_string() })
+        let output = if output.len() <= MAX_OUTPUT {
+            output.to_string()
+        } else {
+            summary()
+        };
+        block_on(
+            self.client
+                .send_task_success()
+                .task_token(&self.token)
+                .output(output)
+                .send(),
+        )
+        .map(|_| ())
+        .map_err(|e| CallbackError {
+            operation: "SendTaskSuccess",
+            message: DisplayErrorContext(&e).to_string(),
+        })
     }
 
     /// Reports failure: `error` is a short code (`Sluice.Data`), `cause` the message.
@@ -104,9 +132,19 @@ impl TaskToken {
             cause.truncate(end);
             cause.push_str("...");
         }
-        block_on(self.client.send_task_failure().task_token(&self.token).error(error).cause(cause).send())
-            .map(|_| ())
-            .map_err(|e| CallbackError { operation: "SendTaskFailure", message: DisplayErrorContext(&e).to_string() })
+        block_on(
+            self.client
+                .send_task_failure()
+                .task_token(&self.token)
+                .error(error)
+                .cause(cause)
+                .send(),
+        )
+        .map(|_| ())
+        .map_err(|e| CallbackError {
+            operation: "SendTaskFailure",
+            message: DisplayErrorContext(&e).to_string(),
+        })
     }
 }
 

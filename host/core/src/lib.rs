@@ -21,10 +21,11 @@
 //! - [`ingest`]: raw ingest jobs, peers of tables: files routed to assets and copied into
 //!   date partitions;
 //! - [`pipeline`]: the pipeline file that gathers tables and ingest jobs, and running it;
-//! - [`vars`]: `${NAME}` in pipeline files.
+//! - [`vars`]: `${NAME}` in pipeline files; [`name`]: the rule for names that become paths.
 
 pub mod commit;
 pub mod ingest;
+pub mod name;
 pub mod pipeline;
 pub mod plugin;
 pub mod run;

@@ -13,11 +13,16 @@ pub fn expand_vars(text: &str, vars: &Vars) -> Result<String, String> {
     let mut rest = text;
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
-        let end = rest[start..].find('}').ok_or_else(|| format!("unclosed `${{` in {text:?}"))? + start;
+        let end = rest[start..]
+            .find('}')
+            .ok_or_else(|| format!("unclosed `${{` in {text:?}"))?
+            + start;
         let name = &rest[start + 2..end];
         let value = match vars.get(name) {
             Some(value) => value.clone(),
-            None => std::env::var(name).map_err(|_| format!("{text:?} uses ${{{name}}}, which is not set (pass --var {name}=VALUE)"))?,
+            None => std::env::var(name).map_err(|_| {
+                format!("{text:?} uses ${{{name}}}, which is not set (pass --var {name}=VALUE)")
+            })?,
         };
         out.push_str(&value);
         rest = &rest[end + 1..];
@@ -35,7 +40,6 @@ pub fn join(base: &Path, path: &str) -> String {
     }
 }
 
-
 /// Expands `${NAME}` in every string of a plugin config, so event captures reach plugins.
 pub fn expand_toml(table: &mut toml::Table, vars: &Vars) -> Result<(), String> {
     fn walk(value: &mut toml::Value, vars: &Vars) -> Result<(), String> {
@@ -49,4 +53,3 @@ pub fn expand_toml(table: &mut toml::Table, vars: &Vars) -> Result<(), String> {
     }
     table.iter_mut().try_for_each(|(_, v)| walk(v, vars))
 }
-

@@ -11,7 +11,6 @@
 
 use std::path::{Path, PathBuf};
 
-
 use arrow::array::{Array, ArrayRef};
 use arrow::compute::concat_batches;
 use arrow::datatypes::SchemaRef;
@@ -19,9 +18,9 @@ use arrow::record_batch::{RecordBatch, RecordBatchReader};
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 
 use super::harness::{Harness, InputData};
-use sluice_core::source::{CsvOptions, InputSpec};
 use sluice_core::plugin::{PluginInfo, RunContext};
 use sluice_core::source::CsvInput;
+use sluice_core::source::{CsvOptions, InputSpec};
 
 /// The case folders below `dir`, sorted.
 pub(crate) fn cases(dir: &Path) -> Result<Vec<PathBuf>, String> {
@@ -39,24 +38,44 @@ pub(crate) fn cases(dir: &Path) -> Result<Vec<PathBuf>, String> {
 }
 
 /// Runs one case; `Ok` carries a summary, `Err` what differs.
-pub(crate) fn check_case(harness: &Harness, info: &PluginInfo, case: &Path, context: &RunContext) -> Result<String, String> {
+pub(crate) fn check_case(
+    harness: &Harness,
+    info: &PluginInfo,
+    case: &Path,
+    context: &RunContext,
+) -> Result<String, String> {
     let config_path = case.join("config.json");
     let config = if config_path.exists() {
-        std::fs::read_to_string(&config_path).map_err(|e| format!("{}: {e}", config_path.display()))?
+        std::fs::read_to_string(&config_path)
+            .map_err(|e| format!("{}: {e}", config_path.display()))?
     } else {
         harness.config.clone()
     };
-    let inputs = info.inputs.iter().map(|i| read_input(case, i)).collect::<Result<Vec<_>, _>>()?;
-    let harness = Harness { config, ..harness.clone() };
-    let output = harness.run(&inputs, context, 0x5eed).map_err(|e| e.to_string())?;
+    let inputs = info
+        .inputs
+        .iter()
+        .map(|i| read_input(case, i))
+        .collect::<Result<Vec<_>, _>>()?;
+    let harness = Harness {
+        config,
+        ..harness.clone()
+    };
+    let output = harness
+        .run(&inputs, context, 0x5eed)
+        .map_err(|e| e.to_string())?;
     let mut compared = 0;
     for (name, actual) in &output.outputs {
-        let Some(expected) = read_expected(case, name)? else { continue };
+        let Some(expected) = read_expected(case, name)? else {
+            continue;
+        };
         compare(name, actual, &expected)?;
         compared += 1;
     }
     if compared == 0 {
-        return Err(format!("{}: no expected/<output>.csv or .parquet to compare", case.display()));
+        return Err(format!(
+            "{}: no expected/<output>.csv or .parquet to compare",
+            case.display()
+        ));
     }
     Ok(format!("{compared} output(s) match"))
 }
@@ -65,17 +84,34 @@ fn read_input(case: &Path, input: &sluice_core::plugin::InputInfo) -> Result<Inp
     let path = case.join("input").join(format!("{}.csv", input.name));
     let mut csv = CsvOptions::default_for_fixtures();
     for field in input.required.fields() {
-        let name = sluice_core::source::type_name(field.data_type())
-            .ok_or_else(|| format!("input `{}` column `{}`: CSV fixtures cannot hold {}", input.name, field.name(), field.data_type()))?;
+        let name = sluice_core::source::type_name(field.data_type()).ok_or_else(|| {
+            format!(
+                "input `{}` column `{}`: CSV fixtures cannot hold {}",
+                input.name,
+                field.name(),
+                field.data_type()
+            )
+        })?;
         csv.types.insert(field.name().clone(), name.to_string());
     }
-    let spec = InputSpec { path: path.display().to_string(), select: Default::default(), from_registry: None, csv };
+    let spec = InputSpec {
+        path: path.display().to_string(),
+        select: Default::default(),
+        from_registry: None,
+        csv,
+    };
     let (schema, batches) = read_csv(&spec).map_err(|e| format!("input `{}`: {e}", input.name))?;
-    Ok(InputData { name: input.name.clone(), schema, batches })
+    Ok(InputData {
+        name: input.name.clone(),
+        schema,
+        batches,
+    })
 }
 
 /// A whole CSV file through the host's own reader.
-fn read_csv(spec: &InputSpec) -> Result<(SchemaRef, Vec<RecordBatch>), sluice_core::source::SourceError> {
+fn read_csv(
+    spec: &InputSpec,
+) -> Result<(SchemaRef, Vec<RecordBatch>), sluice_core::source::SourceError> {
     let reader = CsvInput::open(spec, 65_536, &sluice_core::storage::Storage::local())?;
     let schema = reader.schema();
     let mut batches = Vec::new();
@@ -93,35 +129,66 @@ fn read_expected(case: &Path, output: &str) -> Result<Option<RecordBatch>, Strin
     if csv.exists() {
         let mut options = CsvOptions::default_for_fixtures();
         options.infer = false;
-        let spec = InputSpec { path: csv.display().to_string(), select: Default::default(), from_registry: None, csv: options };
+        let spec = InputSpec {
+            path: csv.display().to_string(),
+            select: Default::default(),
+            from_registry: None,
+            csv: options,
+        };
         let (schema, batches) = read_csv(&spec).map_err(|e| format!("expected `{output}`: {e}"))?;
-        return concat_batches(&schema, &batches).map(Some).map_err(|e| e.to_string());
+        return concat_batches(&schema, &batches)
+            .map(Some)
+            .map_err(|e| e.to_string());
     }
     if parquet.exists() {
-        let file = std::fs::File::open(&parquet).map_err(|e| format!("{}: {e}", parquet.display()))?;
+        let file =
+            std::fs::File::open(&parquet).map_err(|e| format!("{}: {e}", parquet.display()))?;
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
             .and_then(|b| b.build())
             .map_err(|e| format!("{}: {e}", parquet.display()))?;
         let schema = reader.schema();
-        let batches = reader.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
-        return concat_batches(&schema, &batches).map(Some).map_err(|e| e.to_string());
+        let batches = reader
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        return concat_batches(&schema, &batches)
+            .map(Some)
+            .map_err(|e| e.to_string());
     }
     Ok(None)
 }
 
 /// Cell by cell, as text: numbers within 1e-9 relative, timestamps with `T` or a space.
 fn compare(output: &str, actual: &RecordBatch, expected: &RecordBatch) -> Result<(), String> {
-    let names = |b: &RecordBatch| b.schema().fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>();
+    let names = |b: &RecordBatch| {
+        b.schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect::<Vec<_>>()
+    };
     if names(actual) != names(expected) {
-        return Err(format!("output `{output}`: columns {:?}, expected {:?}", names(actual), names(expected)));
+        return Err(format!(
+            "output `{output}`: columns {:?}, expected {:?}",
+            names(actual),
+            names(expected)
+        ));
     }
     if actual.num_rows() != expected.num_rows() {
-        return Err(format!("output `{output}`: {} rows, expected {}", actual.num_rows(), expected.num_rows()));
+        return Err(format!(
+            "output `{output}`: {} rows, expected {}",
+            actual.num_rows(),
+            expected.num_rows()
+        ));
     }
     for (c, name) in names(actual).iter().enumerate() {
         let (a, e) = (cells(actual.column(c))?, cells(expected.column(c))?);
         if let Some(row) = (0..a.len()).find(|&r| !same(&a[r], &e[r])) {
-            return Err(format!("output `{output}` row {} column `{name}`: got {:?}, expected {:?}", row + 1, a[row], e[row]));
+            return Err(format!(
+                "output `{output}` row {} column `{name}`: got {:?}, expected {:?}",
+                row + 1,
+                a[row],
+                e[row]
+            ));
         }
     }
     Ok(())
@@ -131,12 +198,19 @@ fn cells(array: &ArrayRef) -> Result<Vec<Option<String>>, String> {
     // Named zones like "UTC" need chrono-tz to format; every zone the host reads is UTC,
     // so format the UTC wall time and mark it `Z`.
     if let arrow::datatypes::DataType::Timestamp(unit, Some(_)) = array.data_type() {
-        let naive = arrow::compute::cast(array, &arrow::datatypes::DataType::Timestamp(*unit, None)).map_err(|e| e.to_string())?;
-        return Ok(cells(&naive)?.into_iter().map(|c| c.map(|v| format!("{v}Z"))).collect());
+        let naive =
+            arrow::compute::cast(array, &arrow::datatypes::DataType::Timestamp(*unit, None))
+                .map_err(|e| e.to_string())?;
+        return Ok(cells(&naive)?
+            .into_iter()
+            .map(|c| c.map(|v| format!("{v}Z")))
+            .collect());
     }
     let options = FormatOptions::default();
     let formatter = ArrayFormatter::try_new(array.as_ref(), &options).map_err(|e| e.to_string())?;
-    Ok((0..array.len()).map(|i| array.is_valid(i).then(|| formatter.value(i).to_string())).collect())
+    Ok((0..array.len())
+        .map(|i| array.is_valid(i).then(|| formatter.value(i).to_string()))
+        .collect())
 }
 
 fn same(actual: &Option<String>, expected: &Option<String>) -> bool {
@@ -154,4 +228,3 @@ fn same(actual: &Option<String>, expected: &Option<String>) -> bool {
         }
     }
 }
-

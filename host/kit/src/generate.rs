@@ -44,7 +44,18 @@ pub(crate) fn every_type_fields() -> Vec<Field> {
     ]
     .into_iter()
     .enumerate()
-    .map(|(i, t)| Field::new(format!("extra_{i}_{}", t.to_string().to_lowercase().replace([' ', '(', ')', ',', '"'], "")), t, true))
+    .map(|(i, t)| {
+        Field::new(
+            format!(
+                "extra_{i}_{}",
+                t.to_string()
+                    .to_lowercase()
+                    .replace([' ', '(', ')', ',', '"'], "")
+            ),
+            t,
+            true,
+        )
+    })
     .collect()
 }
 
@@ -60,7 +71,12 @@ pub(crate) enum Fill {
 }
 
 pub(crate) fn fields_for(input: &InputInfo) -> Vec<Field> {
-    let required: Vec<Field> = input.required.fields().iter().map(|f| f.as_ref().clone()).collect();
+    let required: Vec<Field> = input
+        .required
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
     if required.is_empty() {
         default_fields()
     } else {
@@ -69,22 +85,41 @@ pub(crate) fn fields_for(input: &InputInfo) -> Vec<Field> {
 }
 
 /// An input of `rows` rows over `fields` in one batch (a zero-row batch when `rows` is 0).
-pub(crate) fn input(name: &str, fields: Vec<Field>, rows: usize, fill: Fill) -> Result<InputData, String> {
+pub(crate) fn input(
+    name: &str,
+    fields: Vec<Field>,
+    rows: usize,
+    fill: Fill,
+) -> Result<InputData, String> {
     let schema: SchemaRef = Arc::new(Schema::new(fields));
-    let columns = schema.fields().iter().map(|f| column(f, rows, fill)).collect::<Result<Vec<_>, _>>()?;
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| column(f, rows, fill))
+        .collect::<Result<Vec<_>, _>>()?;
     let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| e.to_string())?;
-    Ok(InputData { name: name.into(), schema, batches: vec![batch] })
+    Ok(InputData {
+        name: name.into(),
+        schema,
+        batches: vec![batch],
+    })
 }
 
 fn column(field: &Field, rows: usize, fill: Fill) -> Result<ArrayRef, String> {
-    let null = |i: usize| field.is_nullable() && (fill == Fill::Nulls || (fill == Fill::Plain && i % 10 == 9));
+    let null = |i: usize| {
+        field.is_nullable() && (fill == Fill::Nulls || (fill == Fill::Plain && i % 10 == 9))
+    };
     macro_rules! prim {
         ($array:ty, $f:expr) => {
-            Arc::new((0..rows).map(|i| (!null(i)).then(|| $f(i))).collect::<$array>()) as ArrayRef
+            Arc::new(
+                (0..rows)
+                    .map(|i| (!null(i)).then(|| $f(i)))
+                    .collect::<$array>(),
+            ) as ArrayRef
         };
     }
     Ok(match field.data_type() {
-        DataType::Boolean => prim!(BooleanArray, |i: usize| i % 3 == 0),
+        DataType::Boolean => prim!(BooleanArray, |i: usize| i.is_multiple_of(3)),
         DataType::Int8 => prim!(Int8Array, |i: usize| (i % 100) as i8),
         DataType::Int16 => prim!(Int16Array, |i: usize| (i % 1000) as i16),
         DataType::Int32 => prim!(Int32Array, |i: usize| i as i32),
@@ -97,14 +132,27 @@ fn column(field: &Field, rows: usize, fill: Fill) -> Result<ArrayRef, String> {
         DataType::Float64 => prim!(Float64Array, |i: usize| i as f64 * 0.25 - 100.0),
         DataType::Date32 => prim!(Date32Array, |i: usize| 19_000 + (i % 400) as i32),
         DataType::Timestamp(TimeUnit::Microsecond, tz) => {
-            let a: TimestampMicrosecondArray = (0..rows).map(|i| (!null(i)).then(|| 1_700_000_000_000_000 + i as i64 * 7_000_000)).collect();
+            let a: TimestampMicrosecondArray = (0..rows)
+                .map(|i| (!null(i)).then(|| 1_700_000_000_000_000 + i as i64 * 7_000_000))
+                .collect();
             Arc::new(a.with_timezone_opt(tz.clone()))
         }
         DataType::Utf8 => {
-            let text = |i: usize| if fill == Fill::LongStrings { format!("{i}:{}", "x".repeat(1 << 20)) } else { format!("v{}", i % 37) };
+            let text = |i: usize| {
+                if fill == Fill::LongStrings {
+                    format!("{i}:{}", "x".repeat(1 << 20))
+                } else {
+                    format!("v{}", i % 37)
+                }
+            };
             prim!(StringArray, text)
         }
         other if field.is_nullable() => new_null_array(other, rows),
-        other => return Err(format!("the kit cannot generate values for a NOT NULL column `{}` of type {other}", field.name())),
+        other => {
+            return Err(format!(
+                "the kit cannot generate values for a NOT NULL column `{}` of type {other}",
+                field.name()
+            ))
+        }
     })
 }

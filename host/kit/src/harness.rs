@@ -5,7 +5,9 @@ use arrow::compute::concat_batches;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
-use sluice_core::plugin::{ipc, LoadedPlugin, PluginEngine, PluginError, PluginInfo, RunContext, Session, SessionLimits};
+use sluice_core::plugin::{
+    ipc, LoadedPlugin, PluginEngine, PluginError, PluginInfo, RunContext, Session, SessionLimits,
+};
 
 /// One input: its schema and the batches to push (possibly none).
 #[derive(Clone)]
@@ -19,7 +21,10 @@ impl InputData {
     /// The same rows cut into batches of at most `rows` rows.
     pub fn rebatched(&self, rows: usize) -> InputData {
         let whole = concat_batches(&self.schema, &self.batches).expect("batches share the schema");
-        InputData { batches: split(&whole, rows), ..self.clone() }
+        InputData {
+            batches: split(&whole, rows),
+            ..self.clone()
+        }
     }
 }
 
@@ -59,12 +64,22 @@ impl RunOutput {
         let outputs = (0..first.outputs.len())
             .map(|i| {
                 let (name, batch) = &first.outputs[i];
-                let pieces: Vec<&RecordBatch> = parts.iter().map(|(_, p)| &p.outputs[i].1).collect();
-                (name.clone(), concat_batches(&batch.schema(), pieces).expect("one session's schemas"))
+                let pieces: Vec<&RecordBatch> =
+                    parts.iter().map(|(_, p)| &p.outputs[i].1).collect();
+                (
+                    name.clone(),
+                    concat_batches(&batch.schema(), pieces).expect("one session's schemas"),
+                )
             })
             .collect();
-        let rejects =
-            parts.iter().flat_map(|(offset, p)| p.rejects.iter().map(move |(i, row, r)| (i.clone(), offset + row, r.clone()))).collect();
+        let rejects = parts
+            .iter()
+            .flat_map(|(offset, p)| {
+                p.rejects
+                    .iter()
+                    .map(move |(i, row, r)| (i.clone(), offset + row, r.clone()))
+            })
+            .collect();
         RunOutput {
             outputs,
             rejects,
@@ -87,25 +102,31 @@ pub(crate) struct Harness<'a> {
 
 impl Harness<'_> {
     /// One session over `inputs`, with the given run context and random seed.
-    pub fn run(&self, inputs: &[InputData], context: &RunContext, seed: u64) -> Result<RunOutput, PluginError> {
-        let schemas: Vec<_> = inputs.iter().map(|i| (i.name.clone(), i.schema.clone())).collect();
-        let limits = SessionLimits { random_seed: seed, ..self.limits.clone() };
-        let mut session = Session::open(self.engine, self.plugin, self.info, &self.config, &schemas, context, &limits)?;
+    pub fn run(
+        &self,
+        inputs: &[InputData],
+        context: &RunContext,
+        seed: u64,
+    ) -> Result<RunOutput, PluginError> {
+        let schemas: Vec<_> = inputs
+            .iter()
+            .map(|i| (i.name.clone(), i.schema.clone()))
+            .collect();
+        let limits = SessionLimits {
+            random_seed: seed,
+            ..self.limits.clone()
+        };
+        let mut session = Session::open(
+            self.engine,
+            self.plugin,
+            self.info,
+            &self.config,
+            &schemas,
+            context,
+            &limits,
+        )?;
         let mut collected: Vec<Vec<RecordBatch>> = vec![Vec::new(); session.outputs().len()];
-        let mut rejects = Vec::new();
-        let mut rows_in = 0;
-        for InputData { name, batches, .. } in inputs {
-            let mut offset = 0u64;
-            for batch in batches {
-                let emitted = session.push(name, batch)?;
-                rejects.extend(emitted.rejects.into_iter().map(|r| (name.clone(), offset + r.row, r.reason)));
-                for (index, out) in emitted.batches {
-                    collected[index].push(out);
-                }
-                offset += batch.num_rows() as u64;
-            }
-            rows_in += offset;
-        }
+        let (rejects, rows_in) = push_all(&mut session, inputs, &mut collected)?;
         loop {
             let emitted = session.finish()?;
             for (index, out) in emitted.batches {
@@ -120,7 +141,8 @@ impl Harness<'_> {
             .iter()
             .zip(collected)
             .map(|((name, schema), batches)| {
-                let batch = concat_batches(schema, &batches).expect("batches share the checked schema");
+                let batch =
+                    concat_batches(schema, &batches).expect("batches share the checked schema");
                 (name.clone(), batch)
             })
             .collect();
@@ -140,5 +162,37 @@ fn split(batch: &RecordBatch, rows: usize) -> Vec<RecordBatch> {
     if batch.num_rows() == 0 {
         return vec![batch.clone()];
     }
-    (0..batch.num_rows()).step_by(rows).map(|start| batch.slice(start, rows.min(batch.num_rows() - start))).collect()
+    (0..batch.num_rows())
+        .step_by(rows)
+        .map(|start| batch.slice(start, rows.min(batch.num_rows() - start)))
+        .collect()
+}
+
+/// Every input batch pushed; the rejects (input, row, reason) and the rows pushed.
+type Pushed = (Vec<(String, u64, String)>, u64);
+
+fn push_all(
+    session: &mut Session,
+    inputs: &[InputData],
+    collected: &mut [Vec<RecordBatch>],
+) -> Result<Pushed, PluginError> {
+    let mut rejects = Vec::new();
+    let mut rows_in = 0;
+    for InputData { name, batches, .. } in inputs {
+        let mut offset = 0u64;
+        for batch in batches {
+            let emitted = session.push(name, batch)?;
+            let located = emitted
+                .rejects
+                .into_iter()
+                .map(|r| (name.clone(), offset + r.row, r.reason));
+            rejects.extend(located);
+            for (index, out) in emitted.batches {
+                collected[index].push(out);
+            }
+            offset += batch.num_rows() as u64;
+        }
+        rows_in += offset;
+    }
+    Ok((rejects, rows_in))
 }

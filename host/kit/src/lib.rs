@@ -25,7 +25,9 @@ use std::path::{Path, PathBuf};
 use arrow::datatypes::Field;
 use serde::{Deserialize, Serialize};
 
-use sluice_core::plugin::{Bundled, EngineOptions, PluginEngine, PluginError, Session, SessionLimits};
+use sluice_core::plugin::{
+    Bundled, EngineOptions, PluginEngine, PluginError, Session, SessionLimits,
+};
 
 /// How to run the kit.
 #[derive(Debug, Clone)]
@@ -89,14 +91,17 @@ impl KitOptions {
     /// Reads a kit file into these options.
     pub fn with_kit_file(mut self, path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let file: KitFile = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let file: KitFile =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         if let Some(config) = file.config {
             self.config = config.to_string();
         }
         for (input, columns) in file.inputs {
             let fields = columns
                 .iter()
-                .map(|(name, ty)| sluice_core::source::parse_type(ty).map(|t| Field::new(name, t, true)))
+                .map(|(name, ty)| {
+                    sluice_core::source::parse_type(ty).map(|t| Field::new(name, t, true))
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| format!("{}: inputs.{input}: {e}", path.display()))?;
             self.input_columns.insert(input, fields);
@@ -142,14 +147,37 @@ impl KitReport {
 
 impl fmt::Display for KitReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "sluice plugin test: {} (sha256 {})", self.plugin, self.sha256)?;
+        writeln!(
+            f,
+            "sluice plugin test: {} (sha256 {})",
+            self.plugin, self.sha256
+        )?;
         for c in &self.checks {
-            writeln!(f, "  {} {:<24} {}", if c.passed { "PASS" } else { "FAIL" }, c.name, c.detail)?;
+            writeln!(
+                f,
+                "  {} {:<24} {}",
+                if c.passed { "PASS" } else { "FAIL" },
+                c.name,
+                c.detail
+            )?;
         }
-        let fuel = self.fuel_per_row.map(|v| format!("{v:.1} fuel per row")).unwrap_or_else(|| "fuel not measured".into());
-        writeln!(f, "  budgets: {fuel}, peak memory {:.1} MiB", self.peak_memory_bytes as f64 / (1 << 20) as f64)?;
+        let fuel = self
+            .fuel_per_row
+            .map(|v| format!("{v:.1} fuel per row"))
+            .unwrap_or_else(|| "fuel not measured".into());
+        writeln!(
+            f,
+            "  budgets: {fuel}, peak memory {:.1} MiB",
+            self.peak_memory_bytes as f64 / (1 << 20) as f64
+        )?;
         let failed = self.failed().count();
-        write!(f, "result: {} of {} checks passed{}", self.checks.len() - failed, self.checks.len(), if failed > 0 { " (FAILED)" } else { "" })
+        write!(
+            f,
+            "result: {} of {} checks passed{}",
+            self.checks.len() - failed,
+            self.checks.len(),
+            if failed > 0 { " (FAILED)" } else { "" }
+        )
     }
 }
 
@@ -173,7 +201,11 @@ pub fn run_kit(plugin: &str, options: &KitOptions) -> Result<KitReport, PluginEr
     let info = match Session::describe(&engine, &loaded) {
         Ok(info) => info,
         Err(e) => {
-            report.checks.push(Check { name: "describe".into(), passed: false, detail: e.to_string() });
+            report.checks.push(Check {
+                name: "describe".into(),
+                passed: false,
+                detail: e.to_string(),
+            });
             return Ok(report);
         }
     };

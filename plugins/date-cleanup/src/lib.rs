@@ -116,33 +116,60 @@ impl Plugin for DateCleanup {
 
     fn open(config: Config, inputs: &Schemas, _ctx: &Context) -> Result<Self, Error> {
         let input = &inputs[0].1;
-        let index = |name: &str, what: &str| input.index_of(name).map_err(|_| Error::Config(format!("{what}: no input column `{name}`")));
+        let index = |name: &str, what: &str| {
+            input
+                .index_of(name)
+                .map_err(|_| Error::Config(format!("{what}: no input column `{name}`")))
+        };
         let mut dates = Vec::new();
         for (name, column) in &config.columns {
             let i = index(name, "columns")?;
-            if !matches!(input.field(i).data_type(), DataType::Utf8 | DataType::Date32) {
-                return Err(Error::Schema(format!("column `{name}` is {}, expected utf8 or date32", input.field(i).data_type())));
+            if !matches!(
+                input.field(i).data_type(),
+                DataType::Utf8 | DataType::Date32
+            ) {
+                return Err(Error::Schema(format!(
+                    "column `{name}` is {}, expected utf8 or date32",
+                    input.field(i).data_type()
+                )));
             }
             if column.formats.is_empty() {
                 return Err(Error::Config(format!("columns.{name}.formats is empty")));
             }
-            dates.push(DateColumn { index: i, name: name.clone(), formats: column.formats.clone(), policy: column.invalid });
+            dates.push(DateColumn {
+                index: i,
+                name: name.clone(),
+                formats: column.formats.clone(),
+                policy: column.invalid,
+            });
         }
         let sentinels = config
             .sentinels
             .iter()
             .map(|s| match parse(s.as_bytes(), &[Layout::IsoDate]) {
                 Parsed::Date(d) => Ok(d),
-                _ => Err(Error::Config(format!("sentinel {s:?} is not a YYYY-MM-DD date"))),
+                _ => Err(Error::Config(format!(
+                    "sentinel {s:?} is not a YYYY-MM-DD date"
+                ))),
             })
             .collect::<Result<_, _>>()?;
-        let pads = config.pad.iter().map(|(name, &width)| Ok((index(name, "pad")?, width))).collect::<Result<Vec<_>, Error>>()?;
+        let pads = config
+            .pad
+            .iter()
+            .map(|(name, &width)| Ok((index(name, "pad")?, width)))
+            .collect::<Result<Vec<_>, Error>>()?;
         let mut late = Vec::new();
         for flag in &config.late {
             let (later, earlier) = (index(&flag.later, "late")?, index(&flag.earlier, "late")?);
             for i in [later, earlier] {
-                if !dates.iter().any(|d| d.index == i) && *input.field(i).data_type() != DataType::Date32 {
-                    return Err(Error::Config(format!("late `{}`: `{}` is neither a cleaned nor a date32 column", flag.name, input.field(i).name())));
+                if !dates.iter().any(|d| d.index == i)
+                    && *input.field(i).data_type() != DataType::Date32
+                {
+                    return Err(Error::Config(format!(
+                        "late `{}`: `{}` is neither a cleaned nor a date32 column",
+                        flag.name,
+                        input.field(i).name()
+                    )));
                 }
             }
             late.push((flag.name.clone(), later, earlier, flag.more_than_days));
@@ -152,7 +179,11 @@ impl Plugin for DateCleanup {
             fields[d.index] = Field::new(&d.name, DataType::Date32, true);
         }
         for &(i, _) in &pads {
-            fields[i] = Field::new(input.field(i).name(), DataType::Utf8, input.field(i).is_nullable());
+            fields[i] = Field::new(
+                input.field(i).name(),
+                DataType::Utf8,
+                input.field(i).is_nullable(),
+            );
         }
         for (name, ..) in &late {
             fields.push(Field::new(name, DataType::Boolean, true));
@@ -161,7 +192,11 @@ impl Plugin for DateCleanup {
             dates,
             pads,
             late,
-            null_tokens: config.null_tokens.iter().map(|t| t.as_bytes().to_vec()).collect(),
+            null_tokens: config
+                .null_tokens
+                .iter()
+                .map(|t| t.as_bytes().to_vec())
+                .collect(),
             sentinels,
             output: Arc::new(Schema::new(fields)),
         })
@@ -181,7 +216,11 @@ impl Plugin for DateCleanup {
             columns[i] = pad(batch.column(i), width)?;
         }
         for (_, later, earlier, days) in &self.late {
-            columns.push(Arc::new(lateness(&columns[*later], &columns[*earlier], *days)));
+            columns.push(Arc::new(lateness(
+                &columns[*later],
+                &columns[*earlier],
+                *days,
+            )));
         }
         let cleaned = RecordBatch::try_new(self.output.clone(), columns)?;
         if keep.iter().all(|&k| k) {
@@ -194,53 +233,71 @@ impl Plugin for DateCleanup {
 }
 
 impl DateCleanup {
-    fn clean(&self, column: &DateColumn, values: &ArrayRef, keep: &mut [bool], out: &mut Emit) -> Result<Date32Array, Error> {
+    fn clean(
+        &self,
+        column: &DateColumn,
+        values: &ArrayRef,
+        keep: &mut [bool],
+        out: &mut Emit,
+    ) -> Result<Date32Array, Error> {
         let (mut nulls, mut sentinel, mut invalid) = (0u64, 0u64, 0u64);
         let is_sentinel = |d: i32| self.sentinels.contains(&d);
-        let cleaned: Date32Array = if let Some(dates) = values.as_any().downcast_ref::<Date32Array>() {
-            dates
-                .iter()
-                .map(|v| match v {
-                    Some(d) if is_sentinel(d) => {
-                        sentinel += 1;
-                        None
-                    }
-                    other => other,
-                })
-                .collect()
-        } else {
-            let text = values.as_any().downcast_ref::<StringArray>().expect("checked in open");
-            (0..text.len())
-                .map(|row| {
-                    if text.is_null(row) {
-                        return None;
-                    }
-                    let field = text.value(row).as_bytes();
-                    if self.null_tokens.iter().any(|t| t.as_slice() == field) {
-                        nulls += 1;
-                        return None;
-                    }
-                    match parse(field, &column.formats) {
-                        Parsed::Date(d) if is_sentinel(d) => {
+        let cleaned: Date32Array =
+            if let Some(dates) = values.as_any().downcast_ref::<Date32Array>() {
+                dates
+                    .iter()
+                    .map(|v| match v {
+                        Some(d) if is_sentinel(d) => {
                             sentinel += 1;
                             None
                         }
-                        Parsed::Date(d) => Some(d),
-                        Parsed::Impossible | Parsed::Unrecognised => {
-                            invalid += 1;
-                            if column.policy == Policy::Reject && keep[row] {
-                                keep[row] = false;
-                                out.reject(row, Some(&column.name), format!("invalid date {:?}", text.value(row)));
-                            }
-                            None
+                        other => other,
+                    })
+                    .collect()
+            } else {
+                let text = values
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .expect("checked in open");
+                (0..text.len())
+                    .map(|row| {
+                        if text.is_null(row) {
+                            return None;
                         }
-                    }
-                })
-                .collect()
-        };
+                        let field = text.value(row).as_bytes();
+                        if self.null_tokens.iter().any(|t| t.as_slice() == field) {
+                            nulls += 1;
+                            return None;
+                        }
+                        match parse(field, &column.formats) {
+                            Parsed::Date(d) if is_sentinel(d) => {
+                                sentinel += 1;
+                                None
+                            }
+                            Parsed::Date(d) => Some(d),
+                            Parsed::Impossible | Parsed::Unrecognised => {
+                                invalid += 1;
+                                if column.policy == Policy::Reject && keep[row] {
+                                    keep[row] = false;
+                                    out.reject(
+                                        row,
+                                        Some(&column.name),
+                                        format!("invalid date {:?}", text.value(row)),
+                                    );
+                                }
+                                None
+                            }
+                        }
+                    })
+                    .collect()
+            };
         out.count(&format!("{}.null_token", column.name), nulls);
         out.count(&format!("{}.sentinel", column.name), sentinel);
-        let policy = if column.policy == Policy::Reject { "rejected" } else { "invalid_to_null" };
+        let policy = if column.policy == Policy::Reject {
+            "rejected"
+        } else {
+            "invalid_to_null"
+        };
         out.count(&format!("{}.{policy}", column.name), invalid);
         Ok(cleaned)
     }
@@ -249,15 +306,31 @@ impl DateCleanup {
 /// Codes as text, left-padded with zeros to `width` (integers are formatted first).
 fn pad(values: &ArrayRef, width: usize) -> Result<ArrayRef, Error> {
     let text = cast(values, &DataType::Utf8)?;
-    let text = text.as_any().downcast_ref::<StringArray>().expect("cast to utf8");
-    let padded: StringArray = text.iter().map(|v| v.map(|s| format!("{s:0>width$}"))).collect();
+    let text = text
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .expect("cast to utf8");
+    let padded: StringArray = text
+        .iter()
+        .map(|v| v.map(|s| format!("{s:0>width$}")))
+        .collect();
     Ok(Arc::new(padded))
 }
 
 fn lateness(later: &ArrayRef, earlier: &ArrayRef, days: i32) -> BooleanArray {
-    let later = later.as_any().downcast_ref::<Date32Array>().expect("a date32 column");
-    let earlier = earlier.as_any().downcast_ref::<Date32Array>().expect("a date32 column");
-    later.iter().zip(earlier.iter()).map(|(l, e)| Some(l? - e? > days)).collect()
+    let later = later
+        .as_any()
+        .downcast_ref::<Date32Array>()
+        .expect("a date32 column");
+    let earlier = earlier
+        .as_any()
+        .downcast_ref::<Date32Array>()
+        .expect("a date32 column");
+    later
+        .iter()
+        .zip(earlier.iter())
+        .map(|(l, e)| Some(l? - e? > days))
+        .collect()
 }
 
 sluice_sdk::export_plugin!(DateCleanup);

@@ -101,7 +101,8 @@ fn hash(bytes: &[u8]) -> u64 {
     let mut h = bytes.len() as u64;
     let mut chunks = bytes.chunks_exact(8);
     for chunk in &mut chunks {
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(chunk.try_into().expect("8 bytes"))).wrapping_mul(K);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(chunk.try_into().expect("8 bytes")))
+            .wrapping_mul(K);
     }
     let mut tail = [0u8; 8];
     tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
@@ -142,8 +143,15 @@ struct ExportDelta {
 
 impl ExportDelta {
     fn encode(&self, batch: &RecordBatch, input: &str) -> Result<(Rows, Rows), Error> {
-        let ordered: Vec<ArrayRef> = self.order.iter().map(|&i| batch.column(i).clone()).collect();
-        let rows = self.rows.convert_columns(&ordered).map_err(|e| Error::Internal(format!("{input}: {e}")))?;
+        let ordered: Vec<ArrayRef> = self
+            .order
+            .iter()
+            .map(|&i| batch.column(i).clone())
+            .collect();
+        let rows = self
+            .rows
+            .convert_columns(&ordered)
+            .map_err(|e| Error::Internal(format!("{input}: {e}")))?;
         let keys = self
             .keys
             .convert_columns(&ordered[..self.config.key.len()])
@@ -152,7 +160,9 @@ impl ExportDelta {
     }
 
     fn null_key(&self, batch: &RecordBatch, row: usize) -> bool {
-        self.order[..self.config.key.len()].iter().any(|&i| batch.column(i).is_null(row))
+        self.order[..self.config.key.len()]
+            .iter()
+            .any(|&i| batch.column(i).is_null(row))
     }
 
     fn add_previous(&mut self, batch: &RecordBatch, out: &mut Emit) -> Result<(), Error> {
@@ -180,11 +190,13 @@ impl ExportDelta {
                 }
             }
         }
-        self.previous.total = start
-            .checked_add(batch.num_rows() as u32)
-            .ok_or_else(|| Error::Internal("the previous export has more than 4 billion rows".into()))?;
+        self.previous.total = start.checked_add(batch.num_rows() as u32).ok_or_else(|| {
+            Error::Internal("the previous export has more than 4 billion rows".into())
+        })?;
         // Skipped rows count as seen, so they are never reported as deleted.
-        self.previous.seen.resize(self.previous.total as usize, false);
+        self.previous
+            .seen
+            .resize(self.previous.total as usize, false);
         for r in 0..batch.num_rows() {
             let global = start + r as u32;
             let key = keys.row(r).data();
@@ -209,7 +221,11 @@ impl ExportDelta {
                 None => "INSERT",
                 Some(global) => {
                     if std::mem::replace(&mut self.previous.seen[global as usize], true) {
-                        out.reject(r, Some(&key_name), "duplicate key: an earlier row of the current export has it");
+                        out.reject(
+                            r,
+                            Some(&key_name),
+                            "duplicate key: an earlier row of the current export has it",
+                        );
                         continue;
                     }
                     let (b, pr) = self.previous.locate(global);
@@ -238,7 +254,9 @@ impl ExportDelta {
     fn deletes(&mut self, batch: usize) -> Result<Option<RecordBatch>, Error> {
         let rows = std::mem::replace(&mut self.previous.rows[batch], self.rows.empty_rows(0, 0));
         let start = self.previous.starts[batch] as usize;
-        let gone: Vec<usize> = (0..rows.num_rows()).filter(|&r| !self.previous.seen[start + r]).collect();
+        let gone: Vec<usize> = (0..rows.num_rows())
+            .filter(|&r| !self.previous.seen[start + r])
+            .collect();
         if gone.is_empty() {
             return Ok(None);
         }
@@ -251,8 +269,13 @@ impl ExportDelta {
         for (array, &i) in decoded.into_iter().zip(&self.order) {
             by_schema[i] = Some(array);
         }
-        let mut columns: Vec<ArrayRef> = vec![Arc::new(StringArray::from(vec!["DELETE"; gone.len()]))];
-        columns.extend(by_schema.into_iter().map(|a| a.expect("every column decoded")));
+        let mut columns: Vec<ArrayRef> =
+            vec![Arc::new(StringArray::from(vec!["DELETE"; gone.len()]))];
+        columns.extend(
+            by_schema
+                .into_iter()
+                .map(|a| a.expect("every column decoded")),
+        );
         Ok(Some(RecordBatch::try_new(self.output.clone(), columns)?))
     }
 }
@@ -261,19 +284,41 @@ impl Plugin for ExportDelta {
     type Config = Config;
 
     fn info() -> Info {
-        Info::new("export-delta", env!("CARGO_PKG_VERSION"), "INSERT/UPDATE/DELETE rows between two full exports of a table, by key")
-            .input(Input::any(PREVIOUS).describe("the previous full export (may be empty: then every row is an INSERT)"))
-            .input(Input::any(CURRENT).describe("the current full export, with the same columns"))
-            .output(Output::dynamic(DELTA).describe("the op column, then the export's columns: one row per changed key"))
-            .stateful()
+        Info::new(
+            "export-delta",
+            env!("CARGO_PKG_VERSION"),
+            "INSERT/UPDATE/DELETE rows between two full exports of a table, by key",
+        )
+        .input(
+            Input::any(PREVIOUS)
+                .describe("the previous full export (may be empty: then every row is an INSERT)"),
+        )
+        .input(Input::any(CURRENT).describe("the current full export, with the same columns"))
+        .output(
+            Output::dynamic(DELTA)
+                .describe("the op column, then the export's columns: one row per changed key"),
+        )
+        .stateful()
     }
 
     fn open(config: Config, inputs: &Schemas, _ctx: &Context) -> Result<Self, Error> {
-        let schema_of = |name: &str| inputs.iter().find(|(n, _)| n == name).map(|(_, s)| s.clone());
-        let (Some(previous), Some(current)) = (schema_of(PREVIOUS), schema_of(CURRENT)) else {
-            return Err(Error::Schema("needs inputs `previous` and `current`".into()));
+        let schema_of = |name: &str| {
+            inputs
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, s)| s.clone())
         };
-        let shape = |s: &Schema| s.fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect::<Vec<_>>();
+        let (Some(previous), Some(current)) = (schema_of(PREVIOUS), schema_of(CURRENT)) else {
+            return Err(Error::Schema(
+                "needs inputs `previous` and `current`".into(),
+            ));
+        };
+        let shape = |s: &Schema| {
+            s.fields()
+                .iter()
+                .map(|f| (f.name().clone(), f.data_type().clone()))
+                .collect::<Vec<_>>()
+        };
         if shape(&previous) != shape(&current) {
             return Err(Error::Schema(format!(
                 "`previous` and `current` must have the same columns and types: {:?} vs {:?}",
@@ -287,19 +332,37 @@ impl Plugin for ExportDelta {
         let mut order = Vec::new();
         for name in &config.key {
             let i = current.index_of(name).map_err(|_| {
-                Error::Config(format!("key column `{name}` is not in the export (columns: {:?})", shape(&current)))
+                Error::Config(format!(
+                    "key column `{name}` is not in the export (columns: {:?})",
+                    shape(&current)
+                ))
             })?;
             order.push(i);
         }
-        let rest: Vec<usize> = (0..current.fields().len()).filter(|i| !order.contains(i)).collect();
+        let rest: Vec<usize> = (0..current.fields().len())
+            .filter(|i| !order.contains(i))
+            .collect();
         order.extend(rest);
         if current.index_of(&config.op_column).is_ok() {
-            return Err(Error::Config(format!("op column `{}` clashes with a column of the export", config.op_column)));
+            return Err(Error::Config(format!(
+                "op column `{}` clashes with a column of the export",
+                config.op_column
+            )));
         }
-        let sort_fields = |idx: &[usize]| idx.iter().map(|&i| SortField::new(current.field(i).data_type().clone())).collect::<Vec<_>>();
-        let rows = RowConverter::new(sort_fields(&order)).map_err(|e| Error::Schema(e.to_string()))?;
-        let keys = RowConverter::new(sort_fields(&order[..config.key.len()])).map_err(|e| Error::Schema(e.to_string()))?;
-        let mut fields = vec![Arc::new(Field::new(&config.op_column, DataType::Utf8, false))];
+        let sort_fields = |idx: &[usize]| {
+            idx.iter()
+                .map(|&i| SortField::new(current.field(i).data_type().clone()))
+                .collect::<Vec<_>>()
+        };
+        let rows =
+            RowConverter::new(sort_fields(&order)).map_err(|e| Error::Schema(e.to_string()))?;
+        let keys = RowConverter::new(sort_fields(&order[..config.key.len()]))
+            .map_err(|e| Error::Schema(e.to_string()))?;
+        let mut fields = vec![Arc::new(Field::new(
+            &config.op_column,
+            DataType::Utf8,
+            false,
+        ))];
         fields.extend(current.fields().iter().cloned());
         Ok(ExportDelta {
             config,
@@ -348,7 +411,10 @@ mod tests {
     use super::*;
 
     fn schema() -> SchemaRef {
-        Arc::new(Schema::new(vec![Field::new("PK", DataType::Utf8, true), Field::new("V", DataType::Int64, true)]))
+        Arc::new(Schema::new(vec![
+            Field::new("PK", DataType::Utf8, true),
+            Field::new("V", DataType::Int64, true),
+        ]))
     }
 
     fn batch(rows: &[(&str, Option<i64>)]) -> RecordBatch {
@@ -359,12 +425,23 @@ mod tests {
 
     /// A session over two inputs of `schema()`.
     fn open(config: &str) -> ExportDelta {
-        let inputs = vec![(PREVIOUS.to_string(), schema()), (CURRENT.to_string(), schema())];
-        let ctx = Context { run_id: "r".into(), run_time_micros: 0, table: "t".into(), params: vec![] };
+        let inputs = vec![
+            (PREVIOUS.to_string(), schema()),
+            (CURRENT.to_string(), schema()),
+        ];
+        let ctx = Context {
+            run_id: "r".into(),
+            run_time_micros: 0,
+            table: "t".into(),
+            params: vec![],
+        };
         ExportDelta::open(sluice_sdk::parse_config(config).unwrap(), &inputs, &ctx).unwrap()
     }
 
-    fn delta(previous: &[&[(&str, Option<i64>)]], current: &[&[(&str, Option<i64>)]]) -> Vec<(String, String, Option<i64>)> {
+    fn delta(
+        previous: &[&[(&str, Option<i64>)]],
+        current: &[&[(&str, Option<i64>)]],
+    ) -> Vec<(String, String, Option<i64>)> {
         let mut plugin = open("{}");
         let mut out = Emit::default();
         for b in previous {
@@ -381,7 +458,11 @@ mod tests {
             let pk = b.column(1).as_any().downcast_ref::<StringArray>().unwrap();
             let v = b.column(2).as_any().downcast_ref::<Int64Array>().unwrap();
             for r in 0..b.num_rows() {
-                rows.push((op.value(r).to_string(), pk.value(r).to_string(), v.is_valid(r).then(|| v.value(r))));
+                rows.push((
+                    op.value(r).to_string(),
+                    pk.value(r).to_string(),
+                    v.is_valid(r).then(|| v.value(r)),
+                ));
             }
         }
         rows.sort();
@@ -398,12 +479,22 @@ mod tests {
             &[&[("a", Some(1)), ("b", Some(2))], &[("c", Some(3))]],
             &[&[("a", Some(1)), ("b", Some(20)), ("d", Some(4))]],
         );
-        assert_eq!(got, [row("DELETE", "c", Some(3)), row("INSERT", "d", Some(4)), row("UPDATE", "b", Some(20))]);
+        assert_eq!(
+            got,
+            [
+                row("DELETE", "c", Some(3)),
+                row("INSERT", "d", Some(4)),
+                row("UPDATE", "b", Some(20))
+            ]
+        );
     }
 
     #[test]
     fn changes_to_and_from_null_are_updates() {
-        let got = delta(&[&[("a", Some(1)), ("b", None), ("c", None)]], &[&[("a", None), ("b", Some(2)), ("c", None)]]);
+        let got = delta(
+            &[&[("a", Some(1)), ("b", None), ("c", None)]],
+            &[&[("a", None), ("b", Some(2)), ("c", None)]],
+        );
         assert_eq!(got, [row("UPDATE", "a", None), row("UPDATE", "b", Some(2))]);
     }
 
@@ -411,31 +502,51 @@ mod tests {
     fn null_and_duplicate_keys_are_rejected_in_current_and_skipped_in_previous() {
         let mut plugin = open("{\"key\": [\"PK\"]}");
         let mut out = Emit::default();
-        plugin.push(PREVIOUS, batch(&[("a", Some(1)), ("a", Some(2))]), &mut out).unwrap();
+        plugin
+            .push(PREVIOUS, batch(&[("a", Some(1)), ("a", Some(2))]), &mut out)
+            .unwrap();
         let pk: StringArray = vec![Some("a"), None, Some("a")].into_iter().collect();
         let v = Int64Array::from(vec![Some(1), Some(5), Some(9)]);
         let current = RecordBatch::try_new(schema(), vec![Arc::new(pk), Arc::new(v)]).unwrap();
         let mut pushed = Emit::default();
         plugin.push(CURRENT, current, &mut pushed).unwrap();
         assert_eq!(pushed.rejected(), 2, "the NULL key and the second `a`");
-        assert_eq!(pushed.batches(DELTA).count(), 0, "`a` = 1 is unchanged against the first previous `a`");
+        assert_eq!(
+            pushed.batches(DELTA).count(),
+            0,
+            "`a` = 1 is unchanged against the first previous `a`"
+        );
         plugin.finish(&mut pushed).unwrap();
         assert!(!plugin.drain(&mut pushed).unwrap());
-        assert_eq!(pushed.batches(DELTA).count(), 0, "the skipped duplicate is not a delete");
+        assert_eq!(
+            pushed.batches(DELTA).count(),
+            0,
+            "the skipped duplicate is not a delete"
+        );
     }
 
     #[test]
     fn a_hash_collision_never_matches_the_wrong_key() {
         let mut plugin = open("{}");
         let mut out = Emit::default();
-        plugin.push(PREVIOUS, batch(&[("ab", Some(1)), ("a", Some(2))]), &mut out).unwrap();
+        plugin
+            .push(
+                PREVIOUS,
+                batch(&[("ab", Some(1)), ("a", Some(2))]),
+                &mut out,
+            )
+            .unwrap();
         // Pretend "a" hashed like "ab": the index points at "ab", "a" lives in `collided`.
         let (_, key_a) = plugin.encode(&batch(&[("a", Some(2))]), CURRENT).unwrap();
         let (_, key_ab) = plugin.encode(&batch(&[("ab", Some(1))]), CURRENT).unwrap();
         let (a, ab) = (key_a.row(0).data().to_vec(), key_ab.row(0).data().to_vec());
         plugin.previous.index.remove(&hash(&a));
         plugin.previous.index.insert(hash(&a), 0);
-        assert_eq!(plugin.previous.find(&a), None, "the row at the hashed slot is `ab`, not `a`");
+        assert_eq!(
+            plugin.previous.find(&a),
+            None,
+            "the row at the hashed slot is `ab`, not `a`"
+        );
         plugin.previous.collided.insert(a.clone().into(), 1);
         assert_eq!(plugin.previous.find(&a), Some(1));
         assert_eq!(plugin.previous.find(&ab), Some(0));
@@ -443,6 +554,9 @@ mod tests {
 
     #[test]
     fn without_a_previous_export_everything_is_an_insert() {
-        assert_eq!(delta(&[], &[&[("a", Some(1))]]), [row("INSERT", "a", Some(1))]);
+        assert_eq!(
+            delta(&[], &[&[("a", Some(1))]]),
+            [row("INSERT", "a", Some(1))]
+        );
     }
 }

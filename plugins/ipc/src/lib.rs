@@ -23,7 +23,10 @@ pub fn decode_schema(bytes: &[u8]) -> Result<SchemaRef, ArrowError> {
 
 /// One batch as an IPC stream.
 pub fn encode_batch(batch: &RecordBatch) -> Result<Vec<u8>, ArrowError> {
-    let mut writer = StreamWriter::try_new(Vec::with_capacity(batch.get_array_memory_size() + 1024), &batch.schema())?;
+    let mut writer = StreamWriter::try_new(
+        Vec::with_capacity(batch.get_array_memory_size() + 1024),
+        &batch.schema(),
+    )?;
     writer.write(batch)?;
     writer.finish()?;
     writer.into_inner()
@@ -41,6 +44,8 @@ pub fn decode_stream(bytes: Vec<u8>) -> Result<(SchemaRef, Vec<RecordBatch>), Ar
         }
     }
     decoder.finish()?;
-    let schema = decoder.schema().ok_or_else(|| ArrowError::IpcError("the stream has no schema".into()))?;
+    let schema = decoder
+        .schema()
+        .ok_or_else(|| ArrowError::IpcError("the stream has no schema".into()))?;
     Ok((schema, batches))
 }

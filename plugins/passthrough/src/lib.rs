@@ -29,9 +29,13 @@ impl Plugin for Passthrough {
     type Config = Config;
 
     fn info() -> Info {
-        Info::new("passthrough", env!("CARGO_PKG_VERSION"), "Copies rows unchanged, with optional column select and rename")
-            .input(Input::any("rows").describe("any table"))
-            .output(Output::dynamic("rows").describe("the selected (and renamed) columns of the input"))
+        Info::new(
+            "passthrough",
+            env!("CARGO_PKG_VERSION"),
+            "Copies rows unchanged, with optional column select and rename",
+        )
+        .input(Input::any("rows").describe("any table"))
+        .output(Output::dynamic("rows").describe("the selected (and renamed) columns of the input"))
     }
 
     fn open(config: Config, inputs: &Schemas, _ctx: &Context) -> Result<Self, Error> {
@@ -40,11 +44,17 @@ impl Plugin for Passthrough {
             None => (0..input.fields().len()).collect(),
             Some(names) => names
                 .iter()
-                .map(|n| input.index_of(n).map_err(|_| Error::Config(format!("select: no input column `{n}`"))))
+                .map(|n| {
+                    input
+                        .index_of(n)
+                        .map_err(|_| Error::Config(format!("select: no input column `{n}`")))
+                })
                 .collect::<Result<Vec<_>, _>>()?,
         };
         if let Some(unknown) = config.rename.keys().find(|k| input.index_of(k).is_err()) {
-            return Err(Error::Config(format!("rename: no input column `{unknown}`")));
+            return Err(Error::Config(format!(
+                "rename: no input column `{unknown}`"
+            )));
         }
         let fields = projection.iter().map(|&i| {
             let field = input.field(i);
@@ -62,7 +72,11 @@ impl Plugin for Passthrough {
     }
 
     fn push(&mut self, _input: &str, batch: RecordBatch, out: &mut Emit) -> Result<(), Error> {
-        let columns = self.projection.iter().map(|&i| batch.column(i).clone()).collect();
+        let columns = self
+            .projection
+            .iter()
+            .map(|&i| batch.column(i).clone())
+            .collect();
         out.emit("rows", RecordBatch::try_new(self.output.clone(), columns)?);
         Ok(())
     }

@@ -25,10 +25,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::Deserialize;
-use sluice_sdk::arrow::array::{Array, ArrayRef, Float64Array, Int64Array, PrimitiveArray, StringArray, TimestampMicrosecondArray};
+use sluice_sdk::arrow::array::{
+    Array, ArrayRef, Float64Array, Int64Array, PrimitiveArray, StringArray,
+    TimestampMicrosecondArray,
+};
 use sluice_sdk::arrow::buffer::NullBuffer;
 use sluice_sdk::arrow::compute::cast;
-use sluice_sdk::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType};
+use sluice_sdk::arrow::datatypes::{
+    DataType, Field, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType,
+};
 use sluice_sdk::arrow::record_batch::RecordBatch;
 use sluice_sdk::{Emit, Error};
 
@@ -94,8 +99,14 @@ enum KeyPart {
 
 /// The running values of one aggregation for every bucket of one key.
 enum Acc {
-    Float { function: Function, values: Vec<f64> },
-    Int { function: Function, values: Vec<i64> },
+    Float {
+        function: Function,
+        values: Vec<f64>,
+    },
+    Int {
+        function: Function,
+        values: Vec<i64>,
+    },
 }
 
 /// One key's buckets.
@@ -134,19 +145,45 @@ pub struct Aggregate {
 
 impl Aggregate {
     pub fn new(config: Config, input: &SchemaRef) -> Result<Self, Error> {
-        let index = |name: &str| input.index_of(name).map_err(|_| Error::Config(format!("no input column `{name}`")));
-        let width = parse_width(&config.every).ok_or_else(|| Error::Config(format!("every: {:?} is not like 30s, 1m, 1h or 1d", config.every)))?;
+        let index = |name: &str| {
+            input
+                .index_of(name)
+                .map_err(|_| Error::Config(format!("no input column `{name}`")))
+        };
+        let width = parse_width(&config.every).ok_or_else(|| {
+            Error::Config(format!(
+                "every: {:?} is not like 30s, 1m, 1h or 1d",
+                config.every
+            ))
+        })?;
         if !(1_000_000..=86_400_000_000).contains(&width) {
-            return Err(Error::Config(format!("every: {:?} is outside 1 s to 1 day", config.every)));
+            return Err(Error::Config(format!(
+                "every: {:?} is outside 1 s to 1 day",
+                config.every
+            )));
         }
         let time = index(&config.time)?;
         let DataType::Timestamp(TimeUnit::Microsecond, tz) = input.field(time).data_type() else {
-            return Err(Error::Schema(format!("`{}` is {}, expected a timestamp", config.time, input.field(time).data_type())));
+            return Err(Error::Schema(format!(
+                "`{}` is {}, expected a timestamp",
+                config.time,
+                input.field(time).data_type()
+            )));
         };
-        let key_columns = config.keys.iter().map(|k| index(k)).collect::<Result<Vec<_>, _>>()?;
+        let key_columns = config
+            .keys
+            .iter()
+            .map(|k| index(k))
+            .collect::<Result<Vec<_>, _>>()?;
         for &k in &key_columns {
-            if !matches!(input.field(k).data_type(), DataType::Utf8) && !input.field(k).data_type().is_integer() {
-                return Err(Error::Schema(format!("key `{}` is {}, expected text or an integer", input.field(k).name(), input.field(k).data_type())));
+            if !matches!(input.field(k).data_type(), DataType::Utf8)
+                && !input.field(k).data_type().is_integer()
+            {
+                return Err(Error::Schema(format!(
+                    "key `{}` is {}, expected text or an integer",
+                    input.field(k).name(),
+                    input.field(k).data_type()
+                )));
             }
         }
         if config.aggregations.is_empty() {
@@ -154,19 +191,32 @@ impl Aggregate {
         }
         let mut values: Vec<ValueColumn> = Vec::new();
         let mut sources = Vec::new();
-        let mut fields: Vec<Field> = key_columns.iter().map(|&k| input.field(k).clone().with_nullable(true)).collect();
-        fields.push(Field::new(&config.bucket, DataType::Timestamp(TimeUnit::Microsecond, tz.clone()), false));
+        let mut fields: Vec<Field> = key_columns
+            .iter()
+            .map(|&k| input.field(k).clone().with_nullable(true))
+            .collect();
+        fields.push(Field::new(
+            &config.bucket,
+            DataType::Timestamp(TimeUnit::Microsecond, tz.clone()),
+            false,
+        ));
         for spec in &config.aggregations {
             let column = index(&spec.column)?;
             let data_type = input.field(column).data_type();
             let integer = data_type.is_integer();
             if !integer && !data_type.is_floating() {
-                return Err(Error::Schema(format!("`{}` is {data_type}, expected a number", spec.column)));
+                return Err(Error::Schema(format!(
+                    "`{}` is {data_type}, expected a number",
+                    spec.column
+                )));
             }
             let source = match values.iter().position(|v| v.input == column) {
                 Some(i) => i,
                 None => {
-                    values.push(ValueColumn { input: column, integer });
+                    values.push(ValueColumn {
+                        input: column,
+                        integer,
+                    });
                     values.len() - 1
                 }
             };
@@ -177,10 +227,15 @@ impl Aggregate {
                 _ if integer => DataType::Int64,
                 _ => DataType::Float64,
             };
-            let name = spec.name.clone().unwrap_or_else(|| format!("{}_{:?}", spec.column, spec.function).to_lowercase());
+            let name = spec
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("{}_{:?}", spec.column, spec.function).to_lowercase());
             fields.push(Field::new(name, out_type, spec.function != Function::Count));
         }
-        let by_column = (0..values.len()).map(|v| (0..sources.len()).filter(|&a| sources[a] == v).collect()).collect();
+        let by_column = (0..values.len())
+            .map(|v| (0..sources.len()).filter(|&a| sources[a] == v).collect())
+            .collect();
         Ok(Aggregate {
             config,
             width,
@@ -202,14 +257,35 @@ impl Aggregate {
     }
 
     pub fn push(&mut self, batch: &RecordBatch) -> Result<(), Error> {
-        let times = batch.column(self.time).as_any().downcast_ref::<TimestampMicrosecondArray>().expect("checked in open");
+        let times = batch
+            .column(self.time)
+            .as_any()
+            .downcast_ref::<TimestampMicrosecondArray>()
+            .expect("checked in open");
         let key_ids = self.key_ids(batch)?;
-        let columns: Vec<ArrayRef> = self.values.iter().map(|v| cast_values(batch.column(v.input), v.integer)).collect::<Result<_, _>>()?;
+        let columns: Vec<ArrayRef> = self
+            .values
+            .iter()
+            .map(|v| cast_values(batch.column(v.input), v.integer))
+            .collect::<Result<_, _>>()?;
         // Typed slices and validity, taken once per batch: the row loop below is the
         // plugin's hot path.
-        let floats: Vec<Option<&[f64]>> =
-            columns.iter().map(|c| c.as_any().downcast_ref::<Float64Array>().map(|a| a.values().as_ref())).collect();
-        let ints: Vec<Option<&[i64]>> = columns.iter().map(|c| c.as_any().downcast_ref::<Int64Array>().map(|a| a.values().as_ref())).collect();
+        let floats: Vec<Option<&[f64]>> = columns
+            .iter()
+            .map(|c| {
+                c.as_any()
+                    .downcast_ref::<Float64Array>()
+                    .map(|a| a.values().as_ref())
+            })
+            .collect();
+        let ints: Vec<Option<&[i64]>> = columns
+            .iter()
+            .map(|c| {
+                c.as_any()
+                    .downcast_ref::<Int64Array>()
+                    .map(|a| a.values().as_ref())
+            })
+            .collect();
         let valid: Vec<Option<&NullBuffer>> = columns.iter().map(|c| c.nulls()).collect();
         let stamps = times.values();
         for row in 0..batch.num_rows() {
@@ -237,9 +313,13 @@ impl Aggregate {
                             update(*function, &mut values[slot], x, first);
                         }
                         // A count needs no value: it is the number of non-NULL values seen.
-                        Acc::Int { function: Function::Count, .. } => {}
+                        Acc::Int {
+                            function: Function::Count,
+                            ..
+                        } => {}
                         Acc::Int { function, values } => {
-                            let x = ints[v].expect("non-count integer accumulators read integer columns")[row];
+                            let x = ints[v]
+                                .expect("non-count integer accumulators read integer columns")[row];
                             update(*function, &mut values[slot], x, first);
                         }
                     }
@@ -251,21 +331,35 @@ impl Aggregate {
 
     /// The series index of every row's key, registering new keys.
     fn key_ids(&mut self, batch: &RecordBatch) -> Result<Vec<u32>, Error> {
-        let parts: Vec<KeyColumn> = self.key_columns.iter().map(|&k| KeyColumn::of(batch.column(k))).collect::<Result<_, _>>()?;
+        let parts: Vec<KeyColumn> = self
+            .key_columns
+            .iter()
+            .map(|&k| KeyColumn::of(batch.column(k)))
+            .collect::<Result<_, _>>()?;
         // One text key (the common case): look up by &str, allocating only for new keys.
         if let [KeyColumn::Text(text)] = parts.as_slice() {
             let mut ids = Vec::with_capacity(batch.num_rows());
             let mut last: Option<(usize, u32)> = None;
             for row in 0..batch.num_rows() {
                 if let Some((r, id)) = last {
-                    if text.is_valid(row) == text.is_valid(r) && (text.is_null(row) || text.value(row) == text.value(r)) {
+                    if text.is_valid(row) == text.is_valid(r)
+                        && (text.is_null(row) || text.value(row) == text.value(r))
+                    {
                         ids.push(id);
                         continue;
                     }
                 }
-                let id = match text.is_valid(row).then(|| self.text_keys.get(text.value(row))).flatten() {
+                let id = match text
+                    .is_valid(row)
+                    .then(|| self.text_keys.get(text.value(row)))
+                    .flatten()
+                {
                     Some(&id) => id,
-                    None => self.register(vec![if text.is_valid(row) { KeyPart::Text(text.value(row).into()) } else { KeyPart::Null }]),
+                    None => self.register(vec![if text.is_valid(row) {
+                        KeyPart::Text(text.value(row).into())
+                    } else {
+                        KeyPart::Null
+                    }]),
                 };
                 if text.is_valid(row) {
                     self.text_keys.entry(text.value(row).into()).or_insert(id);
@@ -294,7 +388,10 @@ impl Aggregate {
         }
         let id = self.series.len() as u32;
         self.keys.insert(key.clone(), id);
-        self.series.push((key, Series::new(&self.config.aggregations, &self.sources, &self.values)));
+        self.series.push((
+            key,
+            Series::new(&self.config.aggregations, &self.sources, &self.values),
+        ));
         id
     }
 
@@ -302,13 +399,18 @@ impl Aggregate {
     pub fn finish(&mut self) {
         let mut order: Vec<usize> = (0..self.series.len()).collect();
         order.sort_by(|&a, &b| self.series[a].0.cmp(&self.series[b].0));
-        self.cursor = Some(Cursor { order, ..Cursor::default() });
+        self.cursor = Some(Cursor {
+            order,
+            ..Cursor::default()
+        });
     }
 
     /// Emits up to [`OUTPUT_BATCH_ROWS`] rows and frees every key it has finished; true
     /// while rows remain.
     pub fn drain(&mut self, out: &mut Emit) -> Result<bool, Error> {
-        let Some(mut cursor) = self.cursor.take() else { return Ok(false) };
+        let Some(mut cursor) = self.cursor.take() else {
+            return Ok(false);
+        };
         let mut rows = OutputRows::default();
         while rows.len() < OUTPUT_BATCH_ROWS && cursor.key < cursor.order.len() {
             let s = cursor.order[cursor.key];
@@ -338,8 +440,13 @@ impl Aggregate {
             }
             if cursor.pos == cursor.slots.len() {
                 // This key is done: give its memory back before the next.
-                self.series[s].1 = Series::new(&self.config.aggregations, &self.sources, &self.values);
-                cursor = Cursor { order: cursor.order, key: cursor.key + 1, ..Cursor::default() };
+                self.series[s].1 =
+                    Series::new(&self.config.aggregations, &self.sources, &self.values);
+                cursor = Cursor {
+                    order: cursor.order,
+                    key: cursor.key + 1,
+                    ..Cursor::default()
+                };
             }
         }
         if rows.len() > 0 {
@@ -366,10 +473,22 @@ struct Cursor {
 }
 
 fn cast_values(column: &ArrayRef, integer: bool) -> Result<ArrayRef, Error> {
-    Ok(cast(column, if integer { &DataType::Int64 } else { &DataType::Float64 })?)
+    Ok(cast(
+        column,
+        if integer {
+            &DataType::Int64
+        } else {
+            &DataType::Float64
+        },
+    )?)
 }
 
-fn update<T: Copy + PartialOrd + std::ops::AddAssign>(function: Function, value: &mut T, x: T, first: bool) {
+fn update<T: Copy + PartialOrd + std::ops::AddAssign>(
+    function: Function,
+    value: &mut T,
+    x: T,
+    first: bool,
+) {
     match function {
         Function::Sum | Function::Mean => *value += x,
         Function::Min if first || x < *value => *value = x,
@@ -386,14 +505,27 @@ impl Series {
             .iter()
             .zip(sources)
             .map(|(spec, &v)| {
-                if spec.function == Function::Count || (values[v].integer && spec.function != Function::Mean) {
-                    Acc::Int { function: spec.function, values: Vec::new() }
+                if spec.function == Function::Count
+                    || (values[v].integer && spec.function != Function::Mean)
+                {
+                    Acc::Int {
+                        function: spec.function,
+                        values: Vec::new(),
+                    }
                 } else {
-                    Acc::Float { function: spec.function, values: Vec::new() }
+                    Acc::Float {
+                        function: spec.function,
+                        values: Vec::new(),
+                    }
                 }
             })
             .collect();
-        Series { buckets: Vec::new(), seen: vec![Vec::new(); values.len()], accs, index: None }
+        Series {
+            buckets: Vec::new(),
+            seen: vec![Vec::new(); values.len()],
+            accs,
+            index: None,
+        }
     }
 
     /// The slot of `bucket`, created if new.
@@ -403,7 +535,13 @@ impl Series {
                 return self.buckets.len() - 1;
             }
             if bucket < last || self.index.is_some() {
-                let index = self.index.get_or_insert_with(|| self.buckets.iter().enumerate().map(|(i, &b)| (b, i as u32)).collect());
+                let index = self.index.get_or_insert_with(|| {
+                    self.buckets
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &b)| (b, i as u32))
+                        .collect()
+                });
                 if let Some(&slot) = index.get(&bucket) {
                     return slot as usize;
                 }
@@ -433,8 +571,20 @@ enum KeyColumn {
 impl KeyColumn {
     fn of(column: &ArrayRef) -> Result<Self, Error> {
         Ok(match column.data_type() {
-            DataType::Utf8 => KeyColumn::Text(column.as_any().downcast_ref::<StringArray>().expect("utf8").clone()),
-            _ => KeyColumn::Int(cast(column, &DataType::Int64)?.as_any().downcast_ref::<Int64Array>().expect("i64").clone()),
+            DataType::Utf8 => KeyColumn::Text(
+                column
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .expect("utf8")
+                    .clone(),
+            ),
+            _ => KeyColumn::Int(
+                cast(column, &DataType::Int64)?
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .expect("i64")
+                    .clone(),
+            ),
         })
     }
 
@@ -465,7 +615,14 @@ impl OutputRows {
 
     /// One output row of series `key`: `source` is the slot whose values it carries (None: a
     /// NULL gap row).
-    fn push(&mut self, key: usize, bucket: i64, series: &Series, source: Option<usize>, sources: &[usize]) {
+    fn push(
+        &mut self,
+        key: usize,
+        bucket: i64,
+        series: &Series,
+        source: Option<usize>,
+        sources: &[usize],
+    ) {
         let n = series.accs.len();
         if self.floats.len() < n {
             self.floats.resize(n, Vec::new());
@@ -502,15 +659,33 @@ impl OutputRows {
             let field = schema.field(k);
             let part = |row: &usize| &plan.series[*row].0[k];
             let column: ArrayRef = if *field.data_type() == DataType::Utf8 {
-                Arc::new(self.keys.iter().map(|r| match part(r) { KeyPart::Text(t) => Some(t.as_ref()), _ => None }).collect::<StringArray>())
+                Arc::new(
+                    self.keys
+                        .iter()
+                        .map(|r| match part(r) {
+                            KeyPart::Text(t) => Some(t.as_ref()),
+                            _ => None,
+                        })
+                        .collect::<StringArray>(),
+                )
             } else {
-                let ints: Int64Array = self.keys.iter().map(|r| match part(r) { KeyPart::Int(i) => Some(*i), _ => None }).collect();
+                let ints: Int64Array = self
+                    .keys
+                    .iter()
+                    .map(|r| match part(r) {
+                        KeyPart::Int(i) => Some(*i),
+                        _ => None,
+                    })
+                    .collect();
                 cast(&(Arc::new(ints) as ArrayRef), field.data_type())?
             };
             columns.push(column);
         }
         let bucket_type = schema.field(plan.key_columns.len()).data_type().clone();
-        columns.push(Arc::new(PrimitiveArray::<TimestampMicrosecondType>::from(self.buckets).with_data_type(bucket_type)));
+        columns.push(Arc::new(
+            PrimitiveArray::<TimestampMicrosecondType>::from(self.buckets)
+                .with_data_type(bucket_type),
+        ));
         for (a, (floats, ints)) in self.floats.into_iter().zip(self.ints).enumerate() {
             let field = schema.field(plan.key_columns.len() + 1 + a);
             let column: ArrayRef = match field.data_type() {

@@ -18,9 +18,13 @@
 use std::sync::Arc;
 
 use serde::Deserialize;
-use sluice_sdk::arrow::array::{Array, ArrayRef, Int64Array, PrimitiveArray, StringArray, UInt32Array};
+use sluice_sdk::arrow::array::{
+    Array, ArrayRef, Int64Array, PrimitiveArray, StringArray, UInt32Array,
+};
 use sluice_sdk::arrow::compute::{cast, take};
-use sluice_sdk::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType};
+use sluice_sdk::arrow::datatypes::{
+    DataType, Field, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType,
+};
 use sluice_sdk::arrow::record_batch::RecordBatch;
 use sluice_sdk::{Emit, Error};
 
@@ -79,17 +83,38 @@ struct Pieces {
 
 impl Expand {
     pub fn new(config: Config, input: &SchemaRef) -> Result<Self, Error> {
-        let index = |name: &str| input.index_of(name).map_err(|_| Error::Config(format!("no input column `{name}`")));
-        let (start, end, samples) = (index(&config.start)?, index(&config.end)?, index(&config.samples)?);
+        let index = |name: &str| {
+            input
+                .index_of(name)
+                .map_err(|_| Error::Config(format!("no input column `{name}`")))
+        };
+        let (start, end, samples) = (
+            index(&config.start)?,
+            index(&config.end)?,
+            index(&config.samples)?,
+        );
         for i in [start, end] {
-            if !matches!(input.field(i).data_type(), DataType::Timestamp(TimeUnit::Microsecond, _)) {
-                return Err(Error::Schema(format!("`{}` is {}, expected a timestamp", input.field(i).name(), input.field(i).data_type())));
+            if !matches!(
+                input.field(i).data_type(),
+                DataType::Timestamp(TimeUnit::Microsecond, _)
+            ) {
+                return Err(Error::Schema(format!(
+                    "`{}` is {}, expected a timestamp",
+                    input.field(i).name(),
+                    input.field(i).data_type()
+                )));
             }
         }
         if !input.field(samples).data_type().is_integer() {
-            return Err(Error::Schema(format!("`{}` is {}, expected an integer", config.samples, input.field(samples).data_type())));
+            return Err(Error::Schema(format!(
+                "`{}` is {}, expected an integer",
+                config.samples,
+                input.field(samples).data_type()
+            )));
         }
-        let carried: Vec<usize> = (0..input.fields().len()).filter(|&i| i != samples).collect();
+        let carried: Vec<usize> = (0..input.fields().len())
+            .filter(|&i| i != samples)
+            .collect();
         let fields = carried.iter().map(|&i| {
             let f = input.field(i);
             if config.arithmetic == Arithmetic::GlueCompat && (i == start || i == end) {
@@ -99,7 +124,14 @@ impl Expand {
             }
         });
         let output = Arc::new(Schema::new(fields.collect::<Vec<_>>()));
-        Ok(Expand { config, start, end, samples, carried, output })
+        Ok(Expand {
+            config,
+            start,
+            end,
+            samples,
+            carried,
+            output,
+        })
     }
 
     pub fn output_schema(&self) -> SchemaRef {
@@ -107,10 +139,19 @@ impl Expand {
     }
 
     pub fn push(&self, batch: &RecordBatch, out: &mut Emit) -> Result<(), Error> {
-        let ts = |i: usize| batch.column(i).as_any().downcast_ref::<PrimitiveArray<TimestampMicrosecondType>>().expect("checked in open");
+        let ts = |i: usize| {
+            batch
+                .column(i)
+                .as_any()
+                .downcast_ref::<PrimitiveArray<TimestampMicrosecondType>>()
+                .expect("checked in open")
+        };
         let (starts, ends) = (ts(self.start), ts(self.end));
         let samples = cast(batch.column(self.samples), &DataType::Int64)?;
-        let samples = samples.as_any().downcast_ref::<Int64Array>().expect("cast to int64");
+        let samples = samples
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .expect("cast to int64");
         let mut pieces = Pieces::default();
         for row in 0..batch.num_rows() {
             if starts.is_null(row) || ends.is_null(row) {
@@ -127,7 +168,11 @@ impl Expand {
                         pieces.push(row, at, at);
                     }
                 }
-                Some(n) if n <= 0 => out.reject(row, Some(&self.config.samples), format!("samples must be positive, got {n}")),
+                Some(n) if n <= 0 => out.reject(
+                    row,
+                    Some(&self.config.samples),
+                    format!("samples must be positive, got {n}"),
+                ),
                 Some(n) => self.split(row, s, e, n, &mut pieces),
             }
         }
@@ -172,9 +217,17 @@ impl Expand {
                         DataType::Timestamp(_, tz) => tz.clone(),
                         _ => None,
                     };
-                    Arc::new(PrimitiveArray::<TimestampMicrosecondType>::from(values).with_timezone_opt(tz))
+                    Arc::new(
+                        PrimitiveArray::<TimestampMicrosecondType>::from(values)
+                            .with_timezone_opt(tz),
+                    )
                 }
-                Arithmetic::GlueCompat => Arc::new(values.into_iter().map(|s| Some(format_seconds(s))).collect::<StringArray>()),
+                Arithmetic::GlueCompat => Arc::new(
+                    values
+                        .into_iter()
+                        .map(|s| Some(format_seconds(s)))
+                        .collect::<StringArray>(),
+                ),
             }
         };
         let (mut start, mut end) = (Some(pieces.start), Some(pieces.end));

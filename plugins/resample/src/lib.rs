@@ -31,21 +31,33 @@ impl Plugin for Resample {
     type Config = serde_json::Value;
 
     fn info() -> Info {
-        Info::new("resample", env!("CARGO_PKG_VERSION"), "Expand intervals into sub-intervals, or aggregate readings onto a fixed time grid")
-            .input(Input::any("rows").describe("time-stamped rows (columns named in the config)"))
-            .output(Output::dynamic("rows").describe("expanded intervals, or one row per key and bucket sorted by key then bucket"))
-            .stateful()
+        Info::new(
+            "resample",
+            env!("CARGO_PKG_VERSION"),
+            "Expand intervals into sub-intervals, or aggregate readings onto a fixed time grid",
+        )
+        .input(Input::any("rows").describe("time-stamped rows (columns named in the config)"))
+        .output(Output::dynamic("rows").describe(
+            "expanded intervals, or one row per key and bucket sorted by key then bucket",
+        ))
+        .stateful()
     }
 
     fn open(value: serde_json::Value, inputs: &Schemas, _ctx: &Context) -> Result<Self, Error> {
         if value.get("mode").is_none() {
-            return Err(Error::Config("`mode` is required: \"expand\" or \"aggregate\"".into()));
+            return Err(Error::Config(
+                "`mode` is required: \"expand\" or \"aggregate\"".into(),
+            ));
         }
         let schema = &inputs[0].1;
-        Ok(match serde_json::from_value(value).map_err(|e| Error::Config(format!("invalid plugin config: {e}")))? {
-            Config::Expand(c) => Resample::Expand(expand::Expand::new(c, schema)?),
-            Config::Aggregate(c) => Resample::Aggregate(aggregate::Aggregate::new(c, schema)?),
-        })
+        Ok(
+            match serde_json::from_value(value)
+                .map_err(|e| Error::Config(format!("invalid plugin config: {e}")))?
+            {
+                Config::Expand(c) => Resample::Expand(expand::Expand::new(c, schema)?),
+                Config::Aggregate(c) => Resample::Aggregate(aggregate::Aggregate::new(c, schema)?),
+            },
+        )
     }
 
     fn output_schemas(&self) -> Vec<(String, SchemaRef)> {

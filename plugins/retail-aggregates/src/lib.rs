@@ -64,19 +64,42 @@ impl Plugin for RetailAggregates {
     fn info() -> Info {
         let id = || Field::new("order_id", DataType::Int64, true);
         let date = |n: &str| Field::new(n, DataType::Date32, true);
-        Info::new("retail-aggregates", env!("CARGO_PKG_VERSION"), "Late shipments and undelivered items from orders joined to shipments")
-            .input(Input::with_columns("orders", vec![id(), date("order_date")]).describe("orders, keyed by order_id"))
-            .input(Input::with_columns("shipments", vec![id(), date("shipment_date"), date("delivery_date")]).describe("shipments of those orders"))
-            .output(Output::fixed("agg_shipments", output_schema()).describe("one row: ingestion_date, late_shipments, undelivered_items"))
-            .stateful()
+        Info::new(
+            "retail-aggregates",
+            env!("CARGO_PKG_VERSION"),
+            "Late shipments and undelivered items from orders joined to shipments",
+        )
+        .input(
+            Input::with_columns("orders", vec![id(), date("order_date")])
+                .describe("orders, keyed by order_id"),
+        )
+        .input(
+            Input::with_columns(
+                "shipments",
+                vec![id(), date("shipment_date"), date("delivery_date")],
+            )
+            .describe("shipments of those orders"),
+        )
+        .output(
+            Output::fixed("agg_shipments", output_schema())
+                .describe("one row: ingestion_date, late_shipments, undelivered_items"),
+        )
+        .stateful()
     }
 
     fn open(config: Config, _inputs: &Schemas, ctx: &Context) -> Result<Self, Error> {
         let as_of = match &config.as_of {
-            Some(text) => parse_iso_date(text).ok_or_else(|| Error::Config(format!("as_of {text:?} is not YYYY-MM-DD")))?,
+            Some(text) => parse_iso_date(text)
+                .ok_or_else(|| Error::Config(format!("as_of {text:?} is not YYYY-MM-DD")))?,
             None => ctx.run_time_micros.div_euclid(MICROS_PER_DAY) as i32,
         };
-        Ok(RetailAggregates { config, as_of, order_dates: HashMap::new(), late: 0, undelivered: 0 })
+        Ok(RetailAggregates {
+            config,
+            as_of,
+            order_dates: HashMap::new(),
+            late: 0,
+            undelivered: 0,
+        })
     }
 
     fn push(&mut self, input: &str, batch: RecordBatch, out: &mut Emit) -> Result<(), Error> {
@@ -84,23 +107,36 @@ impl Plugin for RetailAggregates {
         if input == "orders" {
             let dates = column::<Date32Array>(&batch, "order_date");
             for row in (0..batch.num_rows()).filter(|&r| ids.is_valid(r)) {
-                self.order_dates.insert(ids.value(row), dates.is_valid(row).then(|| dates.value(row)));
+                self.order_dates.insert(
+                    ids.value(row),
+                    dates.is_valid(row).then(|| dates.value(row)),
+                );
             }
             return Ok(());
         }
         let shipped = column::<Date32Array>(&batch, "shipment_date");
         let delivered = column::<Date32Array>(&batch, "delivery_date");
         for row in 0..batch.num_rows() {
-            let order = ids.is_valid(row).then(|| self.order_dates.get(&ids.value(row))).flatten();
+            let order = ids
+                .is_valid(row)
+                .then(|| self.order_dates.get(&ids.value(row)))
+                .flatten();
             let Some(order_date) = order else {
                 out.reject(row, Some("order_id"), "no order with this order_id");
                 continue;
             };
-            let Some(order_date) = *order_date else { continue };
-            let (shipped, delivered) = (shipped.is_valid(row).then(|| shipped.value(row)), delivered.is_valid(row));
+            let Some(order_date) = *order_date else {
+                continue;
+            };
+            let (shipped, delivered) = (
+                shipped.is_valid(row).then(|| shipped.value(row)),
+                delivered.is_valid(row),
+            );
             match (shipped, delivered) {
                 (Some(s), false) if s >= order_date + self.config.late_after_days => self.late += 1,
-                (None, false) if order_date + self.config.undelivered_after_days == self.as_of => self.undelivered += 1,
+                (None, false) if order_date + self.config.undelivered_after_days == self.as_of => {
+                    self.undelivered += 1
+                }
                 _ => {}
             }
         }
@@ -123,7 +159,10 @@ impl Plugin for RetailAggregates {
 
 /// A required column, typed as declared (the SDK checked names and types before `open`).
 fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> &'a T {
-    batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<T>()).expect("declared input column")
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<T>())
+        .expect("declared input column")
 }
 
 sluice_sdk::export_plugin!(RetailAggregates);

@@ -29,7 +29,11 @@ impl<P: Plugin> Guest for Adapter<P> {
         to_wit_info(P::info())
     }
 
-    fn open(config: String, inputs: Vec<wit::NamedSchema>, context: wit::RunContext) -> Result<Session, wit::PluginError> {
+    fn open(
+        config: String,
+        inputs: Vec<wit::NamedSchema>,
+        context: wit::RunContext,
+    ) -> Result<Session, wit::PluginError> {
         report_panics();
         let info = P::info();
         let schemas = decode_inputs(&inputs)?;
@@ -43,7 +47,12 @@ impl<P: Plugin> Guest for Adapter<P> {
         let plugin = P::open(parse_config(&config)?, &schemas, &ctx)?;
         let outputs = output_schemas(&info, &plugin)?;
         let input_names = schemas.into_iter().map(|(n, _)| n).collect();
-        Ok(Session::new(SessionOf { plugin: RefCell::new(plugin), input_names, outputs, finished: RefCell::new(false) }))
+        Ok(Session::new(SessionOf {
+            plugin: RefCell::new(plugin),
+            input_names,
+            outputs,
+            finished: RefCell::new(false),
+        }))
     }
 }
 
@@ -83,9 +92,14 @@ impl<P: Plugin> GuestSession for SessionOf<P> {
 /// Checked here, at `open`, so a missing or misnamed output fails before any data moves.
 fn output_schemas<P: Plugin>(info: &Info, plugin: &P) -> Result<Vec<wit::NamedSchema>, Error> {
     let stated = plugin.output_schemas();
-    if let Some((name, _)) = stated.iter().find(|(n, _)| !info.outputs.iter().any(|o| o.name == *n)) {
+    if let Some((name, _)) = stated
+        .iter()
+        .find(|(n, _)| !info.outputs.iter().any(|o| o.name == *n))
+    {
         let declared: Vec<&str> = info.outputs.iter().map(|o| o.name.as_str()).collect();
-        return Err(Error::Internal(format!("output_schemas names output `{name}`, which info() does not declare ({declared:?})")));
+        return Err(Error::Internal(format!(
+            "output_schemas names output `{name}`, which info() does not declare ({declared:?})"
+        )));
     }
     info.outputs
         .iter()
@@ -94,10 +108,16 @@ fn output_schemas<P: Plugin>(info: &Info, plugin: &P) -> Result<Vec<wit::NamedSc
                 (_, Some((_, schema))) => schema.clone(),
                 (Some(fixed), None) => fixed.clone(),
                 (None, None) => {
-                    return Err(Error::Internal(format!("output_schemas lacks the schema of dynamic output `{}`", o.name)))
+                    return Err(Error::Internal(format!(
+                        "output_schemas lacks the schema of dynamic output `{}`",
+                        o.name
+                    )))
                 }
             };
-            Ok(wit::NamedSchema { name: o.name.clone(), schema: ipc::encode_schema(&schema) })
+            Ok(wit::NamedSchema {
+                name: o.name.clone(),
+                schema: ipc::encode_schema(&schema),
+            })
         })
         .collect()
 }
@@ -117,8 +137,9 @@ fn decode_inputs(inputs: &[wit::NamedSchema]) -> Result<Schemas, Error> {
     inputs
         .iter()
         .map(|i| {
-            let schema = ipc::decode_schema(&i.schema)
-                .map_err(|e| Error::Schema(format!("input `{}`: undecodable schema: {e}", i.name)))?;
+            let schema = ipc::decode_schema(&i.schema).map_err(|e| {
+                Error::Schema(format!("input `{}`: undecodable schema: {e}", i.name))
+            })?;
             Ok((i.name.clone(), schema))
         })
         .collect()
@@ -129,7 +150,9 @@ fn check_inputs(info: &Info, actual: &Schemas) -> Result<(), Error> {
     for (name, _) in actual {
         if !info.inputs.iter().any(|i| i.name == *name) {
             let known: Vec<&str> = info.inputs.iter().map(|i| i.name.as_str()).collect();
-            return Err(Error::Schema(format!("unknown input `{name}`; this plugin takes {known:?}")));
+            return Err(Error::Schema(format!(
+                "unknown input `{name}`; this plugin takes {known:?}"
+            )));
         }
     }
     for spec in &info.inputs {
@@ -144,7 +167,12 @@ fn check_inputs(info: &Info, actual: &Schemas) -> Result<(), Error> {
 fn check_columns(spec: &crate::Input, schema: &SchemaRef) -> Result<(), Error> {
     for want in &spec.required {
         let Ok(have) = schema.field_with_name(want.name()) else {
-            return Err(Error::Schema(format!("input `{}` lacks required column `{}` ({})", spec.name, want.name(), want.data_type())));
+            return Err(Error::Schema(format!(
+                "input `{}` lacks required column `{}` ({})",
+                spec.name,
+                want.name(),
+                want.data_type()
+            )));
         };
         if have.data_type() != want.data_type() {
             return Err(Error::Schema(format!(
@@ -157,8 +185,16 @@ fn check_columns(spec: &crate::Input, schema: &SchemaRef) -> Result<(), Error> {
         }
     }
     if !spec.extra_columns {
-        if let Some(extra) = schema.fields().iter().find(|f| !spec.required.iter().any(|r| r.name() == f.name())) {
-            return Err(Error::Schema(format!("input `{}` has unexpected column `{}`", spec.name, extra.name())));
+        if let Some(extra) = schema
+            .fields()
+            .iter()
+            .find(|f| !spec.required.iter().any(|r| r.name() == f.name()))
+        {
+            return Err(Error::Schema(format!(
+                "input `{}` has unexpected column `{}`",
+                spec.name,
+                extra.name()
+            )));
         }
     }
     Ok(())
@@ -197,13 +233,31 @@ fn to_wit_emitted(out: Emit) -> Result<wit::Emitted, wit::PluginError> {
     let batches = out
         .batches
         .iter()
-        .map(|(output, batch)| Ok(wit::OutputBatch { output: output.clone(), batch: ipc::encode_batch(batch)? }))
+        .map(|(output, batch)| {
+            Ok(wit::OutputBatch {
+                output: output.clone(),
+                batch: ipc::encode_batch(batch)?,
+            })
+        })
         .collect::<Result<Vec<_>, Error>>()?;
     let rejects = out
         .rejects
         .into_iter()
-        .map(|(row, column, reason)| wit::RowReject { row, column, reason })
+        .map(|(row, column, reason)| wit::RowReject {
+            row,
+            column,
+            reason,
+        })
         .collect();
-    let counters = out.counters.into_iter().map(|(name, value)| wit::Counter { name, value }).collect();
-    Ok(wit::Emitted { batches, rejects, counters, more: false })
+    let counters = out
+        .counters
+        .into_iter()
+        .map(|(name, value)| wit::Counter { name, value })
+        .collect();
+    Ok(wit::Emitted {
+        batches,
+        rejects,
+        counters,
+        more: false,
+    })
 }

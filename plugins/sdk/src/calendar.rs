@@ -9,7 +9,11 @@ pub fn days_from_civil(year: u32, month: u32, day: u32) -> Option<i32> {
         return None;
     }
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    let max = if month == 2 && leap { 29 } else { DAYS[month as usize - 1] };
+    let max = if month == 2 && leap {
+        29
+    } else {
+        DAYS[month as usize - 1]
+    };
     if day > max {
         return None;
     }
@@ -37,17 +41,33 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
 /// Days since 1970-01-01 of a `YYYY-MM-DD` text, if it names a real date.
 pub fn parse_iso_date(text: &str) -> Option<i32> {
     let b = text.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' || !b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit()) {
+    if b.len() != 10
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !b
+            .iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+    {
         return None;
     }
-    days_from_civil(text[0..4].parse().ok()?, text[5..7].parse().ok()?, text[8..10].parse().ok()?)
+    days_from_civil(
+        text[0..4].parse().ok()?,
+        text[5..7].parse().ok()?,
+        text[8..10].parse().ok()?,
+    )
 }
 
 /// `YYYY-MM-DD HH:MM:SS` of whole seconds since the epoch (UTC).
 pub fn format_seconds(seconds: i64) -> String {
     let (days, rem) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
     let (year, month, day) = civil_from_days(days);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]

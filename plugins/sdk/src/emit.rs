@@ -19,7 +19,8 @@ impl Emit {
     /// Rejects row `row` of the pushed batch: the host writes it, with its source file and
     /// line, to the table's `rejects` output. The row must not also be emitted.
     pub fn reject(&mut self, row: usize, column: Option<&str>, reason: impl Into<String>) {
-        self.rejects.push((row as u64, column.map(str::to_string), reason.into()));
+        self.rejects
+            .push((row as u64, column.map(str::to_string), reason.into()));
     }
 
     /// Adds `n` to a named counter; the host sums it over the run and puts it in the run
@@ -36,7 +37,10 @@ impl Emit {
 
     /// The batches emitted so far for `output`: for a plugin's own unit tests.
     pub fn batches<'a>(&'a self, output: &'a str) -> impl Iterator<Item = &'a RecordBatch> + 'a {
-        self.batches.iter().filter(move |(o, _)| o == output).map(|(_, b)| b)
+        self.batches
+            .iter()
+            .filter(move |(o, _)| o == output)
+            .map(|(_, b)| b)
     }
 
     /// How many rows were rejected so far in this call.

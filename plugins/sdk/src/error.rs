@@ -41,7 +41,17 @@ impl From<Error> for PluginError {
         match e {
             Error::Config(m) => PluginError::Config(m),
             Error::Schema(m) => PluginError::Schema(m),
-            Error::Data { input, row, column, message } => PluginError::Data(DataError { input, row, column, message }),
+            Error::Data {
+                input,
+                row,
+                column,
+                message,
+            } => PluginError::Data(DataError {
+                input,
+                row,
+                column,
+                message,
+            }),
             Error::Internal(m) => PluginError::Internal(m),
         }
     }

@@ -52,12 +52,22 @@ pub struct Input {
 impl Input {
     /// An input that takes any columns.
     pub fn any(name: &str) -> Self {
-        Input { name: name.into(), description: String::new(), required: Vec::new(), extra_columns: true }
+        Input {
+            name: name.into(),
+            description: String::new(),
+            required: Vec::new(),
+            extra_columns: true,
+        }
     }
 
     /// An input that must have these columns (more are allowed unless [`Input::exact`]).
     pub fn with_columns(name: &str, required: Vec<Field>) -> Self {
-        Input { name: name.into(), description: String::new(), required, extra_columns: true }
+        Input {
+            name: name.into(),
+            description: String::new(),
+            required,
+            extra_columns: true,
+        }
     }
 
     /// Refuses columns beyond the required ones.
@@ -86,12 +96,20 @@ pub struct Output {
 
 impl Output {
     pub fn fixed(name: &str, schema: SchemaRef) -> Self {
-        Output { name: name.into(), description: String::new(), schema: Some(schema) }
+        Output {
+            name: name.into(),
+            description: String::new(),
+            schema: Some(schema),
+        }
     }
 
     /// An output whose schema the session states after `open`.
     pub fn dynamic(name: &str) -> Self {
-        Output { name: name.into(), description: String::new(), schema: None }
+        Output {
+            name: name.into(),
+            description: String::new(),
+            schema: None,
+        }
     }
 
     pub fn describe(mut self, description: &str) -> Self {

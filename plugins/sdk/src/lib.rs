@@ -141,7 +141,11 @@ pub struct NoConfig {}
 /// Parses a JSON config into `T`, mapping failures to [`Error::Config`]. The SDK calls it
 /// for [`Plugin::Config`]; a plugin needs it only for configs nested inside its own.
 pub fn parse_config<T: serde::de::DeserializeOwned>(config: &str) -> Result<T, Error> {
-    let text = if config.trim().is_empty() { "{}" } else { config };
+    let text = if config.trim().is_empty() {
+        "{}"
+    } else {
+        config
+    };
     serde_json::from_str(text).map_err(|e| Error::Config(format!("invalid plugin config: {e}")))
 }
 

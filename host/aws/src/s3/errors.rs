@@ -6,7 +6,11 @@ use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 use sluice_core::storage::StoreError;
 
-pub fn classify<E>(error: SdkError<E, HttpResponse>, uri: &str, operation: &'static str) -> StoreError
+pub fn classify<E>(
+    error: SdkError<E, HttpResponse>,
+    uri: &str,
+    operation: &'static str,
+) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -16,12 +20,19 @@ where
         (_, Some("NoSuchBucket")) => StoreError::Request {
             uri: uri.into(),
             operation,
-            message: "NoSuchBucket: the bucket does not exist, or these credentials cannot see it".into(),
+            message: "NoSuchBucket: the bucket does not exist, or these credentials cannot see it"
+                .into(),
         },
-        (Some(412), _) | (_, Some("PreconditionFailed")) | (_, Some("ConditionalRequestConflict")) => {
-            StoreError::Conflict { uri: uri.into() }
+        (Some(412), _)
+        | (_, Some("PreconditionFailed"))
+        | (_, Some("ConditionalRequestConflict")) => StoreError::Conflict { uri: uri.into() },
+        (Some(404), _) | (_, Some("NoSuchKey")) | (_, Some("NotFound")) => {
+            StoreError::NotFound { uri: uri.into() }
         }
-        (Some(404), _) | (_, Some("NoSuchKey")) | (_, Some("NotFound")) => StoreError::NotFound { uri: uri.into() },
-        _ => StoreError::Request { uri: uri.into(), operation, message: DisplayErrorContext(&error).to_string() },
+        _ => StoreError::Request {
+            uri: uri.into(),
+            operation,
+            message: DisplayErrorContext(&error).to_string(),
+        },
     }
 }

@@ -21,7 +21,9 @@ use bytes::Bytes;
 pub use errors::classify;
 pub use runtime::{block_on, runtime};
 
-use sluice_core::storage::{Buckets, Fetched, ObjectMeta, ObjectWriter, Precondition, Store, StoreError};
+use sluice_core::storage::{
+    Buckets, Fetched, ObjectMeta, ObjectWriter, Precondition, Store, StoreError,
+};
 
 /// How Sluice talks to S3. Credentials and, unless set here, the region and endpoint come
 /// from the standard AWS chain (environment, profile, ECS task role, instance metadata).
@@ -75,7 +77,10 @@ pub struct S3Buckets {
 
 impl S3Buckets {
     pub fn new(settings: S3Settings) -> Self {
-        S3Buckets { settings, client: Mutex::new(None) }
+        S3Buckets {
+            settings,
+            client: Mutex::new(None),
+        }
     }
 
     /// One bucket, as its own type (tests and tools use its client).
@@ -84,7 +89,11 @@ impl S3Buckets {
         if client.is_none() {
             *client = Some(self::client(&self.settings)?);
         }
-        Ok(S3Bucket::new(client.clone().expect("set above"), bucket, self.settings.clone()))
+        Ok(S3Bucket::new(
+            client.clone().expect("set above"),
+            bucket,
+            self.settings.clone(),
+        ))
     }
 }
 
@@ -101,7 +110,11 @@ pub(crate) fn client(settings: &S3Settings) -> Result<Client, StoreError> {
     block_on(async move {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts.max(1)))
-            .timeout_config(TimeoutConfig::builder().connect_timeout(Duration::from_secs(10)).build());
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(10))
+                    .build(),
+            );
         if let Some(endpoint) = &settings.endpoint {
             loader = loader.endpoint_url(endpoint);
         }
@@ -109,7 +122,8 @@ pub(crate) fn client(settings: &S3Settings) -> Result<Client, StoreError> {
             loader = loader.region(Region::new(region.clone()));
         }
         let shared = loader.load().await;
-        let mut config = aws_sdk_s3::config::Builder::from(&shared).force_path_style(settings.path_style);
+        let mut config =
+            aws_sdk_s3::config::Builder::from(&shared).force_path_style(settings.path_style);
         if shared.region().is_none() {
             // S3-compatible stores rarely care; AWS itself redirects with a clear error.
             config = config.region(Region::new("us-east-1"));
@@ -133,7 +147,11 @@ pub struct S3Bucket {
 
 impl S3Bucket {
     pub fn new(client: Client, bucket: &str, settings: S3Settings) -> Self {
-        S3Bucket { client, bucket: bucket.into(), settings }
+        S3Bucket {
+            client,
+            bucket: bucket.into(),
+            settings,
+        }
     }
 
     pub fn client(&self) -> &Client {
@@ -144,7 +162,6 @@ impl S3Bucket {
         &self.bucket
     }
 }
-
 
 impl Store for S3Bucket {
     fn uri(&self, key: &str) -> String {
@@ -191,7 +208,13 @@ impl Store for S3Bucket {
 
     fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
         let uri = self.uri(key);
-        let result = block_on(self.client.head_object().bucket(&self.bucket).key(key).send());
+        let result = block_on(
+            self.client
+                .head_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send(),
+        );
         match result.map_err(|e| classify(e, &uri, "HeadObject")) {
             Ok(head) => Ok(Some(ObjectMeta {
                 key: key.into(),
@@ -207,7 +230,14 @@ impl Store for S3Bucket {
     fn get(&self, key: &str) -> Result<Option<Fetched>, StoreError> {
         let uri = self.uri(key);
         block_on(async {
-            let object = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+            let object = match self
+                .client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+            {
                 Ok(object) => object,
                 Err(e) => {
                     return match classify(e, &uri, "GetObject") {
@@ -217,18 +247,30 @@ impl Store for S3Bucket {
                 }
             };
             let etag = object.e_tag().map(str::to_owned).unwrap_or_default();
-            let body = object.body.collect().await.map_err(|e| StoreError::Request {
-                uri: uri.clone(),
-                operation: "GetObject",
-                message: e.to_string(),
-            })?;
-            Ok(Some(Fetched { body: body.into_bytes(), etag }))
+            let body = object
+                .body
+                .collect()
+                .await
+                .map_err(|e| StoreError::Request {
+                    uri: uri.clone(),
+                    operation: "GetObject",
+                    message: e.to_string(),
+                })?;
+            Ok(Some(Fetched {
+                body: body.into_bytes(),
+                etag,
+            }))
         })
     }
 
     fn put(&self, key: &str, body: Bytes, when: Precondition) -> Result<String, StoreError> {
         let uri = self.uri(key);
-        let mut request = self.client.put_object().bucket(&self.bucket).key(key).body(ByteStream::from(body));
+        let mut request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(ByteStream::from(body));
         request = match when {
             Precondition::None => request,
             Precondition::IfAbsent => request.if_none_match("*"),
@@ -251,7 +293,10 @@ impl Store for S3Bucket {
     }
 
     fn open(&self, meta: &ObjectMeta) -> Result<Box<dyn Read + Send>, StoreError> {
-        Ok(Box::new(read::ObjectReader::start(self.clone(), meta.clone())))
+        Ok(Box::new(read::ObjectReader::start(
+            self.clone(),
+            meta.clone(),
+        )))
     }
 
     fn create(&self, key: &str) -> Result<Box<dyn ObjectWriter>, StoreError> {
@@ -263,8 +308,15 @@ impl Store for S3Bucket {
     }
 
     /// CopyObject, for objects up to its 5 GiB limit, pinned to the listed ETag.
-    fn copy_from(&self, key: &str, from: &dyn Store, source: &ObjectMeta) -> Result<Option<u64>, StoreError> {
-        let Some(source_bucket) = from.s3_bucket() else { return Ok(None) };
+    fn copy_from(
+        &self,
+        key: &str,
+        from: &dyn Store,
+        source: &ObjectMeta,
+    ) -> Result<Option<u64>, StoreError> {
+        let Some(source_bucket) = from.s3_bucket() else {
+            return Ok(None);
+        };
         if source.size > MAX_COPY_OBJECT {
             return Ok(None);
         }
@@ -280,7 +332,10 @@ impl Store for S3Bucket {
         }
         match block_on(request.send()).map_err(|e| classify(e, &uri, "CopyObject")) {
             Ok(_) => Ok(Some(source.size)),
-            Err(StoreError::Conflict { uri }) => Err(StoreError::Changed { uri, etag: source.etag.clone() }),
+            Err(StoreError::Conflict { uri }) => Err(StoreError::Changed {
+                uri,
+                etag: source.etag.clone(),
+            }),
             Err(e) => Err(e),
         }
     }

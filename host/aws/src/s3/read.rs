@@ -27,7 +27,11 @@ impl ObjectReader {
     pub fn start(bucket: S3Bucket, meta: ObjectMeta) -> Self {
         let (tx, chunks) = mpsc::channel(1);
         let producer = runtime().spawn(produce(bucket, meta, tx));
-        ObjectReader { chunks, current: Bytes::new(), producer }
+        ObjectReader {
+            chunks,
+            current: Bytes::new(),
+            producer,
+        }
     }
 }
 
@@ -55,16 +59,28 @@ impl Drop for ObjectReader {
 
 async fn produce(bucket: S3Bucket, meta: ObjectMeta, tx: mpsc::Sender<Result<Bytes, StoreError>>) {
     let chunk = bucket.settings.read_chunk.max(1) as u64;
-    let mut ranges = (0..meta.size).step_by(chunk as usize).map(|start| (start, (start + chunk).min(meta.size) - 1));
+    let mut ranges = (0..meta.size)
+        .step_by(chunk as usize)
+        .map(|start| (start, (start + chunk).min(meta.size) - 1));
     let mut in_flight: VecDeque<JoinHandle<Result<Bytes, StoreError>>> = VecDeque::new();
     loop {
         while in_flight.len() < bucket.settings.read_concurrency.max(1) {
             let Some(range) = ranges.next() else { break };
-            in_flight.push_back(tokio::spawn(fetch_range(bucket.clone(), meta.clone(), range)));
+            in_flight.push_back(tokio::spawn(fetch_range(
+                bucket.clone(),
+                meta.clone(),
+                range,
+            )));
         }
-        let Some(next) = in_flight.pop_front() else { return };
+        let Some(next) = in_flight.pop_front() else {
+            return;
+        };
         let result = next.await.unwrap_or_else(|e| {
-            Err(StoreError::Request { uri: bucket.uri(&meta.key), operation: "GetObject", message: e.to_string() })
+            Err(StoreError::Request {
+                uri: bucket.uri(&meta.key),
+                operation: "GetObject",
+                message: e.to_string(),
+            })
         });
         let failed = result.is_err();
         if tx.send(result).await.is_err() || failed {
@@ -76,19 +92,34 @@ async fn produce(bucket: S3Bucket, meta: ObjectMeta, tx: mpsc::Sender<Result<Byt
 
 /// One inclusive byte range, retried when the body breaks off (the SDK retries failed
 /// requests itself, but not a body that stops halfway).
-async fn fetch_range(bucket: S3Bucket, meta: ObjectMeta, (first, last): (u64, u64)) -> Result<Bytes, StoreError> {
+async fn fetch_range(
+    bucket: S3Bucket,
+    meta: ObjectMeta,
+    (first, last): (u64, u64),
+) -> Result<Bytes, StoreError> {
     let uri = bucket.uri(&meta.key);
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let mut request = bucket.client.get_object().bucket(&bucket.bucket).key(&meta.key).range(format!("bytes={first}-{last}"));
+        let mut request = bucket
+            .client
+            .get_object()
+            .bucket(&bucket.bucket)
+            .key(&meta.key)
+            .range(format!("bytes={first}-{last}"));
         if !meta.etag.is_empty() {
             request = request.if_match(&meta.etag);
         }
-        let response = request.send().await.map_err(|e| match classify(e, &uri, "GetObject") {
-            StoreError::Conflict { uri } => StoreError::Changed { uri, etag: meta.etag.clone() },
-            other => other,
-        })?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| match classify(e, &uri, "GetObject") {
+                StoreError::Conflict { uri } => StoreError::Changed {
+                    uri,
+                    etag: meta.etag.clone(),
+                },
+                other => other,
+            })?;
         match response.body.collect().await {
             Ok(body) => {
                 let bytes = body.into_bytes();
@@ -104,9 +135,15 @@ async fn fetch_range(bucket: S3Bucket, meta: ObjectMeta, (first, last): (u64, u6
                 }
             }
             Err(e) if attempt >= bucket.settings.max_attempts => {
-                return Err(StoreError::Request { uri, operation: "GetObject", message: format!("range {first}-{last}: {e}") })
+                return Err(StoreError::Request {
+                    uri,
+                    operation: "GetObject",
+                    message: format!("range {first}-{last}: {e}"),
+                })
             }
-            Err(e) => tracing::warn!(object = %uri, attempt, "reading range {first}-{last} broke off ({e}); retrying"),
+            Err(e) => {
+                tracing::warn!(object = %uri, attempt, "reading range {first}-{last} broke off ({e}); retrying")
+            }
         }
         tokio::time::sleep(Duration::from_millis(100 << attempt.min(6))).await;
     }

@@ -55,8 +55,14 @@ impl MultipartWriter {
         if let Some(id) = &self.upload_id {
             return Ok(id.clone());
         }
-        let request = self.bucket.client.create_multipart_upload().bucket(&self.bucket.bucket).key(&self.key);
-        let created = block_on(request.send()).map_err(|e| classify(e, &self.uri(), "CreateMultipartUpload"))?;
+        let request = self
+            .bucket
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket.bucket)
+            .key(&self.key);
+        let created = block_on(request.send())
+            .map_err(|e| classify(e, &self.uri(), "CreateMultipartUpload"))?;
         let id = created.upload_id().unwrap_or_default().to_string();
         self.upload_id = Some(id.clone());
         Ok(id)
@@ -71,7 +77,12 @@ impl MultipartWriter {
         if number % PARTS_PER_SIZE_STEP == 0 {
             self.part_size *= 2;
         }
-        let (client, bucket, key, uri) = (self.bucket.client.clone(), self.bucket.bucket.clone(), self.key.clone(), self.uri());
+        let (client, bucket, key, uri) = (
+            self.bucket.client.clone(),
+            self.bucket.bucket.clone(),
+            self.key.clone(),
+            self.uri(),
+        );
         self.uploading.push_back(runtime().spawn(async move {
             let part = client
                 .upload_part()
@@ -83,7 +94,10 @@ impl MultipartWriter {
                 .send()
                 .await
                 .map_err(|e| classify(e, &uri, "UploadPart"))?;
-            Ok(CompletedPart::builder().part_number(number).set_e_tag(part.e_tag().map(str::to_owned)).build())
+            Ok(CompletedPart::builder()
+                .part_number(number)
+                .set_e_tag(part.e_tag().map(str::to_owned))
+                .build())
         }));
         while self.uploading.len() > self.bucket.settings.upload_concurrency.max(1) {
             self.wait_oldest()?;
@@ -92,10 +106,15 @@ impl MultipartWriter {
     }
 
     fn wait_oldest(&mut self) -> Result<(), StoreError> {
-        let Some(handle) = self.uploading.pop_front() else { return Ok(()) };
+        let Some(handle) = self.uploading.pop_front() else {
+            return Ok(());
+        };
         let uri = self.uri();
-        let part = block_on(handle)
-            .map_err(|e| StoreError::Request { uri, operation: "UploadPart", message: e.to_string() })??;
+        let part = block_on(handle).map_err(|e| StoreError::Request {
+            uri,
+            operation: "UploadPart",
+            message: e.to_string(),
+        })??;
         self.parts.push(part);
         Ok(())
     }
@@ -124,7 +143,11 @@ impl ObjectWriter for MultipartWriter {
     fn stage(mut self: Box<Self>) -> Result<Box<dyn StagedObject>, StoreError> {
         if self.upload_id.is_none() {
             let body = Bytes::from(std::mem::take(&mut self.buffer));
-            return Ok(Box::new(Staged::Single { bucket: self.bucket.clone(), key: self.key.clone(), body }));
+            return Ok(Box::new(Staged::Single {
+                bucket: self.bucket.clone(),
+                key: self.key.clone(),
+                body,
+            }));
         }
         if !self.buffer.is_empty() {
             self.send_part()?;
@@ -152,7 +175,11 @@ impl Drop for MultipartWriter {
 }
 
 enum Staged {
-    Single { bucket: S3Bucket, key: String, body: Bytes },
+    Single {
+        bucket: S3Bucket,
+        key: String,
+        body: Bytes,
+    },
     Multipart(PendingUpload),
 }
 
@@ -175,10 +202,14 @@ impl StagedObject for Staged {
 
     fn commit(self: Box<Self>) -> Result<(), StoreError> {
         match *self {
-            Staged::Single { bucket, key, body } => bucket.put(&key, body, sluice_core::storage::Precondition::None).map(|_| ()),
+            Staged::Single { bucket, key, body } => bucket
+                .put(&key, body, sluice_core::storage::Precondition::None)
+                .map(|_| ()),
             Staged::Multipart(mut pending) => {
                 let uri = pending.bucket.uri(&pending.key);
-                let parts = CompletedMultipartUpload::builder().set_parts(Some(std::mem::take(&mut pending.parts))).build();
+                let parts = CompletedMultipartUpload::builder()
+                    .set_parts(Some(std::mem::take(&mut pending.parts)))
+                    .build();
                 let request = pending
                     .bucket
                     .client
@@ -187,7 +218,8 @@ impl StagedObject for Staged {
                     .key(&pending.key)
                     .upload_id(&pending.upload_id)
                     .multipart_upload(parts);
-                block_on(request.send()).map_err(|e| classify(e, &uri, "CompleteMultipartUpload"))?;
+                block_on(request.send())
+                    .map_err(|e| classify(e, &uri, "CompleteMultipartUpload"))?;
                 pending.upload_id.clear();
                 Ok(())
             }
@@ -207,7 +239,12 @@ impl Drop for PendingUpload {
 /// `AbortIncompleteMultipartUpload` lifecycle rule is the safety net (see "Bucket hygiene"
 /// in docs/pipeline-reference.md).
 fn abort(bucket: &S3Bucket, key: &str, upload_id: &str) {
-    let request = bucket.client.abort_multipart_upload().bucket(&bucket.bucket).key(key).upload_id(upload_id);
+    let request = bucket
+        .client
+        .abort_multipart_upload()
+        .bucket(&bucket.bucket)
+        .key(key)
+        .upload_id(upload_id);
     if let Err(e) = block_on(request.send()) {
         let error = classify(e, &bucket.uri(key), "AbortMultipartUpload");
         tracing::warn!(upload_id, "could not abort the multipart upload: {error}");

@@ -8,20 +8,37 @@ use clap::{Parser, Subcommand};
 use sluice_aws::S3Settings;
 use sluice_core::plugin::EngineOptions;
 
+use super::bundled;
 use super::logging::LogFormat;
 use super::plugin::PluginCommand;
-use super::bundled;
 
 #[derive(Parser)]
-#[command(name = "sluice", version, about = "Raw table exports (CSV, gzip CSV) to query-ready Parquet, through sandboxed Wasm plugins")]
+#[command(
+    name = "sluice",
+    version,
+    about = "Raw table exports (CSV, gzip CSV) to query-ready Parquet, through sandboxed Wasm plugins"
+)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
     /// Log format.
-    #[arg(long, global = true, env = "SLUICE_LOG_FORMAT", value_enum, default_value = "auto", value_name = "auto|text|json")]
+    #[arg(
+        long,
+        global = true,
+        env = "SLUICE_LOG_FORMAT",
+        value_enum,
+        default_value = "auto",
+        value_name = "auto|text|json"
+    )]
     pub(crate) log_format: LogFormat,
     /// Log filter (tracing EnvFilter syntax), e.g. `info` or `sluice=debug`.
-    #[arg(long, global = true, env = "SLUICE_LOG", default_value = "info", value_name = "FILTER")]
+    #[arg(
+        long,
+        global = true,
+        env = "SLUICE_LOG",
+        default_value = "info",
+        value_name = "FILTER"
+    )]
     pub(crate) log: String,
 }
 
@@ -50,7 +67,12 @@ pub(crate) struct PlanArgs {
     #[arg(long)]
     pub(crate) out: Option<String>,
     /// A value for `${NAME}` in the pipeline file, before the environment (repeatable).
-    #[arg(long = "var", env = "SLUICE_VARS", value_delimiter = ',', value_name = "NAME=VALUE")]
+    #[arg(
+        long = "var",
+        env = "SLUICE_VARS",
+        value_delimiter = ',',
+        value_name = "NAME=VALUE"
+    )]
     pub(crate) vars: Vec<String>,
     #[command(flatten)]
     pub(crate) s3: S3Args,
@@ -66,7 +88,12 @@ pub(crate) struct RunArgs {
     #[arg(long, env = "SLUICE_REPORT", value_name = "FILE")]
     pub(crate) report: Option<String>,
     /// Only run these tables or ingest jobs (repeat or comma-separate; default: all).
-    #[arg(long = "table", env = "SLUICE_TABLES", value_delimiter = ',', value_name = "NAME")]
+    #[arg(
+        long = "table",
+        env = "SLUICE_TABLES",
+        value_delimiter = ',',
+        value_name = "NAME"
+    )]
     pub(crate) tables: Vec<String>,
     /// The event that started this run: an S3 notification (direct, or in SQS or SNS), an
     /// EventBridge "Object Created" event or a Step Functions input, as JSON text, a file,
@@ -77,21 +104,41 @@ pub(crate) struct RunArgs {
     /// run report (a summary when over 256 KiB) or `SendTaskFailure` with error
     /// `Sluice.Config`, `Sluice.Data`, `Sluice.Plugin`, `Sluice.Io` or `Sluice.Internal` and
     /// every failed table's error as the cause, also when the pipeline file itself is bad.
-    #[arg(long, env = "SLUICE_TASK_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    #[arg(
+        long,
+        env = "SLUICE_TASK_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
     pub(crate) task_token: Option<String>,
     /// Seconds between Step Functions heartbeats (0: none); set the state's
     /// `HeartbeatSeconds` above it.
-    #[arg(long, env = "SLUICE_HEARTBEAT_SECS", default_value_t = 60, value_name = "SECS")]
+    #[arg(
+        long,
+        env = "SLUICE_HEARTBEAT_SECS",
+        default_value_t = 60,
+        value_name = "SECS"
+    )]
     pub(crate) heartbeat_secs: u64,
     /// A Step Functions endpoint URL (AWS_ENDPOINT_URL_SFN is honoured too).
     #[arg(long, env = "SLUICE_SFN_ENDPOINT", value_name = "URL")]
     pub(crate) sfn_endpoint: Option<String>,
     /// A value for `${NAME}` in the pipeline file, before the environment (repeatable).
-    #[arg(long = "var", env = "SLUICE_VARS", value_delimiter = ',', value_name = "NAME=VALUE")]
+    #[arg(
+        long = "var",
+        env = "SLUICE_VARS",
+        value_delimiter = ',',
+        value_name = "NAME=VALUE"
+    )]
     pub(crate) vars: Vec<String>,
     /// Do shard INDEX of COUNT (`3/8`) of the input objects (default: from AWS Batch's
     /// AWS_BATCH_JOB_ARRAY_INDEX and AWS_BATCH_JOB_ARRAY_SIZE, when set).
-    #[arg(long, env = "SLUICE_SHARD", value_name = "INDEX/COUNT", conflicts_with = "items")]
+    #[arg(
+        long,
+        env = "SLUICE_SHARD",
+        value_name = "INDEX/COUNT",
+        conflicts_with = "items"
+    )]
     pub(crate) shard: Option<String>,
     /// Do exactly these items of a `sluice plan` (a Distributed Map batch `{"Items": [...]}`
     /// or an array of `{"table", "object"}`): JSON text, a file, or `-` for stdin.
@@ -110,17 +157,33 @@ pub(crate) struct RunArgs {
     #[arg(long, env = "SLUICE_FORCE")]
     pub(crate) force: bool,
     /// Seconds to wait for a table that another run holds locked, before failing.
-    #[arg(long, env = "SLUICE_LOCK_WAIT", default_value_t = 0, value_name = "SECS")]
+    #[arg(
+        long,
+        env = "SLUICE_LOCK_WAIT",
+        default_value_t = 0,
+        value_name = "SECS"
+    )]
     pub(crate) lock_wait: u64,
     /// Seconds a table lock lasts without renewal; a crashed run's lock frees after this.
-    #[arg(long, env = "SLUICE_LOCK_LEASE", default_value_t = 60, value_name = "SECS")]
+    #[arg(
+        long,
+        env = "SLUICE_LOCK_LEASE",
+        default_value_t = 60,
+        value_name = "SECS"
+    )]
     pub(crate) lock_lease: u64,
     #[command(flatten)]
     pub(crate) cache: CacheArgs,
     #[command(flatten)]
     pub(crate) s3: S3Args,
     /// Progress bars: shown by default only on a terminal.
-    #[arg(long, env = "SLUICE_PROGRESS", value_enum, default_value = "auto", value_name = "auto|always|never")]
+    #[arg(
+        long,
+        env = "SLUICE_PROGRESS",
+        value_enum,
+        default_value = "auto",
+        value_name = "auto|always|never"
+    )]
     pub(crate) progress: Progress,
 }
 
@@ -147,7 +210,11 @@ impl CacheArgs {
                 .map(|d| d.join("sluice"))
         };
         EngineOptions {
-            cache_dir: if self.no_cache { None } else { self.cache_dir.clone().or_else(default_dir) },
+            cache_dir: if self.no_cache {
+                None
+            } else {
+                self.cache_dir.clone().or_else(default_dir)
+            },
             fuel: false,
             no_deadlines: self.unsafe_no_deadlines,
             bundled: bundled(),
@@ -173,20 +240,45 @@ pub(crate) struct S3Args {
     #[arg(long, env = "SLUICE_S3_CHECKSUMS_WHEN_REQUIRED")]
     pub(crate) s3_checksums_when_required: bool,
     /// Attempts per S3 request, the first included (5xx, throttling, broken connections).
-    #[arg(long, env = "SLUICE_S3_MAX_ATTEMPTS", default_value_t = 5, value_name = "N")]
+    #[arg(
+        long,
+        env = "SLUICE_S3_MAX_ATTEMPTS",
+        default_value_t = 5,
+        value_name = "N"
+    )]
     pub(crate) s3_max_attempts: u32,
     /// Multipart part size in MiB (at least 5): the memory one part in flight costs. It
     /// doubles every 1,000 parts.
-    #[arg(long, env = "SLUICE_S3_PART_MIB", default_value_t = 8, value_name = "MIB")]
+    #[arg(
+        long,
+        env = "SLUICE_S3_PART_MIB",
+        default_value_t = 8,
+        value_name = "MIB"
+    )]
     pub(crate) s3_part_mib: usize,
     /// Parts uploading at once per file.
-    #[arg(long, env = "SLUICE_S3_UPLOAD_CONCURRENCY", default_value_t = 2, value_name = "N")]
+    #[arg(
+        long,
+        env = "SLUICE_S3_UPLOAD_CONCURRENCY",
+        default_value_t = 2,
+        value_name = "N"
+    )]
     pub(crate) s3_upload_concurrency: usize,
     /// Size in MiB of each ranged GET when reading.
-    #[arg(long, env = "SLUICE_S3_READ_CHUNK_MIB", default_value_t = 8, value_name = "MIB")]
+    #[arg(
+        long,
+        env = "SLUICE_S3_READ_CHUNK_MIB",
+        default_value_t = 8,
+        value_name = "MIB"
+    )]
     pub(crate) s3_read_chunk_mib: usize,
     /// Ranged GETs in flight at once per object.
-    #[arg(long, env = "SLUICE_S3_READ_CONCURRENCY", default_value_t = 4, value_name = "N")]
+    #[arg(
+        long,
+        env = "SLUICE_S3_READ_CONCURRENCY",
+        default_value_t = 4,
+        value_name = "N"
+    )]
     pub(crate) s3_read_concurrency: usize,
 }
 
@@ -212,4 +304,3 @@ pub(crate) enum Progress {
     Always,
     Never,
 }
-

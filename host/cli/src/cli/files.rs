@@ -11,10 +11,15 @@ pub(crate) fn read_text(path: &Path, storage: &Storage) -> Result<String> {
     let text = path.to_string_lossy();
     match Location::parse(&text, Path::new(""))? {
         Location::S3 { bucket, key } => {
-            let found = storage.bucket(&bucket)?.get(&key)?.with_context(|| format!("no pipeline file at {text}"))?;
+            let found = storage
+                .bucket(&bucket)?
+                .get(&key)?
+                .with_context(|| format!("no pipeline file at {text}"))?;
             String::from_utf8(found.body.to_vec()).with_context(|| format!("{text} is not UTF-8"))
         }
-        Location::Local(local) => std::fs::read_to_string(&local).with_context(|| format!("reading {}", local.display())),
+        Location::Local(local) => {
+            std::fs::read_to_string(&local).with_context(|| format!("reading {}", local.display()))
+        }
     }
 }
 
@@ -22,7 +27,9 @@ pub(crate) fn read_text(path: &Path, storage: &Storage) -> Result<String> {
 pub(crate) fn write(storage: &Storage, target: &str, bytes: &[u8]) -> Result<()> {
     match Location::parse(target, Path::new(""))? {
         Location::S3 { bucket, key } => {
-            storage.bucket(&bucket)?.put(&key, bytes.to_vec().into(), Precondition::None)?;
+            storage
+                .bucket(&bucket)?
+                .put(&key, bytes.to_vec().into(), Precondition::None)?;
             Ok(())
         }
         Location::Local(path) => Ok(write_atomically(&path, bytes)?),
@@ -30,9 +37,15 @@ pub(crate) fn write(storage: &Storage, target: &str, bytes: &[u8]) -> Result<()>
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".{}.tmp", path.file_name().unwrap_or_default().to_string_lossy()));
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name().unwrap_or_default().to_string_lossy()
+    ));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(tmp, path)
 }
@@ -41,7 +54,9 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 pub(crate) fn read_json_arg(value: &str, flag: &str) -> Result<String> {
     Ok(match value.trim_start().chars().next() {
         Some('{') | Some('[') => value.to_string(),
-        _ if value == "-" => std::io::read_to_string(std::io::stdin()).with_context(|| format!("reading {flag} from stdin"))?,
-        _ => std::fs::read_to_string(value).with_context(|| format!("reading the {flag} file {value}"))?,
+        _ if value == "-" => std::io::read_to_string(std::io::stdin())
+            .with_context(|| format!("reading {flag} from stdin"))?,
+        _ => std::fs::read_to_string(value)
+            .with_context(|| format!("reading the {flag} file {value}"))?,
     })
 }

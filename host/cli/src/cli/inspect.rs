@@ -9,7 +9,10 @@ pub fn inspect(reference: &str, json: bool, engine: EngineOptions) -> Result<()>
     let plugin = engine.load(reference)?;
     let info = Session::describe(&engine, &plugin)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&to_json(&info, &plugin.sha256, plugin.world()))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&to_json(&info, &plugin.sha256, plugin.world()))?
+        );
     } else {
         print_text(&info, &plugin.sha256, plugin.world());
     }
@@ -20,7 +23,14 @@ fn columns(schema: &Schema) -> Vec<String> {
     schema
         .fields()
         .iter()
-        .map(|f| format!("{}: {}{}", f.name(), f.data_type(), if f.is_nullable() { "" } else { " NOT NULL" }))
+        .map(|f| {
+            format!(
+                "{}: {}{}",
+                f.name(),
+                f.data_type(),
+                if f.is_nullable() { "" } else { " NOT NULL" }
+            )
+        })
         .collect()
 }
 
@@ -32,7 +42,11 @@ fn print_text(info: &PluginInfo, sha256: &str, world: &str) {
     println!("  stateful: {}", info.stateful);
     for input in &info.inputs {
         let cols = columns(&input.required);
-        let extra = if input.extra_columns { " (other columns allowed)" } else { " (no other columns)" };
+        let extra = if input.extra_columns {
+            " (other columns allowed)"
+        } else {
+            " (no other columns)"
+        };
         println!("  input  `{}`: {}", input.name, input.description);
         if cols.is_empty() {
             println!("      any columns");

@@ -19,7 +19,9 @@ pub fn init(format: LogFormat, filter: &str) {
         LogFormat::Text => false,
         LogFormat::Json => true,
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     // `try_init`: in-process callers (tests) may run the command line more than once.
     let _ = if json {
         builder.json().with_current_span(false).try_init()

@@ -56,7 +56,12 @@ pub fn bundled() -> Bundled {
 /// deployment definitions name only real settings.
 pub fn env_vars() -> Vec<String> {
     fn walk(command: &clap::Command, out: &mut Vec<String>) {
-        out.extend(command.get_arguments().filter_map(|a| a.get_env()).map(|e| e.to_string_lossy().into_owned()));
+        out.extend(
+            command
+                .get_arguments()
+                .filter_map(|a| a.get_env())
+                .map(|e| e.to_string_lossy().into_owned()),
+        );
         command.get_subcommands().for_each(|sub| walk(sub, out));
     }
     let mut out = Vec::new();
@@ -73,7 +78,9 @@ where
     T: Into<OsString> + Clone,
 {
     let argv: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    let parsed = Cli::command().try_get_matches_from(&argv).and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));
+    let parsed = Cli::command()
+        .try_get_matches_from(&argv)
+        .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));
     let (cli, matches) = match parsed {
         Ok(parsed) => parsed,
         Err(e) => {
@@ -85,7 +92,10 @@ where
     let result = match cli.command {
         Command::Run(args) => {
             // Which run settings the user gave (flag or env), so [settings] fills only the rest.
-            let given = matches.subcommand_matches("run").map(settings::given).unwrap_or_default();
+            let given = matches
+                .subcommand_matches("run")
+                .map(settings::given)
+                .unwrap_or_default();
             run::run(args, &argv, &given)
         }
         Command::Plan(args) => run::plan(args),

@@ -35,7 +35,10 @@ pub(crate) fn run(args: RunArgs, argv: &[OsString], given: &[String]) -> Result<
     };
     // A Step Functions task: heartbeats while running, then success or failure, whatever
     // happened (an unreadable pipeline file included), so the state machine never waits in vain.
-    let sfn = SfnSettings { endpoint: args.sfn_endpoint.clone(), region: args.s3.s3_region.clone() };
+    let sfn = SfnSettings {
+        endpoint: args.sfn_endpoint.clone(),
+        region: args.s3.s3_region.clone(),
+    };
     let token = TaskToken::start(token, Duration::from_secs(args.heartbeat_secs), &sfn);
     let storage = sluice_aws::storage(args.s3.settings());
     let outcome = loaded.and_then(|(args, file)| Ok((execute(&args, &file, &storage)?, args)));
@@ -67,15 +70,22 @@ pub(crate) fn run(args: RunArgs, argv: &[OsString], given: &[String]) -> Result<
 /// command line again with its `[settings]` added as arguments for what was not given.
 fn load(args: &RunArgs, argv: &[OsString], given: &[String]) -> Result<(RunArgs, PipelineFile)> {
     let text = files::read_text(&args.pipeline, &sluice_aws::storage(args.s3.settings()))?;
-    let raw: toml::Table = toml::from_str(&text).with_context(|| format!("parsing {}", args.pipeline.display()))?;
-    let settings = raw.get("settings").and_then(|s| s.as_table()).cloned().unwrap_or_default();
+    let raw: toml::Table =
+        toml::from_str(&text).with_context(|| format!("parsing {}", args.pipeline.display()))?;
+    let settings = raw
+        .get("settings")
+        .and_then(|s| s.as_table())
+        .cloned()
+        .unwrap_or_default();
     let extra = settings::file_args(&settings, given)?;
     let file = PipelineFile { text, raw };
     if extra.is_empty() {
         return Ok((args.clone(), file));
     }
     let all: Vec<OsString> = argv.iter().cloned().chain(extra).collect();
-    let matches = Cli::command().try_get_matches_from(all).context("[settings]")?;
+    let matches = Cli::command()
+        .try_get_matches_from(all)
+        .context("[settings]")?;
     match Cli::from_arg_matches(&matches)?.command {
         Command::Run(args) => Ok((args, file)),
         _ => unreachable!("the same command line, with more flags"),
@@ -88,12 +98,23 @@ fn execute(args: &RunArgs, file: &PipelineFile, storage: &Storage) -> Result<Run
     let options = run_options(args)?;
     tracing::info!(run_id = %options.run_id, pipeline = %args.pipeline.display(), "run starting");
     if let Some(event) = &args.event {
-        let objects = sluice_aws::parse_event(&files::read_json_arg(event, "--event")?).map_err(anyhow::Error::msg)?;
-        let run = EventRun { path: &args.pipeline, raw: &file.raw, vars: &vars, options: &options, storage };
+        let objects = sluice_aws::parse_event(&files::read_json_arg(event, "--event")?)
+            .map_err(anyhow::Error::msg)?;
+        let run = EventRun {
+            path: &args.pipeline,
+            raw: &file.raw,
+            vars: &vars,
+            options: &options,
+            storage,
+        };
         return Ok(sluice_aws::run_event(&run, &objects)?);
     }
     let pipeline = Pipeline::from_text(&file.text, &args.pipeline, &vars)?;
-    if let Some(unknown) = args.tables.iter().find(|t| !pipeline.tables.contains_key(*t) && !pipeline.ingest.contains_key(*t)) {
+    if let Some(unknown) = args
+        .tables
+        .iter()
+        .find(|t| !pipeline.tables.contains_key(*t) && !pipeline.ingest.contains_key(*t))
+    {
         anyhow::bail!("no table `{unknown}` in {}", args.pipeline.display());
     }
     Ok(run_pipeline(&pipeline, &options, storage)?)
@@ -101,9 +122,16 @@ fn execute(args: &RunArgs, file: &PipelineFile, storage: &Storage) -> Result<Run
 
 /// The flags resolved into what a run needs.
 fn run_options(args: &RunArgs) -> Result<RunOptions> {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).context("system clock before 1970")?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .context("system clock before 1970")?;
+    let run_id = args
+        .run_id
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    sluice_core::name::check("--run-id", &run_id).map_err(anyhow::Error::msg)?;
     Ok(RunOptions {
-        run_id: args.run_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        run_id,
         run_time_micros: now.as_micros() as i64,
         engine: args.cache.engine_options(),
         tables: args.tables.clone(),
@@ -126,7 +154,8 @@ fn run_options(args: &RunArgs) -> Result<RunOptions> {
 fn finish(args: &RunArgs, report: &RunReport, storage: &Storage) -> Result<u8> {
     let json = serde_json::to_string_pretty(report)?;
     if let Some(target) = &args.report {
-        files::write(storage, target, json.as_bytes()).with_context(|| format!("writing the run report to {target}"))?;
+        files::write(storage, target, json.as_bytes())
+            .with_context(|| format!("writing the run report to {target}"))?;
     }
     println!("{json}");
     Ok(report.first_error_kind().map(exit_code).unwrap_or(0))
@@ -136,14 +165,19 @@ fn finish(args: &RunArgs, report: &RunReport, storage: &Storage) -> Result<u8> {
 pub(crate) fn plan(args: PlanArgs) -> Result<u8> {
     let vars = parse_vars(&args.vars)?;
     let storage = sluice_aws::storage(args.s3.settings());
-    let pipeline = Pipeline::from_text(&files::read_text(&args.pipeline, &storage)?, &args.pipeline, &vars)?;
+    let pipeline = Pipeline::from_text(
+        &files::read_text(&args.pipeline, &storage)?,
+        &args.pipeline,
+        &vars,
+    )?;
     if args.shards == Some(0) {
         anyhow::bail!("--shards must be at least 1");
     }
     let items = sluice_core::pipeline::plan(&pipeline, &storage, args.shards)?;
     let json = serde_json::to_string_pretty(&items)?;
     if let Some(out) = &args.out {
-        files::write(&storage, out, json.as_bytes()).with_context(|| format!("writing the plan to {out}"))?;
+        files::write(&storage, out, json.as_bytes())
+            .with_context(|| format!("writing the plan to {out}"))?;
     }
     println!("{json}");
     Ok(0)
@@ -152,7 +186,9 @@ pub(crate) fn plan(args: PlanArgs) -> Result<u8> {
 fn parse_vars(pairs: &[String]) -> Result<Vars> {
     let mut vars = Vars::new();
     for pair in pairs {
-        let (name, value) = pair.split_once('=').with_context(|| format!("--var {pair:?} is not NAME=VALUE"))?;
+        let (name, value) = pair
+            .split_once('=')
+            .with_context(|| format!("--var {pair:?} is not NAME=VALUE"))?;
         vars.insert(name.trim().to_string(), value.to_string());
     }
     Ok(vars)
@@ -161,13 +197,18 @@ fn parse_vars(pairs: &[String]) -> Result<Vars> {
 /// The share of the work: `--items`, `--shard`, or AWS Batch's array index.
 fn scope_of(args: &RunArgs) -> Result<Scope> {
     if let Some(items) = &args.items {
-        return Scope::parse_items(&files::read_json_arg(items, "--items")?).map_err(anyhow::Error::msg);
+        return Scope::parse_items(&files::read_json_arg(items, "--items")?)
+            .map_err(anyhow::Error::msg);
     }
     if let Some(shard) = &args.shard {
         return Scope::parse_shard(shard).map_err(anyhow::Error::msg);
     }
     let env = |name| std::env::var(name).ok();
-    Scope::from_batch_env(env("AWS_BATCH_JOB_ARRAY_INDEX"), env("AWS_BATCH_JOB_ARRAY_SIZE")).map_err(anyhow::Error::msg)
+    Scope::from_batch_env(
+        env("AWS_BATCH_JOB_ARRAY_INDEX"),
+        env("AWS_BATCH_JOB_ARRAY_SIZE"),
+    )
+    .map_err(anyhow::Error::msg)
 }
 
 /// `Sluice.Config`, `Sluice.Data`, `Sluice.Plugin`, `Sluice.Io` or `Sluice.Internal`: what
@@ -187,7 +228,11 @@ fn error_code(kind: ErrorKind) -> String {
 fn failure_cause(report: &RunReport) -> String {
     let tables = report.tables.iter().filter_map(|t| t.error.clone());
     let ingests = report.ingests.iter().filter_map(|i| i.error.clone());
-    format!("run {}: {}", report.run_id, tables.chain(ingests).collect::<Vec<_>>().join("\n"))
+    format!(
+        "run {}: {}",
+        report.run_id,
+        tables.chain(ingests).collect::<Vec<_>>().join("\n")
+    )
 }
 
 /// The report without per-file detail, for outputs too large for Step Functions.

@@ -16,8 +16,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::STATE_DIR;
 use super::CommitMode;
+use super::STATE_DIR;
 use crate::storage::{join_key, Precondition, Store, StoreError};
 
 /// Where a table writes, and under which unit.
@@ -60,16 +60,26 @@ impl Dataset {
     pub fn data_key(&self, output: &str, partition: &str, seq: usize) -> String {
         match (self.mode, partition.is_empty()) {
             (CommitMode::Replace, true) => join_key(&self.root, &format!("{output}.parquet")),
-            (CommitMode::Replace, false) => join_key(&self.root, &format!("{output}/{partition}/part-{seq:05}.parquet")),
-            (CommitMode::Append, true) => join_key(&self.root, &format!("{output}/part-{}-{seq:05}.parquet", self.unit)),
-            (CommitMode::Append, false) => {
-                join_key(&self.root, &format!("{output}/{partition}/part-{}-{seq:05}.parquet", self.unit))
-            }
+            (CommitMode::Replace, false) => join_key(
+                &self.root,
+                &format!("{output}/{partition}/part-{seq:05}.parquet"),
+            ),
+            (CommitMode::Append, true) => join_key(
+                &self.root,
+                &format!("{output}/part-{}-{seq:05}.parquet", self.unit),
+            ),
+            (CommitMode::Append, false) => join_key(
+                &self.root,
+                &format!("{output}/{partition}/part-{}-{seq:05}.parquet", self.unit),
+            ),
         }
     }
 
     pub fn manifest_key(&self) -> String {
-        join_key(&self.root, &format!("{STATE_DIR}/commits/{}.json", self.unit))
+        join_key(
+            &self.root,
+            &format!("{STATE_DIR}/commits/{}.json", self.unit),
+        )
     }
 
     /// Where Athena's `SymlinkTextInputFormat` finds the files of one output and partition.
@@ -84,12 +94,16 @@ impl Dataset {
             return Ok(None);
         }
         let key = self.manifest_key();
-        let Some(found) = self.store.get(&key)? else { return Ok(None) };
-        serde_json::from_slice(&found.body).map(Some).map_err(|e| StoreError::Request {
-            uri: self.store.uri(&key),
-            operation: "reading the commit manifest",
-            message: e.to_string(),
-        })
+        let Some(found) = self.store.get(&key)? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&found.body)
+            .map(Some)
+            .map_err(|e| StoreError::Request {
+                uri: self.store.uri(&key),
+                operation: "reading the commit manifest",
+                message: e.to_string(),
+            })
     }
 
     /// Writes the manifest (create-only unless `force`), then the symlink manifests.
@@ -99,9 +113,42 @@ impl Dataset {
             return Ok(());
         }
         let body = serde_json::to_vec_pretty(manifest).expect("a manifest serialises");
-        let when = if force { Precondition::None } else { Precondition::IfAbsent };
+        let when = if force {
+            Precondition::None
+        } else {
+            Precondition::IfAbsent
+        };
         self.store.put(&self.manifest_key(), body.into(), when)?;
         self.write_symlinks(manifest)
+    }
+
+    /// In replace mode, deletes the data files of `outputs` that this run did not write
+    /// (`kept`): a rerun without rejects leaves no old `rejects.parquet`, and a partitioned
+    /// rerun no partition folder of the run before. Returns the keys removed.
+    pub fn remove_stale(&self, outputs: &[&str], kept: &[&str]) -> Result<Vec<String>, StoreError> {
+        if self.mode != CommitMode::Replace {
+            return Ok(Vec::new());
+        }
+        let prefix = if self.root.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.root.trim_end_matches('/'))
+        };
+        let ours = |key: &str| {
+            let rel = key.strip_prefix(&prefix).unwrap_or(key);
+            outputs.iter().any(|o| {
+                rel == format!("{o}.parquet")
+                    || (rel.starts_with(&format!("{o}/")) && rel.ends_with(".parquet"))
+            })
+        };
+        let mut removed = Vec::new();
+        for meta in self.store.list(&prefix)? {
+            if ours(&meta.key) && !kept.contains(&meta.key.as_str()) {
+                self.store.delete(&meta.key, Precondition::None)?;
+                removed.push(meta.key);
+            }
+        }
+        Ok(removed)
     }
 
     /// One symlink file per output and partition. Also called on a rerun that finds the
@@ -109,16 +156,27 @@ impl Dataset {
     pub fn write_symlinks(&self, manifest: &Manifest) -> Result<(), StoreError> {
         let mut groups: std::collections::BTreeMap<(&str, &str), Vec<&str>> = Default::default();
         for file in &manifest.files {
-            groups.entry((&file.output, &file.partition)).or_default().push(&file.uri);
+            groups
+                .entry((&file.output, &file.partition))
+                .or_default()
+                .push(&file.uri);
         }
-        let unit = Dataset { unit: manifest.unit.clone(), ..self.clone() };
+        let unit = Dataset {
+            unit: manifest.unit.clone(),
+            ..self.clone()
+        };
         for ((output, partition), uris) in groups {
             let key = unit.symlink_key(output, partition);
             let body = uris.iter().map(|u| format!("{u}\n")).collect::<String>();
-            if self.store.get(&key)?.is_some_and(|existing| existing.body.as_ref() == body.as_bytes()) {
+            if self
+                .store
+                .get(&key)?
+                .is_some_and(|existing| existing.body.as_ref() == body.as_bytes())
+            {
                 continue;
             }
-            self.store.put(&key, Bytes::from(body), Precondition::None)?;
+            self.store
+                .put(&key, Bytes::from(body), Precondition::None)?;
         }
         Ok(())
     }
@@ -130,17 +188,34 @@ mod tests {
     use crate::storage::LocalStore;
 
     fn dataset(dir: &std::path::Path, mode: CommitMode) -> Dataset {
-        Dataset { store: Arc::new(LocalStore::new(dir.into())), root: "t".into(), mode, unit: "u1".into() }
+        Dataset {
+            store: Arc::new(LocalStore::new(dir.into())),
+            root: "t".into(),
+            mode,
+            unit: "u1".into(),
+        }
     }
 
     #[test]
     fn keys_follow_the_mode() {
         let dir = tempfile::tempdir().unwrap();
         let append = dataset(dir.path(), CommitMode::Append);
-        assert_eq!(append.data_key("rows", "", 0), "t/rows/part-u1-00000.parquet");
-        assert_eq!(append.data_key("rows", "year=2024", 2), "t/rows/year=2024/part-u1-00002.parquet");
-        assert_eq!(append.symlink_key("rows", "year=2024"), "t/_sluice/symlink/rows/year=2024/u1.txt");
-        assert_eq!(dataset(dir.path(), CommitMode::Replace).data_key("rows", "", 0), "t/rows.parquet");
+        assert_eq!(
+            append.data_key("rows", "", 0),
+            "t/rows/part-u1-00000.parquet"
+        );
+        assert_eq!(
+            append.data_key("rows", "year=2024", 2),
+            "t/rows/year=2024/part-u1-00002.parquet"
+        );
+        assert_eq!(
+            append.symlink_key("rows", "year=2024"),
+            "t/_sluice/symlink/rows/year=2024/u1.txt"
+        );
+        assert_eq!(
+            dataset(dir.path(), CommitMode::Replace).data_key("rows", "", 0),
+            "t/rows.parquet"
+        );
     }
 
     #[test]
@@ -155,13 +230,26 @@ mod tests {
             plugin_sha256: "p".into(),
             config_sha256: "c".into(),
             inputs: vec![],
-            files: vec![ManifestFile { output: "rows".into(), partition: String::new(), uri: "/x".into(), key: "x".into(), rows: 1, bytes: 1 }],
+            files: vec![ManifestFile {
+                output: "rows".into(),
+                partition: String::new(),
+                uri: "/x".into(),
+                key: "x".into(),
+                rows: 1,
+                bytes: 1,
+            }],
         };
         assert!(d.committed().unwrap().is_none());
         d.commit(&manifest, false).unwrap();
         assert_eq!(d.committed().unwrap().unwrap().run_id, "r");
-        assert!(matches!(d.commit(&manifest, false), Err(StoreError::Conflict { .. })));
+        assert!(matches!(
+            d.commit(&manifest, false),
+            Err(StoreError::Conflict { .. })
+        ));
         d.commit(&manifest, true).unwrap();
-        assert_eq!(std::fs::read_to_string(dir.path().join("t/_sluice/symlink/rows/u1.txt")).unwrap(), "/x\n");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("t/_sluice/symlink/rows/u1.txt")).unwrap(),
+            "/x\n"
+        );
     }
 }

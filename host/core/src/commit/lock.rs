@@ -32,8 +32,17 @@ pub enum LockError {
         "table is locked by run `{run_id}` on {host} (pid {pid}) since {acquired_at}; its lease ends in {expires_in_secs} s \
          ({uri}). Wait for it, or pass --lock-wait SECONDS"
     )]
-    Busy { uri: String, run_id: String, host: String, pid: u32, acquired_at: String, expires_in_secs: i64 },
-    #[error("lost the table lock {uri}: another run took it over after our lease could not be renewed")]
+    Busy {
+        uri: String,
+        run_id: String,
+        host: String,
+        pid: u32,
+        acquired_at: String,
+        expires_in_secs: i64,
+    },
+    #[error(
+        "lost the table lock {uri}: another run took it over after our lease could not be renewed"
+    )]
     Lost { uri: String },
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -50,11 +59,16 @@ struct Lease {
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 fn rfc3339_now() -> String {
-    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 impl Lease {
@@ -74,9 +88,14 @@ impl Lease {
 }
 
 fn hostname() -> String {
-    std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| {
-        std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "unknown".into())
-    })
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_else(|_| "unknown".into())
+        })
 }
 
 /// A held lock; renewed in the background until released or dropped.
@@ -91,7 +110,11 @@ pub struct TableLock {
 
 impl TableLock {
     /// Takes the lock, waiting up to `settings.wait` for a live holder to finish.
-    pub fn acquire(store: Arc<dyn Store>, key: &str, settings: &LockSettings) -> Result<Self, LockError> {
+    pub fn acquire(
+        store: Arc<dyn Store>,
+        key: &str,
+        settings: &LockSettings,
+    ) -> Result<Self, LockError> {
         let deadline = Instant::now() + settings.wait;
         let acquired_at = rfc3339_now();
         loop {
@@ -101,7 +124,9 @@ impl TableLock {
                 Err(StoreError::Conflict { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
-            let Some(current) = store.get(key)? else { continue };
+            let Some(current) = store.get(key)? else {
+                continue;
+            };
             // An unreadable lease can only come from a crashed or foreign writer: treat it as expired.
             let held: Option<Lease> = serde_json::from_slice(&current.body).ok();
             if held.as_ref().is_none_or(|h| h.expires_at_ms <= now_ms()) {
@@ -137,19 +162,34 @@ impl TableLock {
         let lost = Arc::new(AtomicBool::new(false));
         let (stop, stopped) = mpsc::channel();
         let renewer = {
-            let (store, key, etag, lost, settings) = (store.clone(), key.to_string(), etag.clone(), lost.clone(), settings.clone());
+            let (store, key, etag, lost, settings) = (
+                store.clone(),
+                key.to_string(),
+                etag.clone(),
+                lost.clone(),
+                settings.clone(),
+            );
             std::thread::Builder::new()
                 .name("sluice-lock".into())
                 .spawn(move || renew(&*store, &key, &etag, &lost, &settings, &stopped))
                 .ok()
         };
-        TableLock { store, key: key.into(), etag, lost, stop: Some(stop), renewer }
+        TableLock {
+            store,
+            key: key.into(),
+            etag,
+            lost,
+            stop: Some(stop),
+            renewer,
+        }
     }
 
     /// Fails if the lease was lost; checked right before committing.
     pub fn check(&self) -> Result<(), LockError> {
         if self.lost.load(Ordering::SeqCst) {
-            return Err(LockError::Lost { uri: self.store.uri(&self.key) });
+            return Err(LockError::Lost {
+                uri: self.store.uri(&self.key),
+            });
         }
         Ok(())
     }
@@ -190,13 +230,24 @@ impl Drop for TableLock {
     }
 }
 
-fn renew(store: &dyn Store, key: &str, etag: &Mutex<String>, lost: &AtomicBool, settings: &LockSettings, stopped: &mpsc::Receiver<()>) {
+fn renew(
+    store: &dyn Store,
+    key: &str,
+    etag: &Mutex<String>,
+    lost: &AtomicBool,
+    settings: &LockSettings,
+    stopped: &mpsc::Receiver<()>,
+) {
     let every = (settings.lease / 3).max(Duration::from_millis(50));
     let acquired_at = rfc3339_now();
     let mut last_renewed = Instant::now();
     while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
         let current = etag.lock().expect("not poisoned").clone();
-        match store.put(key, Lease::new(settings, &acquired_at).body(), Precondition::IfMatch(current)) {
+        match store.put(
+            key,
+            Lease::new(settings, &acquired_at).body(),
+            Precondition::IfMatch(current),
+        ) {
             Ok(new) => {
                 *etag.lock().expect("not poisoned") = new;
                 last_renewed = Instant::now();
@@ -206,7 +257,9 @@ fn renew(store: &dyn Store, key: &str, etag: &Mutex<String>, lost: &AtomicBool, 
                 return;
             }
             // A transient failure: the lease still runs; give up only once it has ended.
-            Err(e) if last_renewed.elapsed() < settings.lease => tracing::warn!("renewing the table lock failed: {e}"),
+            Err(e) if last_renewed.elapsed() < settings.lease => {
+                tracing::warn!("renewing the table lock failed: {e}")
+            }
             Err(_) => {
                 lost.store(true, Ordering::SeqCst);
                 return;
@@ -215,35 +268,65 @@ fn renew(store: &dyn Store, key: &str, etag: &Mutex<String>, lost: &AtomicBool, 
     }
 }
 
+/// The key of the lock of one job (a table or an ingest job) of a tenant, under the root of
+/// its output; `scope` narrows it to one unit of a split table.
+pub fn lock_key(root: &str, tenant: &str, job: &str, scope: Option<&str>) -> String {
+    let scope = scope.map(|s| format!(".{s}")).unwrap_or_default();
+    crate::storage::join_key(
+        root,
+        &format!("{}/locks/{tenant}/{job}{scope}.lock", super::STATE_DIR),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::storage::LocalStore;
 
     fn settings(run_id: &str, lease_ms: u64, wait_ms: u64) -> LockSettings {
-        LockSettings { lease: Duration::from_millis(lease_ms), wait: Duration::from_millis(wait_ms), run_id: run_id.into() }
+        LockSettings {
+            lease: Duration::from_millis(lease_ms),
+            wait: Duration::from_millis(wait_ms),
+            run_id: run_id.into(),
+        }
     }
 
     #[test]
     fn a_second_holder_is_refused_then_admitted_after_release() {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(LocalStore::new(dir.path().into()));
-        let first = TableLock::acquire(store.clone(), "l/t.lock", &settings("one", 60_000, 0)).unwrap();
-        let err = TableLock::acquire(store.clone(), "l/t.lock", &settings("two", 60_000, 0)).err().unwrap();
+        let first =
+            TableLock::acquire(store.clone(), "l/t.lock", &settings("one", 60_000, 0)).unwrap();
+        let err = TableLock::acquire(store.clone(), "l/t.lock", &settings("two", 60_000, 0))
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("locked by run `one`"), "{err}");
         first.release().unwrap();
-        TableLock::acquire(store, "l/t.lock", &settings("two", 60_000, 0)).unwrap().release().unwrap();
+        TableLock::acquire(store, "l/t.lock", &settings("two", 60_000, 0))
+            .unwrap()
+            .release()
+            .unwrap();
     }
 
     #[test]
     fn an_expired_lease_is_taken_over_and_its_holder_learns_it() {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(LocalStore::new(dir.path().into()));
-        let crashed = Lease { run_id: "dead".into(), host: "h".into(), pid: 1, acquired_at: "then".into(), expires_at_ms: now_ms() - 1 };
-        store.put("l/t.lock", crashed.body(), Precondition::None).unwrap();
-        let taker = TableLock::acquire(store.clone(), "l/t.lock", &settings("new", 60_000, 0)).unwrap();
+        let crashed = Lease {
+            run_id: "dead".into(),
+            host: "h".into(),
+            pid: 1,
+            acquired_at: "then".into(),
+            expires_at_ms: now_ms() - 1,
+        };
+        store
+            .put("l/t.lock", crashed.body(), Precondition::None)
+            .unwrap();
+        let taker =
+            TableLock::acquire(store.clone(), "l/t.lock", &settings("new", 60_000, 0)).unwrap();
         taker.check().unwrap();
-        let held: Lease = serde_json::from_slice(&store.get("l/t.lock").unwrap().unwrap().body).unwrap();
+        let held: Lease =
+            serde_json::from_slice(&store.get("l/t.lock").unwrap().unwrap().body).unwrap();
         assert_eq!(held.run_id, "new");
     }
 }

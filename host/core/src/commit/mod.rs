@@ -13,9 +13,9 @@ pub mod registry;
 pub mod unit;
 
 pub use dataset::{Dataset, Manifest, ManifestFile};
-pub use lock::{LockError, LockSettings, TableLock};
+pub use lock::{lock_key, LockError, LockSettings, TableLock};
 pub use registry::{Registry, VersionRecord, VersionStatus};
-pub use unit::UnitKey;
+pub use unit::{canonical_json, non_default, UnitInput, UnitKey, UNIT_KEY_VERSION};
 
 /// How outputs are committed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
@@ -29,6 +29,11 @@ pub enum CommitMode {
     Append,
 }
 
+/// The tenant of tables and ingest jobs that name none: locks and version registries are
+/// per tenant.
+pub fn default_tenant() -> String {
+    "default".into()
+}
 
 /// The folder, beside a table's outputs, where Sluice keeps its own records.
 pub const STATE_DIR: &str = "_sluice";

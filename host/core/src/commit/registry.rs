@@ -40,13 +40,18 @@ pub struct Registry {
 
 impl Registry {
     pub fn new(store: Arc<dyn Store>, root: &str, tenant: &str, table: &str) -> Self {
-        Registry { store, prefix: join_key(root, &format!("{STATE_DIR}/registry/{tenant}/{table}/")) + "/" }
+        Registry {
+            store,
+            prefix: join_key(root, &format!("{STATE_DIR}/registry/{tenant}/{table}/")) + "/",
+        }
     }
 
     /// Refuses versions that can't be one key segment.
     pub fn check_version(version: &str) -> Result<(), String> {
         if version.is_empty() || version.contains('/') || version.starts_with('.') {
-            return Err(format!("version {version:?} must be non-empty, without `/`, and not start with `.`"));
+            return Err(format!(
+                "version {version:?} must be non-empty, without `/`, and not start with `.`"
+            ));
         }
         Ok(())
     }
@@ -73,7 +78,9 @@ impl Registry {
 
     pub fn record(&self, record: &VersionRecord) -> Result<(), StoreError> {
         let body = serde_json::to_vec_pretty(record).expect("a record serialises");
-        self.store.put(&self.key(&record.version), body.into(), Precondition::None).map(|_| ())
+        self.store
+            .put(&self.key(&record.version), body.into(), Precondition::None)
+            .map(|_| ())
     }
 
     /// Every recorded version, in version order.
@@ -91,8 +98,15 @@ impl Registry {
     }
 
     /// The greatest version below `version` that succeeded: the base of a delta.
-    pub fn latest_succeeded_before(&self, version: &str) -> Result<Option<VersionRecord>, StoreError> {
-        Ok(self.list()?.into_iter().filter(|r| r.status == VersionStatus::Succeeded && r.version.as_str() < version).last())
+    pub fn latest_succeeded_before(
+        &self,
+        version: &str,
+    ) -> Result<Option<VersionRecord>, StoreError> {
+        Ok(self
+            .list()?
+            .into_iter()
+            .rev()
+            .find(|r| r.status == VersionStatus::Succeeded && r.version.as_str() < version))
     }
 }
 
@@ -102,13 +116,26 @@ mod tests {
     use crate::storage::LocalStore;
 
     fn record(version: &str, status: VersionStatus) -> VersionRecord {
-        VersionRecord { version: version.into(), status, run_id: "r".into(), updated_at: "t".into(), inputs: vec![], unit: None, error: None }
+        VersionRecord {
+            version: version.into(),
+            status,
+            run_id: "r".into(),
+            updated_at: "t".into(),
+            inputs: vec![],
+            unit: None,
+            error: None,
+        }
     }
 
     #[test]
     fn latest_succeeded_before_compares_versions_as_strings() {
         let dir = tempfile::tempdir().unwrap();
-        let registry = Registry::new(Arc::new(LocalStore::new(dir.path().into())), "out", "acme", "orders");
+        let registry = Registry::new(
+            Arc::new(LocalStore::new(dir.path().into())),
+            "out",
+            "acme",
+            "orders",
+        );
         for (v, s) in [
             ("20201230_V0001", VersionStatus::Succeeded),
             ("20201230_V0002", VersionStatus::Failed),
@@ -116,11 +143,19 @@ mod tests {
         ] {
             registry.record(&record(v, s)).unwrap();
         }
-        let before = |v: &str| registry.latest_succeeded_before(v).unwrap().map(|r| r.version);
+        let before = |v: &str| {
+            registry
+                .latest_succeeded_before(v)
+                .unwrap()
+                .map(|r| r.version)
+        };
         assert_eq!(before("20201231_V0001").as_deref(), Some("20201230_V0001"));
         assert_eq!(before("20201231_V0002").as_deref(), Some("20201231_V0001"));
         assert_eq!(before("20201230_V0001"), None);
-        assert_eq!(registry.get("20201230_V0002").unwrap().unwrap().status, VersionStatus::Failed);
+        assert_eq!(
+            registry.get("20201230_V0002").unwrap().unwrap().status,
+            VersionStatus::Failed
+        );
         assert!(Registry::check_version("a/b").is_err());
     }
 }

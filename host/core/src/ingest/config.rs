@@ -24,14 +24,10 @@ pub struct IngestSpec {
     pub format: IngestFormat,
     /// How CSV files are read for `format = "parquet"`.
     pub csv: Option<CsvOptions>,
-    #[serde(default = "default_tenant")]
+    #[serde(default = "crate::commit::default_tenant")]
     pub tenant: String,
     #[serde(default)]
     pub assets: Vec<Asset>,
-}
-
-fn default_tenant() -> String {
-    "default".into()
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -76,44 +72,83 @@ struct OriginalRaw {
 }
 
 impl IngestSpec {
-    /// Merges the original JSON config (if any) into this spec and checks it.
-    pub fn resolve(&mut self, name: &str, base: &Path, vars: &crate::vars::Vars) -> Result<(), String> {
-        if let Some(config) = &self.config {
-            let path = base.join(config);
-            let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let original: Original = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-            if self.source.is_none() {
-                if let (Some(bucket), folder) = (&original.source_bucket, &original.source_folder) {
-                    self.source = Some(format!("s3://{bucket}/{}", folder.as_deref().map(|f| format!("{f}/")).unwrap_or_default()));
-                }
-            }
-            if self.target.is_none() {
-                self.target = original.target_bucket.as_ref().map(|b| format!("s3://{b}/"));
-            }
-            for asset in original.pipeline {
-                // The original matched `file_pattern` as a substring; the intended file is `<pattern>.<type>`.
-                let pattern = format!("{}.{}", asset.raw.file_pattern, asset.raw.file_type);
-                let partition = match asset.raw.partition.to_ascii_uppercase().as_str() {
-                    "YEAR" => DateDepth::Year,
-                    "MONTH" => DateDepth::Month,
-                    "DAY" => DateDepth::Day,
-                    other => return Err(format!("asset `{}`: partition {other:?} is not YEAR, MONTH or DAY", asset.data_asset)),
-                };
-                self.assets.push(Asset { name: asset.data_asset, pattern, partition });
+    /// Takes the source, target and assets the original JSON config (pipeline 003's
+    /// `ingest_config.json`) gives, where the spec does not give them.
+    fn merge_original(&mut self, path: &Path) -> Result<(), String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let original: Original =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        if self.source.is_none() {
+            if let (Some(bucket), folder) = (&original.source_bucket, &original.source_folder) {
+                self.source = Some(format!(
+                    "s3://{bucket}/{}",
+                    folder
+                        .as_deref()
+                        .map(|f| format!("{f}/"))
+                        .unwrap_or_default()
+                ));
             }
         }
-        let missing = |what: &str| format!("ingest `{name}`: no `{what}` (give it, or a `config` that names the bucket)");
+        if self.target.is_none() {
+            self.target = original
+                .target_bucket
+                .as_ref()
+                .map(|b| format!("s3://{b}/"));
+        }
+        for asset in original.pipeline {
+            // The original matched `file_pattern` as a substring; the intended file is `<pattern>.<type>`.
+            let pattern = format!("{}.{}", asset.raw.file_pattern, asset.raw.file_type);
+            let partition = match asset.raw.partition.to_ascii_uppercase().as_str() {
+                "YEAR" => DateDepth::Year,
+                "MONTH" => DateDepth::Month,
+                "DAY" => DateDepth::Day,
+                other => {
+                    return Err(format!(
+                        "asset `{}`: partition {other:?} is not YEAR, MONTH or DAY",
+                        asset.data_asset
+                    ))
+                }
+            };
+            self.assets.push(Asset {
+                name: asset.data_asset,
+                pattern,
+                partition,
+            });
+        }
+        Ok(())
+    }
+
+    /// Merges the original JSON config (if any) into this spec and checks it.
+    pub fn resolve(
+        &mut self,
+        name: &str,
+        base: &Path,
+        vars: &crate::vars::Vars,
+    ) -> Result<(), String> {
+        if let Some(config) = self.config.clone() {
+            self.merge_original(&base.join(config))?;
+        }
+        let missing = |what: &str| {
+            format!("ingest `{name}`: no `{what}` (give it, or a `config` that names the bucket)")
+        };
         let source = self.source.clone().ok_or_else(|| missing("source"))?;
         let target = self.target.clone().ok_or_else(|| missing("target"))?;
-        self.source = Some(crate::vars::join(base, &crate::vars::expand_vars(&source, vars)?));
-        self.target = Some(crate::vars::join(base, &crate::vars::expand_vars(&target, vars)?));
+        self.source = Some(crate::vars::join(
+            base,
+            &crate::vars::expand_vars(&source, vars)?,
+        ));
+        self.target = Some(crate::vars::join(
+            base,
+            &crate::vars::expand_vars(&target, vars)?,
+        ));
         if self.assets.is_empty() {
             return Err(format!("ingest `{name}`: no assets"));
         }
+        let in_job = |message: String| format!("ingest `{name}`: {message}");
+        crate::name::check("ingest job name", name).map_err(in_job)?;
+        crate::name::check("tenant", &self.tenant).map_err(in_job)?;
         for asset in &self.assets {
-            if asset.name.is_empty() || asset.name.contains('/') {
-                return Err(format!("ingest `{name}`: asset name {:?} must be one path segment", asset.name));
-            }
+            crate::name::check("asset name", &asset.name).map_err(in_job)?;
         }
         Ok(())
     }
@@ -127,12 +162,26 @@ mod tests {
     fn the_original_config_becomes_exact_patterns_and_depths() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/seed-003");
         let mut spec: IngestSpec = toml::from_str("config = \"ingest_config.json\"").unwrap();
-        spec.resolve("movielens", &dir, &Default::default()).unwrap();
-        assert_eq!(spec.source.as_deref(), Some("s3://rajesh-source-tf/movielens_dataset/"));
+        spec.resolve("movielens", &dir, &Default::default())
+            .unwrap();
+        assert_eq!(
+            spec.source.as_deref(),
+            Some("s3://rajesh-source-tf/movielens_dataset/")
+        );
         assert_eq!(spec.target.as_deref(), Some("s3://rajesh-raw-tf/"));
         let tags = spec.assets.iter().find(|a| a.name == "movie_tags").unwrap();
-        assert_eq!((tags.pattern.as_str(), tags.partition), ("tag.csv", DateDepth::Month));
-        let genome = spec.assets.iter().find(|a| a.name == "genome_tags").unwrap();
-        assert_eq!((genome.pattern.as_str(), genome.partition), ("genome_tags.csv", DateDepth::Year));
+        assert_eq!(
+            (tags.pattern.as_str(), tags.partition),
+            ("tag.csv", DateDepth::Month)
+        );
+        let genome = spec
+            .assets
+            .iter()
+            .find(|a| a.name == "genome_tags")
+            .unwrap();
+        assert_eq!(
+            (genome.pattern.as_str(), genome.partition),
+            ("genome_tags.csv", DateDepth::Year)
+        );
     }
 }

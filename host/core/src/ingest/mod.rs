@@ -18,11 +18,11 @@ use sha2::{Digest, Sha256};
 
 pub use config::{Asset, IngestFormat, IngestSpec};
 
-use crate::commit::{LockSettings, TableLock, STATE_DIR};
-use crate::source::{CsvOptions, Select};
+use crate::commit::{lock_key, LockSettings, TableLock, STATE_DIR};
 use crate::run::{ErrorKind, RunOptions, Status, TableError};
 use crate::sink::{date_folder, ParquetSink, Provenance, WriterSettings};
-use crate::source::{expand, CsvInput, InputObject};
+use crate::source::{expand, list_folder, CsvInput, InputObject};
+use crate::source::{CsvOptions, Select};
 use crate::storage::{join_key, Location, Precondition, Storage, Store};
 
 #[derive(Debug, Clone, Serialize)]
@@ -61,7 +61,12 @@ struct Record {
     run_id: String,
 }
 
-pub fn run_ingest(name: &str, spec: &IngestSpec, storage: &Storage, options: &RunOptions) -> IngestReport {
+pub fn run_ingest(
+    name: &str,
+    spec: &IngestSpec,
+    storage: &Storage,
+    options: &RunOptions,
+) -> IngestReport {
     let started = Instant::now();
     let mut report = IngestReport {
         ingest: name.into(),
@@ -86,16 +91,36 @@ pub fn run_ingest(name: &str, spec: &IngestSpec, storage: &Storage, options: &Ru
     report
 }
 
-fn execute(name: &str, spec: &IngestSpec, storage: &Storage, options: &RunOptions, report: &mut IngestReport) -> Result<(), TableError> {
+fn execute(
+    name: &str,
+    spec: &IngestSpec,
+    storage: &Storage,
+    options: &RunOptions,
+    report: &mut IngestReport,
+) -> Result<(), TableError> {
     let source = spec.source.as_deref().expect("resolved at load");
-    let target = Location::parse(spec.target.as_deref().expect("resolved at load"), std::path::Path::new(""))?;
+    let target = Location::parse(
+        spec.target.as_deref().expect("resolved at load"),
+        std::path::Path::new(""),
+    )?;
     let (store, root) = storage.resolve(&target)?;
-    let lock_key = join_key(&root, &format!("{STATE_DIR}/locks/{}/{name}.lock", spec.tenant));
-    let settings = LockSettings { lease: options.lock_lease, wait: options.lock_wait, run_id: options.run_id.clone() };
+    let lock_key = lock_key(&root, &spec.tenant, name, None);
+    let settings = LockSettings {
+        lease: options.lock_lease,
+        wait: options.lock_wait,
+        run_id: options.run_id.clone(),
+    };
     let lock = TableLock::acquire(store.clone(), &lock_key, &settings)?;
 
-    let everything = if source.starts_with("s3://") { join_key(source, "**") } else { join_key(source, "**/*") };
-    let objects = expand(&everything, Select::All, storage).map_err(|source| TableError::Source { input: "source".into(), source })?;
+    // Locally, links are not followed at all: a source folder is read as it is.
+    let listed = match source.starts_with("s3://") {
+        true => expand(&join_key(source, "**"), Select::All, storage),
+        false => list_folder(source),
+    };
+    let objects = listed.map_err(|source| TableError::Source {
+        input: "source".into(),
+        source,
+    })?;
     let routes = route(spec, objects, report)?;
     let stamp = timestamp(options.run_time_micros);
     let days = options.run_time_micros.div_euclid(86_400_000_000);
@@ -107,7 +132,15 @@ fn execute(name: &str, spec: &IngestSpec, storage: &Storage, options: &RunOption
                 IngestFormat::Parquet => "parquet".to_string(),
             };
             let suffix = if many { format!("-{k}") } else { String::new() };
-            let fresh = join_key(&root, &format!("{}/{}/{}_{stamp}{suffix}.{ext}", asset.name, date_folder(days, asset.partition), asset.name));
+            let fresh = join_key(
+                &root,
+                &format!(
+                    "{}/{}/{}_{stamp}{suffix}.{ext}",
+                    asset.name,
+                    date_folder(days, asset.partition),
+                    asset.name
+                ),
+            );
             let file = ingest_one(name, spec, &*store, &root, &asset, &object, fresh, options)?;
             match file.status {
                 Status::AlreadyDone => report.skipped += 1,
@@ -125,31 +158,51 @@ fn execute(name: &str, spec: &IngestSpec, storage: &Storage, options: &RunOption
 }
 
 /// Each source object with the one asset whose pattern matches its file name.
-fn route(spec: &IngestSpec, objects: Vec<InputObject>, report: &mut IngestReport) -> Result<Vec<(Asset, Vec<InputObject>)>, TableError> {
+fn route(
+    spec: &IngestSpec,
+    objects: Vec<InputObject>,
+    report: &mut IngestReport,
+) -> Result<Vec<(Asset, Vec<InputObject>)>, TableError> {
     let matchers: Vec<(Asset, GlobMatcher)> = spec
         .assets
         .iter()
         .map(|a| {
             let glob = GlobBuilder::new(&a.pattern).literal_separator(true).build();
-            glob.map(|g| (a.clone(), g.compile_matcher()))
-                .map_err(|e| TableError::Config(format!("asset `{}`: pattern {:?}: {e}", a.name, a.pattern)))
+            glob.map(|g| (a.clone(), g.compile_matcher())).map_err(|e| {
+                TableError::Config(format!("asset `{}`: pattern {:?}: {e}", a.name, a.pattern))
+            })
         })
         .collect::<Result<_, _>>()?;
-    let mut routes: Vec<(Asset, Vec<InputObject>)> = spec.assets.iter().map(|a| (a.clone(), Vec::new())).collect();
+    let mut routes: Vec<(Asset, Vec<InputObject>)> = spec
+        .assets
+        .iter()
+        .map(|a| (a.clone(), Vec::new()))
+        .collect();
     for object in objects {
         let file_name = object.meta.key.rsplit('/').next().unwrap_or_default();
-        let hits: Vec<usize> = matchers.iter().enumerate().filter(|(_, (_, m))| m.is_match(file_name)).map(|(i, _)| i).collect();
+        let hits: Vec<usize> = matchers
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, m))| m.is_match(file_name))
+            .map(|(i, _)| i)
+            .collect();
         match hits.as_slice() {
             [] => report.unmatched.push(object.uri.clone()),
             [one] => routes[*one].1.push(object),
             many => {
                 let names: Vec<&str> = many.iter().map(|&i| matchers[i].0.name.as_str()).collect();
-                return Err(TableError::Config(format!("{} matches several assets: {names:?}", object.uri)));
+                return Err(TableError::Config(format!(
+                    "{} matches several assets: {names:?}",
+                    object.uri
+                )));
             }
         }
     }
     if !report.unmatched.is_empty() {
-        tracing::warn!(files = report.unmatched.len(), "source files match no asset and were not copied");
+        tracing::warn!(
+            files = report.unmatched.len(),
+            "source files match no asset and were not copied"
+        );
     }
     Ok(routes)
 }
@@ -169,23 +222,57 @@ fn ingest_one(
 ) -> Result<IngestedFile, TableError> {
     let id = hex::encode(&Sha256::digest(object.uri.as_bytes())[..16]);
     let record_key = join_key(root, &format!("{STATE_DIR}/ingest/{job}/{id}.json"));
-    let previous: Option<Record> = store.get(&record_key)?.and_then(|f| serde_json::from_slice(&f.body).ok());
+    let previous: Option<Record> = store
+        .get(&record_key)?
+        .and_then(|f| serde_json::from_slice(&f.body).ok());
     let same_content = previous.as_ref().filter(|r| r.etag == object.identity());
     if let Some(record) = same_content.filter(|r| r.done && !options.force) {
         let target = store.uri(&record.target);
-        return Ok(IngestedFile { source: object.uri.clone(), asset: asset.name.clone(), target, bytes: 0, status: Status::AlreadyDone });
+        return Ok(IngestedFile {
+            source: object.uri.clone(),
+            asset: asset.name.clone(),
+            target,
+            bytes: 0,
+            status: Status::AlreadyDone,
+        });
     }
     let target_key = same_content.map(|r| r.target.clone()).unwrap_or(fresh_key);
-    let mut record = Record { source: object.uri.clone(), etag: object.identity(), target: target_key.clone(), done: false, run_id: options.run_id.clone() };
-    let put = |r: &Record| store.put(&record_key, Bytes::from(serde_json::to_vec(r).expect("serialises")), Precondition::None);
+    let mut record = Record {
+        source: object.uri.clone(),
+        etag: object.identity(),
+        target: target_key.clone(),
+        done: false,
+        run_id: options.run_id.clone(),
+    };
+    let put = |r: &Record| {
+        store.put(
+            &record_key,
+            Bytes::from(serde_json::to_vec(r).expect("serialises")),
+            Precondition::None,
+        )
+    };
     put(&record)?;
     let bytes = match spec.format {
         IngestFormat::Copy => copy(store, &target_key, object)?,
-        IngestFormat::Parquet => convert(store, &target_key, object, spec.csv.clone().unwrap_or_else(CsvOptions::default_for_fixtures), options)?,
+        IngestFormat::Parquet => convert(
+            store,
+            &target_key,
+            object,
+            spec.csv
+                .clone()
+                .unwrap_or_else(CsvOptions::default_for_fixtures),
+            options,
+        )?,
     };
     record.done = true;
     put(&record)?;
-    Ok(IngestedFile { source: object.uri.clone(), asset: asset.name.clone(), target: store.uri(&target_key), bytes, status: Status::Succeeded })
+    Ok(IngestedFile {
+        source: object.uri.clone(),
+        asset: asset.name.clone(),
+        target: store.uri(&target_key),
+        bytes,
+        status: Status::Succeeded,
+    })
 }
 
 fn copy(store: &dyn Store, key: &str, object: &InputObject) -> Result<u64, TableError> {
@@ -193,19 +280,37 @@ fn copy(store: &dyn Store, key: &str, object: &InputObject) -> Result<u64, Table
     if let Some(bytes) = object.copy_server_side(store, key)? {
         return Ok(bytes);
     }
-    let mut reader = object.open().map_err(|source| TableError::Source { input: "source".into(), source })?;
+    let mut reader = object.open().map_err(|source| TableError::Source {
+        input: "source".into(),
+        source,
+    })?;
     let mut writer = store.create(key)?;
-    std::io::copy(&mut reader, &mut writer).map_err(|e| TableError::Store(crate::storage::StoreError::io(store.uri(key), e)))?;
+    std::io::copy(&mut reader, &mut writer)
+        .map_err(|e| TableError::Store(crate::storage::StoreError::io(store.uri(key), e)))?;
     let staged = writer.stage()?;
     let bytes = staged.bytes();
     staged.commit()?;
     Ok(bytes)
 }
 
-fn convert(store: &dyn Store, key: &str, object: &InputObject, csv: CsvOptions, options: &RunOptions) -> Result<u64, TableError> {
-    let input = CsvInput::from_objects(vec![object.clone()], &csv, 65_536)
-        .map_err(|source| TableError::Source { input: "source".into(), source })?;
-    let settings = WriterSettings { compression: "zstd".into(), level: None, row_group_rows: 1 << 20 };
+fn convert(
+    store: &dyn Store,
+    key: &str,
+    object: &InputObject,
+    csv: CsvOptions,
+    options: &RunOptions,
+) -> Result<u64, TableError> {
+    let input = CsvInput::from_objects(vec![object.clone()], &csv, 65_536).map_err(|source| {
+        TableError::Source {
+            input: "source".into(),
+            source,
+        }
+    })?;
+    let settings = WriterSettings {
+        compression: "zstd".into(),
+        level: None,
+        row_group_rows: 1 << 20,
+    };
     let provenance = Provenance {
         entries: vec![
             ("sluice.run_id".into(), options.run_id.clone()),
@@ -223,7 +328,10 @@ fn convert(store: &dyn Store, key: &str, object: &InputObject, csv: CsvOptions, 
                 false
             }
         })
-        .map_err(|source| TableError::Source { input: "source".into(), source })?;
+        .map_err(|source| TableError::Source {
+            input: "source".into(),
+            source,
+        })?;
     if let Some(e) = failed {
         return Err(e.into());
     }
@@ -236,13 +344,17 @@ fn convert(store: &dyn Store, key: &str, object: &InputObject, csv: CsvOptions, 
 /// `tag.csv` -> `csv`, `ratings.csv.gz` -> `csv.gz`; none -> `bin`.
 fn extension(key: &str) -> String {
     let name = key.rsplit('/').next().unwrap_or_default();
-    name.split_once('.').map(|(_, ext)| ext.to_string()).filter(|e| !e.is_empty()).unwrap_or_else(|| "bin".into())
+    name.split_once('.')
+        .map(|(_, ext)| ext.to_string())
+        .filter(|e| !e.is_empty())
+        .unwrap_or_else(|| "bin".into())
 }
 
 /// The run's start as `YYYYMMDDTHHMMSSZ`: the same for every file of a run, and safe in
 /// keys (no spaces or colons).
 fn timestamp(run_time_micros: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(run_time_micros as i128 * 1000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(run_time_micros as i128 * 1000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     format!(
         "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
         t.year(),

@@ -21,7 +21,10 @@ pub use run::{plan, run_pipeline};
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     #[error("cannot read pipeline file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("invalid pipeline file {path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error(transparent)]
@@ -55,7 +58,9 @@ pub struct Defaults {
 
 impl Default for Defaults {
     fn default() -> Self {
-        Defaults { batch_rows: default_batch_rows() }
+        Defaults {
+            batch_rows: default_batch_rows(),
+        }
     }
 }
 
@@ -67,7 +72,10 @@ impl Pipeline {
     /// Reads and checks a pipeline file; relative paths become relative to its folder, and
     /// `${NAME}` is taken from `vars`, then the environment.
     pub fn load_with_vars(path: &Path, vars: &Vars) -> Result<Self, PipelineError> {
-        let text = std::fs::read_to_string(path).map_err(|source| PipelineError::Read { path: path.into(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| PipelineError::Read {
+            path: path.into(),
+            source,
+        })?;
         Self::from_text(&text, path, vars)
     }
 
@@ -76,7 +84,10 @@ impl Pipeline {
     pub fn from_text(text: &str, path: &Path, vars: &Vars) -> Result<Self, PipelineError> {
         let base = path.parent().unwrap_or(Path::new("."));
         Self::parse_with_vars(text, base, vars).map_err(|e| match e {
-            PipelineError::Parse { message, .. } => PipelineError::Parse { path: path.into(), message },
+            PipelineError::Parse { message, .. } => PipelineError::Parse {
+                path: path.into(),
+                message,
+            },
             other => other,
         })
     }
@@ -84,38 +95,73 @@ impl Pipeline {
     /// Like [`Pipeline::from_text`], from the file's TOML already parsed (event routing
     /// parses once, then resolves the pipeline with each object's captured values).
     pub fn from_toml(table: toml::Table, path: &Path, vars: &Vars) -> Result<Self, PipelineError> {
-        let parse_error = |message: String| PipelineError::Parse { path: path.into(), message };
-        let pipeline: Pipeline = Pipeline::deserialize(toml::Value::Table(table)).map_err(|e| parse_error(e.to_string()))?;
-        pipeline.resolve(path.parent().unwrap_or(Path::new(".")), vars).map_err(|e| match e {
-            PipelineError::Parse { message, .. } => parse_error(message),
-            other => other,
-        })
+        let parse_error = |message: String| PipelineError::Parse {
+            path: path.into(),
+            message,
+        };
+        let pipeline: Pipeline = Pipeline::deserialize(toml::Value::Table(table))
+            .map_err(|e| parse_error(e.to_string()))?;
+        pipeline
+            .resolve(path.parent().unwrap_or(Path::new(".")), vars)
+            .map_err(|e| match e {
+                PipelineError::Parse { message, .. } => parse_error(message),
+                other => other,
+            })
     }
 
     /// Parses pipeline TOML, resolving relative paths against `base`.
     fn parse_with_vars(text: &str, base: &Path, vars: &Vars) -> Result<Self, PipelineError> {
-        let pipeline: Pipeline =
-            toml::from_str(text).map_err(|e| PipelineError::Parse { path: PathBuf::new(), message: e.to_string() })?;
+        let pipeline: Pipeline = toml::from_str(text).map_err(|e| PipelineError::Parse {
+            path: PathBuf::new(),
+            message: e.to_string(),
+        })?;
         pipeline.resolve(base, vars)
+    }
+
+    /// Two tables writing one location would replace each other's files (or mix their
+    /// datasets), each run reporting success: refused at load.
+    fn check_locations(&self) -> Result<(), PipelineError> {
+        let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+        for (name, table) in &self.tables {
+            let location = table.output.location.trim_end_matches('/').to_string();
+            if let Some(other) = seen.insert(location.clone(), name) {
+                return Err(PipelineError::Table(SpecError {
+                    table: name.clone(),
+                    message: format!("output.location {location} is also table `{other}`'s; give each table its own"),
+                }));
+            }
+        }
+        Ok(())
     }
 
     fn resolve(mut self, base: &Path, vars: &Vars) -> Result<Self, PipelineError> {
         if self.defaults.batch_rows == 0 {
-            return Err(PipelineError::Parse { path: PathBuf::new(), message: "defaults.batch_rows must be at least 1".into() });
+            return Err(PipelineError::Parse {
+                path: PathBuf::new(),
+                message: "defaults.batch_rows must be at least 1".into(),
+            });
         }
         for (name, table) in &mut self.tables {
             table.resolve(name, base, vars)?;
         }
+        self.check_locations()?;
         for (name, ingest) in &mut self.ingest {
-            ingest.resolve(name, base, vars).map_err(|message| SpecError { table: name.clone(), message })?;
+            ingest
+                .resolve(name, base, vars)
+                .map_err(|message| SpecError {
+                    table: name.clone(),
+                    message,
+                })?;
         }
         if self.tables.is_empty() && self.ingest.is_empty() {
-            return Err(PipelineError::Parse { path: PathBuf::new(), message: "no [tables.NAME] or [ingest.NAME]".into() });
+            return Err(PipelineError::Parse {
+                path: PathBuf::new(),
+                message: "no [tables.NAME] or [ingest.NAME]".into(),
+            });
         }
         Ok(self)
     }
 }
-
 
 #[cfg(test)]
 mod tests;

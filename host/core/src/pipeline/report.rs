@@ -36,14 +36,18 @@ impl RunReport {
 
     pub fn finish(&mut self, elapsed: Duration) {
         self.duration_ms = elapsed.as_millis() as u64;
-        if self.tables.iter().any(|t| t.status == Status::Failed) || self.ingests.iter().any(|i| i.status == Status::Failed) {
+        if self.tables.iter().any(|t| t.status == Status::Failed)
+            || self.ingests.iter().any(|i| i.status == Status::Failed)
+        {
             self.status = Status::Failed;
         }
     }
 
     /// The kind of the first failure, if any table failed.
     pub fn first_error_kind(&self) -> Option<ErrorKind> {
-        self.tables.iter().find_map(|t| t.error_kind).or_else(|| self.ingests.iter().find_map(|i| i.error_kind))
+        self.tables
+            .iter()
+            .find_map(|t| t.error_kind)
+            .or_else(|| self.ingests.iter().find_map(|i| i.error_kind))
     }
 }
-

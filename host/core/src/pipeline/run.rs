@@ -12,12 +12,23 @@ use crate::storage::Storage;
 use crate::table::{Host, TableRun, TableSpec};
 
 /// Runs the pipeline's selected tables and ingest jobs and reports on each.
-pub fn run_pipeline(pipeline: &Pipeline, options: &RunOptions, storage: &Storage) -> Result<RunReport, PluginError> {
+pub fn run_pipeline(
+    pipeline: &Pipeline,
+    options: &RunOptions,
+    storage: &Storage,
+) -> Result<RunReport, PluginError> {
     let started = Instant::now();
     let mut engine_options = options.engine.clone();
-    engine_options.fuel |= pipeline.tables.iter().any(|(name, t)| options.selects(name) && t.limits.fuel_per_call.is_some());
+    engine_options.fuel |= pipeline
+        .tables
+        .iter()
+        .any(|(name, t)| options.selects(name) && t.limits.fuel_per_call.is_some());
     let engine = PluginEngine::new(engine_options)?;
-    let host = Host { engine: &engine, storage, options };
+    let host = Host {
+        engine: &engine,
+        storage,
+        options,
+    };
     let mut report = RunReport::new(&options.run_id, options.run_time_micros);
     let tables_failed = run_tables(pipeline, &host, &mut report.tables);
     if !(tables_failed && options.fail_fast) {
@@ -30,13 +41,23 @@ pub fn run_pipeline(pipeline: &Pipeline, options: &RunOptions, storage: &Storage
 /// Runs the selected tables; true when one failed.
 fn run_tables(pipeline: &Pipeline, host: &Host, reports: &mut Vec<TableReport>) -> bool {
     let mut failed = false;
-    for (name, spec) in pipeline.tables.iter().filter(|(name, _)| host.options.selects(name)) {
-        let batch_rows = host.options.batch_rows.or(spec.batch_rows).unwrap_or(pipeline.defaults.batch_rows);
+    for (name, spec) in pipeline
+        .tables
+        .iter()
+        .filter(|(name, _)| host.options.selects(name))
+    {
+        let batch_rows = host
+            .options
+            .batch_rows
+            .or(spec.batch_rows)
+            .unwrap_or(pipeline.defaults.batch_rows);
         for table in scoped_runs(name, spec, host, batch_rows) {
             match &table.error {
                 Some(error) => tracing::error!(table = %name, "{error}"),
-                None => tracing::info!(table = %name, rows_in = table.rows_in, rows_out = table.rows_out,
-                    rejected = table.rows_rejected, ms = table.duration_ms, "table done"),
+                None => {
+                    tracing::info!(table = %name, rows_in = table.rows_in, rows_out = table.rows_out,
+                    rejected = table.rows_rejected, ms = table.duration_ms, "table done")
+                }
             }
             failed |= table.error.is_some();
             reports.push(table);
@@ -59,7 +80,9 @@ fn run_ingests(pipeline: &Pipeline, host: &Host, report: &mut RunReport) {
         let ingest = crate::ingest::run_ingest(name, spec, host.storage, options);
         match &ingest.error {
             Some(error) => tracing::error!(ingest = %name, "{error}"),
-            None => tracing::info!(ingest = %name, copied = ingest.copied, skipped = ingest.skipped, "ingest done"),
+            None => {
+                tracing::info!(ingest = %name, copied = ingest.copied, skipped = ingest.skipped, "ingest done")
+            }
         }
         let stop = ingest.error.is_some() && options.fail_fast;
         report.ingests.push(ingest);
@@ -72,16 +95,36 @@ fn run_ingests(pipeline: &Pipeline, host: &Host, report: &mut RunReport) {
 /// A table's runs in this scope: the whole table, or one run per object of its share.
 fn scoped_runs(name: &str, spec: &TableSpec, host: &Host, batch_rows: usize) -> Vec<TableReport> {
     let scope = &host.options.scope;
-    let whole = || TableRun { name, spec, host, batch_rows }.run();
+    let whole = || {
+        TableRun {
+            name,
+            spec,
+            host,
+            batch_rows,
+        }
+        .run()
+    };
     if scope.is_all() {
         return vec![whole()];
     }
     if spec.splittable_input().is_none() {
-        return if scope.takes_whole(name) { vec![whole()] } else { Vec::new() };
+        return if scope.takes_whole(name) {
+            vec![whole()]
+        } else {
+            Vec::new()
+        };
     }
     let objects = match spec.objects(host.storage) {
         Ok(objects) => objects,
-        Err(source) => return vec![TableReport::failed(name, &TableError::Source { input: "input".into(), source })],
+        Err(source) => {
+            return vec![TableReport::failed(
+                name,
+                &TableError::Source {
+                    input: "input".into(),
+                    source,
+                },
+            )]
+        }
     };
     if let Some(missing) = missing_item(scope, name, &objects) {
         let error = TableError::Config(format!("item {missing} is not among the input's objects"));
@@ -95,25 +138,54 @@ fn scoped_runs(name: &str, spec: &TableSpec, host: &Host, batch_rows: usize) -> 
 }
 
 /// One object of a split table: its own run, under a lock of its own unit.
-fn object_run(name: &str, spec: &TableSpec, host: &Host, batch_rows: usize, object: &str) -> TableReport {
+fn object_run(
+    name: &str,
+    spec: &TableSpec,
+    host: &Host,
+    batch_rows: usize,
+    object: &str,
+) -> TableReport {
     let mut options = host.options.clone();
     options.lock_scope = Some(format!("{:016x}", shard_of(object, u64::MAX)));
-    let host = Host { options: &options, ..*host };
-    TableRun { name, spec: &spec.narrowed(object), host: &host, batch_rows }.run()
+    let host = Host {
+        options: &options,
+        ..*host
+    };
+    TableRun {
+        name,
+        spec: &spec.narrowed(object),
+        host: &host,
+        batch_rows,
+    }
+    .run()
 }
 
 /// An item of `--items` for this table that its input does not hold.
 fn missing_item<'a>(scope: &'a Scope, table: &str, objects: &[(String, u64)]) -> Option<&'a str> {
-    let Scope::Items(items) = scope else { return None };
+    let Scope::Items(items) = scope else {
+        return None;
+    };
     let listed: BTreeSet<&str> = objects.iter().map(|(o, _)| o.as_str()).collect();
-    items.iter().find(|(t, o)| t == table && !o.is_empty() && !listed.contains(o.as_str())).map(|(_, o)| o.as_str())
+    items
+        .iter()
+        .find(|(t, o)| t == table && !o.is_empty() && !listed.contains(o.as_str()))
+        .map(|(_, o)| o.as_str())
 }
 
 /// The units of work of a pipeline: every object of every splittable table (with the shard
 /// it falls in when `shards` is given), and each other table and ingest job as a whole
 /// (object "", done by shard 0).
-pub fn plan(pipeline: &Pipeline, storage: &Storage, shards: Option<u64>) -> Result<Vec<Item>, SourceError> {
-    let whole = |name: &String| Item { table: name.clone(), object: String::new(), size: None, shard: shards.map(|_| 0) };
+pub fn plan(
+    pipeline: &Pipeline,
+    storage: &Storage,
+    shards: Option<u64>,
+) -> Result<Vec<Item>, SourceError> {
+    let whole = |name: &String| Item {
+        table: name.clone(),
+        object: String::new(),
+        size: None,
+        shard: shards.map(|_| 0),
+    };
     let mut items: Vec<Item> = pipeline.ingest.keys().map(whole).collect();
     for (name, spec) in &pipeline.tables {
         if spec.splittable_input().is_none() {
@@ -122,7 +194,12 @@ pub fn plan(pipeline: &Pipeline, storage: &Storage, shards: Option<u64>) -> Resu
         }
         for (object, size) in spec.objects(storage)? {
             let shard = shards.map(|n| shard_of(&object, n));
-            items.push(Item { table: name.clone(), object, size: Some(size), shard });
+            items.push(Item {
+                table: name.clone(),
+                object,
+                size: Some(size),
+                shard,
+            });
         }
     }
     Ok(items)
@@ -134,10 +211,14 @@ mod tests {
 
     #[test]
     fn an_item_the_input_lacks_is_named() {
-        let scope = Scope::parse_items(r#"[{"table": "t", "object": "s3://b/gone.csv"}, {"table": "u", "object": "x"}]"#).unwrap();
+        let scope = Scope::parse_items(
+            r#"[{"table": "t", "object": "s3://b/gone.csv"}, {"table": "u", "object": "x"}]"#,
+        )
+        .unwrap();
         let objects = vec![("s3://b/here.csv".to_string(), 1)];
         assert_eq!(missing_item(&scope, "t", &objects), Some("s3://b/gone.csv"));
-        let present = Scope::parse_items(r#"[{"table": "t", "object": "s3://b/here.csv"}]"#).unwrap();
+        let present =
+            Scope::parse_items(r#"[{"table": "t", "object": "s3://b/here.csv"}]"#).unwrap();
         assert_eq!(missing_item(&present, "t", &objects), None);
         assert_eq!(missing_item(&Scope::All, "t", &objects), None);
     }

@@ -236,8 +236,17 @@ fn to_array(column: Column, field: &Field, rows: usize) -> Result<ArrayRef, Stri
     {
         return Err(format!("is NOT NULL but has {} NULLs", nulls.null_count()));
     }
-    let data_type = field.data_type();
-    Ok(match (data_type, column.data) {
+    typed_array(field.data_type(), column.data, rows, nulls)
+}
+
+/// One column's values as the Arrow array of its field's type.
+fn typed_array(
+    data_type: &DataType,
+    data: ColumnData,
+    rows: usize,
+    nulls: Option<NullBuffer>,
+) -> Result<ArrayRef, String> {
+    Ok(match (data_type, data) {
         (DataType::Boolean, ColumnData::Boolean(v)) => {
             check_len(v.len(), rows, 1)?;
             Arc::new(BooleanArray::new(

@@ -71,7 +71,6 @@ fn default_log_lines() -> u32 {
     1000
 }
 
-
 impl From<&Limits> for SessionLimits {
     fn from(limits: &Limits) -> Self {
         SessionLimits {

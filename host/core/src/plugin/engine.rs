@@ -11,8 +11,8 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine};
 
 use super::bindings::TablePlugin;
-use super::guest::GuestPre;
 use super::cache::CompiledCache;
+use super::guest::GuestPre;
 use super::limits::EpochTicker;
 use super::sandbox::HostState;
 use super::PluginError;
@@ -39,7 +39,10 @@ pub struct Bundled(pub &'static [(&'static str, &'static [u8])]);
 impl Bundled {
     /// The component bytes of a bundled plugin.
     pub fn get(&self, name: &str) -> Option<&'static [u8]> {
-        self.0.iter().find(|(n, _)| *n == name).map(|(_, bytes)| *bytes)
+        self.0
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, bytes)| *bytes)
     }
 
     /// The bundled plugins' names, for `sluice plugin list` and error messages.
@@ -93,7 +96,8 @@ impl PluginEngine {
             .parallel_compilation(true);
         let engine = Engine::new(&config).map_err(|e| internal(format!("engine setup: {e:#}")))?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| internal(format!("linking WASI: {e:#}")))?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| internal(format!("linking WASI: {e:#}")))?;
         TablePlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(|e| internal(format!("linking host functions: {e:#}")))?;
         let ticker = EpochTicker::start(engine.clone());
@@ -133,24 +137,53 @@ impl PluginEngine {
     }
 
     /// Loads a plugin from its bytes (fetched from S3, say), named `reference` in reports.
-    pub fn load_bytes(&self, reference: &str, bytes: &[u8]) -> Result<Arc<LoadedPlugin>, PluginError> {
+    pub fn load_bytes(
+        &self,
+        reference: &str,
+        bytes: &[u8],
+    ) -> Result<Arc<LoadedPlugin>, PluginError> {
         if let Some(plugin) = self.loaded.lock().expect("plugin map").get(reference) {
             return Ok(plugin.clone());
         }
         let sha256 = hex::encode(Sha256::digest(bytes));
         let (component, from_cache) = self.compile(reference, &sha256, bytes)?;
-        let instantiate_err = |message| PluginError::Instantiate { plugin: reference.into(), message };
-        let pre = self.linker.instantiate_pre(&component).map_err(|e| instantiate_err(format!("{e:#}")))?;
+        let instantiate_err = |message| PluginError::Instantiate {
+            plugin: reference.into(),
+            message,
+        };
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| instantiate_err(format!("{e:#}")))?;
         let pre = GuestPre::new(pre).map_err(instantiate_err)?;
-        let plugin = Arc::new(LoadedPlugin { reference: reference.into(), sha256, from_cache, pre });
-        self.loaded.lock().expect("plugin map").insert(reference.into(), plugin.clone());
+        let plugin = Arc::new(LoadedPlugin {
+            reference: reference.into(),
+            sha256,
+            from_cache,
+            pre,
+        });
+        self.loaded
+            .lock()
+            .expect("plugin map")
+            .insert(reference.into(), plugin.clone());
         Ok(plugin)
     }
 
-    fn compile(&self, reference: &str, sha256: &str, bytes: &[u8]) -> Result<(Component, bool), PluginError> {
-        let compile_err = |e: wasmtime::Error| PluginError::Compile { plugin: reference.into(), message: format!("{e:#}") };
+    fn compile(
+        &self,
+        reference: &str,
+        sha256: &str,
+        bytes: &[u8],
+    ) -> Result<(Component, bool), PluginError> {
+        let compile_err = |e: wasmtime::Error| PluginError::Compile {
+            plugin: reference.into(),
+            message: format!("{e:#}"),
+        };
         let Some(cache) = &self.cache else {
-            return Ok((Component::new(&self.engine, bytes).map_err(compile_err)?, false));
+            return Ok((
+                Component::new(&self.engine, bytes).map_err(compile_err)?,
+                false,
+            ));
         };
         let fuel = if self.fuel { "-fuel" } else { "" };
         let epoch = if self.deadlines { "" } else { "-noepoch" };
@@ -161,37 +194,54 @@ impl PluginEngine {
             // matches), in a folder private to this user; wasmtime still checks its header.
             Ok(Some(code)) => match unsafe { Component::deserialize(&self.engine, &code) } {
                 Ok(component) => return Ok((component, true)),
-                Err(e) => tracing::warn!(plugin = reference, "compiling again: cached code {name} is unusable: {e:#}"),
+                Err(e) => tracing::warn!(
+                    plugin = reference,
+                    "compiling again: cached code {name} is unusable: {e:#}"
+                ),
             },
             Ok(None) => {}
-            Err(why) => tracing::warn!(plugin = reference, "compiling again: cached code {name} is not trusted: {why}"),
+            Err(why) => tracing::warn!(
+                plugin = reference,
+                "compiling again: cached code {name} is not trusted: {why}"
+            ),
         }
-        let compiled = self.engine.precompile_component(bytes).map_err(compile_err)?;
+        let compiled = self
+            .engine
+            .precompile_component(bytes)
+            .map_err(compile_err)?;
         if let Err(e) = cache.put(&name, sha256, &compiled) {
             tracing::warn!(plugin = reference, "cannot cache compiled plugin: {e}");
         }
         // SAFETY: `compiled` was produced by this very engine just above.
-        let component = unsafe { Component::deserialize(&self.engine, &compiled) }.map_err(compile_err)?;
+        let component =
+            unsafe { Component::deserialize(&self.engine, &compiled) }.map_err(compile_err)?;
         Ok((component, false))
     }
 
     fn read_plugin(&self, reference: &str) -> Result<Vec<u8>, PluginError> {
         if reference.ends_with(".wasm") {
-            return std::fs::read(reference).map_err(|source| PluginError::Read { path: reference.into(), source });
+            return std::fs::read(reference).map_err(|source| PluginError::Read {
+                path: reference.into(),
+                source,
+            });
         }
-        self.bundled.get(reference).map(<[u8]>::to_vec).ok_or_else(|| PluginError::UnknownBundled {
-            name: reference.into(),
-            known: self.bundled.names().join(", "),
-        })
+        self.bundled
+            .get(reference)
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| PluginError::UnknownBundled {
+                name: reference.into(),
+                known: self.bundled.names().join(", "),
+            })
     }
 
     fn compatibility_hash(&self) -> u64 {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        self.engine.precompile_compatibility_hash().hash(&mut hasher);
+        self.engine
+            .precompile_compatibility_hash()
+            .hash(&mut hasher);
         hasher.finish()
     }
 }
-
 
 /// The cache at `dir`, or none (with a warning) when it cannot be trusted.
 fn open_cache(dir: &Path) -> Option<CompiledCache> {
@@ -201,5 +251,8 @@ fn open_cache(dir: &Path) -> Option<CompiledCache> {
 }
 
 fn internal(message: String) -> PluginError {
-    PluginError::Internal { plugin: "(engine)".into(), message }
+    PluginError::Internal {
+        plugin: "(engine)".into(),
+        message,
+    }
 }

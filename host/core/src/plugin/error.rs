@@ -5,7 +5,10 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {
     #[error("plugin {path}: cannot read: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("no bundled plugin named `{name}` (bundled: {known}); give a path ending in .wasm")]
     UnknownBundled { name: String, known: String },
     #[error("plugin {plugin}: not a valid component: {message}")]
@@ -13,7 +16,11 @@ pub enum PluginError {
     #[error("plugin {plugin}: cannot instantiate: {message}")]
     Instantiate { plugin: String, message: String },
     #[error("plugin {plugin}: built for contract {found}, this host speaks {expected}")]
-    Contract { plugin: String, found: String, expected: String },
+    Contract {
+        plugin: String,
+        found: String,
+        expected: String,
+    },
     #[error("plugin {plugin}: bad config: {message}")]
     Config { plugin: String, message: String },
     #[error("plugin {plugin}: schema: {message}")]
@@ -32,13 +39,31 @@ pub enum PluginError {
     #[error("plugin {plugin}: internal error: {message}")]
     Internal { plugin: String, message: String },
     #[error("plugin {plugin}: output `{output}` does not match its declared schema: {message}")]
-    OutputSchema { plugin: String, output: String, message: String },
-    #[error("plugin {plugin}: emitted a batch for unknown output `{output}` (declared: {declared})")]
-    UnknownOutput { plugin: String, output: String, declared: String },
+    OutputSchema {
+        plugin: String,
+        output: String,
+        message: String,
+    },
+    #[error(
+        "plugin {plugin}: emitted a batch for unknown output `{output}` (declared: {declared})"
+    )]
+    UnknownOutput {
+        plugin: String,
+        output: String,
+        declared: String,
+    },
     #[error("plugin {plugin}: {call} ran past the limit of {limit}")]
-    Limit { plugin: String, call: String, limit: String },
+    Limit {
+        plugin: String,
+        call: String,
+        limit: String,
+    },
     #[error("plugin {plugin}: trapped in {call}: {message}")]
-    Trap { plugin: String, call: String, message: String },
+    Trap {
+        plugin: String,
+        call: String,
+        message: String,
+    },
     #[error("plugin {plugin}: {message}")]
     Protocol { plugin: String, message: String },
 }

@@ -32,7 +32,10 @@ impl EpochTicker {
                 }
             })
             .expect("spawning the epoch thread");
-        EpochTicker { stop, thread: Some(thread) }
+        EpochTicker {
+            stop,
+            thread: Some(thread),
+        }
     }
 }
 
@@ -67,7 +70,11 @@ pub(crate) fn classify(error: &wasmtime::Error) -> Stop {
         Some(Trap::OutOfFuel) => return Stop::Fuel,
         _ => {}
     }
-    if error.downcast_ref::<MemoryCapHit>().is_some() || error.chain().any(|e| e.downcast_ref::<MemoryCapHit>().is_some()) {
+    if error.downcast_ref::<MemoryCapHit>().is_some()
+        || error
+            .chain()
+            .any(|e| e.downcast_ref::<MemoryCapHit>().is_some())
+    {
         return Stop::Memory;
     }
     let message = format!("{error:#}");

@@ -4,8 +4,8 @@
 
 mod bindings;
 mod cache;
-mod config;
 mod columnar;
+mod config;
 mod engine;
 mod error;
 mod guest;
@@ -17,7 +17,9 @@ mod session;
 pub use config::Limits;
 pub use engine::{Bundled, EngineOptions, LoadedPlugin, PluginEngine};
 pub use error::PluginError;
-pub use session::{Emitted, InputInfo, OutputInfo, PluginInfo, Reject, RunContext, Session, SessionLimits};
+pub use session::{
+    Emitted, InputInfo, OutputInfo, PluginInfo, Reject, RunContext, Session, SessionLimits,
+};
 
 /// The version of the WIT contract this host implements: the `sluice:plugin` package's
 /// version in `wit/sluice.wit`, read by the build script so it is written down once.

@@ -26,13 +26,20 @@ impl HostState {
     /// random source it can reach.
     pub fn new(run_time_micros: i64, seed: u64, memory_bytes: usize, log: BoundedLog) -> Self {
         let wasi = WasiCtx::builder()
-            .wall_clock(FrozenWallClock(Duration::from_micros(run_time_micros.max(0) as u64)))
+            .wall_clock(FrozenWallClock(Duration::from_micros(
+                run_time_micros.max(0) as u64,
+            )))
             .monotonic_clock(FrozenMonotonicClock)
             .secure_random(StdRng::seed_from_u64(seed))
             .insecure_random(StdRng::seed_from_u64(seed.rotate_left(17)))
             .insecure_random_seed(u128::from(seed))
             .build();
-        HostState { wasi, table: ResourceTable::new(), memory: MemoryLimiter::new(memory_bytes), log }
+        HostState {
+            wasi,
+            table: ResourceTable::new(),
+            memory: MemoryLimiter::new(memory_bytes),
+            log,
+        }
     }
 }
 
@@ -51,7 +58,11 @@ pub(crate) struct MemoryLimiter {
 
 impl MemoryLimiter {
     fn new(cap: usize) -> Self {
-        MemoryLimiter { cap, total: 0, peak: 0 }
+        MemoryLimiter {
+            cap,
+            total: 0,
+            peak: 0,
+        }
     }
 }
 
@@ -64,26 +75,43 @@ pub(crate) struct MemoryCapHit {
 
 impl std::fmt::Display for MemoryCapHit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "memory growth to {} bytes refused: the cap is {} bytes", self.desired, self.cap)
+        write!(
+            f,
+            "memory growth to {} bytes refused: the cap is {} bytes",
+            self.desired, self.cap
+        )
     }
 }
 
 impl std::error::Error for MemoryCapHit {}
 
 impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         let total = self.total - current.min(self.total) + desired;
         if total > self.cap {
             // An error (rather than `Ok(false)`) traps at once instead of letting the guest
             // see a failed `memory.grow` and abort in a way that looks like a bug.
-            return Err(wasmtime::Error::new(MemoryCapHit { desired: total, cap: self.cap }));
+            return Err(wasmtime::Error::new(MemoryCapHit {
+                desired: total,
+                cap: self.cap,
+            }));
         }
         self.total = total;
         self.peak = self.peak.max(total);
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 1 << 20)
     }
 
@@ -98,7 +126,10 @@ impl ResourceLimiter for MemoryLimiter {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -136,7 +167,13 @@ pub(crate) struct BoundedLog {
 
 impl BoundedLog {
     pub fn new(label: String, max_lines: u32) -> Self {
-        BoundedLog { label, max_lines, kept: 0, dropped: 0, last_error: None }
+        BoundedLog {
+            label,
+            max_lines,
+            kept: 0,
+            dropped: 0,
+            last_error: None,
+        }
     }
 }
 
@@ -159,7 +196,7 @@ impl host::Host for HostState {
                 cut -= 1;
             }
             message.truncate(cut);
-            message.push_str("…");
+            message.push('…');
         }
         let plugin = log.label.as_str();
         match level {

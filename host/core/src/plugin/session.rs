@@ -9,7 +9,7 @@ use wasmtime::component::ResourceAny;
 use wasmtime::Store;
 
 use super::bindings::sluice::plugin::types as witty;
-use super::guest::{Guest, RawEmitted, Refused};
+use super::guest::{Guest, OutputData, RawEmitted, Refused};
 use super::limits::{classify, deadline_ticks, Stop};
 use super::sandbox::{BoundedLog, HostState};
 use super::{LoadedPlugin, PluginEngine, PluginError, CONTRACT_VERSION};
@@ -108,14 +108,25 @@ pub struct Session {
 
 impl Session {
     /// Asks a plugin what it is, in a throwaway instance.
-    pub fn describe(engine: &PluginEngine, plugin: &LoadedPlugin) -> Result<PluginInfo, PluginError> {
+    pub fn describe(
+        engine: &PluginEngine,
+        plugin: &LoadedPlugin,
+    ) -> Result<PluginInfo, PluginError> {
         let limits = SessionLimits::default();
         let (mut store, guest) = instantiate(engine, plugin, &plugin.reference, 0, &limits)?;
         arm(&mut store, &limits, engine.fuel());
         let info = guest
             .describe(&mut store)
-            .map_err(|e| explained(&mut store, stopped(&plugin.reference, "describe", &e, &limits)))?
-            .map_err(|message| PluginError::Protocol { plugin: plugin.reference.clone(), message })?;
+            .map_err(|e| {
+                explained(
+                    &mut store,
+                    stopped(&plugin.reference, "describe", &e, &limits),
+                )
+            })?
+            .map_err(|message| PluginError::Protocol {
+                plugin: plugin.reference.clone(),
+                message,
+            })?;
         check_info(&plugin.reference, info)
     }
 
@@ -130,7 +141,8 @@ impl Session {
         limits: &SessionLimits,
     ) -> Result<Session, PluginError> {
         let label = format!("{} {}", info.name, info.version);
-        let (mut store, guest) = instantiate(engine, plugin, &label, context.run_time_micros, limits)?;
+        let (mut store, guest) =
+            instantiate(engine, plugin, &label, context.run_time_micros, limits)?;
         let wit_context = witty::RunContext {
             run_id: context.run_id.clone(),
             run_time_micros: context.run_time_micros,
@@ -141,8 +153,9 @@ impl Session {
         arm(&mut store, limits, fuel);
         let opened = guest.open(&mut store, config_json, inputs, &wit_context);
         let fuel_used = spent(&store, limits, fuel);
-        let handle =
-            opened.map_err(|e| explained(&mut store, stopped(&label, "open", &e, limits)))?.map_err(|e| typed(&label, e))?;
+        let handle = opened
+            .map_err(|e| explained(&mut store, stopped(&label, "open", &e, limits)))?
+            .map_err(|e| typed(&label, e))?;
         let mut session = Session {
             store,
             guest,
@@ -171,9 +184,17 @@ impl Session {
     }
 
     pub fn push(&mut self, input: &str, batch: &RecordBatch) -> Result<Emitted, PluginError> {
-        let payload = self.guest.encode(batch).map_err(|e| self.protocol(format!("encoding input batch: {e}")))?;
-        let call = format!("push of batch {} of input `{input}`", self.next_batch(input));
-        let result = self.call(&call, |store, guest, session| guest.push(store, session, input, payload))?;
+        let payload = self
+            .guest
+            .encode(batch)
+            .map_err(|e| self.protocol(format!("encoding input batch: {e}")))?;
+        let call = format!(
+            "push of batch {} of input `{input}`",
+            self.next_batch(input)
+        );
+        let result = self.call(&call, |store, guest, session| {
+            guest.push(store, session, input, payload)
+        })?;
         self.accept(&call, result.map_err(|e| typed(&self.label, e))?, true)
     }
 
@@ -184,7 +205,9 @@ impl Session {
 
     /// Ends the input. Call again while the result says `more`.
     pub fn finish(&mut self) -> Result<Emitted, PluginError> {
-        let result = self.call("finish", |store, guest, session| guest.finish(store, session))?;
+        let result = self.call("finish", |store, guest, session| {
+            guest.finish(store, session)
+        })?;
         let emitted = self.accept("finish", result.map_err(|e| typed(&self.label, e))?, false)?;
         if emitted.more && emitted.batches.is_empty() {
             return Err(self.protocol("finish asked to be called again but emitted nothing".into()));
@@ -237,17 +260,29 @@ impl Session {
         let result = f(&mut self.store, &self.guest, self.handle);
         self.call_time += started.elapsed();
         self.fuel_used += spent(&self.store, &self.limits, self.fuel);
-        result.map_err(|e| explained(&mut self.store, stopped(&self.label, call, &e, &self.limits)))
+        result.map_err(|e| {
+            explained(
+                &mut self.store,
+                stopped(&self.label, call, &e, &self.limits),
+            )
+        })
     }
 
-    fn read_output_schemas(&mut self, info: &PluginInfo) -> Result<Vec<(String, SchemaRef)>, PluginError> {
-        let declared = self.call("output-schemas", |store, guest, session| guest.output_schemas(store, session))?;
+    fn read_output_schemas(
+        &mut self,
+        info: &PluginInfo,
+    ) -> Result<Vec<(String, SchemaRef)>, PluginError> {
+        let declared = self.call("output-schemas", |store, guest, session| {
+            guest.output_schemas(store, session)
+        })?;
         let mut outputs = Vec::with_capacity(info.outputs.len());
         for spec in &info.outputs {
             let Some((_, schema)) = declared.iter().find(|(name, _)| *name == spec.name) else {
                 return Err(self.protocol(format!("output-schemas lacks output `{}`", spec.name)));
             };
-            let schema = schema.clone().map_err(|e| self.protocol(format!("output `{}`: {e}", spec.name)))?;
+            let schema = schema
+                .clone()
+                .map_err(|e| self.protocol(format!("output `{}`: {e}", spec.name)))?;
             if let Some(fixed) = &spec.schema {
                 if let Some(diff) = schema_difference(fixed, &schema) {
                     return Err(PluginError::OutputSchema {
@@ -259,14 +294,24 @@ impl Session {
             }
             outputs.push((spec.name.clone(), schema));
         }
-        if let Some((extra, _)) = declared.iter().find(|(name, _)| !info.outputs.iter().any(|o| o.name == *name)) {
-            return Err(self.protocol(format!("output-schemas names output `{extra}`, which describe does not list")));
+        if let Some((extra, _)) = declared
+            .iter()
+            .find(|(name, _)| !info.outputs.iter().any(|o| o.name == *name))
+        {
+            return Err(self.protocol(format!(
+                "output-schemas names output `{extra}`, which describe does not list"
+            )));
         }
         Ok(outputs)
     }
 
     /// Decodes emitted batches and checks each against its output's schema.
-    fn accept(&mut self, call: &str, emitted: RawEmitted, rejects_allowed: bool) -> Result<Emitted, PluginError> {
+    fn accept(
+        &mut self,
+        call: &str,
+        emitted: RawEmitted,
+        rejects_allowed: bool,
+    ) -> Result<Emitted, PluginError> {
         for counter in &emitted.counters {
             *self.counters.entry(counter.name.clone()).or_default() += counter.value;
         }
@@ -275,47 +320,93 @@ impl Session {
             return Err(PluginError::Limit {
                 plugin: self.label.clone(),
                 call: call.to_string(),
-                limit: format!("output cap of {} MiB per call ({} MiB emitted)", self.limits.output_bytes_per_call >> 20, bytes >> 20),
+                limit: format!(
+                    "output cap of {} MiB per call ({} MiB emitted)",
+                    self.limits.output_bytes_per_call >> 20,
+                    bytes >> 20
+                ),
             });
         }
         if !rejects_allowed && !emitted.rejects.is_empty() {
-            return Err(self.protocol("finish returned row rejects; rejects refer to a pushed batch".into()));
+            return Err(self
+                .protocol("finish returned row rejects; rejects refer to a pushed batch".into()));
         }
-        let mut out = Emitted { batches: Vec::with_capacity(emitted.batches.len()), rejects: Vec::new(), more: emitted.more };
+        let mut out = Emitted {
+            batches: Vec::with_capacity(emitted.batches.len()),
+            rejects: Vec::new(),
+            more: emitted.more,
+        };
         for (output, data) in emitted.batches {
-            let Some(index) = self.outputs.iter().position(|(n, _)| *n == output) else {
-                return Err(PluginError::UnknownOutput {
-                    plugin: self.label.clone(),
-                    output,
-                    declared: self.outputs.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", "),
-                });
-            };
-            let expected = &self.outputs[index].1;
-            let batches = data.decode(expected).map_err(|refused| match refused {
-                Refused::Undecodable(e) => self.protocol(format!("output `{output}`: undecodable batch: {e}")),
-                Refused::Schema(message) => {
-                    PluginError::OutputSchema { plugin: self.label.clone(), output: output.clone(), message }
-                }
-            })?;
-            for batch in batches {
-                if let Some(diff) = schema_difference(expected, &batch.schema()) {
-                    return Err(PluginError::OutputSchema { plugin: self.label.clone(), output, message: diff });
-                }
-                let batch = batch.with_schema(expected.clone()).map_err(|e| PluginError::OutputSchema {
-                    plugin: self.label.clone(),
-                    output: output.clone(),
-                    message: e.to_string(),
-                })?;
-                out.batches.push((index, batch));
-            }
+            self.accept_output(output, data, &mut out.batches)?;
         }
-        out.rejects =
-            emitted.rejects.into_iter().map(|r| Reject { row: r.row, column: r.column, reason: r.reason }).collect();
+        out.rejects = emitted
+            .rejects
+            .into_iter()
+            .map(|r| Reject {
+                row: r.row,
+                column: r.column,
+                reason: r.reason,
+            })
+            .collect();
         Ok(out)
     }
 
+    /// Decodes one output's emitted data and checks every batch against its schema.
+    fn accept_output(
+        &self,
+        output: String,
+        data: OutputData,
+        batches: &mut Vec<(usize, RecordBatch)>,
+    ) -> Result<(), PluginError> {
+        let Some(index) = self.outputs.iter().position(|(n, _)| *n == output) else {
+            return Err(PluginError::UnknownOutput {
+                plugin: self.label.clone(),
+                output,
+                declared: self
+                    .outputs
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        };
+        let expected = &self.outputs[index].1;
+        let decoded = data.decode(expected).map_err(|refused| match refused {
+            Refused::Undecodable(e) => {
+                self.protocol(format!("output `{output}`: undecodable batch: {e}"))
+            }
+            Refused::Schema(message) => PluginError::OutputSchema {
+                plugin: self.label.clone(),
+                output: output.clone(),
+                message,
+            },
+        })?;
+        for batch in decoded {
+            if let Some(diff) = schema_difference(expected, &batch.schema()) {
+                return Err(PluginError::OutputSchema {
+                    plugin: self.label.clone(),
+                    output,
+                    message: diff,
+                });
+            }
+            let batch =
+                batch
+                    .with_schema(expected.clone())
+                    .map_err(|e| PluginError::OutputSchema {
+                        plugin: self.label.clone(),
+                        output: output.clone(),
+                        message: e.to_string(),
+                    })?;
+            batches.push((index, batch));
+        }
+        Ok(())
+    }
+
     fn protocol(&self, message: String) -> PluginError {
-        PluginError::Protocol { plugin: self.label.clone(), message }
+        PluginError::Protocol {
+            plugin: self.label.clone(),
+            message,
+        }
     }
 }
 
@@ -327,7 +418,12 @@ fn instantiate(
     limits: &SessionLimits,
 ) -> Result<(Store<HostState>, Guest), PluginError> {
     let log = BoundedLog::new(label.to_string(), limits.log_lines);
-    let state = HostState::new(run_time_micros, limits.random_seed, limits.memory_bytes, log);
+    let state = HostState::new(
+        run_time_micros,
+        limits.random_seed,
+        limits.memory_bytes,
+        log,
+    );
     let mut store = Store::new(engine.engine(), state);
     store.limiter(|state| &mut state.memory);
     // What wasmtime lets one call hand back to the host (128 MiB by default) must not be
@@ -341,7 +437,10 @@ fn instantiate(
     let guest = plugin
         .pre
         .instantiate(&mut store)
-        .map_err(|e| PluginError::Instantiate { plugin: label.into(), message: format!("{e:#}") })?;
+        .map_err(|e| PluginError::Instantiate {
+            plugin: label.into(),
+            message: format!("{e:#}"),
+        })?;
     Ok((store, guest))
 }
 
@@ -349,9 +448,18 @@ fn instantiate(
 /// trapped.
 fn explained(store: &mut Store<HostState>, error: PluginError) -> PluginError {
     match (error, store.data_mut().log.last_error.take()) {
-        (PluginError::Trap { plugin, call, message }, Some(said)) => {
-            PluginError::Trap { plugin, call, message: format!("{said}\n{message}") }
-        }
+        (
+            PluginError::Trap {
+                plugin,
+                call,
+                message,
+            },
+            Some(said),
+        ) => PluginError::Trap {
+            plugin,
+            call,
+            message: format!("{said}\n{message}"),
+        },
         (error, _) => error,
     }
 }
@@ -360,7 +468,9 @@ fn explained(store: &mut Store<HostState>, error: PluginError) -> PluginError {
 fn arm(store: &mut Store<HostState>, limits: &SessionLimits, fuel: bool) {
     store.set_epoch_deadline(deadline_ticks(limits.call_timeout));
     if fuel {
-        store.set_fuel(limits.fuel_per_call.unwrap_or(u64::MAX)).expect("the engine counts fuel");
+        store
+            .set_fuel(limits.fuel_per_call.unwrap_or(u64::MAX))
+            .expect("the engine counts fuel");
     }
 }
 
@@ -373,17 +483,38 @@ fn spent(store: &Store<HostState>, limits: &SessionLimits, fuel: bool) -> u64 {
 }
 
 /// A call that did not return: a deadline, a budget, the memory cap, or a trap.
-fn stopped(label: &str, call: &str, error: &wasmtime::Error, limits: &SessionLimits) -> PluginError {
+fn stopped(
+    label: &str,
+    call: &str,
+    error: &wasmtime::Error,
+    limits: &SessionLimits,
+) -> PluginError {
     let plugin = label.to_string();
     let call = call.to_string();
     let limit = match classify(error) {
         Stop::Timeout => format!("call timeout of {} s", limits.call_timeout.as_secs_f64()),
-        Stop::Fuel => format!("fuel budget of {} per call", limits.fuel_per_call.unwrap_or(u64::MAX)),
+        Stop::Fuel => format!(
+            "fuel budget of {} per call",
+            limits.fuel_per_call.unwrap_or(u64::MAX)
+        ),
         Stop::Memory => format!("memory cap of {} MiB", limits.memory_bytes >> 20),
-        Stop::Output => format!("output cap of {} MiB per call", limits.output_bytes_per_call >> 20),
-        Stop::Trap(message) => return PluginError::Trap { plugin, call, message },
+        Stop::Output => format!(
+            "output cap of {} MiB per call",
+            limits.output_bytes_per_call >> 20
+        ),
+        Stop::Trap(message) => {
+            return PluginError::Trap {
+                plugin,
+                call,
+                message,
+            }
+        }
     };
-    PluginError::Limit { plugin, call, limit }
+    PluginError::Limit {
+        plugin,
+        call,
+        limit,
+    }
 }
 
 fn typed(label: &str, error: witty::PluginError) -> PluginError {
@@ -407,11 +538,21 @@ fn typed(label: &str, error: witty::PluginError) -> PluginError {
 pub(crate) fn schema_difference(expected: &SchemaRef, actual: &SchemaRef) -> Option<String> {
     let (e, a) = (expected.fields(), actual.fields());
     if e.len() != a.len() {
-        let names = |f: &arrow::datatypes::Fields| f.iter().map(|x| x.name().clone()).collect::<Vec<_>>();
-        return Some(format!("expected {} columns {:?}, got {} {:?}", e.len(), names(e), a.len(), names(a)));
+        let names =
+            |f: &arrow::datatypes::Fields| f.iter().map(|x| x.name().clone()).collect::<Vec<_>>();
+        return Some(format!(
+            "expected {} columns {:?}, got {} {:?}",
+            e.len(),
+            names(e),
+            a.len(),
+            names(a)
+        ));
     }
     e.iter().zip(a.iter()).enumerate().find_map(|(i, (e, a))| {
-        (e.name() != a.name() || e.data_type() != a.data_type() || e.is_nullable() != a.is_nullable()).then(|| {
+        (e.name() != a.name()
+            || e.data_type() != a.data_type()
+            || e.is_nullable() != a.is_nullable())
+        .then(|| {
             format!(
                 "column {}: expected `{}: {}{}`, got `{}: {}{}`",
                 i + 1,
@@ -429,7 +570,10 @@ pub(crate) fn schema_difference(expected: &SchemaRef, actual: &SchemaRef) -> Opt
 fn check_info(label: &str, info: PluginInfo) -> Result<PluginInfo, PluginError> {
     check_contract(label, &info.contract_version)?;
     if info.inputs.is_empty() || info.outputs.is_empty() {
-        return Err(PluginError::Protocol { plugin: label.into(), message: "describe lists no inputs or no outputs".into() });
+        return Err(PluginError::Protocol {
+            plugin: label.into(),
+            message: "describe lists no inputs or no outputs".into(),
+        });
     }
     Ok(info)
 }
@@ -448,6 +592,10 @@ fn check_contract(label: &str, found: &str) -> Result<(), PluginError> {
     if compatible {
         Ok(())
     } else {
-        Err(PluginError::Contract { plugin: label.into(), found: found.into(), expected: CONTRACT_VERSION.into() })
+        Err(PluginError::Contract {
+            plugin: label.into(),
+            found: found.into(),
+            expected: CONTRACT_VERSION.into(),
+        })
     }
 }

@@ -49,12 +49,16 @@ impl TableError {
                 // the data; retrying would read the same bytes.
                 SourceError::Io { source, .. } if is_bad_bytes(source) => ErrorKind::Data,
                 SourceError::Io { .. } | SourceError::Store(_) => ErrorKind::Io,
-                SourceError::NoFiles { .. } | SourceError::Glob { .. } | SourceError::Schema { .. } => ErrorKind::Config,
+                SourceError::NoFiles { .. }
+                | SourceError::Glob { .. }
+                | SourceError::Schema { .. } => ErrorKind::Config,
                 SourceError::Malformed { .. } | SourceError::Value { .. } => ErrorKind::Data,
             },
             TableError::Plugin(p) => match p {
                 // The pipeline names something that is not a plugin.
-                PluginError::Read { .. } | PluginError::UnknownBundled { .. } | PluginError::Compile { .. } => ErrorKind::Config,
+                PluginError::Read { .. }
+                | PluginError::UnknownBundled { .. }
+                | PluginError::Compile { .. } => ErrorKind::Config,
                 PluginError::Config { .. } | PluginError::Schema { .. } => ErrorKind::Config,
                 PluginError::Data { .. } => ErrorKind::Data,
                 _ => ErrorKind::Plugin,
@@ -69,5 +73,8 @@ impl TableError {
 /// Errors that readers of compressed or encoded bytes give for bytes they cannot decode.
 fn is_bad_bytes(error: &std::io::Error) -> bool {
     use std::io::ErrorKind as K;
-    matches!(error.kind(), K::InvalidData | K::InvalidInput | K::UnexpectedEof)
+    matches!(
+        error.kind(),
+        K::InvalidData | K::InvalidInput | K::UnexpectedEof
+    )
 }

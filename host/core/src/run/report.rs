@@ -1,6 +1,5 @@
 //! The run report: what each table read, wrote and rejected, and how long it took.
 
-
 use serde::Serialize;
 
 use super::ErrorKind;
@@ -131,6 +130,8 @@ impl TableReport {
 
 /// RFC 3339 UTC with microseconds.
 pub fn format_micros(micros: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(micros as i128 * 1000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(micros as i128 * 1000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }

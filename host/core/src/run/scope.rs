@@ -8,7 +8,6 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-
 /// Which share of the work this run does.
 #[derive(Debug, Clone, Default)]
 pub enum Scope {
@@ -40,13 +39,21 @@ impl Scope {
 
     /// `I/N`.
     pub fn parse_shard(text: &str) -> Result<Scope, String> {
-        let (i, n) = text.split_once('/').ok_or_else(|| format!("--shard {text:?} is not INDEX/COUNT"))?;
+        let (i, n) = text
+            .split_once('/')
+            .ok_or_else(|| format!("--shard {text:?} is not INDEX/COUNT"))?;
         let (index, count): (u64, u64) = (
-            i.trim().parse().map_err(|_| format!("--shard {text:?}: bad index"))?,
-            n.trim().parse().map_err(|_| format!("--shard {text:?}: bad count"))?,
+            i.trim()
+                .parse()
+                .map_err(|_| format!("--shard {text:?}: bad index"))?,
+            n.trim()
+                .parse()
+                .map_err(|_| format!("--shard {text:?}: bad count"))?,
         );
         if count == 0 || index >= count {
-            return Err(format!("--shard {text:?}: the index must be below the count"));
+            return Err(format!(
+                "--shard {text:?}: the index must be below the count"
+            ));
         }
         Ok(Scope::Shard { index, count })
     }
@@ -55,17 +62,23 @@ impl Scope {
     pub fn from_batch_env(index: Option<String>, size: Option<String>) -> Result<Scope, String> {
         match (index, size) {
             (Some(index), Some(size)) => Scope::parse_shard(&format!("{index}/{size}")),
-            (Some(_), None) => Err("AWS_BATCH_JOB_ARRAY_INDEX is set but AWS_BATCH_JOB_ARRAY_SIZE is not".into()),
+            (Some(_), None) => {
+                Err("AWS_BATCH_JOB_ARRAY_INDEX is set but AWS_BATCH_JOB_ARRAY_SIZE is not".into())
+            }
             _ => Ok(Scope::All),
         }
     }
 
     /// A Distributed Map batch (`{"Items": [...]}`), or a plain array of items.
     pub fn parse_items(json: &str) -> Result<Scope, String> {
-        let value: serde_json::Value = serde_json::from_str(json).map_err(|e| format!("--items is not JSON: {e}"))?;
+        let value: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| format!("--items is not JSON: {e}"))?;
         let list = value.get("Items").cloned().unwrap_or(value);
-        let items: Vec<Item> = serde_json::from_value(list).map_err(|e| format!("--items: {e} (expected [{{\"table\", \"object\"}}, ...])"))?;
-        Ok(Scope::Items(items.into_iter().map(|i| (i.table, i.object)).collect()))
+        let items: Vec<Item> = serde_json::from_value(list)
+            .map_err(|e| format!("--items: {e} (expected [{{\"table\", \"object\"}}, ...])"))?;
+        Ok(Scope::Items(
+            items.into_iter().map(|i| (i.table, i.object)).collect(),
+        ))
     }
 
     /// Whether this run does the object (of a splittable table).
@@ -103,7 +116,9 @@ mod tests {
 
     #[test]
     fn shards_cover_everything_once() {
-        let objects: Vec<String> = (0..1000).map(|i| format!("s3://b/in/part-{i}.csv")).collect();
+        let objects: Vec<String> = (0..1000)
+            .map(|i| format!("s3://b/in/part-{i}.csv"))
+            .collect();
         for count in [1, 2, 3, 8] {
             let mut seen = 0;
             for index in 0..count {
@@ -112,12 +127,21 @@ mod tests {
             }
             assert_eq!(seen, objects.len());
         }
-        assert_eq!(shard_of("s3://b/in/part-1.csv", 8), shard_of("s3://b/in/part-1.csv", 8));
+        assert_eq!(
+            shard_of("s3://b/in/part-1.csv", 8),
+            shard_of("s3://b/in/part-1.csv", 8)
+        );
         assert!(Scope::parse_shard("3/3").is_err());
-        assert!(matches!(Scope::from_batch_env(Some("2".into()), Some("4".into())), Ok(Scope::Shard { index: 2, count: 4 })));
+        assert!(matches!(
+            Scope::from_batch_env(Some("2".into()), Some("4".into())),
+            Ok(Scope::Shard { index: 2, count: 4 })
+        ));
         assert!(matches!(Scope::from_batch_env(None, None), Ok(Scope::All)));
         assert!(Scope::from_batch_env(Some("2".into()), None).is_err());
-        let items = Scope::parse_items(r#"{"Items": [{"table": "t", "object": "s3://b/k"}], "BatchInput": {}}"#).unwrap();
+        let items = Scope::parse_items(
+            r#"{"Items": [{"table": "t", "object": "s3://b/k"}], "BatchInput": {}}"#,
+        )
+        .unwrap();
         assert!(items.takes("t", "s3://b/k") && !items.takes("t", "s3://b/other"));
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::WriterSettings;
 use crate::commit::CommitMode;
@@ -51,7 +51,7 @@ pub struct UpsertSpec {
 }
 
 /// Partition folders, from the run's date, a date column, or a column's values.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Partition {
     pub by: PartitionBy,
@@ -62,7 +62,7 @@ pub struct Partition {
     pub depth: DateDepth,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PartitionBy {
     /// The run's date (`--run-time`), the same for every row of the run.
@@ -73,7 +73,7 @@ pub enum PartitionBy {
     Value,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DateDepth {
     Year,
@@ -89,24 +89,54 @@ fn default_row_group_rows() -> usize {
     1_048_576
 }
 
-
 impl OutputSpec {
     pub fn commit_mode(&self) -> CommitMode {
-        self.mode.unwrap_or(if self.location.starts_with("s3://") { CommitMode::Append } else { CommitMode::Replace })
+        self.mode.unwrap_or(if self.location.starts_with("s3://") {
+            CommitMode::Append
+        } else {
+            CommitMode::Replace
+        })
     }
 }
-
 
 impl OutputSpec {
     /// The Parquet encoding settings of this output.
     pub fn writer_settings(&self) -> WriterSettings {
-        WriterSettings { compression: self.compression.clone(), level: self.level, row_group_rows: self.row_group_rows }
+        WriterSettings {
+            compression: self.compression.clone(),
+            level: self.level,
+            row_group_rows: self.row_group_rows,
+        }
+    }
+
+    /// What decides the bytes of the output files, for the commit unit: the settings that
+    /// differ from their defaults, so a setting added in a later release leaves ids alone.
+    pub fn encoding_key(&self) -> serde_json::Value {
+        let mut key = serde_json::Map::new();
+        if self.compression != default_codec() {
+            key.insert("compression".into(), self.compression.clone().into());
+        }
+        if let Some(level) = self.level {
+            key.insert("level".into(), level.into());
+        }
+        if self.row_group_rows != default_row_group_rows() {
+            key.insert("row_group_rows".into(), self.row_group_rows.into());
+        }
+        if let Some(partition) = &self.partition {
+            key.insert(
+                "partition".into(),
+                serde_json::to_value(partition).expect("serialisable"),
+            );
+        }
+        serde_json::Value::Object(key)
     }
 
     /// Checks what serde cannot: the codec and level, the row group size, and which
     /// options go together.
     pub fn check(&self) -> Result<(), String> {
-        if self.upsert.is_some() && (self.commit_mode() != CommitMode::Replace || self.partition.is_some()) {
+        if self.upsert.is_some()
+            && (self.commit_mode() != CommitMode::Replace || self.partition.is_some())
+        {
             return Err("output.upsert needs mode = \"replace\" and no partition: it merges into one file per output".into());
         }
         if let Some(p) = &self.partition {

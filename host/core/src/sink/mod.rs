@@ -8,8 +8,10 @@ mod partition;
 mod rejects;
 mod upsert;
 
+pub use self::parquet::{
+    writer_codec, ParquetSink, Provenance, SinkError, StagedFile, WriterSettings,
+};
 pub use config::{DateDepth, OutputSpec, Partition, PartitionBy, UpsertSpec};
-pub use self::parquet::{writer_codec, ParquetSink, Provenance, SinkError, StagedFile, WriterSettings};
 pub use partition::{date_folder, Partitioner};
 pub use rejects::{rejects_schema, RejectsBuilder};
 pub use upsert::Upsert;

@@ -44,12 +44,20 @@ pub fn writer_codec(name: &str, level: Option<i32>) -> Result<Compression, Strin
     let bad_level = |e: parquet::errors::ParquetError| format!("output.level: {e}");
     Ok(match name.to_ascii_lowercase().as_str() {
         "zstd" => Compression::ZSTD(ZstdLevel::try_new(level.unwrap_or(3)).map_err(bad_level)?),
-        "gzip" => Compression::GZIP(GzipLevel::try_new(level.unwrap_or(6) as u32).map_err(bad_level)?),
-        "brotli" => Compression::BROTLI(BrotliLevel::try_new(level.unwrap_or(1) as u32).map_err(bad_level)?),
+        "gzip" => {
+            Compression::GZIP(GzipLevel::try_new(level.unwrap_or(6) as u32).map_err(bad_level)?)
+        }
+        "brotli" => {
+            Compression::BROTLI(BrotliLevel::try_new(level.unwrap_or(1) as u32).map_err(bad_level)?)
+        }
         "snappy" => Compression::SNAPPY,
         "lz4" => Compression::LZ4_RAW,
         "none" | "uncompressed" => Compression::UNCOMPRESSED,
-        other => return Err(format!("output.compression: unknown codec `{other}` (zstd, snappy, lz4, gzip, brotli, none)")),
+        other => {
+            return Err(format!(
+            "output.compression: unknown codec `{other}` (zstd, snappy, lz4, gzip, brotli, none)"
+        ))
+        }
     })
 }
 
@@ -69,9 +77,17 @@ impl ParquetSink {
         provenance: &Provenance,
     ) -> Result<Self, SinkError> {
         let uri = store.uri(key);
-        let codec = writer_codec(&settings.compression, settings.level)
-            .map_err(|message| SinkError::Parquet { uri: uri.clone(), message })?;
-        let metadata = provenance.entries.iter().map(|(k, v)| KeyValue::new(k.clone(), v.clone())).collect();
+        let codec = writer_codec(&settings.compression, settings.level).map_err(|message| {
+            SinkError::Parquet {
+                uri: uri.clone(),
+                message,
+            }
+        })?;
+        let metadata = provenance
+            .entries
+            .iter()
+            .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+            .collect();
         let props = WriterProperties::builder()
             .set_compression(codec)
             .set_max_row_group_row_count(Some(settings.row_group_rows.max(1)))
@@ -80,26 +96,44 @@ impl ParquetSink {
             .set_key_value_metadata(Some(metadata))
             .build();
         let object = store.create(key)?;
-        let writer = ArrowWriter::try_new(object, schema, Some(props)).map_err(|e| parquet_error(&uri, e))?;
-        Ok(ParquetSink { uri, writer, rows: 0 })
+        let writer = ArrowWriter::try_new(object, schema, Some(props))
+            .map_err(|e| parquet_error(&uri, e))?;
+        Ok(ParquetSink {
+            uri,
+            writer,
+            rows: 0,
+        })
     }
 
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
-        self.writer.write(batch).map_err(|e| parquet_error(&self.uri, e))?;
+        self.writer
+            .write(batch)
+            .map_err(|e| parquet_error(&self.uri, e))?;
         self.rows += batch.num_rows() as u64;
         Ok(())
     }
 
     /// Writes the footer and stages the object; it is made visible by [`StagedFile::commit`].
     pub fn finish(self) -> Result<StagedFile, SinkError> {
-        let object = self.writer.into_inner().map_err(|e| parquet_error(&self.uri, e))?;
+        let object = self
+            .writer
+            .into_inner()
+            .map_err(|e| parquet_error(&self.uri, e))?;
         let staged = object.stage()?;
-        Ok(StagedFile { bytes: staged.bytes(), object: staged, uri: self.uri, rows: self.rows })
+        Ok(StagedFile {
+            bytes: staged.bytes(),
+            object: staged,
+            uri: self.uri,
+            rows: self.rows,
+        })
     }
 }
 
 fn parquet_error(uri: &str, e: parquet::errors::ParquetError) -> SinkError {
-    SinkError::Parquet { uri: uri.into(), message: e.to_string() }
+    SinkError::Parquet {
+        uri: uri.into(),
+        message: e.to_string(),
+    }
 }
 
 /// A complete file, invisible until the table succeeds; dropped, it is discarded.

@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 
 use arrow::array::{Array, AsArray, UInt32Array};
 use arrow::compute::take_record_batch;
-use arrow::datatypes::{DataType, Date32Type, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType};
+use arrow::datatypes::{
+    DataType, Date32Type, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
+    TimestampNanosecondType, TimestampSecondType,
+};
 use arrow::record_batch::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 
@@ -34,13 +37,20 @@ impl Partitioner {
 
     /// `(folder, rows)` pairs; the folder is empty without partitioning.
     pub fn split(&self, batch: RecordBatch) -> Result<Vec<(String, RecordBatch)>, SinkError> {
-        let Some(spec) = &self.spec else { return Ok(vec![(String::new(), batch)]) };
+        let Some(spec) = &self.spec else {
+            return Ok(vec![(String::new(), batch)]);
+        };
         if spec.by == PartitionBy::RunDate {
             return Ok(vec![(self.run_folder.clone(), batch)]);
         }
-        let column_name = spec.column.as_deref().expect("checked when the pipeline loads");
+        let column_name = spec
+            .column
+            .as_deref()
+            .expect("checked when the pipeline loads");
         let column = batch.column_by_name(column_name).ok_or_else(|| {
-            SinkError::Partition(format!("partition column `{column_name}` is not in the output"))
+            SinkError::Partition(format!(
+                "partition column `{column_name}` is not in the output"
+            ))
         })?;
         let folders = match spec.by {
             PartitionBy::ColumnDate => date_folders(column.as_ref(), column_name, spec.depth)?,
@@ -56,8 +66,9 @@ impl Partitioner {
         }
         rows.into_iter()
             .map(|(folder, indices)| {
-                let part = take_record_batch(&batch, &UInt32Array::from(indices))
-                    .map_err(|e| SinkError::Partition(format!("splitting rows by partition: {e}")))?;
+                let part = take_record_batch(&batch, &UInt32Array::from(indices)).map_err(|e| {
+                    SinkError::Partition(format!("splitting rows by partition: {e}"))
+                })?;
                 Ok((folder, part))
             })
             .collect()
@@ -77,7 +88,11 @@ pub fn date_folder(days: i64, depth: DateDepth) -> String {
     folder
 }
 
-fn date_folders(column: &dyn Array, name: &str, depth: DateDepth) -> Result<Vec<String>, SinkError> {
+fn date_folders(
+    column: &dyn Array,
+    name: &str,
+    depth: DateDepth,
+) -> Result<Vec<String>, SinkError> {
     let days: Vec<Option<i64>> = match column.data_type() {
         DataType::Date32 => column.as_primitive::<Date32Type>().iter().map(|d| d.map(i64::from)).collect(),
         DataType::Timestamp(unit, _) => {
@@ -101,7 +116,13 @@ fn date_folders(column: &dyn Array, name: &str, depth: DateDepth) -> Result<Vec<
             )))
         }
     };
-    Ok(days.into_iter().map(|d| d.map(|d| date_folder(d, depth)).unwrap_or_else(|| format!("year={NULL_PARTITION}"))).collect())
+    Ok(days
+        .into_iter()
+        .map(|d| {
+            d.map(|d| date_folder(d, depth))
+                .unwrap_or_else(|| format!("year={NULL_PARTITION}"))
+        })
+        .collect())
 }
 
 fn value_folders(column: &dyn Array, name: &str) -> Result<Vec<String>, SinkError> {
@@ -145,13 +166,24 @@ mod tests {
     use super::*;
 
     fn spec(by: PartitionBy, column: &str, depth: DateDepth) -> Option<Partition> {
-        Some(Partition { by, column: Some(column.into()), depth })
+        Some(Partition {
+            by,
+            column: Some(column.into()),
+            depth,
+        })
     }
 
     #[test]
     fn run_date_folders_are_zero_padded() {
         // 2024-03-07T12:00:00Z
-        let p = Partitioner::new(Some(Partition { by: PartitionBy::RunDate, column: None, depth: DateDepth::Day }), 1_709_812_800_000_000);
+        let p = Partitioner::new(
+            Some(Partition {
+                by: PartitionBy::RunDate,
+                column: None,
+                depth: DateDepth::Day,
+            }),
+            1_709_812_800_000_000,
+        );
         assert_eq!(p.run_folder, "year=2024/month=03/day=07");
         assert_eq!(date_folder(19_789, DateDepth::Month), "year=2024/month=03");
         assert_eq!(date_folder(19_789, DateDepth::Year), "year=2024");
@@ -159,20 +191,54 @@ mod tests {
 
     #[test]
     fn rows_split_by_value_and_by_date() {
-        let schema = Arc::new(Schema::new(vec![Field::new("c", DataType::Utf8, true), Field::new("d", DataType::Date32, true)]));
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("c", DataType::Utf8, true),
+            Field::new("d", DataType::Date32, true),
+        ]));
         let batch = RecordBatch::try_new(
             schema,
             vec![
-                Arc::new(StringArray::from(vec![Some("FR"), Some("a/b"), None, Some("FR")])),
-                Arc::new(Date32Array::from(vec![Some(19_789), Some(19_790), Some(19_789), None])),
+                Arc::new(StringArray::from(vec![
+                    Some("FR"),
+                    Some("a/b"),
+                    None,
+                    Some("FR"),
+                ])),
+                Arc::new(Date32Array::from(vec![
+                    Some(19_789),
+                    Some(19_790),
+                    Some(19_789),
+                    None,
+                ])),
             ],
         )
         .unwrap();
-        let by_value = Partitioner::new(spec(PartitionBy::Value, "c", DateDepth::Day), 0).split(batch.clone()).unwrap();
-        let folders: Vec<(&str, usize)> = by_value.iter().map(|(f, b)| (f.as_str(), b.num_rows())).collect();
-        assert_eq!(folders, [("c=FR", 2), ("c=__HIVE_DEFAULT_PARTITION__", 1), ("c=a%2Fb", 1)]);
-        let by_date = Partitioner::new(spec(PartitionBy::ColumnDate, "d", DateDepth::Day), 0).split(batch).unwrap();
+        let by_value = Partitioner::new(spec(PartitionBy::Value, "c", DateDepth::Day), 0)
+            .split(batch.clone())
+            .unwrap();
+        let folders: Vec<(&str, usize)> = by_value
+            .iter()
+            .map(|(f, b)| (f.as_str(), b.num_rows()))
+            .collect();
+        assert_eq!(
+            folders,
+            [
+                ("c=FR", 2),
+                ("c=__HIVE_DEFAULT_PARTITION__", 1),
+                ("c=a%2Fb", 1)
+            ]
+        );
+        let by_date = Partitioner::new(spec(PartitionBy::ColumnDate, "d", DateDepth::Day), 0)
+            .split(batch)
+            .unwrap();
         let folders: Vec<&str> = by_date.iter().map(|(f, _)| f.as_str()).collect();
-        assert_eq!(folders, ["year=2024/month=03/day=07", "year=2024/month=03/day=08", "year=__HIVE_DEFAULT_PARTITION__"]);
+        assert_eq!(
+            folders,
+            [
+                "year=2024/month=03/day=07",
+                "year=2024/month=03/day=08",
+                "year=__HIVE_DEFAULT_PARTITION__"
+            ]
+        );
     }
 }

@@ -43,7 +43,11 @@ impl RejectsBuilder {
         rows: &[(u64, Option<String>, String)],
     ) -> Result<(), ArrowError> {
         let indices = UInt32Array::from_iter_values(rows.iter().map(|(r, _, _)| *r as u32));
-        let columns = batch.columns().iter().map(|c| take(c, &indices, None)).collect::<Result<Vec<ArrayRef>, _>>()?;
+        let columns = batch
+            .columns()
+            .iter()
+            .map(|c| take(c, &indices, None))
+            .collect::<Result<Vec<ArrayRef>, _>>()?;
         let picked = RecordBatch::try_new(batch.schema(), columns)?;
         let json = rows_as_json(&picked)?;
         for ((row, column, reason), json) in rows.iter().zip(json) {
@@ -74,6 +78,7 @@ fn rows_as_json(batch: &RecordBatch) -> Result<Vec<String>, ArrowError> {
     let mut writer = LineDelimitedWriter::new(Vec::new());
     writer.write(batch)?;
     writer.finish()?;
-    let text = String::from_utf8(writer.into_inner()).map_err(|e| ArrowError::JsonError(e.to_string()))?;
+    let text =
+        String::from_utf8(writer.into_inner()).map_err(|e| ArrowError::JsonError(e.to_string()))?;
     Ok(text.lines().map(str::to_string).collect())
 }

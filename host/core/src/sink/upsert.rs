@@ -37,38 +37,116 @@ struct Columns {
 
 impl Columns {
     fn new(schema: &SchemaRef, indices: Vec<usize>) -> Result<Self, String> {
-        let fields = indices.iter().map(|&i| SortField::new(schema.field(i).data_type().clone())).collect();
-        Ok(Columns { indices, converter: RowConverter::new(fields).map_err(|e| e.to_string())? })
+        let fields = indices
+            .iter()
+            .map(|&i| SortField::new(schema.field(i).data_type().clone()))
+            .collect();
+        Ok(Columns {
+            indices,
+            converter: RowConverter::new(fields).map_err(|e| e.to_string())?,
+        })
     }
 
     fn rows(&self, batch: &RecordBatch) -> Result<Rows, String> {
-        let columns: Vec<ArrayRef> = self.indices.iter().map(|&i| batch.column(i).clone()).collect();
-        self.converter.convert_columns(&columns).map_err(|e| e.to_string())
+        let columns: Vec<ArrayRef> = self
+            .indices
+            .iter()
+            .map(|&i| batch.column(i).clone())
+            .collect();
+        self.converter
+            .convert_columns(&columns)
+            .map_err(|e| e.to_string())
     }
+}
+
+/// Which columns of an output are its key, kept, touched, and compared content.
+struct Roles {
+    keys: Vec<usize>,
+    keep: Vec<usize>,
+    touch: Vec<usize>,
+    content: Vec<usize>,
+}
+
+impl Roles {
+    fn of(schema: &SchemaRef, output: &str, spec: &UpsertSpec) -> Result<Self, String> {
+        let index_of = |name: &String| {
+            schema
+                .index_of(name)
+                .map_err(|_| format!("output `{output}` has no column `{name}`"))
+        };
+        let default_key = || vec![schema.field(0).name().clone()];
+        let key_names = spec.keys.get(output).cloned().unwrap_or_else(default_key);
+        let keys = key_names
+            .iter()
+            .map(index_of)
+            .collect::<Result<Vec<_>, _>>()?;
+        let present = |names: &[String]| {
+            names
+                .iter()
+                .filter(|c| schema.index_of(c).is_ok())
+                .map(index_of)
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let (keep, touch) = (present(&spec.keep)?, present(&spec.touch)?);
+        let content = (0..schema.fields().len())
+            .filter(|i| !keep.contains(i) && !touch.contains(i))
+            .collect();
+        Ok(Roles {
+            keys,
+            keep,
+            touch,
+            content,
+        })
+    }
+}
+
+/// The previous file's batches, refused when its columns are not this run's.
+fn read_previous(body: bytes::Bytes, schema: &SchemaRef) -> Result<Vec<RecordBatch>, String> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(body)
+        .and_then(|b| b.build())
+        .map_err(|e| e.to_string())?;
+    let shape = |s: &arrow::datatypes::Schema| {
+        s.fields()
+            .iter()
+            .map(|f| (f.name().clone(), f.data_type().clone()))
+            .collect::<Vec<_>>()
+    };
+    if shape(&reader.schema()) != shape(schema) {
+        return Err(format!(
+            "the existing file has columns {:?}, this run writes {:?}; move the old file aside",
+            shape(&reader.schema()),
+            shape(schema)
+        ));
+    }
+    reader
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())
 }
 
 impl Upsert {
     /// Reads the previous file at `key`, if there is one.
-    pub fn load(store: &dyn Store, key: &str, schema: &SchemaRef, output: &str, spec: &UpsertSpec) -> Result<Option<Self>, SinkError> {
+    pub fn load(
+        store: &dyn Store,
+        key: &str,
+        schema: &SchemaRef,
+        output: &str,
+        spec: &UpsertSpec,
+    ) -> Result<Option<Self>, SinkError> {
         let uri = store.uri(key);
-        let fail = |message: String| SinkError::Parquet { uri: uri.clone(), message: format!("upsert: {message}") };
-        let index_of = |name: &String| schema.index_of(name).map_err(|_| fail(format!("output `{output}` has no column `{name}`")));
-        let key_names = spec.keys.get(output).cloned().unwrap_or_else(|| vec![schema.field(0).name().clone()]);
-        let keys = key_names.iter().map(index_of).collect::<Result<Vec<_>, _>>()?;
-        let keep = spec.keep.iter().filter(|c| schema.index_of(c).is_ok()).map(index_of).collect::<Result<Vec<_>, _>>()?;
-        let touch = spec.touch.iter().filter(|c| schema.index_of(c).is_ok()).map(index_of).collect::<Result<Vec<_>, _>>()?;
-        let content: Vec<usize> = (0..schema.fields().len()).filter(|i| !keep.contains(i) && !touch.contains(i)).collect();
-        let Some(found) = store.get(key)? else { return Ok(None) };
-        let reader = ParquetRecordBatchReaderBuilder::try_new(found.body).and_then(|b| b.build()).map_err(|e| fail(e.to_string()))?;
-        let shape = |s: &arrow::datatypes::Schema| s.fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect::<Vec<_>>();
-        if shape(&reader.schema()) != shape(schema) {
-            return Err(fail(format!(
-                "the existing file has columns {:?}, this run writes {:?}; move the old file aside",
-                shape(&reader.schema()),
-                shape(schema)
-            )));
-        }
-        let previous = reader.collect::<Result<Vec<_>, _>>().map_err(|e| fail(e.to_string()))?;
+        let fail = |message: String| SinkError::Parquet {
+            uri: uri.clone(),
+            message: format!("upsert: {message}"),
+        };
+        let Roles {
+            keys,
+            keep,
+            touch,
+            content,
+        } = Roles::of(schema, output, spec).map_err(&fail)?;
+        let Some(found) = store.get(key)? else {
+            return Ok(None);
+        };
+        let previous = read_previous(found.body, schema).map_err(&fail)?;
         let keys = Columns::new(schema, keys).map_err(&fail)?;
         let content = Columns::new(schema, content).map_err(&fail)?;
         let mut index = HashMap::new();
@@ -81,7 +159,17 @@ impl Upsert {
             previous_content.push(content.rows(batch).map_err(&fail)?);
         }
         let seen = previous.iter().map(|b| vec![false; b.num_rows()]).collect();
-        Ok(Some(Upsert { previous, index, seen, keys, content, previous_content, keep, touch, touch_unchanged: spec.touch_unchanged }))
+        Ok(Some(Upsert {
+            previous,
+            index,
+            seen,
+            keys,
+            content,
+            previous_content,
+            keep,
+            touch,
+            touch_unchanged: spec.touch_unchanged,
+        }))
     }
 
     /// The batch with the previous values of matched rows' `keep` (and maybe `touch`) columns.
@@ -97,7 +185,11 @@ impl Upsert {
                     self.seen[b][pr] = true;
                     keep_from.push((b + 1, pr));
                     let unchanged = self.previous_content[b].row(pr) == content.row(r);
-                    touch_from.push(if unchanged && !self.touch_unchanged { (b + 1, pr) } else { (0, r) });
+                    touch_from.push(if unchanged && !self.touch_unchanged {
+                        (b + 1, pr)
+                    } else {
+                        (0, r)
+                    });
                 }
                 None => {
                     keep_from.push((0, r));

@@ -19,7 +19,11 @@ impl NullMarkers {
     pub fn new(markers: &[String]) -> Self {
         NullMarkers {
             empty: markers.iter().any(String::is_empty),
-            others: markers.iter().filter(|m| !m.is_empty()).map(|m| m.as_bytes().to_vec()).collect(),
+            others: markers
+                .iter()
+                .filter(|m| !m.is_empty())
+                .map(|m| m.as_bytes().to_vec())
+                .collect(),
         }
     }
 
@@ -40,13 +44,20 @@ pub(crate) struct BadValue {
 
 impl BadValue {
     fn at(column: &RawColumn, row: usize) -> Self {
-        BadValue { row, value: String::from_utf8_lossy(column.value(row)).into_owned() }
+        BadValue {
+            row,
+            value: String::from_utf8_lossy(column.value(row)).into_owned(),
+        }
     }
 }
 
 /// Converts one raw column to an array of `data_type`. Text columns take over the raw
 /// buffers without copying.
-pub(crate) fn to_array(column: RawColumn, data_type: &DataType, nulls: &NullMarkers) -> Result<ArrayRef, BadValue> {
+pub(crate) fn to_array(
+    column: RawColumn,
+    data_type: &DataType,
+    nulls: &NullMarkers,
+) -> Result<ArrayRef, BadValue> {
     if *data_type == DataType::Utf8 {
         return to_strings(column, nulls);
     }
@@ -64,13 +75,17 @@ pub(crate) fn to_array(column: RawColumn, data_type: &DataType, nulls: &NullMark
         DataType::Float32 => parse_all::<Float32Type>(column, nulls, data_type),
         DataType::Float64 => parse_all::<Float64Type>(column, nulls, data_type),
         DataType::Date32 => parse_all::<Date32Type>(column, nulls, data_type),
-        DataType::Timestamp(TimeUnit::Microsecond, _) => parse_all::<TimestampMicrosecondType>(column, nulls, data_type),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            parse_all::<TimestampMicrosecondType>(column, nulls, data_type)
+        }
         other => unreachable!("parse_type never yields {other}"),
     }
 }
 
 fn null_buffer(column: &RawColumn, nulls: &NullMarkers) -> Option<NullBuffer> {
-    let valid: Vec<bool> = (0..column.len()).map(|r| !nulls.is_null(column.value(r))).collect();
+    let valid: Vec<bool> = (0..column.len())
+        .map(|r| !nulls.is_null(column.value(r)))
+        .collect();
     let buffer = NullBuffer::from(valid);
     (buffer.null_count() > 0).then_some(buffer)
 }
@@ -84,13 +99,24 @@ fn to_strings(column: RawColumn, nulls: &NullMarkers) -> Result<ArrayRef, BadVal
     let values = Buffer::from_vec(column.data);
     // Fields split at ASCII delimiters, so a valid buffer has valid fields; try_new still
     // checks every offset is on a character boundary.
-    let array = StringArray::try_new(offsets, values, validity).map_err(|e| BadValue { row: 0, value: e.to_string() })?;
+    let array = StringArray::try_new(offsets, values, validity).map_err(|e| BadValue {
+        row: 0,
+        value: e.to_string(),
+    })?;
     Ok(Arc::new(array))
 }
 
 fn first_invalid_utf8(column: &RawColumn) -> BadValue {
-    let row = (0..column.len()).find(|&r| std::str::from_utf8(column.value(r)).is_err()).unwrap_or(0);
-    BadValue { row, value: format!("{} (not valid UTF-8)", String::from_utf8_lossy(column.value(row))) }
+    let row = (0..column.len())
+        .find(|&r| std::str::from_utf8(column.value(r)).is_err())
+        .unwrap_or(0);
+    BadValue {
+        row,
+        value: format!(
+            "{} (not valid UTF-8)",
+            String::from_utf8_lossy(column.value(row))
+        ),
+    }
 }
 
 fn to_booleans(column: &RawColumn, nulls: &NullMarkers) -> Result<ArrayRef, BadValue> {
@@ -135,7 +161,18 @@ macro_rules! from_str_field {
         }
     )*};
 }
-from_str_field!(Int8Type, Int16Type, Int32Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type, Float32Type, Date32Type, TimestampMicrosecondType);
+from_str_field!(
+    Int8Type,
+    Int16Type,
+    Int32Type,
+    UInt8Type,
+    UInt16Type,
+    UInt32Type,
+    UInt64Type,
+    Float32Type,
+    Date32Type,
+    TimestampMicrosecondType
+);
 
 impl FromField for Int64Type {
     #[inline]
@@ -151,11 +188,17 @@ impl FromField for Int64Type {
 impl FromField for Float64Type {
     #[inline]
     fn from_field(field: &[u8]) -> Option<f64> {
-        lexical_core::parse(field).ok().or_else(|| std::str::from_utf8(field).ok().and_then(Float64Type::parse))
+        lexical_core::parse(field)
+            .ok()
+            .or_else(|| std::str::from_utf8(field).ok().and_then(Float64Type::parse))
     }
 }
 
-fn parse_all<T: FromField>(column: &RawColumn, nulls: &NullMarkers, data_type: &DataType) -> Result<ArrayRef, BadValue> {
+fn parse_all<T: FromField>(
+    column: &RawColumn,
+    nulls: &NullMarkers,
+    data_type: &DataType,
+) -> Result<ArrayRef, BadValue> {
     let rows = column.len();
     let mut values = Vec::with_capacity(rows);
     let mut valid = Vec::with_capacity(rows);
@@ -176,7 +219,8 @@ fn parse_all<T: FromField>(column: &RawColumn, nulls: &NullMarkers, data_type: &
         valid.push(true);
     }
     let validity = any_null.then(|| NullBuffer::from(valid));
-    let array = PrimitiveArray::<T>::new(ScalarBuffer::from(values), validity).with_data_type(data_type.clone());
+    let array = PrimitiveArray::<T>::new(ScalarBuffer::from(values), validity)
+        .with_data_type(data_type.clone());
     Ok(Arc::new(array))
 }
 

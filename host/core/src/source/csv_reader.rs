@@ -43,12 +43,24 @@ pub struct CsvInput {
 
 impl CsvInput {
     /// Finds the files, reads the header and infers the schema from the first batch.
-    pub fn open(spec: &InputSpec, batch_rows: usize, storage: &Storage) -> Result<Self, SourceError> {
-        Self::from_objects(expand(&spec.path, spec.select, storage)?, &spec.csv, batch_rows)
+    pub fn open(
+        spec: &InputSpec,
+        batch_rows: usize,
+        storage: &Storage,
+    ) -> Result<Self, SourceError> {
+        Self::from_objects(
+            expand(&spec.path, spec.select, storage)?,
+            &spec.csv,
+            batch_rows,
+        )
     }
 
     /// Like [`CsvInput::open`], for objects already listed (at least one).
-    pub fn from_objects(files: Vec<InputObject>, options: &CsvOptions, batch_rows: usize) -> Result<Self, SourceError> {
+    pub fn from_objects(
+        files: Vec<InputObject>,
+        options: &CsvOptions,
+        batch_rows: usize,
+    ) -> Result<Self, SourceError> {
         let options = options.clone();
         let nulls = NullMarkers::new(&options.null);
         if files.is_empty() {
@@ -71,8 +83,10 @@ impl CsvInput {
     /// An input without files: its declared `columns`, typed by `types` (else utf8).
     fn empty(options: CsvOptions, batch_rows: usize, nulls: NullMarkers) -> Self {
         let columns = options.columns.clone().unwrap_or_default();
-        let fields: Vec<Field> =
-            columns.iter().map(|c| Field::new(c, options.declared_type(c).unwrap_or(DataType::Utf8), true)).collect();
+        let fields: Vec<Field> = columns
+            .iter()
+            .map(|c| Field::new(c, options.declared_type(c).unwrap_or(DataType::Utf8), true))
+            .collect();
         CsvInput {
             files: Vec::new(),
             inferred: vec![false; fields.len()],
@@ -98,9 +112,19 @@ impl CsvInput {
     }
 
     /// Reads every row of every file in batches; `sink` returns false to stop early.
-    pub fn read_all(mut self, mut sink: impl FnMut(SourceBatch) -> bool) -> Result<(), SourceError> {
-        let Some((mut reader, mut pending)) = self.first.take() else { return Ok(()) };
-        let names: Vec<String> = self.schema.fields().iter().map(|f| f.name().clone()).collect();
+    pub fn read_all(
+        mut self,
+        mut sink: impl FnMut(SourceBatch) -> bool,
+    ) -> Result<(), SourceError> {
+        let Some((mut reader, mut pending)) = self.first.take() else {
+            return Ok(());
+        };
+        let names: Vec<String> = self
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
         for file in 0..self.files.len() {
             if file > 0 {
                 reader = RecordReader::open(&self.files[file], &self.options, Some(&names))?;
@@ -112,7 +136,11 @@ impl CsvInput {
                 for start in (0..batch.num_rows()).step_by(self.batch_rows) {
                     let len = self.batch_rows.min(batch.num_rows() - start);
                     let lines = lines[start..start + len].to_vec();
-                    if !sink(SourceBatch { batch: batch.slice(start, len), file, lines }) {
+                    if !sink(SourceBatch {
+                        batch: batch.slice(start, len),
+                        file,
+                        lines,
+                    }) {
                         return Ok(());
                     }
                 }
@@ -125,9 +153,16 @@ impl CsvInput {
     /// The typed batch and the line of each row.
     fn to_batch(&self, path: &str, raw: RawBatch) -> Result<(RecordBatch, Vec<u64>), SourceError> {
         let rows = raw.rows();
-        let RawBatch { columns: raw_columns, lines } = raw;
+        let RawBatch {
+            columns: raw_columns,
+            lines,
+        } = raw;
         let mut columns = Vec::with_capacity(raw_columns.len());
-        for (i, (column, field)) in raw_columns.into_iter().zip(self.schema.fields()).enumerate() {
+        for (i, (column, field)) in raw_columns
+            .into_iter()
+            .zip(self.schema.fields())
+            .enumerate()
+        {
             let array = to_array(column, field.data_type(), &self.nulls).map_err(|bad| SourceError::Value {
                 file: path.into(),
                 line: lines[bad.row],
@@ -145,7 +180,10 @@ impl CsvInput {
         }
         let options = RecordBatchOptions::new().with_row_count(Some(rows));
         let batch = RecordBatch::try_new_with_options(self.schema.clone(), columns, &options)
-            .map_err(|e| SourceError::Schema { file: path.into(), message: e.to_string() })?;
+            .map_err(|e| SourceError::Schema {
+                file: path.into(),
+                message: e.to_string(),
+            })?;
         Ok((batch, lines))
     }
 }
@@ -180,13 +218,24 @@ fn resolve_schema(
 
 /// The input's column names: `columns` when declared (checked against the header's count),
 /// else the header's. `line` is the header's line, for the error.
-pub(super) fn column_names(options: &CsvOptions, header: Option<Vec<String>>, file: &str, line: u64) -> Result<Vec<String>, SourceError> {
+pub(super) fn column_names(
+    options: &CsvOptions,
+    header: Option<Vec<String>>,
+    file: &str,
+    line: u64,
+) -> Result<Vec<String>, SourceError> {
     match (&options.columns, header) {
-        (Some(columns), Some(header)) if columns.len() != header.len() => Err(SourceError::Malformed {
-            file: file.into(),
-            line,
-            message: format!("the header has {} columns but `columns` names {}", header.len(), columns.len()),
-        }),
+        (Some(columns), Some(header)) if columns.len() != header.len() => {
+            Err(SourceError::Malformed {
+                file: file.into(),
+                line,
+                message: format!(
+                    "the header has {} columns but `columns` names {}",
+                    header.len(),
+                    columns.len()
+                ),
+            })
+        }
         (Some(columns), _) => Ok(columns.clone()),
         (None, Some(header)) => Ok(header),
         (None, None) => Ok(Vec::new()),
@@ -202,7 +251,11 @@ enum RecordReader {
 impl RecordReader {
     /// Opens a file; `expected` is the first file's column names, which every later file
     /// of the same input must repeat.
-    fn open(object: &InputObject, options: &CsvOptions, expected: Option<&[String]>) -> Result<Self, SourceError> {
+    fn open(
+        object: &InputObject,
+        options: &CsvOptions,
+        expected: Option<&[String]>,
+    ) -> Result<Self, SourceError> {
         let reader = if is_spreadsheet(&object.uri, options) {
             RecordReader::Sheet(SheetReader::open(object, options)?)
         } else {
@@ -212,7 +265,11 @@ impl RecordReader {
             if reader.names() != expected {
                 return Err(SourceError::Schema {
                     file: reader.path().to_string(),
-                    message: format!("columns {:?} differ from the first file's {:?}", reader.names(), expected),
+                    message: format!(
+                        "columns {:?} differ from the first file's {:?}",
+                        reader.names(),
+                        expected
+                    ),
                 });
             }
         }
@@ -249,6 +306,8 @@ struct FileReader {
     names: Vec<String>,
     /// Line of the latest record, for errors found only at the end of the file.
     last_line: u64,
+    /// Line the next record starts on, for a record too large to finish.
+    next_line: u64,
     /// Whether an odd quote count at the end means an unterminated quoted field.
     check_quotes: bool,
 }
@@ -256,16 +315,43 @@ struct FileReader {
 /// Counts quote bytes as they stream past. The csv parser treats a quoted field left open
 /// at the end of the file as ending there, silently swallowing every later line into it;
 /// with quotes escaped by doubling, a complete file always has an even count.
+///
+/// It also bounds memory: the parser keeps a whole record in memory, so a hostile file of
+/// one endless line (or one endless quoted field) would grow it without limit. Bytes read
+/// since the start of the current record past `max_record` fail the read.
 struct QuoteCounting {
     inner: Box<dyn BufRead + Send>,
     quote: u8,
     count: u64,
+    /// Bytes read so far, and where the record being parsed started.
+    read: u64,
+    record_start: u64,
+    max_record: u64,
 }
+
+/// The error a read returns when one record outgrows the limit.
+#[derive(Debug)]
+struct RecordTooLarge;
+
+impl std::fmt::Display for RecordTooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("record too large")
+    }
+}
+
+impl std::error::Error for RecordTooLarge {}
 
 impl Read for QuoteCounting {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.read - self.record_start > self.max_record {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                RecordTooLarge,
+            ));
+        }
         let n = self.inner.read(buf)?;
         self.count += memchr::memchr_iter(self.quote, &buf[..n]).count() as u64;
+        self.read += n as u64;
         Ok(n)
     }
 }
@@ -273,7 +359,14 @@ impl Read for QuoteCounting {
 impl FileReader {
     /// Opens a file and reads its header.
     fn open(object: &InputObject, options: &CsvOptions) -> Result<Self, SourceError> {
-        let bytes = QuoteCounting { inner: open_decompressed(object, options.compression)?, quote: options.quote as u8, count: 0 };
+        let bytes = QuoteCounting {
+            inner: open_decompressed(object, options.compression)?,
+            quote: options.quote as u8,
+            count: 0,
+            read: 0,
+            record_start: 0,
+            max_record: options.max_record_mib << 20,
+        };
         let reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -290,6 +383,7 @@ impl FileReader {
             record: ByteRecord::new(),
             names: Vec::new(),
             last_line: 1,
+            next_line: 1,
             check_quotes: options.quoting && options.escape.is_none(),
         };
         file.names = file.read_names(options)?;
@@ -303,7 +397,9 @@ impl FileReader {
                 .iter()
                 .enumerate()
                 .map(|(i, f)| {
-                    String::from_utf8(f.to_vec()).map_err(|_| self.malformed(1, format!("header field {} is not UTF-8", i + 1)))
+                    String::from_utf8(f.to_vec()).map_err(|_| {
+                        self.malformed(1, format!("header field {} is not UTF-8", i + 1))
+                    })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             Some(names)
@@ -314,15 +410,34 @@ impl FileReader {
     }
 
     fn read_record(&mut self) -> Result<bool, SourceError> {
-        let more = self.reader.read_byte_record(&mut self.record).map_err(|e| {
-            let line = e.position().map(|p| p.line()).unwrap_or(0);
-            match e.into_kind() {
-                csv::ErrorKind::Io(io) => SourceError::io(&self.path, io),
-                other => SourceError::Malformed { file: self.path.clone(), line, message: format!("{other:?}") },
-            }
-        })?;
+        let more = self
+            .reader
+            .read_byte_record(&mut self.record)
+            .map_err(|e| {
+                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                match e.into_kind() {
+                    csv::ErrorKind::Io(io)
+                        if io.get_ref().is_some_and(|e| e.is::<RecordTooLarge>()) =>
+                    {
+                        self.record_too_large()
+                    }
+                    csv::ErrorKind::Io(io) => SourceError::io(&self.path, io),
+                    other => SourceError::Malformed {
+                        file: self.path.clone(),
+                        line,
+                        message: format!("{other:?}"),
+                    },
+                }
+            })?;
         if more {
-            self.last_line = self.record.position().map(|p| p.line()).unwrap_or(self.last_line);
+            self.last_line = self
+                .record
+                .position()
+                .map(|p| p.line())
+                .unwrap_or(self.last_line);
+            let next = self.reader.position().clone();
+            self.reader.get_mut().record_start = next.byte();
+            self.next_line = next.line();
         } else if self.check_quotes && self.reader.get_ref().count % 2 == 1 {
             return Err(self.malformed(
                 self.last_line,
@@ -334,8 +449,23 @@ impl FileReader {
         Ok(more)
     }
 
+    fn record_too_large(&self) -> SourceError {
+        let limit = self.reader.get_ref().max_record >> 20;
+        self.malformed(
+            self.next_line,
+            format!(
+                "a record (a line, or a quoted field running over lines) is larger than {limit} MiB; \
+                 raise `max_record_mib` if such records are real"
+            ),
+        )
+    }
+
     fn malformed(&self, line: u64, message: String) -> SourceError {
-        SourceError::Malformed { file: self.path.clone(), line, message }
+        SourceError::Malformed {
+            file: self.path.clone(),
+            line,
+            message,
+        }
     }
 
     /// Up to `max_rows` rows as raw fields; `None` at the end of the file.
@@ -345,10 +475,15 @@ impl FileReader {
         while raw.rows() < max_rows && self.read_record()? {
             let line = self.last_line;
             if self.record.len() != width {
-                return Err(self.malformed(line, format!("expected {width} fields, found {}", self.record.len())));
+                return Err(self.malformed(
+                    line,
+                    format!("expected {width} fields, found {}", self.record.len()),
+                ));
             }
             for (column, field) in raw.columns.iter_mut().zip(self.record.iter()) {
-                column.push(field).map_err(|_| SourceError::column_too_large(&self.path, line))?;
+                column
+                    .push(field)
+                    .map_err(|_| SourceError::column_too_large(&self.path, line))?;
             }
             raw.lines.push(line);
         }

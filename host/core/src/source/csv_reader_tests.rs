@@ -4,7 +4,9 @@ use std::io::Write;
 use std::path::Path;
 
 use arrow::array::AsArray;
-use arrow::datatypes::{DataType, Date32Type, Float64Type, Int32Type, Int64Type, TimeUnit, TimestampMicrosecondType};
+use arrow::datatypes::{
+    DataType, Date32Type, Float64Type, Int32Type, Int64Type, TimeUnit, TimestampMicrosecondType,
+};
 use arrow::record_batch::RecordBatch;
 
 use super::*;
@@ -43,21 +45,37 @@ fn one_batch(pattern: &str, options: &CsvOptions) -> SourceBatch {
 /// The error that opening or reading the input ends with.
 fn read_error(pattern: &str, options: &CsvOptions) -> SourceError {
     match open(pattern, options, 1024) {
-        Ok(input) => input.read_all(|_| true).expect_err("the input read without an error"),
+        Ok(input) => input
+            .read_all(|_| true)
+            .expect_err("the input read without an error"),
         Err(e) => e,
     }
 }
 
 fn names(batch: &RecordBatch) -> Vec<String> {
-    batch.schema().fields().iter().map(|f| f.name().clone()).collect()
+    batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect()
 }
 
 fn types(batch: &RecordBatch) -> Vec<DataType> {
-    batch.schema().fields().iter().map(|f| f.data_type().clone()).collect()
+    batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.data_type().clone())
+        .collect()
 }
 
 fn ints(batch: &RecordBatch, column: usize) -> Vec<Option<i64>> {
-    batch.column(column).as_primitive::<Int64Type>().iter().collect()
+    batch
+        .column(column)
+        .as_primitive::<Int64Type>()
+        .iter()
+        .collect()
 }
 
 fn texts(batch: &RecordBatch, column: usize) -> Vec<Option<&str>> {
@@ -83,13 +101,40 @@ fn the_header_names_the_columns_and_types_are_inferred() {
     let batch = &source.batch;
     assert_eq!(names(batch), ["i", "f", "b", "s", "d", "t", "code"]);
     let timestamp = DataType::Timestamp(TimeUnit::Microsecond, None);
-    assert_eq!(types(batch), [Int64, Float64, Boolean, Utf8, Date32, timestamp, Utf8]);
+    assert_eq!(
+        types(batch),
+        [Int64, Float64, Boolean, Utf8, Date32, timestamp, Utf8]
+    );
     assert_eq!(ints(batch, 0), [Some(1), Some(-2)]);
-    assert_eq!(batch.column(1).as_primitive::<Float64Type>().iter().collect::<Vec<_>>(), [Some(1.5), Some(2.0)]);
-    assert_eq!(batch.column(2).as_boolean().iter().collect::<Vec<_>>(), [Some(true), Some(false)]);
-    assert_eq!(batch.column(4).as_primitive::<Date32Type>().iter().collect::<Vec<_>>(), [Some(19_782), Some(19_783)]);
-    let micros: Vec<Option<i64>> = batch.column(5).as_primitive::<TimestampMicrosecondType>().iter().collect();
-    assert_eq!(micros, [Some(1_709_200_800_000_000), Some(1_709_251_200_000_000)]);
+    assert_eq!(
+        batch
+            .column(1)
+            .as_primitive::<Float64Type>()
+            .iter()
+            .collect::<Vec<_>>(),
+        [Some(1.5), Some(2.0)]
+    );
+    assert_eq!(
+        batch.column(2).as_boolean().iter().collect::<Vec<_>>(),
+        [Some(true), Some(false)]
+    );
+    assert_eq!(
+        batch
+            .column(4)
+            .as_primitive::<Date32Type>()
+            .iter()
+            .collect::<Vec<_>>(),
+        [Some(19_782), Some(19_783)]
+    );
+    let micros: Vec<Option<i64>> = batch
+        .column(5)
+        .as_primitive::<TimestampMicrosecondType>()
+        .iter()
+        .collect();
+    assert_eq!(
+        micros,
+        [Some(1_709_200_800_000_000), Some(1_709_251_200_000_000)]
+    );
     // A leading zero makes a code, kept as text.
     assert_eq!(texts(batch, 6), [Some("007"), Some("123")]);
     assert_eq!(source.lines, [2, 3]);
@@ -98,17 +143,34 @@ fn the_header_names_the_columns_and_types_are_inferred() {
 #[test]
 fn declared_types_override_inference() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write(dir.path(), "d.csv", b"id,zip,amount\n1,08638,2.5\n2,12345,3\n");
+    let path = write(
+        dir.path(),
+        "d.csv",
+        b"id,zip,amount\n1,08638,2.5\n2,12345,3\n",
+    );
     let inferred = one_batch(&path, &defaults()).batch;
-    assert_eq!(types(&inferred), [DataType::Int64, DataType::Utf8, DataType::Float64]);
+    assert_eq!(
+        types(&inferred),
+        [DataType::Int64, DataType::Utf8, DataType::Float64]
+    );
 
     let mut options = defaults();
     options.types.insert("id".into(), "utf8".into());
     options.types.insert("zip".into(), "int32".into());
     let batch = one_batch(&path, &options).batch;
-    assert_eq!(types(&batch), [DataType::Utf8, DataType::Int32, DataType::Float64]);
+    assert_eq!(
+        types(&batch),
+        [DataType::Utf8, DataType::Int32, DataType::Float64]
+    );
     assert_eq!(texts(&batch, 0), [Some("1"), Some("2")]);
-    assert_eq!(batch.column(1).as_primitive::<Int32Type>().iter().collect::<Vec<_>>(), [Some(8638), Some(12_345)]);
+    assert_eq!(
+        batch
+            .column(1)
+            .as_primitive::<Int32Type>()
+            .iter()
+            .collect::<Vec<_>>(),
+        [Some(8638), Some(12_345)]
+    );
 }
 
 #[test]
@@ -117,8 +179,13 @@ fn types_naming_a_column_the_input_lacks_are_refused() {
     let path = write(dir.path(), "d.csv", b"id,name\n1,a\n");
     let mut options = defaults();
     options.types.insert("missing".into(), "int64".into());
-    let Err(err) = open(&path, &options, 10) else { panic!("an unknown `types` column was accepted") };
-    assert!(matches!(&err, SourceError::Schema { file, .. } if *file == path), "{err}");
+    let Err(err) = open(&path, &options, 10) else {
+        panic!("an unknown `types` column was accepted")
+    };
+    assert!(
+        matches!(&err, SourceError::Schema { file, .. } if *file == path),
+        "{err}"
+    );
     assert!(err.to_string().contains("`missing`"), "{err}");
 }
 
@@ -129,7 +196,10 @@ fn empty_fields_and_declared_markers_are_null() {
     let mut options = defaults();
     options.null = vec![String::new(), "NA".into()];
     let batch = one_batch(&path, &options).batch;
-    assert_eq!(types(&batch), [DataType::Int64, DataType::Utf8, DataType::Utf8]);
+    assert_eq!(
+        types(&batch),
+        [DataType::Int64, DataType::Utf8, DataType::Utf8]
+    );
     assert_eq!(ints(&batch, 0), [Some(1), None]);
     assert_eq!(texts(&batch, 1), [None, Some("y")]);
     assert_eq!(texts(&batch, 2), [Some("x"), None]);
@@ -141,10 +211,22 @@ fn empty_fields_and_declared_markers_are_null() {
 #[test]
 fn a_quoted_newline_keeps_the_row_start_line() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write(dir.path(), "q.csv", b"id,note\n1,\"first\nsecond\"\n2,plain\n3,\"a\n\nb\"\n4,z\n");
+    let path = write(
+        dir.path(),
+        "q.csv",
+        b"id,note\n1,\"first\nsecond\"\n2,plain\n3,\"a\n\nb\"\n4,z\n",
+    );
     let source = one_batch(&path, &defaults());
     assert_eq!(source.lines, [2, 4, 5, 8]);
-    assert_eq!(texts(&source.batch, 1), [Some("first\nsecond"), Some("plain"), Some("a\n\nb"), Some("z")]);
+    assert_eq!(
+        texts(&source.batch, 1),
+        [
+            Some("first\nsecond"),
+            Some("plain"),
+            Some("a\n\nb"),
+            Some("z")
+        ]
+    );
 }
 
 #[test]
@@ -154,8 +236,10 @@ fn batches_are_cut_at_batch_rows_and_never_span_files() {
     write(dir.path(), "b.csv", b"n\n4\n5\n");
     let pattern = format!("{}/*.csv", dir.path().display());
     let batches = read(&pattern, &defaults(), 2);
-    let got: Vec<(usize, Vec<u64>, Vec<Option<i64>>)> =
-        batches.iter().map(|b| (b.file, b.lines.clone(), ints(&b.batch, 0))).collect();
+    let got: Vec<(usize, Vec<u64>, Vec<Option<i64>>)> = batches
+        .iter()
+        .map(|b| (b.file, b.lines.clone(), ints(&b.batch, 0)))
+        .collect();
     let want = vec![
         (0, vec![2, 3], vec![Some(1), Some(2)]),
         (0, vec![4], vec![Some(3)]),
@@ -173,7 +257,10 @@ fn a_gzip_file_reads_like_the_plain_one() {
     encoder.write_all(text).unwrap();
     let gzip = write(dir.path(), "x.csv.gz", &encoder.finish().unwrap());
     let (plain, gzip) = (read(&plain, &defaults(), 2), read(&gzip, &defaults(), 2));
-    assert_eq!(plain.iter().map(|b| b.lines.clone()).collect::<Vec<_>>(), [vec![2, 3], vec![5]]);
+    assert_eq!(
+        plain.iter().map(|b| b.lines.clone()).collect::<Vec<_>>(),
+        [vec![2, 3], vec![5]]
+    );
     assert_eq!(plain.len(), gzip.len());
     for (plain, gzip) in plain.iter().zip(&gzip) {
         assert_eq!(plain.batch, gzip.batch);
@@ -189,14 +276,33 @@ fn a_bad_value_in_a_declared_column_names_file_line_column_and_value() {
     options.types.insert("qty".into(), "int64".into());
     let err = read_error(&path, &options);
     match &err {
-        SourceError::Value { file, line, column, name, value, expected, hint } => {
+        SourceError::Value {
+            file,
+            line,
+            column,
+            name,
+            value,
+            expected,
+            hint,
+        } => {
             assert_eq!((file.as_str(), *line, *column), (path.as_str(), 3, 2));
-            assert_eq!((name.as_str(), value.as_str(), expected.as_str(), hint.as_str()), ("qty", "x2", "Int64", ""));
+            assert_eq!(
+                (
+                    name.as_str(),
+                    value.as_str(),
+                    expected.as_str(),
+                    hint.as_str()
+                ),
+                ("qty", "x2", "Int64", "")
+            );
         }
         other => panic!("expected a value error, got {other}"),
     }
     assert_eq!(err.line(), Some(3));
-    assert_eq!(err.to_string(), format!("{path}:3: column 2 `qty`: cannot parse \"x2\" as Int64"));
+    assert_eq!(
+        err.to_string(),
+        format!("{path}:3: column 2 `qty`: cannot parse \"x2\" as Int64")
+    );
 }
 
 #[test]
@@ -206,10 +312,21 @@ fn a_bad_value_past_the_inference_rows_hints_at_declaring_the_type() {
     let path = write(dir.path(), "long.csv", text.as_bytes());
     let err = read_error(&path, &defaults());
     let bad_line = INFER_ROWS as u64 + 2;
-    assert!(matches!(&err, SourceError::Value { line, column: 1, .. } if *line == bad_line), "{err}");
+    assert!(
+        matches!(&err, SourceError::Value { line, column: 1, .. } if *line == bad_line),
+        "{err}"
+    );
     let message = err.to_string();
-    assert!(message.starts_with(&format!("{path}:{bad_line}: column 1 `n`: cannot parse \"x\" as Int64")), "{message}");
-    assert!(message.contains("declare the column under `types`"), "{message}");
+    assert!(
+        message.starts_with(&format!(
+            "{path}:{bad_line}: column 1 `n`: cannot parse \"x\" as Int64"
+        )),
+        "{message}"
+    );
+    assert!(
+        message.contains("declare the column under `types`"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -217,10 +334,19 @@ fn a_row_with_the_wrong_number_of_fields_names_its_line() {
     let dir = tempfile::tempdir().unwrap();
     let short = write(dir.path(), "short.csv", b"a,b\n1,2\n3\n");
     let err = read_error(&short, &defaults());
-    assert!(matches!(&err, SourceError::Malformed { line: 3, .. }), "{err}");
-    assert_eq!(err.to_string(), format!("{short}:3: expected 2 fields, found 1"));
+    assert!(
+        matches!(&err, SourceError::Malformed { line: 3, .. }),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!("{short}:3: expected 2 fields, found 1")
+    );
     let long = write(dir.path(), "long.csv", b"a,b\n1,2\n3,4\n5,6,7\n");
-    assert_eq!(read_error(&long, &defaults()).to_string(), format!("{long}:4: expected 2 fields, found 3"));
+    assert_eq!(
+        read_error(&long, &defaults()).to_string(),
+        format!("{long}:4: expected 2 fields, found 3")
+    );
 }
 
 #[test]
@@ -233,17 +359,30 @@ fn declared_columns_name_the_fields_with_or_without_a_header() {
     let source = one_batch(&bare, &options);
     assert_eq!(names(&source.batch), ["id", "name"]);
     assert_eq!(source.lines, [1, 2]);
-    assert_eq!((ints(&source.batch, 0), texts(&source.batch, 1)), (vec![Some(1), Some(2)], vec![Some("a"), Some("b")]));
+    assert_eq!(
+        (ints(&source.batch, 0), texts(&source.batch, 1)),
+        (vec![Some(1), Some(2)], vec![Some("a"), Some("b")])
+    );
 
     // With a header, `columns` replace its names, and must match its width.
     options.header = true;
     let headed = write(dir.path(), "headed.csv", b"a,b\n1,x\n");
     let source = one_batch(&headed, &options);
-    assert_eq!((names(&source.batch), source.lines), (vec!["id".to_string(), "name".to_string()], vec![2]));
+    assert_eq!(
+        (names(&source.batch), source.lines),
+        (vec!["id".to_string(), "name".to_string()], vec![2])
+    );
     options.columns = Some(vec!["id".into()]);
     let err = read_error(&headed, &options);
-    assert!(matches!(&err, SourceError::Malformed { line: 1, .. }), "{err}");
-    assert!(err.to_string().contains("the header has 2 columns but `columns` names 1"), "{err}");
+    assert!(
+        matches!(&err, SourceError::Malformed { line: 1, .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("the header has 2 columns but `columns` names 1"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -251,6 +390,59 @@ fn an_unterminated_quote_is_refused_at_its_row() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "open.csv", b"a,b\n1,\"open\n2,3\n");
     let err = read_error(&path, &defaults());
-    assert!(matches!(&err, SourceError::Malformed { line: 2, .. }), "{err}");
-    assert!(err.to_string().contains("unterminated quoted field"), "{err}");
+    assert!(
+        matches!(&err, SourceError::Malformed { line: 2, .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("unterminated quoted field"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_record_over_the_size_limit_is_a_data_error_naming_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = b"id,note\n1,short\n2,".to_vec();
+    text.extend(std::iter::repeat_n(b'x', 3 << 20)); // one 3 MiB line, no newline
+    let path = write(dir.path(), "huge.csv", &text);
+    let options = CsvOptions {
+        max_record_mib: 1,
+        ..defaults()
+    };
+    match read_error(&path, &options) {
+        SourceError::Malformed {
+            file,
+            line,
+            message,
+        } => {
+            assert_eq!(file, path);
+            assert_eq!(line, 3, "{message}");
+            assert!(message.contains("larger than 1 MiB"), "{message}");
+        }
+        other => panic!("{other}"),
+    }
+    // The same file within a larger limit reads.
+    let roomy = CsvOptions {
+        max_record_mib: 8,
+        ..defaults()
+    };
+    assert_eq!(one_batch(&path, &roomy).batch.num_rows(), 2);
+}
+
+#[test]
+fn an_endless_quoted_field_is_bounded_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = b"id,note\n1,\"".to_vec();
+    text.extend(std::iter::repeat_n(b"ab\n".as_slice(), 1 << 20).flatten()); // 3 MiB of short lines
+    let path = write(dir.path(), "quoted.csv", &text);
+    let options = CsvOptions {
+        max_record_mib: 1,
+        ..defaults()
+    };
+    let error = read_error(&path, &options).to_string();
+    assert!(
+        error.contains("larger than 1 MiB") && error.contains(":2:"),
+        "{error}"
+    );
 }

@@ -7,9 +7,16 @@ pub enum SourceError {
     #[error("invalid glob `{pattern}`: {message}")]
     Glob { pattern: String, message: String },
     #[error("{file}: {source}")]
-    Io { file: String, source: std::io::Error },
+    Io {
+        file: String,
+        source: std::io::Error,
+    },
     #[error("{file}:{line}: {message}")]
-    Malformed { file: String, line: u64, message: String },
+    Malformed {
+        file: String,
+        line: u64,
+        message: String,
+    },
     #[error("{file}:{line}: column {column} `{name}`: cannot parse {value:?} as {expected}{hint}")]
     Value {
         file: String,
@@ -29,12 +36,19 @@ pub enum SourceError {
 
 impl SourceError {
     pub(crate) fn io(file: &str, source: std::io::Error) -> Self {
-        SourceError::Io { file: file.into(), source }
+        SourceError::Io {
+            file: file.into(),
+            source,
+        }
     }
 
     /// A batch's text for one column would pass Arrow's 2 GiB offset limit.
     pub(crate) fn column_too_large(file: &str, line: u64) -> Self {
-        SourceError::Malformed { file: file.into(), line, message: "a batch's text for one column exceeds 2 GiB; lower batch_rows".into() }
+        SourceError::Malformed {
+            file: file.into(),
+            line,
+            message: "a batch's text for one column exceeds 2 GiB; lower batch_rows".into(),
+        }
     }
 
     /// The line the error points at, if it points at one.

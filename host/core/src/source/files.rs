@@ -2,9 +2,10 @@
 //! plain bytes (gzip undone, BOM dropped).
 
 use std::io::{BufRead, BufReader, Read};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use flate2::read::MultiGzDecoder;
+use sha2::{Digest, Sha256};
 
 use super::SourceError;
 use super::{Compression, Select};
@@ -21,51 +22,108 @@ pub struct InputObject {
     pub uri: String,
     pub meta: ObjectMeta,
     store: Arc<dyn Store>,
+    /// A local file's content digest, computed the first time it is asked for.
+    digest: Arc<OnceLock<String>>,
 }
 
 impl InputObject {
+    fn new(uri: String, meta: ObjectMeta, store: Arc<dyn Store>) -> Self {
+        InputObject {
+            uri,
+            meta,
+            store,
+            digest: Arc::default(),
+        }
+    }
+
     pub fn size(&self) -> u64 {
         self.meta.size
     }
 
-    /// What identifies this exact content: the ETag (and version) on S3, size and mtime
-    /// locally. Part of a run's commit key.
+    /// What identifies this exact content, and so the commit unit: the ETag (and version)
+    /// on S3; locally, the sha256 of the bytes, since a size and mtime would make the same
+    /// bytes delivered again a new unit (and their rows appended twice).
     pub fn identity(&self) -> String {
+        if self.store.s3_bucket().is_none() {
+            return self.digest.get_or_init(|| self.content_digest()).clone();
+        }
         match &self.meta.version {
             Some(v) => format!("{}#{}", self.meta.etag, v),
             None => self.meta.etag.clone(),
         }
     }
 
+    /// `sha256:<hex>` of the bytes; an unreadable file keeps its listing fingerprint (reading
+    /// it for the run reports why it can't be read).
+    fn content_digest(&self) -> String {
+        let mut hasher = Sha256::new();
+        let mut buffer = vec![0u8; 1 << 20];
+        let Ok(mut reader) = self.store.open(&self.meta) else {
+            return self.meta.etag.clone();
+        };
+        loop {
+            match reader.read(&mut buffer) {
+                Ok(0) => return format!("sha256:{}", hex::encode(hasher.finalize())),
+                Ok(n) => hasher.update(&buffer[..n]),
+                Err(_) => return self.meta.etag.clone(),
+            }
+        }
+    }
+
     /// Copies this object to `key` of `to` server-side, when both are S3 (`None` otherwise).
-    pub(crate) fn copy_server_side(&self, to: &dyn Store, key: &str) -> Result<Option<u64>, crate::storage::StoreError> {
+    pub(crate) fn copy_server_side(
+        &self,
+        to: &dyn Store,
+        key: &str,
+    ) -> Result<Option<u64>, crate::storage::StoreError> {
         to.copy_from(key, &*self.store, &self.meta)
     }
 
     pub(crate) fn open(&self) -> Result<Box<dyn Read + Send>, SourceError> {
-        self.store.open(&self.meta).map_err(|e| SourceError::io(&self.uri, e.into_io()))
+        self.store
+            .open(&self.meta)
+            .map_err(|e| SourceError::io(&self.uri, e.into_io()))
     }
 }
 
 /// The objects a path, glob or `s3://` pattern names, sorted by key so runs are
 /// reproducible, narrowed by the input's selection rule.
-pub fn expand(pattern: &str, select: Select, storage: &Storage) -> Result<Vec<InputObject>, SourceError> {
-    let location = Location::parse(pattern, std::path::Path::new("")).map_err(SourceError::Store)?;
+pub fn expand(
+    pattern: &str,
+    select: Select,
+    storage: &Storage,
+) -> Result<Vec<InputObject>, SourceError> {
+    let location =
+        Location::parse(pattern, std::path::Path::new("")).map_err(SourceError::Store)?;
     let mut objects = match location {
         Location::Local(_) => expand_local(pattern)?,
         Location::S3 { bucket, key } => {
             let store: Arc<dyn Store> = storage.bucket(&bucket).map_err(SourceError::Store)?;
             let glob = KeyGlob::new(&key).map_err(SourceError::Store)?;
             let metas: Vec<ObjectMeta> = if glob.is_literal() {
-                store.head(&key).map_err(SourceError::Store)?.into_iter().collect()
+                store
+                    .head(&key)
+                    .map_err(SourceError::Store)?
+                    .into_iter()
+                    .collect()
             } else {
-                store.list(&glob.prefix).map_err(SourceError::Store)?.into_iter().filter(|m| glob.matches(&m.key)).collect()
+                store
+                    .list(&glob.prefix)
+                    .map_err(SourceError::Store)?
+                    .into_iter()
+                    .filter(|m| glob.matches(&m.key))
+                    .collect()
             };
-            metas.into_iter().map(|meta| InputObject { uri: store.uri(&meta.key), meta, store: store.clone() }).collect()
+            metas
+                .into_iter()
+                .map(|meta| InputObject::new(store.uri(&meta.key), meta, store.clone()))
+                .collect()
         }
     };
     if objects.is_empty() {
-        return Err(SourceError::NoFiles { pattern: pattern.into() });
+        return Err(SourceError::NoFiles {
+            pattern: pattern.into(),
+        });
     }
     if select == Select::NewestDate {
         let newest = objects.iter().filter_map(|o| newest_date(&o.meta.key)).max().ok_or_else(|| SourceError::Glob {
@@ -78,22 +136,85 @@ pub fn expand(pattern: &str, select: Select, storage: &Storage) -> Result<Vec<In
 }
 
 fn expand_local(pattern: &str) -> Result<Vec<InputObject>, SourceError> {
-    let glob_err = |e: String| SourceError::Glob { pattern: pattern.into(), message: e };
+    let glob_err = |e: String| SourceError::Glob {
+        pattern: pattern.into(),
+        message: e,
+    };
     let store: Arc<dyn Store> = Arc::new(LocalStore::new(Default::default()));
+    let folder = literal_folder(pattern);
     let mut objects = Vec::new();
     for entry in glob::glob(pattern).map_err(|e| glob_err(e.to_string()))? {
         let path = entry.map_err(|e| glob_err(e.to_string()))?;
+        stays_inside(&path, &folder).map_err(glob_err)?;
         let key = path.to_string_lossy().into_owned();
         if let Some(meta) = store.head(&key).map_err(SourceError::Store)? {
-            objects.push(InputObject { uri: key, meta, store: store.clone() });
+            objects.push(InputObject::new(key, meta, store.clone()));
         }
     }
     objects.sort_by(|a, b| a.uri.cmp(&b.uri));
     Ok(objects)
 }
 
+/// Every regular file below a local folder, in key order. Symbolic links are not followed
+/// at all, so nothing outside the folder is listed (ingest sources).
+pub fn list_folder(folder: &str) -> Result<Vec<InputObject>, SourceError> {
+    let store: Arc<dyn Store> = Arc::new(LocalStore::new(folder.into()));
+    let metas = store.list("").map_err(SourceError::Store)?;
+    let objects: Vec<InputObject> = metas
+        .into_iter()
+        .map(|meta| InputObject::new(store.uri(&meta.key), meta, store.clone()))
+        .collect();
+    match objects.is_empty() {
+        true => Err(SourceError::NoFiles {
+            pattern: format!("{folder}/**"),
+        }),
+        false => Ok(objects),
+    }
+}
+
+/// The folder a local pattern names: its path up to the first glob character (for a
+/// plain file, the file's folder).
+fn literal_folder(pattern: &str) -> std::path::PathBuf {
+    let literal: std::path::PathBuf = std::path::Path::new(pattern)
+        .components()
+        .take_while(|c| !c.as_os_str().to_string_lossy().contains(['*', '?', '[']))
+        .collect();
+    let is_plain_file = literal.as_os_str().len() == pattern.len();
+    match is_plain_file {
+        true => literal
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default(),
+        false => literal,
+    }
+}
+
+/// Refuses a match that a symbolic link takes out of the pattern's folder.
+fn stays_inside(path: &std::path::Path, folder: &std::path::Path) -> Result<(), String> {
+    let folder = if folder.as_os_str().is_empty() {
+        std::path::Path::new(".")
+    } else {
+        folder
+    };
+    let (Ok(real), Ok(root)) = (path.canonicalize(), folder.canonicalize()) else {
+        return Ok(()); // gone since the glob listed it: reading it reports that
+    };
+    match real.starts_with(&root) {
+        true => Ok(()),
+        false => Err(format!(
+            "{} leads to {} through a symbolic link, outside {}; name the file itself",
+            path.display(),
+            real.display(),
+            root.display()
+        )),
+    }
+}
+
 /// Opens an object as its decompressed bytes, without a leading UTF-8 BOM.
-pub fn open_decompressed(object: &InputObject, compression: Compression) -> Result<Box<dyn BufRead + Send>, SourceError> {
+pub fn open_decompressed(
+    object: &InputObject,
+    compression: Compression,
+) -> Result<Box<dyn BufRead + Send>, SourceError> {
     let uri = object.uri.as_str();
     let mut raw = BufReader::with_capacity(READ_BUFFER, object.open()?);
     let gzip = match compression {
@@ -105,7 +226,10 @@ pub fn open_decompressed(object: &InputObject, compression: Compression) -> Resu
         }
     };
     let mut reader: Box<dyn BufRead + Send> = if gzip {
-        Box::new(BufReader::with_capacity(READ_BUFFER, MultiGzDecoder::new(raw)))
+        Box::new(BufReader::with_capacity(
+            READ_BUFFER,
+            MultiGzDecoder::new(raw),
+        ))
     } else {
         Box::new(raw)
     };
@@ -126,7 +250,11 @@ fn skip_bom(reader: &mut Box<dyn BufRead + Send>) -> std::io::Result<()> {
         head[seen..seen + take].copy_from_slice(&buf[..take]);
         if head[..seen + take] != UTF8_BOM[..seen + take] {
             // Not a BOM: nothing consumed unless an earlier partial match was (never for real data).
-            return if seen == 0 { Ok(()) } else { Err(std::io::Error::other("truncated byte order mark")) };
+            return if seen == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::other("truncated byte order mark"))
+            };
         }
         reader.consume(take);
         seen += take;
@@ -144,9 +272,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(name);
         std::fs::write(&path, bytes).unwrap();
-        let object = expand(&path.to_string_lossy(), Select::All, &Storage::local()).unwrap().remove(0);
+        let object = expand(&path.to_string_lossy(), Select::All, &Storage::local())
+            .unwrap()
+            .remove(0);
         let mut out = Vec::new();
-        open_decompressed(&object, compression).unwrap().read_to_end(&mut out).unwrap();
+        open_decompressed(&object, compression)
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap();
         out
     }
 
@@ -158,7 +291,10 @@ mod tests {
 
     #[test]
     fn bom_is_dropped_once() {
-        assert_eq!(read(b"\xef\xbb\xbfa,b\n", "x.csv", Compression::Auto), b"a,b\n");
+        assert_eq!(
+            read(b"\xef\xbb\xbfa,b\n", "x.csv", Compression::Auto),
+            b"a,b\n"
+        );
         assert_eq!(read(b"a,b\n", "x.csv", Compression::Auto), b"a,b\n");
         assert_eq!(read(b"\xef\xbb", "x.csv", Compression::Auto), b"");
     }
@@ -168,7 +304,10 @@ mod tests {
         let mut two = gzip(b"a\n1\n");
         two.extend(gzip(b"2\n"));
         assert_eq!(read(&two, "data.bin", Compression::Auto), b"a\n1\n2\n");
-        assert_eq!(read(&gzip(b"\xef\xbb\xbfa\n"), "x.csv.gz", Compression::Gzip), b"a\n");
+        assert_eq!(
+            read(&gzip(b"\xef\xbb\xbfa\n"), "x.csv.gz", Compression::Gzip),
+            b"a\n"
+        );
         assert_eq!(read(b"plain", "x.csv", Compression::None), b"plain");
     }
 }

@@ -16,6 +16,6 @@ mod types;
 
 pub use csv_reader::{CsvInput, SourceBatch};
 pub use error::SourceError;
+pub use files::{expand, list_folder, open_decompressed, InputObject};
 pub use options::{Compression, CsvOptions, InputSpec, Select};
 pub use types::{parse_type, type_name};
-pub use files::{expand, open_decompressed, InputObject};

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use arrow::datatypes::DataType;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::types::parse_type;
 
@@ -27,7 +27,7 @@ pub struct InputSpec {
     pub csv: CsvOptions,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CsvOptions {
     #[serde(default = "default_delimiter")]
@@ -56,6 +56,10 @@ pub struct CsvOptions {
     pub infer: bool,
     #[serde(default)]
     pub compression: Compression,
+    /// The largest record in MiB (a line, or a quoted field over lines): a bigger one is a
+    /// data error, so a hostile file can't make the reader hold gigabytes.
+    #[serde(default = "default_max_record_mib")]
+    pub max_record_mib: u64,
     /// For spreadsheets (`.xlsx`, `.xlsm`, `.xlsb`, `.xls`, `.ods`): the sheet to read
     /// (default: the first). Setting it also makes a file of any name a spreadsheet.
     pub sheet: Option<String>,
@@ -72,7 +76,7 @@ pub enum Select {
     NewestDate,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Compression {
     /// gzip when the file ends in `.gz` or starts with the gzip magic bytes.
@@ -80,6 +84,10 @@ pub enum Compression {
     Auto,
     Gzip,
     None,
+}
+
+fn default_max_record_mib() -> u64 {
+    64
 }
 
 fn default_delimiter() -> char {
@@ -102,6 +110,9 @@ impl CsvOptions {
     }
 
     pub fn check(&self) -> Result<(), String> {
+        if self.max_record_mib == 0 {
+            return Err("max_record_mib must be at least 1".into());
+        }
         for (what, c) in [("delimiter", self.delimiter), ("quote", self.quote)] {
             if !c.is_ascii() {
                 return Err(format!("{what} must be one ASCII character, got {c:?}"));
@@ -118,7 +129,8 @@ impl CsvOptions {
 
     /// The declared type of a column, if any.
     pub fn declared_type(&self, column: &str) -> Option<DataType> {
-        self.types.get(column).map(|t| parse_type(t).expect("checked at load"))
+        self.types
+            .get(column)
+            .map(|t| parse_type(t).expect("checked at load"))
     }
 }
-

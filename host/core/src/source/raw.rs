@@ -13,7 +13,10 @@ impl RawColumn {
     fn with_capacity(rows: usize) -> Self {
         let mut offsets = Vec::with_capacity(rows + 1);
         offsets.push(0);
-        RawColumn { data: Vec::with_capacity(rows * 8), offsets }
+        RawColumn {
+            data: Vec::with_capacity(rows * 8),
+            offsets,
+        }
     }
 
     #[inline]
@@ -43,7 +46,9 @@ pub(crate) struct RawBatch {
 impl RawBatch {
     pub fn new(columns: usize, rows: usize) -> Self {
         RawBatch {
-            columns: (0..columns).map(|_| RawColumn::with_capacity(rows)).collect(),
+            columns: (0..columns)
+                .map(|_| RawColumn::with_capacity(rows))
+                .collect(),
             lines: Vec::with_capacity(rows),
         }
     }

@@ -10,14 +10,17 @@ use calamine::{open_workbook_auto_from_rs, Data, Range, Reader};
 use super::csv_reader::column_names;
 use super::files::InputObject;
 use super::raw::RawBatch;
-use super::SourceError;
 use super::CsvOptions;
+use super::SourceError;
 
 /// File name endings read as spreadsheets.
 const EXTENSIONS: [&str; 5] = [".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"];
 
 pub(crate) fn is_spreadsheet(uri: &str, options: &CsvOptions) -> bool {
-    options.sheet.is_some() || EXTENSIONS.iter().any(|e| uri.to_ascii_lowercase().ends_with(e))
+    options.sheet.is_some()
+        || EXTENSIONS
+            .iter()
+            .any(|e| uri.to_ascii_lowercase().ends_with(e))
 }
 
 /// One sheet, loaded whole (spreadsheets hold at most ~1M rows), read out in batches.
@@ -35,18 +38,36 @@ pub(crate) struct SheetReader {
 impl SheetReader {
     pub fn open(object: &InputObject, options: &CsvOptions) -> Result<Self, SourceError> {
         let mut bytes = Vec::new();
-        object.open()?.read_to_end(&mut bytes).map_err(|e| SourceError::io(&object.uri, e))?;
-        let bad = |message: String| SourceError::Schema { file: object.uri.clone(), message };
-        let mut workbook = open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| bad(format!("not a readable spreadsheet: {e}")))?;
+        object
+            .open()?
+            .read_to_end(&mut bytes)
+            .map_err(|e| SourceError::io(&object.uri, e))?;
+        let bad = |message: String| SourceError::Schema {
+            file: object.uri.clone(),
+            message,
+        };
+        let mut workbook = open_workbook_auto_from_rs(Cursor::new(bytes))
+            .map_err(|e| bad(format!("not a readable spreadsheet: {e}")))?;
         let sheets = workbook.sheet_names();
         let sheet = match &options.sheet {
             Some(name) if sheets.contains(name) => name.clone(),
             Some(name) => return Err(bad(format!("no sheet `{name}` (sheets: {sheets:?})"))),
-            None => sheets.first().cloned().ok_or_else(|| bad("the workbook has no sheets".into()))?,
+            None => sheets
+                .first()
+                .cloned()
+                .ok_or_else(|| bad("the workbook has no sheets".into()))?,
         };
-        let range = workbook.worksheet_range(&sheet).map_err(|e| bad(format!("sheet `{sheet}`: {e}")))?;
+        let range = workbook
+            .worksheet_range(&sheet)
+            .map_err(|e| bad(format!("sheet `{sheet}`: {e}")))?;
         let first_row = range.start().map(|(row, _)| row as u64 + 1).unwrap_or(1);
-        let mut reader = SheetReader { path: format!("{}[{sheet}]", object.uri), names: Vec::new(), range, next: 0, first_row };
+        let mut reader = SheetReader {
+            path: format!("{}[{sheet}]", object.uri),
+            names: Vec::new(),
+            range,
+            next: 0,
+            first_row,
+        };
         reader.names = reader.read_names(options)?;
         Ok(reader)
     }
@@ -70,22 +91,41 @@ impl SheetReader {
             let index = self.next;
             self.next += 1;
             let line = self.first_row + index as u64;
-            let cells: Vec<&Data> = (0..self.range.width()).map(|c| self.range.get((index, c)).unwrap_or(&Data::Empty)).collect();
+            let cells: Vec<&Data> = (0..self.range.width())
+                .map(|c| self.range.get((index, c)).unwrap_or(&Data::Empty))
+                .collect();
             if cells.iter().all(|c| matches!(c, Data::Empty)) {
                 continue;
             }
-            if let Some(extra) = cells.iter().skip(width).position(|c| !matches!(c, Data::Empty)) {
+            if let Some(extra) = cells
+                .iter()
+                .skip(width)
+                .position(|c| !matches!(c, Data::Empty))
+            {
                 return Err(SourceError::Malformed {
                     file: self.path.clone(),
                     line,
-                    message: format!("expected {width} fields, found a value in column {}", width + extra + 1),
+                    message: format!(
+                        "expected {width} fields, found a value in column {}",
+                        width + extra + 1
+                    ),
                 });
             }
-            for (column, cell) in raw.columns.iter_mut().zip(cells.iter().copied().chain(std::iter::repeat(&Data::Empty))) {
+            for (column, cell) in raw
+                .columns
+                .iter_mut()
+                .zip(cells.iter().copied().chain(std::iter::repeat(&Data::Empty)))
+            {
                 if let Data::Error(e) = cell {
-                    return Err(SourceError::Malformed { file: self.path.clone(), line, message: format!("a cell holds the error {e}") });
+                    return Err(SourceError::Malformed {
+                        file: self.path.clone(),
+                        line,
+                        message: format!("a cell holds the error {e}"),
+                    });
                 }
-                column.push(cell_text(cell).as_bytes()).map_err(|_| SourceError::column_too_large(&self.path, line))?;
+                column
+                    .push(cell_text(cell).as_bytes())
+                    .map_err(|_| SourceError::column_too_large(&self.path, line))?;
             }
             raw.lines.push(line);
         }
@@ -113,13 +153,28 @@ fn cell_text(cell: &Data) -> String {
 fn excel_datetime(serial: f64) -> String {
     let days = serial.floor() as i64;
     let seconds = ((serial - serial.floor()) * 86_400.0).round() as i64;
-    let (days, seconds) = if seconds == 86_400 { (days + 1, 0) } else { (days, seconds) };
-    let date = time::Date::from_julian_day((days - 25_569 + 2_440_588) as i32).unwrap_or(time::Date::MIN);
-    let ymd = format!("{:04}-{:02}-{:02}", date.year(), date.month() as u8, date.day());
+    let (days, seconds) = if seconds == 86_400 {
+        (days + 1, 0)
+    } else {
+        (days, seconds)
+    };
+    let date =
+        time::Date::from_julian_day((days - 25_569 + 2_440_588) as i32).unwrap_or(time::Date::MIN);
+    let ymd = format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        date.month() as u8,
+        date.day()
+    );
     if seconds == 0 {
         ymd
     } else {
-        format!("{ymd} {:02}:{:02}:{:02}", seconds / 3600, seconds / 60 % 60, seconds % 60)
+        format!(
+            "{ymd} {:02}:{:02}:{:02}",
+            seconds / 3600,
+            seconds / 60 % 60,
+            seconds % 60
+        )
     }
 }
 

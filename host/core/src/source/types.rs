@@ -19,7 +19,11 @@ pub fn type_name(data_type: &DataType) -> Option<&'static str> {
         DataType::Float64 => "float64",
         DataType::Date32 => "date32",
         DataType::Timestamp(TimeUnit::Microsecond, None) => "timestamp",
-        DataType::Timestamp(TimeUnit::Microsecond, Some(tz)) if tz.as_ref() == "UTC" || tz.as_ref() == "+00:00" => "timestamp_utc",
+        DataType::Timestamp(TimeUnit::Microsecond, Some(tz))
+            if tz.as_ref() == "UTC" || tz.as_ref() == "+00:00" =>
+        {
+            "timestamp_utc"
+        }
         _ => return None,
     })
 }
@@ -41,7 +45,9 @@ pub fn parse_type(name: &str) -> Result<DataType, String> {
         "float64" | "double" => DataType::Float64,
         "date32" | "date" => DataType::Date32,
         "timestamp" | "timestamp_us" => DataType::Timestamp(TimeUnit::Microsecond, None),
-        "timestamp_utc" | "timestamptz" => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        "timestamp_utc" | "timestamptz" => {
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+        }
         other => return Err(format!("unknown type `{other}`")),
     })
 }

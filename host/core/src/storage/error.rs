@@ -10,7 +10,11 @@ pub enum StoreError {
     #[error("{uri}: the object changed while it was being read (ETag {etag} no longer matches)")]
     Changed { uri: String, etag: String },
     #[error("{uri}: {operation} failed: {message}")]
-    Request { uri: String, operation: &'static str, message: String },
+    Request {
+        uri: String,
+        operation: &'static str,
+        message: String,
+    },
     #[error("{uri}: {source}")]
     Io { uri: String, source: std::io::Error },
     #[error("invalid location `{location}`: {message}")]
@@ -19,7 +23,10 @@ pub enum StoreError {
 
 impl StoreError {
     pub fn io(uri: impl Into<String>, source: std::io::Error) -> Self {
-        StoreError::Io { uri: uri.into(), source }
+        StoreError::Io {
+            uri: uri.into(),
+            source,
+        }
     }
 
     /// Turns the error into an `io::Error` for `Read`/`Write` implementations, keeping the

@@ -2,7 +2,7 @@
 //! absent) and an exclusive `flock` around compare-and-swap, so the lock and the registry
 //! work on local folders exactly as on S3.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -29,6 +29,24 @@ impl LocalStore {
             self.root.join(key)
         }
     }
+
+    /// The path of a key, refused when the key would leave the root (`..`, an absolute
+    /// path). A store without a root takes any path: its keys are the user's own paths.
+    fn inside(&self, key: &str) -> Result<PathBuf, StoreError> {
+        use std::path::Component;
+        let escapes = || {
+            Path::new(key)
+                .components()
+                .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+        };
+        if !self.root.as_os_str().is_empty() && escapes() {
+            return Err(StoreError::Location {
+                location: key.to_string(),
+                message: format!("resolves outside {}", self.root.display()),
+            });
+        }
+        Ok(self.path(key))
+    }
 }
 
 /// Content hash: a local ETag that, like S3's, changes whenever the bytes do.
@@ -51,26 +69,25 @@ fn ensure_parent(path: &Path) -> Result<(), StoreError> {
     }
 }
 
-/// Holds an exclusive advisory lock on `<dir>/.<name>.lock` while alive.
+/// Holds an exclusive advisory lock on the key's folder while alive: a compare-and-swap
+/// is short, and locking the folder itself leaves no lock file behind.
 struct KeyLock {
-    _file: File,
+    _dir: File,
 }
 
 impl KeyLock {
     fn acquire(path: &Path) -> Result<Self, StoreError> {
-        let name = path.file_name().unwrap_or_default().to_string_lossy();
-        let lock_path = path.with_file_name(format!(".{name}.lock"));
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| StoreError::io(lock_path.display().to_string(), e))?;
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let uri = || dir.display().to_string();
+        let file = File::open(dir).map_err(|e| StoreError::io(uri(), e))?;
         // SAFETY: flock on a descriptor we own; released when the file closes.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(StoreError::io(lock_path.display().to_string(), std::io::Error::last_os_error()));
+            return Err(StoreError::io(uri(), std::io::Error::last_os_error()));
         }
-        Ok(KeyLock { _file: file })
+        Ok(KeyLock { _dir: file })
     }
 }
 
@@ -81,13 +98,21 @@ impl Store for LocalStore {
 
     fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
         let mut found = Vec::new();
-        let start = self.path(prefix);
+        let start = self.inside(prefix)?;
         // A prefix may end inside a file name: walk from its folder and filter.
-        let dir = if prefix.is_empty() || prefix.ends_with('/') { start.clone() } else { start.parent().map(Path::to_path_buf).unwrap_or_default() };
+        let dir = if prefix.is_empty() || prefix.ends_with('/') {
+            start.clone()
+        } else {
+            start.parent().map(Path::to_path_buf).unwrap_or_default()
+        };
         walk(&dir, &mut |path| {
-            let Ok(rel) = path.strip_prefix(&self.root) else { return };
+            let Ok(rel) = path.strip_prefix(&self.root) else {
+                return;
+            };
             let key = rel.to_string_lossy().into_owned();
-            let hidden = rel.components().any(|c| c.as_os_str().to_string_lossy().starts_with('.'));
+            let hidden = rel
+                .components()
+                .any(|c| c.as_os_str().to_string_lossy().starts_with('.'));
             if key.starts_with(prefix) && !hidden {
                 if let Ok(Some(meta)) = self.head(&key) {
                     found.push(meta);
@@ -100,10 +125,14 @@ impl Store for LocalStore {
     }
 
     fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
-        let path = self.path(key);
+        let path = self.inside(key)?;
         match std::fs::metadata(&path) {
             Ok(m) if m.is_file() => {
-                let mtime = m.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).unwrap_or_default();
+                let mtime = m
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .unwrap_or_default();
                 Ok(Some(ObjectMeta {
                     key: key.into(),
                     size: m.len(),
@@ -118,15 +147,18 @@ impl Store for LocalStore {
     }
 
     fn get(&self, key: &str) -> Result<Option<Fetched>, StoreError> {
-        match std::fs::read(self.path(key)) {
-            Ok(body) => Ok(Some(Fetched { etag: etag_of(&body), body: body.into() })),
+        match std::fs::read(self.inside(key)?) {
+            Ok(body) => Ok(Some(Fetched {
+                etag: etag_of(&body),
+                body: body.into(),
+            })),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(StoreError::io(self.uri(key), e)),
         }
     }
 
     fn put(&self, key: &str, body: Bytes, when: Precondition) -> Result<String, StoreError> {
-        let path = self.path(key);
+        let path = self.inside(key)?;
         let uri = self.uri(key);
         ensure_parent(&path)?;
         let etag = etag_of(&body);
@@ -135,16 +167,20 @@ impl Store for LocalStore {
         let result = match when {
             Precondition::IfAbsent => match std::fs::hard_link(&tmp, &path) {
                 Ok(()) => Ok(etag),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(StoreError::Conflict { uri }),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    Err(StoreError::Conflict { uri })
+                }
                 Err(e) => Err(StoreError::io(uri, e)),
             },
-            Precondition::None => std::fs::rename(&tmp, &path).map(|_| etag).map_err(|e| StoreError::io(uri, e)),
+            Precondition::None => std::fs::rename(&tmp, &path)
+                .map(|_| etag)
+                .map_err(|e| StoreError::io(uri, e)),
             Precondition::IfMatch(expected) => {
                 let _lock = KeyLock::acquire(&path)?;
                 match self.get(key)? {
-                    Some(current) if current.etag == expected => {
-                        std::fs::rename(&tmp, &path).map(|_| etag).map_err(|e| StoreError::io(uri, e))
-                    }
+                    Some(current) if current.etag == expected => std::fs::rename(&tmp, &path)
+                        .map(|_| etag)
+                        .map_err(|e| StoreError::io(uri, e)),
                     Some(_) => Err(StoreError::Conflict { uri }),
                     None => Err(StoreError::NotFound { uri }),
                 }
@@ -155,7 +191,7 @@ impl Store for LocalStore {
     }
 
     fn delete(&self, key: &str, when: Precondition) -> Result<(), StoreError> {
-        let path = self.path(key);
+        let path = self.inside(key)?;
         let uri = self.uri(key);
         let _lock = match &when {
             Precondition::IfMatch(_) => Some(KeyLock::acquire(&path)?),
@@ -176,16 +212,21 @@ impl Store for LocalStore {
     }
 
     fn open(&self, meta: &ObjectMeta) -> Result<Box<dyn Read + Send>, StoreError> {
-        let file = File::open(self.path(&meta.key)).map_err(|e| StoreError::io(self.uri(&meta.key), e))?;
+        let file = File::open(self.inside(&meta.key)?)
+            .map_err(|e| StoreError::io(self.uri(&meta.key), e))?;
         Ok(Box::new(file))
     }
 
     fn create(&self, key: &str) -> Result<Box<dyn ObjectWriter>, StoreError> {
-        let path = self.path(key);
+        let path = self.inside(key)?;
         ensure_parent(&path)?;
         let tmp = temp_beside(&path);
         let file = File::create(&tmp).map_err(|e| StoreError::io(tmp.display().to_string(), e))?;
-        Ok(Box::new(LocalWriter { file: Some(BufWriter::with_capacity(1 << 20, file)), tmp, path }))
+        Ok(Box::new(LocalWriter {
+            file: Some(BufWriter::with_capacity(1 << 20, file)),
+            tmp,
+            path,
+        }))
     }
 }
 
@@ -202,11 +243,14 @@ fn walk(dir: &Path, visit: &mut dyn FnMut(&Path)) -> std::io::Result<()> {
         Err(e) => return Err(e),
     };
     for entry in entries {
-        let path = entry?.path();
-        if path.is_dir() {
-            walk(&path, visit)?;
-        } else {
-            visit(&path);
+        let entry = entry?;
+        // Symbolic links are not followed: a listing stays inside its folder (a link to
+        // `/proc/self/environ` in an ingest source would copy the environment out).
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            walk(&entry.path(), visit)?;
+        } else if kind.is_file() {
+            visit(&entry.path());
         }
     }
     Ok(())
@@ -231,11 +275,20 @@ impl Write for LocalWriter {
 impl ObjectWriter for LocalWriter {
     fn stage(mut self: Box<Self>) -> Result<Box<dyn StagedObject>, StoreError> {
         let uri = self.tmp.display().to_string();
-        let file = self.file.take().expect("staged once").into_inner().map_err(|e| StoreError::io(&uri, e.into_error()))?;
+        let file = self
+            .file
+            .take()
+            .expect("staged once")
+            .into_inner()
+            .map_err(|e| StoreError::io(&uri, e.into_error()))?;
         file.sync_all().map_err(|e| StoreError::io(&uri, e))?;
         let bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
         let tmp = std::mem::take(&mut self.tmp);
-        Ok(Box::new(LocalStaged { tmp, path: self.path.clone(), bytes }))
+        Ok(Box::new(LocalStaged {
+            tmp,
+            path: self.path.clone(),
+            bytes,
+        }))
     }
 }
 
@@ -261,7 +314,8 @@ impl StagedObject for LocalStaged {
     /// Renames into place (atomic on one filesystem) and syncs the folder.
     fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
         let tmp = std::mem::take(&mut self.tmp);
-        std::fs::rename(&tmp, &self.path).map_err(|e| StoreError::io(self.path.display().to_string(), e))?;
+        std::fs::rename(&tmp, &self.path)
+            .map_err(|e| StoreError::io(self.path.display().to_string(), e))?;
         if let Some(dir) = self.path.parent() {
             if let Ok(d) = File::open(dir) {
                 let _ = d.sync_all();
@@ -284,15 +338,59 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_key_that_leaves_the_root_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().join("root"));
+        for key in ["../x", "a/../../x", "/etc/passwd"] {
+            let put = store.put(key, Bytes::from_static(b"x"), Precondition::None);
+            assert!(
+                matches!(put, Err(StoreError::Location { .. })),
+                "{key}: {put:?}"
+            );
+            assert!(
+                matches!(store.get(key), Err(StoreError::Location { .. })),
+                "{key}"
+            );
+            assert!(store.create(key).is_err(), "{key}");
+        }
+        assert!(!dir.path().join("x").exists());
+        store
+            .put("a/b.txt", Bytes::from_static(b"x"), Precondition::None)
+            .unwrap();
+        assert!(dir.path().join("root/a/b.txt").exists());
+    }
+
+    #[test]
     fn conditional_writes_behave_like_s3() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::new(dir.path().into());
-        let first = store.put("a/k", Bytes::from_static(b"1"), Precondition::IfAbsent).unwrap();
-        assert!(matches!(store.put("a/k", Bytes::from_static(b"2"), Precondition::IfAbsent), Err(StoreError::Conflict { .. })));
-        let second = store.put("a/k", Bytes::from_static(b"2"), Precondition::IfMatch(first.clone())).unwrap();
-        assert!(matches!(store.put("a/k", Bytes::from_static(b"3"), Precondition::IfMatch(first)), Err(StoreError::Conflict { .. })));
+        let first = store
+            .put("a/k", Bytes::from_static(b"1"), Precondition::IfAbsent)
+            .unwrap();
+        assert!(matches!(
+            store.put("a/k", Bytes::from_static(b"2"), Precondition::IfAbsent),
+            Err(StoreError::Conflict { .. })
+        ));
+        let second = store
+            .put(
+                "a/k",
+                Bytes::from_static(b"2"),
+                Precondition::IfMatch(first.clone()),
+            )
+            .unwrap();
+        assert!(matches!(
+            store.put(
+                "a/k",
+                Bytes::from_static(b"3"),
+                Precondition::IfMatch(first)
+            ),
+            Err(StoreError::Conflict { .. })
+        ));
         assert_eq!(store.get("a/k").unwrap().unwrap().body.as_ref(), b"2");
-        assert!(matches!(store.delete("a/k", Precondition::IfMatch("nope".into())), Err(StoreError::Conflict { .. })));
+        assert!(matches!(
+            store.delete("a/k", Precondition::IfMatch("nope".into())),
+            Err(StoreError::Conflict { .. })
+        ));
         store.delete("a/k", Precondition::IfMatch(second)).unwrap();
         assert!(store.get("a/k").unwrap().is_none());
     }
@@ -302,9 +400,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::new(dir.path().into());
         for key in ["t/v1.json", "t/v2.json", "u/x", "t/.v3.json.tmp"] {
-            store.put(key, Bytes::from_static(b"x"), Precondition::None).unwrap();
+            store
+                .put(key, Bytes::from_static(b"x"), Precondition::None)
+                .unwrap();
         }
-        let keys: Vec<_> = store.list("t/v").unwrap().into_iter().map(|m| m.key).collect();
+        let keys: Vec<_> = store
+            .list("t/v")
+            .unwrap()
+            .into_iter()
+            .map(|m| m.key)
+            .collect();
         assert_eq!(keys, ["t/v1.json", "t/v2.json"]);
     }
 
@@ -317,7 +422,10 @@ mod tests {
         let staged = w.stage().unwrap();
         assert!(store.head("o/f.parquet").unwrap().is_none());
         staged.commit().unwrap();
-        assert_eq!(store.get("o/f.parquet").unwrap().unwrap().body.as_ref(), b"data");
+        assert_eq!(
+            store.get("o/f.parquet").unwrap().unwrap().body.as_ref(),
+            b"data"
+        );
         let mut dropped = store.create("o/g.parquet").unwrap();
         dropped.write_all(b"x").unwrap();
         drop(dropped);

@@ -16,17 +16,32 @@ impl Location {
     pub fn parse(text: &str, base: &Path) -> Result<Self, StoreError> {
         let Some(rest) = text.strip_prefix("s3://") else {
             let path = Path::new(text);
-            return Ok(Location::Local(if path.is_absolute() { path.into() } else { base.join(path) }));
+            return Ok(Location::Local(if path.is_absolute() {
+                path.into()
+            } else {
+                base.join(path)
+            }));
         };
         let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
-        let bad = |message: &str| StoreError::Location { location: text.into(), message: message.into() };
+        let bad = |message: &str| StoreError::Location {
+            location: text.into(),
+            message: message.into(),
+        };
         if bucket.len() < 3 || bucket.len() > 63 {
             return Err(bad("an S3 bucket name has 3 to 63 characters"));
         }
-        if !bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.') {
-            return Err(bad("an S3 bucket name has only lowercase letters, digits, `-` and `.`"));
+        if !bucket
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        {
+            return Err(bad(
+                "an S3 bucket name has only lowercase letters, digits, `-` and `.`",
+            ));
         }
-        Ok(Location::S3 { bucket: bucket.into(), key: key.into() })
+        Ok(Location::S3 {
+            bucket: bucket.into(),
+            key: key.into(),
+        })
     }
 
     pub fn is_s3(&self) -> bool {
@@ -37,7 +52,10 @@ impl Location {
     pub fn join(&self, child: &str) -> Location {
         match self {
             Location::Local(path) => Location::Local(path.join(child)),
-            Location::S3 { bucket, key } => Location::S3 { bucket: bucket.clone(), key: join_key(key, child) },
+            Location::S3 { bucket, key } => Location::S3 {
+                bucket: bucket.clone(),
+                key: join_key(key, child),
+            },
         }
     }
 }
@@ -71,11 +89,23 @@ mod tests {
         let base = Path::new("/base");
         assert_eq!(
             Location::parse("s3://my-bucket/a/b.csv", base).unwrap(),
-            Location::S3 { bucket: "my-bucket".into(), key: "a/b.csv".into() }
+            Location::S3 {
+                bucket: "my-bucket".into(),
+                key: "a/b.csv".into()
+            }
         );
-        assert_eq!(Location::parse("s3://my-bucket", base).unwrap().to_string(), "s3://my-bucket/");
-        assert_eq!(Location::parse("in/x.csv", base).unwrap(), Location::Local("/base/in/x.csv".into()));
-        assert_eq!(Location::parse("/abs", base).unwrap(), Location::Local("/abs".into()));
+        assert_eq!(
+            Location::parse("s3://my-bucket", base).unwrap().to_string(),
+            "s3://my-bucket/"
+        );
+        assert_eq!(
+            Location::parse("in/x.csv", base).unwrap(),
+            Location::Local("/base/in/x.csv".into())
+        );
+        assert_eq!(
+            Location::parse("/abs", base).unwrap(),
+            Location::Local("/abs".into())
+        );
         assert!(Location::parse("s3://ab/x", base).is_err());
         assert!(Location::parse("s3://Upper/x", base).is_err());
     }

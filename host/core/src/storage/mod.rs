@@ -75,7 +75,12 @@ pub trait Store: Send + Sync {
 
     /// Copies `source` (an object of `from`) to `key` without the bytes passing through
     /// this process, when both stores can; `Ok(None)` when they can't.
-    fn copy_from(&self, _key: &str, _from: &dyn Store, _source: &ObjectMeta) -> Result<Option<u64>, StoreError> {
+    fn copy_from(
+        &self,
+        _key: &str,
+        _from: &dyn Store,
+        _source: &ObjectMeta,
+    ) -> Result<Option<u64>, StoreError> {
         Ok(None)
     }
 }
@@ -115,7 +120,9 @@ impl Storage {
 
     /// Local folders, and buckets opened by `buckets`.
     pub fn with_buckets(buckets: Arc<dyn Buckets>) -> Self {
-        Storage { buckets: Some(buckets) }
+        Storage {
+            buckets: Some(buckets),
+        }
     }
 
     /// The store holding a location, and the location's key inside it.

@@ -18,13 +18,22 @@ impl KeyGlob {
         let literal_end = pattern.find(['*', '?', '[', '{']).unwrap_or(pattern.len());
         let prefix = pattern[..literal_end].to_string();
         if literal_end == pattern.len() {
-            return Ok(KeyGlob { prefix, matcher: None });
+            return Ok(KeyGlob {
+                prefix,
+                matcher: None,
+            });
         }
         let glob = GlobBuilder::new(pattern)
             .literal_separator(true)
             .build()
-            .map_err(|e| StoreError::Location { location: pattern.into(), message: e.to_string() })?;
-        Ok(KeyGlob { prefix, matcher: Some(glob.compile_matcher()) })
+            .map_err(|e| StoreError::Location {
+                location: pattern.into(),
+                message: e.to_string(),
+            })?;
+        Ok(KeyGlob {
+            prefix,
+            matcher: Some(glob.compile_matcher()),
+        })
     }
 
     /// Whether the pattern has no wildcard, so it names one object.
@@ -75,9 +84,15 @@ mod tests {
         assert_eq!(g.prefix, "raw/");
         assert!(g.matches("raw/a.csv.gz"));
         assert!(!g.matches("raw/sub/a.csv.gz"));
-        assert!(KeyGlob::new("raw/**/*.csv").unwrap().matches("raw/x/y/a.csv"));
+        assert!(KeyGlob::new("raw/**/*.csv")
+            .unwrap()
+            .matches("raw/x/y/a.csv"));
         let literal = KeyGlob::new("raw/a.csv").unwrap();
-        assert!(literal.is_literal() && literal.matches("raw/a.csv") && !literal.matches("raw/a.csv.gz"));
+        assert!(
+            literal.is_literal()
+                && literal.matches("raw/a.csv")
+                && !literal.matches("raw/a.csv.gz")
+        );
     }
 
     #[test]

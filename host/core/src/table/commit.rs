@@ -12,12 +12,29 @@ pub(super) struct Committed {
     pub outputs: Vec<OutputReport>,
 }
 
-pub(super) fn commit(run: &TableRun, prepared: &Prepared, staged: Vec<Staged>) -> Result<Committed, TableError> {
+pub(super) fn commit(
+    run: &TableRun,
+    prepared: &Prepared,
+    staged: Vec<Staged>,
+) -> Result<Committed, TableError> {
     let mut files = Vec::with_capacity(staged.len());
-    for Staged { output, partition, key, file } in staged {
+    for Staged {
+        output,
+        partition,
+        key,
+        file,
+    } in staged
+    {
         let (rows, bytes) = (file.rows, file.bytes);
         let uri = file.commit()?;
-        files.push(ManifestFile { output, partition, uri, key, rows, bytes });
+        files.push(ManifestFile {
+            output,
+            partition,
+            uri,
+            key,
+            rows,
+            bytes,
+        });
     }
     let manifest = Manifest {
         unit: prepared.dataset.unit.clone(),
@@ -29,11 +46,20 @@ pub(super) fn commit(run: &TableRun, prepared: &Prepared, staged: Vec<Staged>) -
         inputs: prepared
             .inputs
             .iter()
-            .map(|i| (i.name.clone(), i.objects.iter().map(|o| (o.uri.clone(), o.identity())).collect()))
+            .map(|i| {
+                (
+                    i.name.clone(),
+                    i.objects
+                        .iter()
+                        .map(|o| (o.uri.clone(), o.identity()))
+                        .collect(),
+                )
+            })
             .collect(),
         files,
     };
     prepared.dataset.commit(&manifest, run.host.options.force)?;
+    remove_stale(prepared, &manifest)?;
     let outputs = manifest.files.into_iter().map(|f| OutputReport {
         name: f.output,
         path: f.uri,
@@ -41,15 +67,44 @@ pub(super) fn commit(run: &TableRun, prepared: &Prepared, staged: Vec<Staged>) -
         rows: f.rows,
         bytes: f.bytes,
     });
-    Ok(Committed { outputs: outputs.collect() })
+    Ok(Committed {
+        outputs: outputs.collect(),
+    })
+}
+
+/// Replace mode replaces the whole table: what the run before wrote and this one did not
+/// (its rejects, partitions this run has no rows for) goes.
+fn remove_stale(prepared: &Prepared, manifest: &Manifest) -> Result<(), TableError> {
+    let mut outputs: Vec<&str> = prepared
+        .info
+        .outputs
+        .iter()
+        .map(|o| o.name.as_str())
+        .collect();
+    outputs.push(REJECTS);
+    let kept: Vec<&str> = manifest.files.iter().map(|f| f.key.as_str()).collect();
+    for key in prepared.dataset.remove_stale(&outputs, &kept)? {
+        tracing::info!(file = %prepared.dataset.store.uri(&key), "removed: the previous run wrote it, this one did not");
+    }
+    Ok(())
 }
 
 impl Committed {
     /// The report with what was committed; rejects count as bytes, not as rows out.
     pub fn report(self, known: TableReport) -> TableReport {
-        let rows_out = self.outputs.iter().filter(|o| o.name != REJECTS).map(|o| o.rows).sum();
+        let rows_out = self
+            .outputs
+            .iter()
+            .filter(|o| o.name != REJECTS)
+            .map(|o| o.rows)
+            .sum();
         let bytes_out = self.outputs.iter().map(|o| o.bytes).sum();
-        TableReport { rows_out, bytes_out, outputs: self.outputs, ..known }
+        TableReport {
+            rows_out,
+            bytes_out,
+            outputs: self.outputs,
+            ..known
+        }
     }
 }
 
@@ -58,19 +113,33 @@ pub(super) fn provenance(run: &TableRun, prepared: &Prepared) -> Vec<(String, St
     let source: serde_json::Map<String, serde_json::Value> = prepared
         .inputs
         .iter()
-        .map(|i| (i.name.clone(), serde_json::json!(i.objects.iter().map(|o| o.uri.clone()).collect::<Vec<_>>())))
+        .map(|i| {
+            (
+                i.name.clone(),
+                serde_json::json!(i.objects.iter().map(|o| o.uri.clone()).collect::<Vec<_>>()),
+            )
+        })
         .collect();
     let info = &prepared.info;
     let mut entries = vec![
         ("sluice.table".into(), run.name.into()),
         ("sluice.run_id".into(), run.host.options.run_id.clone()),
         ("sluice.host.version".into(), crate::HOST_VERSION.into()),
-        ("sluice.contract.version".into(), info.contract_version.clone()),
+        (
+            "sluice.contract.version".into(),
+            info.contract_version.clone(),
+        ),
         ("sluice.plugin.name".into(), info.name.clone()),
         ("sluice.plugin.version".into(), info.version.clone()),
-        ("sluice.plugin.sha256".into(), prepared.plugin.sha256.clone()),
+        (
+            "sluice.plugin.sha256".into(),
+            prepared.plugin.sha256.clone(),
+        ),
         ("sluice.config.sha256".into(), prepared.config_sha256()),
-        ("sluice.source".into(), serde_json::Value::Object(source).to_string()),
+        (
+            "sluice.source".into(),
+            serde_json::Value::Object(source).to_string(),
+        ),
     ];
     if prepared.dataset.mode == CommitMode::Append {
         entries.push(("sluice.unit".into(), prepared.dataset.unit.clone()));
@@ -79,5 +148,8 @@ pub(super) fn provenance(run: &TableRun, prepared: &Prepared) -> Vec<(String, St
 }
 
 pub(super) fn now_micros() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
 }

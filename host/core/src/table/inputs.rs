@@ -38,12 +38,16 @@ pub(super) fn find_inputs<'a>(
         }
         None => {
             if let Some(unknown) = spec.inputs.keys().find(|k| !declared.contains(&k.as_str())) {
-                return Err(TableError::Config(format!("input `{unknown}` is not one the plugin takes ({declared:?})")));
+                return Err(TableError::Config(format!(
+                    "input `{unknown}` is not one the plugin takes ({declared:?})"
+                )));
             }
             declared
                 .iter()
                 .map(|d| {
-                    let input = spec.inputs.get(*d).ok_or_else(|| TableError::Config(format!("the plugin needs input `{d}`")))?;
+                    let input = spec.inputs.get(*d).ok_or_else(|| {
+                        TableError::Config(format!("the plugin needs input `{d}`"))
+                    })?;
                     Ok((d.to_string(), input))
                 })
                 .collect::<Result<_, TableError>>()?
@@ -52,12 +56,21 @@ pub(super) fn find_inputs<'a>(
     bound
         .into_iter()
         .map(|(name, input)| {
-            let objects = match &input.from_registry {
-                Some(of) => from_registry(&name, of, versioned, storage)?,
-                None => crate::source::expand(&input.path, input.select, storage)
-                    .map_err(|source| TableError::Source { input: name.clone(), source })?,
-            };
-            Ok(FoundInput { name, spec: input, objects })
+            let objects =
+                match &input.from_registry {
+                    Some(of) => from_registry(&name, of, versioned, storage)?,
+                    None => crate::source::expand(&input.path, input.select, storage).map_err(
+                        |source| TableError::Source {
+                            input: name.clone(),
+                            source,
+                        },
+                    )?,
+                };
+            Ok(FoundInput {
+                name,
+                spec: input,
+                objects,
+            })
         })
         .collect()
 }
@@ -70,29 +83,52 @@ fn from_registry(
     versioned: Option<&Versioned>,
     storage: &Storage,
 ) -> Result<Vec<InputObject>, TableError> {
-    let Versioned { registry, version } =
-        versioned.ok_or_else(|| TableError::Config("`from_registry` needs the table's `version`".into()))?;
+    let Versioned { registry, version } = versioned
+        .ok_or_else(|| TableError::Config("`from_registry` needs the table's `version`".into()))?;
     let Some(base) = registry.latest_succeeded_before(version)? else {
-        tracing::info!(input = name, version, "no earlier successful version: the input is empty");
+        tracing::info!(
+            input = name,
+            version,
+            "no earlier successful version: the input is empty"
+        );
         return Ok(Vec::new());
     };
-    let uris = base.inputs.iter().find(|(n, _)| n == of).map(|(_, u)| u.clone()).ok_or_else(|| {
-        TableError::Config(format!("version {} recorded no input `{of}` (it has {:?})", base.version, base.inputs.iter().map(|i| &i.0).collect::<Vec<_>>()))
-    })?;
+    let uris = base
+        .inputs
+        .iter()
+        .find(|(n, _)| n == of)
+        .map(|(_, u)| u.clone())
+        .ok_or_else(|| {
+            TableError::Config(format!(
+                "version {} recorded no input `{of}` (it has {:?})",
+                base.version,
+                base.inputs.iter().map(|i| &i.0).collect::<Vec<_>>()
+            ))
+        })?;
     tracing::info!(input = name, base = %base.version, files = uris.len(), "read from the version registry");
     uris.iter()
         .map(|uri| {
-            let mut found = crate::source::expand(uri, Select::All, storage)
-                .map_err(|source| TableError::Source { input: name.into(), source })?;
+            let mut found = crate::source::expand(uri, Select::All, storage).map_err(|source| {
+                TableError::Source {
+                    input: name.into(),
+                    source,
+                }
+            })?;
             match found.len() {
                 1 => Ok(found.remove(0)),
-                _ => Err(TableError::Config(format!("version {}'s input {uri} is no longer a single object", base.version))),
+                _ => Err(TableError::Config(format!(
+                    "version {}'s input {uri} is no longer a single object",
+                    base.version
+                ))),
             }
         })
         .collect()
 }
 
-pub(super) fn open_inputs(found: &[FoundInput], batch_rows: usize) -> Result<Vec<OpenInput>, TableError> {
+pub(super) fn open_inputs(
+    found: &[FoundInput],
+    batch_rows: usize,
+) -> Result<Vec<OpenInput>, TableError> {
     found
         .iter()
         .map(|input| {
@@ -109,4 +145,3 @@ pub(super) fn open_inputs(found: &[FoundInput], batch_rows: usize) -> Result<Vec
         })
         .collect()
 }
-

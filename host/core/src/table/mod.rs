@@ -66,15 +66,24 @@ impl TableRun<'_> {
     }
 
     fn execute(&self) -> Result<TableReport, Failed> {
-        let loaded = prepare::load(self).map_err(|error| Failed { error, report: TableReport::new(self.name) })?;
+        let loaded = prepare::load(self).map_err(|error| Failed {
+            error,
+            report: TableReport::new(self.name),
+        })?;
         let known = loaded.report(self.name);
-        let prepared = prepare::prepare(self, loaded).map_err(|error| Failed { error, report: known.clone() })?;
+        let prepared = prepare::prepare(self, loaded).map_err(|error| Failed {
+            error,
+            report: known.clone(),
+        })?;
         let known = prepared.report(known);
         let outcome = self.work(&prepared);
         let released = prepared.release();
         match outcome.and_then(|outcome| released.map(|()| outcome)) {
             Ok(outcome) => Ok(outcome.report(known)),
-            Err(error) => Err(Failed { error, report: known }),
+            Err(error) => Err(Failed {
+                error,
+                report: known,
+            }),
         }
     }
 
@@ -90,7 +99,9 @@ impl TableRun<'_> {
         let recorded = match &result {
             Ok(_) => prepared.record(VersionStatus::Succeeded, None),
             Err(e) => {
-                if let Err(record_error) = prepared.record(VersionStatus::Failed, Some(e.to_string())) {
+                if let Err(record_error) =
+                    prepared.record(VersionStatus::Failed, Some(e.to_string()))
+                {
                     tracing::warn!(table = %self.name, "could not record the failed version: {record_error}");
                 }
                 Ok(())
@@ -118,7 +129,11 @@ impl Outcome {
     /// The report: what was known before the work, and what the stages returned.
     fn report(self, known: TableReport) -> TableReport {
         match self {
-            Outcome::AlreadyDone(outputs) => TableReport { status: Status::AlreadyDone, outputs, ..known },
+            Outcome::AlreadyDone(outputs) => TableReport {
+                status: Status::AlreadyDone,
+                outputs,
+                ..known
+            },
             Outcome::Done(streamed, committed) => committed.report(streamed.report(known)),
         }
     }

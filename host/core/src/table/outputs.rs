@@ -6,10 +6,13 @@ use std::collections::BTreeMap;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
-use crate::run::TableError;
 use crate::commit::Dataset;
+use crate::run::TableError;
 use crate::sink::UpsertSpec;
-use crate::sink::{rejects_schema, ParquetSink, Partitioner, Provenance, SinkError, StagedFile, Upsert, WriterSettings};
+use crate::sink::{
+    rejects_schema, ParquetSink, Partitioner, Provenance, SinkError, StagedFile, Upsert,
+    WriterSettings,
+};
 
 /// The name of the host's own output for rejected rows.
 pub const REJECTS: &str = "rejects";
@@ -53,14 +56,29 @@ impl<'a> Writer<'a> {
         let mut upserts = Vec::new();
         for (name, schema) in &outputs.schemas {
             upserts.push(match &outputs.upsert {
-                Some(spec) => Upsert::load(&*outputs.dataset.store, &outputs.dataset.data_key(name, "", 0), schema, name, spec)?,
+                Some(spec) => Upsert::load(
+                    &*outputs.dataset.store,
+                    &outputs.dataset.data_key(name, "", 0),
+                    schema,
+                    name,
+                    spec,
+                )?,
                 None => None,
             });
         }
-        let mut writer = Writer { outputs, open: BTreeMap::new(), rejects: None, upserts };
+        let mut writer = Writer {
+            outputs,
+            open: BTreeMap::new(),
+            rejects: None,
+            upserts,
+        };
         if !partitioned {
             for index in 0..outputs.schemas.len() {
-                let sink = outputs.create(&outputs.schemas[index].0, "", outputs.schemas[index].1.clone())?;
+                let sink = outputs.create(
+                    &outputs.schemas[index].0,
+                    "",
+                    outputs.schemas[index].1.clone(),
+                )?;
                 writer.open.insert((index, String::new()), sink);
             }
         }
@@ -86,7 +104,10 @@ impl<'a> Writer<'a> {
                 let sink = self.outputs.create(name, &key.1, schema.clone())?;
                 self.open.insert(key.clone(), sink);
             }
-            self.open.get_mut(&key).expect("inserted above").write(&rows)?;
+            self.open
+                .get_mut(&key)
+                .expect("inserted above")
+                .write(&rows)?;
         }
         Ok(())
     }
@@ -104,7 +125,10 @@ impl<'a> Writer<'a> {
         for (index, upsert) in std::mem::take(&mut self.upserts).into_iter().enumerate() {
             if let Some(upsert) = upsert {
                 for rows in upsert.leftovers()? {
-                    self.open.get_mut(&(index, String::new())).expect("unpartitioned outputs are open").write(&rows)?;
+                    self.open
+                        .get_mut(&(index, String::new()))
+                        .expect("unpartitioned outputs are open")
+                        .write(&rows)?;
                 }
             }
         }
@@ -112,22 +136,42 @@ impl<'a> Writer<'a> {
         let mut staged = Vec::new();
         let rejects = self.rejects.map(|sink| ((usize::MAX, String::new()), sink));
         for ((index, partition), sink) in self.open.into_iter().chain(rejects) {
-            let output = if index == usize::MAX { REJECTS.to_string() } else { outputs.schemas[index].0.clone() };
+            let output = if index == usize::MAX {
+                REJECTS.to_string()
+            } else {
+                outputs.schemas[index].0.clone()
+            };
             let key = outputs.dataset.data_key(&output, &partition, 0);
-            staged.push(Staged { output, partition, key, file: sink.finish()? });
+            staged.push(Staged {
+                output,
+                partition,
+                key,
+                file: sink.finish()?,
+            });
         }
         Ok(staged)
     }
 }
 
 impl Outputs {
-    fn create(&self, output: &str, partition: &str, schema: SchemaRef) -> Result<ParquetSink, TableError> {
+    fn create(
+        &self,
+        output: &str,
+        partition: &str,
+        schema: SchemaRef,
+    ) -> Result<ParquetSink, TableError> {
         let mut entries = self.provenance.clone();
         entries.push(("sluice.output".into(), output.into()));
         if !partition.is_empty() {
             entries.push(("sluice.partition".into(), partition.into()));
         }
         let key = self.dataset.data_key(output, partition, 0);
-        Ok(ParquetSink::create(&*self.dataset.store, &key, schema, &self.settings, &Provenance { entries })?)
+        Ok(ParquetSink::create(
+            &*self.dataset.store,
+            &key,
+            schema,
+            &self.settings,
+            &Provenance { entries },
+        )?)
     }
 }

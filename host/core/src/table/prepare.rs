@@ -8,12 +8,13 @@ use sha2::{Digest, Sha256};
 use super::inputs::{find_inputs, FoundInput};
 use super::{TableRun, REJECTS};
 use crate::commit::{
-    CommitMode, Dataset, LockSettings, Registry, TableLock, UnitKey, VersionRecord, VersionStatus, STATE_DIR,
+    canonical_json, lock_key, non_default, CommitMode, Dataset, LockSettings, Registry, TableLock,
+    UnitInput, UnitKey, VersionRecord, VersionStatus,
 };
 use crate::plugin::{LoadedPlugin, PluginInfo, Session};
 use crate::run::{format_micros, InputReport, OutputReport, PluginReport, TableError, TableReport};
-use crate::source::InputObject;
-use crate::storage::{join_key, Location};
+use crate::source::{CsvOptions, InputObject};
+use crate::storage::Location;
 
 /// The plugin, loaded and described.
 pub(super) struct Loaded {
@@ -32,7 +33,7 @@ pub(super) struct Prepared<'a> {
     pub inputs: Vec<FoundInput<'a>>,
     /// Where and under which unit the outputs are committed.
     pub dataset: Dataset,
-    lock: Option<TableLock>,
+    lock: TableLock,
     versioned: Option<Versioned>,
 }
 
@@ -47,7 +48,9 @@ pub(super) fn load(run: &TableRun) -> Result<Loaded, TableError> {
     let plugin = load_plugin(run.host, &run.spec.plugin)?;
     let info = Session::describe(run.host.engine, &plugin)?;
     if info.outputs.iter().any(|o| o.name == REJECTS) {
-        return Err(TableError::Config(format!("plugin output `{REJECTS}` clashes with the host's rejects output")));
+        return Err(TableError::Config(format!(
+            "plugin output `{REJECTS}` clashes with the host's rejects output"
+        )));
     }
     Ok(Loaded { plugin, info })
 }
@@ -71,7 +74,10 @@ impl Loaded {
             contract_version: self.info.contract_version.clone(),
             compiled_from_cache: self.plugin.from_cache,
         };
-        TableReport { plugin: Some(plugin), ..TableReport::new(table) }
+        TableReport {
+            plugin: Some(plugin),
+            ..TableReport::new(table)
+        }
     }
 }
 
@@ -82,53 +88,94 @@ pub(super) fn prepare<'a>(run: &TableRun<'a>, loaded: Loaded) -> Result<Prepared
     let location = Location::parse(&spec.output.location, std::path::Path::new(""))?;
     let (store, root) = run.host.storage.resolve(&location)?;
     let mode = spec.output.commit_mode();
-    let lock = match location.is_s3() || mode == CommitMode::Append || spec.version.is_some() {
-        true => Some(take_lock(run, store.clone(), &root)?),
-        false => None,
-    };
+    // One writer per table, whatever the mode: two runs replacing one table at once
+    // would each report the rows of a file that holds the other's.
+    let lock = take_lock(run, store.clone(), &root)?;
     let versioned = match &spec.version {
         Some(version) => {
             Registry::check_version(version).map_err(TableError::Config)?;
             let registry = Registry::new(store.clone(), &root, &spec.tenant, run.name);
-            Some(Versioned { registry, version: version.clone() })
+            Some(Versioned {
+                registry,
+                version: version.clone(),
+            })
         }
         None => None,
     };
     let inputs = find_inputs(spec, &loaded.info, run.host.storage, versioned.as_ref())?;
     let config_json = spec.config_json();
     let unit = unit_key(run, &loaded, &inputs, &config_json).id();
-    let dataset = Dataset { store, root, mode, unit };
+    let dataset = Dataset {
+        store,
+        root,
+        mode,
+        unit,
+    };
     Ok(Prepared {
         table: run.name.to_string(),
         run_id: run.host.options.run_id.clone(),
-        plugin: loaded.plugin, info: loaded.info, config_json, inputs, dataset, lock, versioned })
+        plugin: loaded.plugin,
+        info: loaded.info,
+        config_json,
+        inputs,
+        dataset,
+        lock,
+        versioned,
+    })
 }
 
 /// One writer per table: S3 outputs, datasets and versioned tables are shared state.
-fn take_lock(run: &TableRun, store: Arc<dyn crate::storage::Store>, root: &str) -> Result<TableLock, TableError> {
+fn take_lock(
+    run: &TableRun,
+    store: Arc<dyn crate::storage::Store>,
+    root: &str,
+) -> Result<TableLock, TableError> {
     let options = run.host.options;
-    let scope = options.lock_scope.as_deref().map(|s| format!(".{s}")).unwrap_or_default();
-    let key = join_key(root, &format!("{STATE_DIR}/locks/{}/{}{scope}.lock", run.spec.tenant, run.name));
-    let settings = LockSettings { lease: options.lock_lease, wait: options.lock_wait, run_id: options.run_id.clone() };
+    let key = lock_key(
+        root,
+        &run.spec.tenant,
+        run.name,
+        options.lock_scope.as_deref(),
+    );
+    let settings = LockSettings {
+        lease: options.lock_lease,
+        wait: options.lock_wait,
+        run_id: options.run_id.clone(),
+    };
     Ok(TableLock::acquire(store, &key, &settings)?)
 }
 
-fn unit_key<'a>(run: &TableRun<'a>, loaded: &'a Loaded, inputs: &[FoundInput], config_json: &'a str) -> UnitKey<'a> {
+fn unit_key<'a>(
+    run: &TableRun<'a>,
+    loaded: &'a Loaded,
+    inputs: &[FoundInput],
+    config_json: &str,
+) -> UnitKey<'a> {
     let spec = run.spec;
-    let output = &spec.output;
+    let defaults = CsvOptions::default_for_fixtures();
+    let inputs = inputs.iter().map(|i| UnitInput {
+        name: i.name.clone(),
+        decoding: non_default(&i.spec.csv, &defaults),
+        objects: i
+            .objects
+            .iter()
+            .map(|o| (o.uri.clone(), o.identity()))
+            .collect(),
+    });
     UnitKey {
         table: run.name,
         tenant: &spec.tenant,
         version: spec.version.as_deref(),
-        inputs: inputs
-            .iter()
-            .map(|i| (i.name.clone(), format!("{:?}", i.spec.csv), i.objects.iter().map(|o| (o.uri.clone(), o.identity())).collect()))
-            .collect(),
+        inputs: inputs.collect(),
         plugin_sha256: &loaded.plugin.sha256,
         contract: &loaded.info.contract_version,
-        config_json,
-        params: spec.params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
-        output: format!("{} {:?} {} {:?}", output.compression, output.level, output.row_group_rows, output.partition),
+        config: canonical_json(config_json),
+        params: spec
+            .params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect(),
+        output: spec.output.encoding_key(),
     }
 }
 
@@ -168,8 +215,15 @@ impl Prepared<'_> {
             Some(found) => {
                 tracing::info!(table = %self.table, version = %found.version, "version already processed; nothing to do");
                 // Report what that version committed: its unit's manifest, in append mode.
-                let Some(unit) = found.unit.filter(|u| !u.is_empty()) else { return Ok(Some(Vec::new())) };
-                match (Dataset { unit, ..self.dataset.clone() }).committed()? {
+                let Some(unit) = found.unit.filter(|u| !u.is_empty()) else {
+                    return Ok(Some(Vec::new()));
+                };
+                match (Dataset {
+                    unit,
+                    ..self.dataset.clone()
+                })
+                .committed()?
+                {
                     Some(manifest) => manifest,
                     None => return Ok(Some(Vec::new())),
                 }
@@ -193,14 +247,29 @@ impl Prepared<'_> {
     }
 
     fn succeeded_version(&self) -> Result<Option<VersionRecord>, TableError> {
-        let Some(Versioned { registry, version }) = &self.versioned else { return Ok(None) };
-        Ok(registry.get(version)?.filter(|found| found.status == VersionStatus::Succeeded))
+        let Some(Versioned { registry, version }) = &self.versioned else {
+            return Ok(None);
+        };
+        Ok(registry
+            .get(version)?
+            .filter(|found| found.status == VersionStatus::Succeeded))
     }
 
     /// Records the version's state in the registry, when the table is versioned.
     pub fn record(&self, status: VersionStatus, error: Option<String>) -> Result<(), TableError> {
-        let Some(Versioned { registry, version }) = &self.versioned else { return Ok(()) };
-        let inputs = self.inputs.iter().map(|i| (i.name.clone(), i.objects.iter().map(|o| absolute(&o.uri)).collect())).collect();
+        let Some(Versioned { registry, version }) = &self.versioned else {
+            return Ok(());
+        };
+        let inputs = self
+            .inputs
+            .iter()
+            .map(|i| {
+                (
+                    i.name.clone(),
+                    i.objects.iter().map(|o| absolute(&o.uri)).collect(),
+                )
+            })
+            .collect();
         let unit = (status == VersionStatus::Succeeded).then(|| self.dataset.unit.clone());
         let entry = VersionRecord {
             version: version.clone(),
@@ -216,17 +285,11 @@ impl Prepared<'_> {
 
     /// Fails when the lock was lost (its lease expired and another run took it).
     pub fn check_lock(&self) -> Result<(), TableError> {
-        match &self.lock {
-            Some(lock) => Ok(lock.check()?),
-            None => Ok(()),
-        }
+        Ok(self.lock.check()?)
     }
 
     pub fn release(self) -> Result<(), TableError> {
-        match self.lock {
-            Some(lock) => Ok(lock.release()?),
-            None => Ok(()),
-        }
+        Ok(self.lock.release()?)
     }
 }
 
@@ -234,6 +297,8 @@ impl Prepared<'_> {
 fn absolute(uri: &str) -> String {
     match uri.starts_with("s3://") {
         true => uri.to_string(),
-        false => std::path::absolute(uri).map(|p| p.display().to_string()).unwrap_or_else(|_| uri.to_string()),
+        false => std::path::absolute(uri)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| uri.to_string()),
     }
 }

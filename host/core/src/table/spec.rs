@@ -42,7 +42,7 @@ pub struct TableSpec {
     /// `s3://bucket/{tenant}/{table}/{version}/*.csv.gz`; see docs/running-on-aws.md.
     pub trigger: Option<String>,
     /// Who the table belongs to: the table lock and the version registry are per tenant.
-    #[serde(default = "default_tenant")]
+    #[serde(default = "crate::commit::default_tenant")]
     pub tenant: String,
     /// The `--var` values and trigger captures this table was loaded with: handed to the
     /// plugin as the run context's params.
@@ -54,13 +54,17 @@ pub struct TableSpec {
     pub version: Option<String>,
 }
 
-fn default_tenant() -> String {
-    "default".into()
-}
-
 impl TableSpec {
-    pub(crate) fn resolve(&mut self, name: &str, base: &Path, vars: &Vars) -> Result<(), SpecError> {
-        let err = |message: String| SpecError { table: name.into(), message };
+    pub(crate) fn resolve(
+        &mut self,
+        name: &str,
+        base: &Path,
+        vars: &Vars,
+    ) -> Result<(), SpecError> {
+        let err = |message: String| SpecError {
+            table: name.into(),
+            message,
+        };
         let expand_env = |text: &str| expand_vars(text, vars);
         self.params = vars.clone();
         if let Some(config) = &mut self.config {
@@ -77,31 +81,28 @@ impl TableSpec {
         }
         let has_version = self.version.is_some();
         for spec in self.input.iter_mut().chain(self.inputs.values_mut()) {
-            match (&spec.from_registry, spec.path.is_empty()) {
-                (None, true) => return Err(err("an input needs a `path` (or `from_registry`)".into())),
-                (Some(_), false) => return Err(err("give an input either `path` or `from_registry`, not both".into())),
-                (Some(_), true) if !has_version => {
-                    return Err(err("`from_registry` needs the table's `version`".into()))
-                }
-                (Some(_), true) if spec.csv.columns.is_none() => {
-                    return Err(err("a `from_registry` input needs `columns` (it is empty for the first version)".into()))
-                }
-                (Some(_), true) => {}
-                (None, false) => spec.path = join(base, &expand_env(&spec.path).map_err(err)?),
-            }
-            spec.csv.check().map_err(|m| err(format!("input `{}`: {m}", spec.path)))?;
+            resolve_input(spec, has_version, base, vars).map_err(err)?;
         }
         if self.input.is_some() && !self.inputs.is_empty() {
             return Err(err("give either `input` or `inputs`, not both".into()));
         }
         if self.input.is_none() && self.inputs.is_empty() {
-            return Err(err("no input: add `[tables.NAME.input]` or `[tables.NAME.inputs.INPUT]`".into()));
+            return Err(err(
+                "no input: add `[tables.NAME.input]` or `[tables.NAME.inputs.INPUT]`".into(),
+            ));
         }
         if self.batch_rows == Some(0) {
             return Err(err("batch_rows must be at least 1".into()));
         }
+        crate::name::check("table name", name).map_err(&err)?;
+        crate::name::check("tenant", &self.tenant).map_err(&err)?;
+        if let Some(version) = &self.version {
+            crate::name::check("version", version).map_err(&err)?;
+        }
         self.output.check().map_err(err)?;
-        self.limits.check().map_err(|m| err(format!("limits.{m}")))?;
+        self.limits
+            .check()
+            .map_err(|m| err(format!("limits.{m}")))?;
         Ok(())
     }
 
@@ -137,7 +138,41 @@ impl TableSpec {
 
     /// Every object of the splittable input, in key order, with its size.
     pub fn objects(&self, storage: &Storage) -> Result<Vec<(String, u64)>, SourceError> {
-        let input = self.splittable_input().expect("called for splittable tables");
-        Ok(crate::source::expand(&input.path, input.select, storage)?.into_iter().map(|o| (o.uri.clone(), o.size())).collect())
+        let input = self
+            .splittable_input()
+            .expect("called for splittable tables");
+        Ok(crate::source::expand(&input.path, input.select, storage)?
+            .into_iter()
+            .map(|o| (o.uri.clone(), o.size()))
+            .collect())
     }
+}
+
+/// Checks one input's source (a path or the registry) and resolves its path.
+fn resolve_input(
+    spec: &mut InputSpec,
+    has_version: bool,
+    base: &Path,
+    vars: &Vars,
+) -> Result<(), String> {
+    match (&spec.from_registry, spec.path.is_empty()) {
+        (None, true) => return Err("an input needs a `path` (or `from_registry`)".into()),
+        (Some(_), false) => {
+            return Err("give an input either `path` or `from_registry`, not both".into())
+        }
+        (Some(_), true) if !has_version => {
+            return Err("`from_registry` needs the table's `version`".into())
+        }
+        (Some(_), true) if spec.csv.columns.is_none() => {
+            return Err(
+                "a `from_registry` input needs `columns` (it is empty for the first version)"
+                    .into(),
+            )
+        }
+        (Some(_), true) => {}
+        (None, false) => spec.path = join(base, &expand_vars(&spec.path, vars)?),
+    }
+    spec.csv
+        .check()
+        .map_err(|m| format!("input `{}`: {m}", spec.path))
 }

@@ -46,15 +46,21 @@ pub(super) fn stream(run: &TableRun, prepared: &Prepared) -> Result<Streamed, Ta
     let mut session = open_session(run, prepared, &inputs)?;
     let outputs = Outputs {
         dataset: prepared.dataset.clone(),
-        partitioner: Partitioner::new(run.spec.output.partition.clone(), run.host.options.run_time_micros),
+        partitioner: Partitioner::new(
+            run.spec.output.partition.clone(),
+            run.host.options.run_time_micros,
+        ),
         settings: run.spec.output.writer_settings(),
         provenance: provenance(run, prepared),
         schemas: session.outputs().to_vec(),
         upsert: run.spec.output.upsert.clone(),
     };
     let writer = Writer::new(&outputs, run.spec.output.partition.is_some())?;
-    let sources: Vec<Vec<String>> =
-        prepared.inputs.iter().map(|i| i.objects.iter().map(|o| o.uri.clone()).collect()).collect();
+    let sources: Vec<Vec<String>> = prepared
+        .inputs
+        .iter()
+        .map(|i| i.objects.iter().map(|o| o.uri.clone()).collect())
+        .collect();
     let progress = progress_bar(run.name, run.host.options.progress);
     let threads = run_threads(inputs, &mut session, writer, &sources, &progress)?;
     progress.finish_and_clear();
@@ -65,21 +71,46 @@ pub(super) fn stream(run: &TableRun, prepared: &Prepared) -> Result<Streamed, Ta
         counters: session.counters().clone(),
         fuel: run.host.engine.fuel().then(|| session.fuel_used()),
     };
-    Ok(Streamed { rows_in: threads.rows_in, rows_rejected: threads.rows_rejected, staged: threads.staged, plugin })
+    Ok(Streamed {
+        rows_in: threads.rows_in,
+        rows_rejected: threads.rows_rejected,
+        staged: threads.staged,
+        plugin,
+    })
 }
 
-fn open_session(run: &TableRun, prepared: &Prepared, inputs: &[OpenInput]) -> Result<Session, TableError> {
-    let schemas: Vec<_> = inputs.iter().map(|i| (i.name.clone(), i.csv.schema())).collect();
+fn open_session(
+    run: &TableRun,
+    prepared: &Prepared,
+    inputs: &[OpenInput],
+) -> Result<Session, TableError> {
+    let schemas: Vec<_> = inputs
+        .iter()
+        .map(|i| (i.name.clone(), i.csv.schema()))
+        .collect();
     let options = run.host.options;
     let context = RunContext {
         run_id: options.run_id.clone(),
         run_time_micros: options.run_time_micros,
         table: run.name.into(),
-        params: run.spec.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        params: run
+            .spec
+            .params
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
     };
     let limits = SessionLimits::from(&run.spec.limits);
     let engine = run.host.engine;
-    Ok(Session::open(engine, &prepared.plugin, &prepared.info, &prepared.config_json, &schemas, &context, &limits)?)
+    Ok(Session::open(
+        engine,
+        &prepared.plugin,
+        &prepared.info,
+        &prepared.config_json,
+        &schemas,
+        &context,
+        &limits,
+    )?)
 }
 
 impl Streamed {
@@ -138,7 +169,9 @@ fn run_threads(
 
         let transformed = transform(session, &names, sources, &source_rx, &writer_tx);
         drop(source_rx); // a reader still sending stops at its next batch
-        let read = reader.join().map_err(|_| TableError::Internal("reader thread panicked".into()))?;
+        let read = reader
+            .join()
+            .map_err(|_| TableError::Internal("reader thread panicked".into()))?;
         let rows_rejected = match (read.as_ref(), transformed) {
             (Ok(_), Ok(TransformEnd::InputsDone(rejected))) => {
                 finish(session, &writer_tx).map(|_| rejected)
@@ -148,16 +181,26 @@ fn run_threads(
             (_, Err(e)) => Err(e),
         };
         drop(writer_tx);
-        let written = writer.join().map_err(|_| TableError::Internal("writer thread panicked".into()))?;
+        let written = writer
+            .join()
+            .map_err(|_| TableError::Internal("writer thread panicked".into()))?;
         // Report the root cause: a failed reader or writer explains a stopped plugin loop.
         let rows_in = read?;
         let staged = written?;
         let rows_rejected = rows_rejected?;
-        Ok(Threads { rows_in, rows_rejected, staged })
+        Ok(Threads {
+            rows_in,
+            rows_rejected,
+            staged,
+        })
     })
 }
 
-fn read_inputs(inputs: Vec<OpenInput>, tx: Sender<(usize, SourceBatch)>, progress: &ProgressBar) -> Result<Vec<u64>, TableError> {
+fn read_inputs(
+    inputs: Vec<OpenInput>,
+    tx: Sender<(usize, SourceBatch)>,
+    progress: &ProgressBar,
+) -> Result<Vec<u64>, TableError> {
     let mut rows = vec![0u64; inputs.len()];
     for (index, input) in inputs.into_iter().enumerate() {
         let name = input.name;
@@ -169,7 +212,10 @@ fn read_inputs(inputs: Vec<OpenInput>, tx: Sender<(usize, SourceBatch)>, progres
                 progress.inc(n);
                 tx.send((index, batch)).is_ok()
             })
-            .map_err(|source| TableError::Source { input: name, source })?;
+            .map_err(|source| TableError::Source {
+                input: name,
+                source,
+            })?;
     }
     Ok(rows)
 }
@@ -191,7 +237,9 @@ fn transform(
     let mut rejected = 0u64;
     for (input, source) in rx {
         let file = &sources[input][source.file];
-        let emitted = session.push(&names[input], &source.batch).map_err(|e| locate(e, &source, file))?;
+        let emitted = session
+            .push(&names[input], &source.batch)
+            .map_err(|e| locate(e, &source, file))?;
         if !emitted.rejects.is_empty() {
             let batch = rejects_batch(&emitted, &names[input], file, &source, session.label())?;
             rejected += batch.num_rows() as u64;
@@ -218,10 +266,19 @@ fn finish(session: &mut Session, tx: &Sender<ToWriter>) -> Result<(), TableError
 
 /// Sends emitted batches to the writer; false when the writer has stopped.
 fn forward(emitted: Emitted, tx: &Sender<ToWriter>) -> bool {
-    emitted.batches.into_iter().all(|(index, batch)| tx.send(ToWriter::Output(index, batch)).is_ok())
+    emitted
+        .batches
+        .into_iter()
+        .all(|(index, batch)| tx.send(ToWriter::Output(index, batch)).is_ok())
 }
 
-fn rejects_batch(emitted: &Emitted, input: &str, file: &str, source: &SourceBatch, plugin: &str) -> Result<RecordBatch, TableError> {
+fn rejects_batch(
+    emitted: &Emitted,
+    input: &str,
+    file: &str,
+    source: &SourceBatch,
+    plugin: &str,
+) -> Result<RecordBatch, TableError> {
     let rows = source.batch.num_rows() as u64;
     let mut list = Vec::with_capacity(emitted.rejects.len());
     for r in &emitted.rejects {
@@ -243,7 +300,14 @@ fn rejects_batch(emitted: &Emitted, input: &str, file: &str, source: &SourceBatc
 /// Points a plugin's data error at the source file and line of the row it blamed.
 fn locate(error: PluginError, source: &SourceBatch, file: &str) -> TableError {
     match error {
-        PluginError::Data { plugin, input, row, column, message, .. } => {
+        PluginError::Data {
+            plugin,
+            input,
+            row,
+            column,
+            message,
+            ..
+        } => {
             let line = row.and_then(|r| source.lines.get(r as usize));
             let mut at = match line {
                 Some(line) => format!(" at {file}:{line}"),
@@ -252,7 +316,14 @@ fn locate(error: PluginError, source: &SourceBatch, file: &str) -> TableError {
             if let Some(c) = &column {
                 at.push_str(&format!(", column `{c}`"));
             }
-            TableError::Plugin(PluginError::Data { plugin, input, row, column, at, message })
+            TableError::Plugin(PluginError::Data {
+                plugin,
+                input,
+                row,
+                column,
+                at,
+                message,
+            })
         }
         other => TableError::Plugin(other),
     }
@@ -274,8 +345,10 @@ fn progress_bar(table: &str, visible: bool) -> ProgressBar {
     }
     let bar = ProgressBar::new_spinner();
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {prefix}: {human_pos} rows read ({per_sec}) {elapsed}")
-            .expect("static template"),
+        ProgressStyle::with_template(
+            "{spinner} {prefix}: {human_pos} rows read ({per_sec}) {elapsed}",
+        )
+        .expect("static template"),
     );
     bar.set_prefix(table.to_string());
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
