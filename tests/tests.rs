@@ -8,6 +8,7 @@
 mod bad_input;
 mod borrowers;
 mod conformance;
+mod crashes;
 mod csv_input;
 mod deploy;
 mod escapes;

@@ -164,6 +164,27 @@ impl S3Bucket {
 }
 
 impl Store for S3Bucket {
+    fn discard_staged(&self, prefix: &str) -> Result<u64, StoreError> {
+        let uri = self.uri(prefix);
+        let uploads = block_on(
+            self.client
+                .list_multipart_uploads()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .send(),
+        )
+        .map_err(|e| classify(e, &uri, "ListMultipartUploads"))?;
+        let mut discarded = 0;
+        for upload in uploads.uploads() {
+            let (Some(key), Some(id)) = (upload.key(), upload.upload_id()) else {
+                continue;
+            };
+            upload::abort(self, key, id);
+            discarded += 1;
+        }
+        Ok(discarded)
+    }
+
     fn uri(&self, key: &str) -> String {
         format!("s3://{}/{key}", self.bucket)
     }

@@ -238,7 +238,7 @@ impl Drop for PendingUpload {
 /// Aborts an upload so its parts stop costing storage. If even that fails, the bucket's
 /// `AbortIncompleteMultipartUpload` lifecycle rule is the safety net (see "Bucket hygiene"
 /// in docs/pipeline-reference.md).
-fn abort(bucket: &S3Bucket, key: &str, upload_id: &str) {
+pub(super) fn abort(bucket: &S3Bucket, key: &str, upload_id: &str) {
     let request = bucket
         .client
         .abort_multipart_upload()

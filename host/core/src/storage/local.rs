@@ -54,6 +54,15 @@ fn etag_of(bytes: &[u8]) -> String {
     hex::encode(&Sha256::digest(bytes)[..16])
 }
 
+/// Whether a file name is one `temp_beside` gives: `.<name>.<32 hex digits>.tmp`.
+fn is_temp_name(name: &str) -> bool {
+    let Some(stem) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) else {
+        return false;
+    };
+    stem.rsplit_once('.')
+        .is_some_and(|(_, id)| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// A hidden name in the same folder, so the final rename is atomic.
 fn temp_beside(path: &Path) -> PathBuf {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
@@ -92,6 +101,31 @@ impl KeyLock {
 }
 
 impl Store for LocalStore {
+    fn discard_staged(&self, prefix: &str) -> Result<u64, StoreError> {
+        let dir = self.inside(prefix)?;
+        let mut discarded = 0;
+        let mut stack = vec![dir];
+        while let Some(next) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&next) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let Ok(kind) = entry.file_type() else {
+                    continue;
+                };
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if kind.is_dir() {
+                    stack.push(entry.path());
+                } else if kind.is_file() && is_temp_name(&name) {
+                    std::fs::remove_file(entry.path())
+                        .map_err(|e| StoreError::io(entry.path().display().to_string(), e))?;
+                    discarded += 1;
+                }
+            }
+        }
+        Ok(discarded)
+    }
+
     fn uri(&self, key: &str) -> String {
         self.path(key).display().to_string()
     }

@@ -68,6 +68,13 @@ pub trait Store: Send + Sync {
     /// Starts writing an object that stays invisible until its staged form is committed.
     fn create(&self, key: &str) -> Result<Box<dyn ObjectWriter>, StoreError>;
 
+    /// Discards what crashed writers left staged under `prefix`: hidden temporary files,
+    /// incomplete multipart uploads. Only for a caller that holds the lock of everything
+    /// written there. Returns how many were discarded.
+    fn discard_staged(&self, _prefix: &str) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+
     /// The bucket, for a store that is one; lets two S3 stores copy server-side.
     fn s3_bucket(&self) -> Option<&str> {
         None

@@ -91,6 +91,7 @@ pub(super) fn prepare<'a>(run: &TableRun<'a>, loaded: Loaded) -> Result<Prepared
     // One writer per table, whatever the mode: two runs replacing one table at once
     // would each report the rows of a file that holds the other's.
     let lock = take_lock(run, store.clone(), &root)?;
+    discard_staged(run, &*store, &root)?;
     let versioned = match &spec.version {
         Some(version) => {
             Registry::check_version(version).map_err(TableError::Config)?;
@@ -143,6 +144,31 @@ fn take_lock(
         run_id: options.run_id.clone(),
     };
     Ok(TableLock::acquire(store, &key, &settings)?)
+}
+
+/// What a killed run of this table left staged: its hidden temporary files, its
+/// incomplete uploads. Under the whole table's lock only: the shards of a split table
+/// stage into the same folder at once.
+fn discard_staged(
+    run: &TableRun,
+    store: &dyn crate::storage::Store,
+    root: &str,
+) -> Result<(), TableError> {
+    if run.host.options.lock_scope.is_some() {
+        return Ok(());
+    }
+    // Left over, they cost storage but are never visible: a failure to list them (a store
+    // without ListMultipartUploads, say) is a warning, not a failed table.
+    match store.discard_staged(root) {
+        Ok(0) => {}
+        Ok(discarded) => {
+            tracing::info!(table = %run.name, discarded, "discarded what an interrupted run left staged")
+        }
+        Err(e) => {
+            tracing::warn!(table = %run.name, "could not look for what an interrupted run left staged: {e}")
+        }
+    }
+    Ok(())
 }
 
 fn unit_key<'a>(
