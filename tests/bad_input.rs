@@ -87,12 +87,19 @@ fn a_failed_rerun_keeps_the_previous_output_intact() {
     s.write("in.csv", "a\n1\n2\nthree\n");
     let out = s.run(&pipeline(input), &[]);
     assert_eq!(out.code, EXIT_DATA);
-    let files = s.output_files();
+    let files = s.data_files();
     assert_eq!(
         files,
         vec![s.path("out/t/rows.parquet")],
         "only the old file may remain"
     );
+    // ... and no staged file either: the failed run left only the first run's state.
+    let state: Vec<_> = s
+        .output_files()
+        .into_iter()
+        .filter(|p| !files.contains(p))
+        .collect();
+    assert_eq!(state, vec![s.path("out/t/_sluice/table.json")]);
     assert_eq!(read_parquet(&files[0]).rows().len(), 2);
 }
 
@@ -157,7 +164,7 @@ fn other_tables_go_on_unless_fail_fast() {
     let out = s.run(toml, &[]);
     assert_eq!(out.code, EXIT_DATA);
     assert_eq!(out.report["tables"][1]["status"], "succeeded");
-    assert_eq!(s.output_files(), vec![s.path("out/good/rows.parquet")]);
+    assert_eq!(s.data_files(), vec![s.path("out/good/rows.parquet")]);
 
     std::fs::remove_dir_all(s.path("out")).unwrap();
     let out = s.run(toml, &["--fail-fast"]);

@@ -209,3 +209,24 @@ fn a_replace_table_held_by_another_run_is_refused() {
     );
     assert!(!scratch.path("out/t/rows.parquet").exists());
 }
+
+#[test]
+fn another_table_writing_a_held_location_is_refused() {
+    let scratch = Scratch::new();
+    scratch.write("in.csv", "id\n1\n");
+    let table = |name: &str| {
+        format!("[tables.{name}]\nplugin = \"passthrough\"\ninput = {{ path = \"in.csv\" }}\noutput = {{ location = \"out/shared\" }}\n")
+    };
+    // Two pipelines (two files), each with its own table name, one folder.
+    let first = scratch.run_named("a.toml", &table("orders"), &[]);
+    assert_eq!(first.code, 0, "{}", first.report);
+    let second = scratch.run_named("b.toml", &table("customers"), &[]);
+    assert_eq!(second.code, sluice_tests::EXIT_CONFIG, "{}", second.report);
+    assert!(
+        second.error().contains("holds table `orders`"),
+        "{}",
+        second.error()
+    );
+    let again = scratch.run_named("a.toml", &table("orders"), &[]);
+    assert_eq!(again.code, 0, "{}", again.report);
+}

@@ -14,6 +14,7 @@ mod deploy;
 mod escapes;
 mod events;
 mod exports;
+mod hostile_sheets;
 mod ingest;
 mod local_commits;
 mod pipelines;

@@ -103,6 +103,16 @@ impl Scratch {
         Outcome { code, report }
     }
 
+    /// The files below `out/` that readers see: [`Scratch::output_files`] without the
+    /// state folders (`_sluice/`: which table a location holds, locks, manifests).
+    pub fn data_files(&self) -> Vec<PathBuf> {
+        let state = |p: &PathBuf| p.components().any(|c| c.as_os_str() == "_sluice");
+        self.output_files()
+            .into_iter()
+            .filter(|p| !state(p))
+            .collect()
+    }
+
     /// Every file below the scratch folder's `out/`, hidden ones included.
     pub fn output_files(&self) -> Vec<PathBuf> {
         let mut files = Vec::new();

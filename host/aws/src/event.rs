@@ -18,7 +18,16 @@ pub struct ObjectEvent {
 
 /// Every object the event names. S3 notifications URL-encode keys (`+` for a space);
 /// EventBridge events and `{"bucket", "key"}` inputs do not.
-pub fn parse(json: &str) -> Result<Vec<ObjectEvent>, String> {
+/// An event that names no object this way: what was wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct EventError(pub String);
+
+pub fn parse(json: &str) -> Result<Vec<ObjectEvent>, EventError> {
+    parse_text(json).map_err(EventError)
+}
+
+fn parse_text(json: &str) -> Result<Vec<ObjectEvent>, String> {
     let value: Value =
         serde_json::from_str(json).map_err(|e| format!("the event is not JSON: {e}"))?;
     let mut found = Vec::new();

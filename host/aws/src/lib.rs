@@ -15,8 +15,8 @@ pub mod route;
 pub mod s3;
 pub mod sfn;
 
-pub use event::{parse as parse_event, ObjectEvent};
-pub use route::{run_event, EventRun, RouteError, Trigger};
+pub use event::{parse as parse_event, EventError, ObjectEvent};
+pub use route::{run_event, EventRun, RouteError, Trigger, TriggerError};
 pub use s3::{S3Bucket, S3Buckets, S3Settings};
 pub use sfn::{SfnSettings, TaskToken};
 

@@ -15,6 +15,11 @@ use sluice_core::vars::{expand_vars, Vars};
 
 use super::event::ObjectEvent;
 
+/// A `trigger` pattern that can't be used, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TriggerError(pub String);
+
 #[derive(Debug, Clone)]
 pub struct Trigger {
     bucket: Option<String>,
@@ -22,7 +27,11 @@ pub struct Trigger {
 }
 
 impl Trigger {
-    pub fn new(pattern: &str) -> Result<Self, String> {
+    pub fn new(pattern: &str) -> Result<Self, TriggerError> {
+        Self::compile(pattern).map_err(TriggerError)
+    }
+
+    fn compile(pattern: &str) -> Result<Self, String> {
         let (bucket, key) = match pattern.strip_prefix("s3://") {
             Some(rest) => {
                 let (bucket, key) = rest
@@ -118,9 +127,8 @@ pub fn triggers(raw: &toml::Table, vars: &Vars) -> Result<Vec<(String, Trigger)>
             table: table.clone(),
             message,
         };
-        let trigger = expand_vars(pattern, vars)
-            .and_then(|p| Trigger::new(&p))
-            .map_err(error)?;
+        let pattern = expand_vars(pattern, vars).map_err(|e| error(e.to_string()))?;
+        let trigger = Trigger::new(&pattern).map_err(|e| error(e.to_string()))?;
         triggers.push((table.clone(), trigger));
     }
     Ok(triggers)
@@ -179,12 +187,12 @@ fn check_captures(table: &str, captured: &Vars) -> Result<(), RouteError> {
         .iter()
         .filter(|(name, _)| !matches!(name.as_str(), "bucket" | "key" | "object"));
     for (name, value) in named {
-        sluice_core::name::check(&format!("trigger capture `{{{name}}}`"), value).map_err(
-            |message| RouteError::Trigger {
+        sluice_core::name::check(&format!("trigger capture `{{{name}}}`"), value).map_err(|e| {
+            RouteError::Trigger {
                 table: table.to_string(),
-                message,
-            },
-        )?;
+                message: e.to_string(),
+            }
+        })?;
     }
     Ok(())
 }

@@ -6,8 +6,17 @@
 /// The longest name: a file name on every common filesystem.
 const MAX_BYTES: usize = 255;
 
+/// A name that can't be one segment of a path: what it names, the name, and the rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} {name:?} {problem}: a name that becomes part of a path must be one plain segment")]
+pub struct NameError {
+    pub what: String,
+    pub name: String,
+    pub problem: &'static str,
+}
+
 /// Checks that `name` is one safe path segment; the error says which rule it breaks.
-pub fn check(what: &str, name: &str) -> Result<(), String> {
+pub fn check(what: &str, name: &str) -> Result<(), NameError> {
     let problem = if name.is_empty() {
         "is empty"
     } else if name == "." || name == ".." {
@@ -23,9 +32,11 @@ pub fn check(what: &str, name: &str) -> Result<(), String> {
     } else {
         return Ok(());
     };
-    Err(format!(
-        "{what} {name:?} {problem}: a name that becomes part of a path must be one plain segment"
-    ))
+    Err(NameError {
+        what: what.into(),
+        name: name.into(),
+        problem,
+    })
 }
 
 #[cfg(test)]
@@ -49,7 +60,7 @@ mod tests {
             ("a\nb", "control character"),
             (long.as_str(), "longer than 255"),
         ] {
-            let message = check("table", bad).unwrap_err();
+            let message = check("table", bad).unwrap_err().to_string();
             assert!(message.contains(says), "{bad:?}: {message}");
         }
     }

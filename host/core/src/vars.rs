@@ -7,21 +7,31 @@ use std::path::Path;
 /// Values for `${NAME}` given on the command line (`--var NAME=VALUE`).
 pub type Vars = BTreeMap<String, String>;
 
+/// Why `${NAME}` could not be expanded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VarError {
+    #[error("unclosed `${{` in {text:?}")]
+    Unclosed { text: String },
+    #[error("{text:?} uses ${{{name}}}, which is not set (pass --var {name}=VALUE)")]
+    Unset { text: String, name: String },
+}
+
 /// Replaces `${NAME}` with `vars[NAME]`, else the environment variable's value.
-pub fn expand_vars(text: &str, vars: &Vars) -> Result<String, String> {
+pub fn expand_vars(text: &str, vars: &Vars) -> Result<String, VarError> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
         let end = rest[start..]
             .find('}')
-            .ok_or_else(|| format!("unclosed `${{` in {text:?}"))?
+            .ok_or_else(|| VarError::Unclosed { text: text.into() })?
             + start;
         let name = &rest[start + 2..end];
         let value = match vars.get(name) {
             Some(value) => value.clone(),
-            None => std::env::var(name).map_err(|_| {
-                format!("{text:?} uses ${{{name}}}, which is not set (pass --var {name}=VALUE)")
+            None => std::env::var(name).map_err(|_| VarError::Unset {
+                text: text.into(),
+                name: name.into(),
             })?,
         };
         out.push_str(&value);
@@ -41,8 +51,8 @@ pub fn join(base: &Path, path: &str) -> String {
 }
 
 /// Expands `${NAME}` in every string of a plugin config, so event captures reach plugins.
-pub fn expand_toml(table: &mut toml::Table, vars: &Vars) -> Result<(), String> {
-    fn walk(value: &mut toml::Value, vars: &Vars) -> Result<(), String> {
+pub fn expand_toml(table: &mut toml::Table, vars: &Vars) -> Result<(), VarError> {
+    fn walk(value: &mut toml::Value, vars: &Vars) -> Result<(), VarError> {
         match value {
             toml::Value::String(text) if text.contains("${") => *text = expand_vars(text, vars)?,
             toml::Value::Array(items) => items.iter_mut().try_for_each(|v| walk(v, vars))?,

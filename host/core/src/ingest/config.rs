@@ -135,16 +135,16 @@ impl IngestSpec {
         let target = self.target.clone().ok_or_else(|| missing("target"))?;
         self.source = Some(crate::vars::join(
             base,
-            &crate::vars::expand_vars(&source, vars)?,
+            &crate::vars::expand_vars(&source, vars).map_err(|e| e.to_string())?,
         ));
         self.target = Some(crate::vars::join(
             base,
-            &crate::vars::expand_vars(&target, vars)?,
+            &crate::vars::expand_vars(&target, vars).map_err(|e| e.to_string())?,
         ));
         if self.assets.is_empty() {
             return Err(format!("ingest `{name}`: no assets"));
         }
-        let in_job = |message: String| format!("ingest `{name}`: {message}");
+        let in_job = |e: crate::name::NameError| format!("ingest `{name}`: {e}");
         crate::name::check("ingest job name", name).map_err(in_job)?;
         crate::name::check("tenant", &self.tenant).map_err(in_job)?;
         for asset in &self.assets {

@@ -122,35 +122,15 @@ fn execute(
         source,
     })?;
     let routes = route(spec, objects, report)?;
-    let stamp = timestamp(options.run_time_micros);
-    let days = options.run_time_micros.div_euclid(86_400_000_000);
+    let run = IngestRun {
+        job: name,
+        spec,
+        store: &*store,
+        root: &root,
+        options,
+    };
     for (asset, files) in routes {
-        let many = files.len() > 1;
-        for (k, object) in files.into_iter().enumerate() {
-            let ext = match spec.format {
-                IngestFormat::Copy => extension(&object.meta.key),
-                IngestFormat::Parquet => "parquet".to_string(),
-            };
-            let suffix = if many { format!("-{k}") } else { String::new() };
-            let fresh = join_key(
-                &root,
-                &format!(
-                    "{}/{}/{}_{stamp}{suffix}.{ext}",
-                    asset.name,
-                    date_folder(days, asset.partition),
-                    asset.name
-                ),
-            );
-            let file = ingest_one(name, spec, &*store, &root, &asset, &object, fresh, options)?;
-            match file.status {
-                Status::AlreadyDone => report.skipped += 1,
-                _ => {
-                    report.copied += 1;
-                    report.bytes += file.bytes;
-                }
-            }
-            report.files.push(file);
-        }
+        run.ingest_asset(&asset, files, report)?;
     }
     lock.check()?;
     lock.release()?;
@@ -207,72 +187,120 @@ fn route(
     Ok(routes)
 }
 
-/// Copies one object unless its record says it is done; the record is written first, so
-/// the target key survives a crash.
-#[allow(clippy::too_many_arguments)]
-fn ingest_one(
-    job: &str,
-    spec: &IngestSpec,
-    store: &dyn Store,
-    root: &str,
-    asset: &Asset,
-    object: &InputObject,
-    fresh_key: String,
-    options: &RunOptions,
-) -> Result<IngestedFile, TableError> {
-    let id = hex::encode(&Sha256::digest(object.uri.as_bytes())[..16]);
-    let record_key = join_key(root, &format!("{STATE_DIR}/ingest/{job}/{id}.json"));
-    let previous: Option<Record> = store
-        .get(&record_key)?
-        .and_then(|f| serde_json::from_slice(&f.body).ok());
-    let same_content = previous.as_ref().filter(|r| r.etag == object.identity());
-    if let Some(record) = same_content.filter(|r| r.done && !options.force) {
-        let target = store.uri(&record.target);
-        return Ok(IngestedFile {
+/// One ingest job's run: where it writes, and how.
+struct IngestRun<'a> {
+    job: &'a str,
+    spec: &'a IngestSpec,
+    store: &'a dyn Store,
+    root: &'a str,
+    options: &'a RunOptions,
+}
+
+impl IngestRun<'_> {
+    /// The files routed to one asset, each under the run's timestamp (`-0`, `-1`, ... when
+    /// several land in one asset).
+    fn ingest_asset(
+        &self,
+        asset: &Asset,
+        files: Vec<InputObject>,
+        report: &mut IngestReport,
+    ) -> Result<(), TableError> {
+        let stamp = timestamp(self.options.run_time_micros);
+        let days = self.options.run_time_micros.div_euclid(86_400_000_000);
+        let many = files.len() > 1;
+        for (k, object) in files.into_iter().enumerate() {
+            let ext = match self.spec.format {
+                IngestFormat::Copy => extension(&object.meta.key),
+                IngestFormat::Parquet => "parquet".to_string(),
+            };
+            let suffix = if many { format!("-{k}") } else { String::new() };
+            let folder = date_folder(days, asset.partition);
+            let fresh = join_key(
+                self.root,
+                &format!(
+                    "{}/{folder}/{}_{stamp}{suffix}.{ext}",
+                    asset.name, asset.name
+                ),
+            );
+            let file = self.ingest_one(asset, &object, fresh)?;
+            match file.status {
+                Status::AlreadyDone => report.skipped += 1,
+                _ => {
+                    report.copied += 1;
+                    report.bytes += file.bytes;
+                }
+            }
+            report.files.push(file);
+        }
+        Ok(())
+    }
+
+    /// Copies one object unless its record says it is done; the record is written first,
+    /// so the target key survives a crash.
+    fn ingest_one(
+        &self,
+        asset: &Asset,
+        object: &InputObject,
+        fresh_key: String,
+    ) -> Result<IngestedFile, TableError> {
+        let id = hex::encode(&Sha256::digest(object.uri.as_bytes())[..16]);
+        let record_key = join_key(
+            self.root,
+            &format!("{STATE_DIR}/ingest/{}/{id}.json", self.job),
+        );
+        let previous: Option<Record> = self
+            .store
+            .get(&record_key)?
+            .and_then(|f| serde_json::from_slice(&f.body).ok());
+        let same_content = previous.filter(|r| r.etag == object.identity());
+        let file = |target: String, bytes, status| IngestedFile {
             source: object.uri.clone(),
             asset: asset.name.clone(),
             target,
-            bytes: 0,
-            status: Status::AlreadyDone,
-        });
+            bytes,
+            status,
+        };
+        if let Some(record) = same_content
+            .as_ref()
+            .filter(|r| r.done && !self.options.force)
+        {
+            return Ok(file(self.store.uri(&record.target), 0, Status::AlreadyDone));
+        }
+        let target_key = same_content.map(|r| r.target).unwrap_or(fresh_key);
+        let mut record = Record {
+            source: object.uri.clone(),
+            etag: object.identity(),
+            target: target_key.clone(),
+            done: false,
+            run_id: self.options.run_id.clone(),
+        };
+        self.put_record(&record_key, &record)?;
+        let bytes = self.write(&target_key, object)?;
+        record.done = true;
+        self.put_record(&record_key, &record)?;
+        Ok(file(self.store.uri(&target_key), bytes, Status::Succeeded))
     }
-    let target_key = same_content.map(|r| r.target.clone()).unwrap_or(fresh_key);
-    let mut record = Record {
-        source: object.uri.clone(),
-        etag: object.identity(),
-        target: target_key.clone(),
-        done: false,
-        run_id: options.run_id.clone(),
-    };
-    let put = |r: &Record| {
-        store.put(
-            &record_key,
-            Bytes::from(serde_json::to_vec(r).expect("serialises")),
-            Precondition::None,
-        )
-    };
-    put(&record)?;
-    let bytes = match spec.format {
-        IngestFormat::Copy => copy(store, &target_key, object)?,
-        IngestFormat::Parquet => convert(
-            store,
-            &target_key,
-            object,
-            spec.csv
-                .clone()
-                .unwrap_or_else(CsvOptions::default_for_fixtures),
-            options,
-        )?,
-    };
-    record.done = true;
-    put(&record)?;
-    Ok(IngestedFile {
-        source: object.uri.clone(),
-        asset: asset.name.clone(),
-        target: store.uri(&target_key),
-        bytes,
-        status: Status::Succeeded,
-    })
+
+    fn put_record(&self, key: &str, record: &Record) -> Result<(), TableError> {
+        let body = Bytes::from(serde_json::to_vec(record).expect("serialises"));
+        self.store.put(key, body, Precondition::None)?;
+        Ok(())
+    }
+
+    /// The object's bytes as they are, or converted to Parquet.
+    fn write(&self, key: &str, object: &InputObject) -> Result<u64, TableError> {
+        match self.spec.format {
+            IngestFormat::Copy => copy(self.store, key, object),
+            IngestFormat::Parquet => {
+                let csv = self
+                    .spec
+                    .csv
+                    .clone()
+                    .unwrap_or_else(CsvOptions::default_for_fixtures);
+                convert(self.store, key, object, csv, self.options)
+            }
+        }
+    }
 }
 
 fn copy(store: &dyn Store, key: &str, object: &InputObject) -> Result<u64, TableError> {

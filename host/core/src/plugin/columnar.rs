@@ -282,22 +282,8 @@ fn typed_array(
         (DataType::UInt64, ColumnData::Uint(v)) => {
             Arc::new(narrow::<UInt64Type, u64>(&v, rows, nulls)?)
         }
-        // float32 output is rounded to the nearest float32, as any writer of float32 would.
-        (DataType::Float32, ColumnData::Float(v)) => {
-            check_len(v.len(), rows, 8)?;
-            let values: Vec<f32> = v
-                .chunks_exact(8)
-                .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
-                .collect();
-            Arc::new(PrimitiveArray::<Float32Type>::new(values.into(), nulls))
-        }
-        (DataType::Float64, ColumnData::Float(v)) => {
-            check_len(v.len(), rows, 8)?;
-            let values: Vec<f64> = v
-                .chunks_exact(8)
-                .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
-                .collect();
-            Arc::new(PrimitiveArray::<Float64Type>::new(values.into(), nulls))
+        (DataType::Float32 | DataType::Float64, ColumnData::Float(v)) => {
+            float_array(data_type, &v, rows, nulls)?
         }
         (DataType::Utf8, ColumnData::Text(t)) => Arc::new(to_strings(t, rows, nulls)?),
         (expected, data) => {
@@ -417,6 +403,30 @@ pub(crate) fn payload_bytes(batch: &WitBatch) -> usize {
                 }
         })
         .sum()
+}
+
+/// Little-endian f64 values as a float64 array, or rounded to the nearest float32, as any
+/// writer of float32 would.
+fn float_array(
+    data_type: &DataType,
+    bytes: &[u8],
+    rows: usize,
+    nulls: Option<NullBuffer>,
+) -> Result<ArrayRef, String> {
+    check_len(bytes.len(), rows, 8)?;
+    let values = bytes
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")));
+    Ok(match data_type {
+        DataType::Float32 => {
+            let narrowed: Vec<f32> = values.map(|v| v as f32).collect();
+            Arc::new(PrimitiveArray::<Float32Type>::new(narrowed.into(), nulls))
+        }
+        _ => Arc::new(PrimitiveArray::<Float64Type>::new(
+            values.collect::<Vec<f64>>().into(),
+            nulls,
+        )),
+    })
 }
 
 #[cfg(test)]

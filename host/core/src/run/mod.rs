@@ -10,7 +10,7 @@ use std::time::Duration;
 
 pub use error::{ErrorKind, TableError};
 pub use report::{format_micros, InputReport, OutputReport, PluginReport, Status, TableReport};
-pub use scope::{shard_of, Item, Scope};
+pub use scope::{shard_of, Item, Scope, ScopeError};
 
 use crate::plugin::EngineOptions;
 

@@ -8,6 +8,11 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+/// A `--shard`, `--items` or AWS Batch array setting that can't be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ScopeError(pub String);
+
 /// Which share of the work this run does.
 #[derive(Debug, Clone, Default)]
 pub enum Scope {
@@ -38,44 +43,50 @@ impl Scope {
     }
 
     /// `I/N`.
-    pub fn parse_shard(text: &str) -> Result<Scope, String> {
+    pub fn parse_shard(text: &str) -> Result<Scope, ScopeError> {
         let (i, n) = text
             .split_once('/')
-            .ok_or_else(|| format!("--shard {text:?} is not INDEX/COUNT"))?;
+            .ok_or_else(|| ScopeError(format!("--shard {text:?} is not INDEX/COUNT")))?;
         let (index, count): (u64, u64) = (
             i.trim()
                 .parse()
-                .map_err(|_| format!("--shard {text:?}: bad index"))?,
+                .map_err(|_| ScopeError(format!("--shard {text:?}: bad index")))?,
             n.trim()
                 .parse()
-                .map_err(|_| format!("--shard {text:?}: bad count"))?,
+                .map_err(|_| ScopeError(format!("--shard {text:?}: bad count")))?,
         );
         if count == 0 || index >= count {
-            return Err(format!(
+            return Err(ScopeError(format!(
                 "--shard {text:?}: the index must be below the count"
-            ));
+            )));
         }
         Ok(Scope::Shard { index, count })
     }
 
     /// AWS Batch array jobs: `AWS_BATCH_JOB_ARRAY_INDEX` of `AWS_BATCH_JOB_ARRAY_SIZE`.
-    pub fn from_batch_env(index: Option<String>, size: Option<String>) -> Result<Scope, String> {
+    pub fn from_batch_env(
+        index: Option<String>,
+        size: Option<String>,
+    ) -> Result<Scope, ScopeError> {
         match (index, size) {
             (Some(index), Some(size)) => Scope::parse_shard(&format!("{index}/{size}")),
-            (Some(_), None) => {
-                Err("AWS_BATCH_JOB_ARRAY_INDEX is set but AWS_BATCH_JOB_ARRAY_SIZE is not".into())
-            }
+            (Some(_), None) => Err(ScopeError(
+                "AWS_BATCH_JOB_ARRAY_INDEX is set but AWS_BATCH_JOB_ARRAY_SIZE is not".into(),
+            )),
             _ => Ok(Scope::All),
         }
     }
 
     /// A Distributed Map batch (`{"Items": [...]}`), or a plain array of items.
-    pub fn parse_items(json: &str) -> Result<Scope, String> {
-        let value: serde_json::Value =
-            serde_json::from_str(json).map_err(|e| format!("--items is not JSON: {e}"))?;
+    pub fn parse_items(json: &str) -> Result<Scope, ScopeError> {
+        let value: serde_json::Value = serde_json::from_str(json)
+            .map_err(|e| ScopeError(format!("--items is not JSON: {e}")))?;
         let list = value.get("Items").cloned().unwrap_or(value);
-        let items: Vec<Item> = serde_json::from_value(list)
-            .map_err(|e| format!("--items: {e} (expected [{{\"table\", \"object\"}}, ...])"))?;
+        let items: Vec<Item> = serde_json::from_value(list).map_err(|e| {
+            ScopeError(format!(
+                "--items: {e} (expected [{{\"table\", \"object\"}}, ...])"
+            ))
+        })?;
         Ok(Scope::Items(
             items.into_iter().map(|i| (i.table, i.object)).collect(),
         ))

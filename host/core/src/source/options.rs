@@ -60,6 +60,12 @@ pub struct CsvOptions {
     /// data error, so a hostile file can't make the reader hold gigabytes.
     #[serde(default = "default_max_record_mib")]
     pub max_record_mib: u64,
+    /// Spreadsheets: the largest part of a workbook (a sheet, its shared strings) in MiB,
+    /// expanded, and the most cells a sheet's used range may span.
+    #[serde(default = "default_max_sheet_mib")]
+    pub max_sheet_mib: u64,
+    #[serde(default = "default_max_sheet_cells")]
+    pub max_sheet_cells: u64,
     /// For spreadsheets (`.xlsx`, `.xlsm`, `.xlsb`, `.xls`, `.ods`): the sheet to read
     /// (default: the first). Setting it also makes a file of any name a spreadsheet.
     pub sheet: Option<String>,
@@ -86,6 +92,15 @@ pub enum Compression {
     None,
 }
 
+fn default_max_sheet_mib() -> u64 {
+    256
+}
+
+/// Ten million cells: about 320 MB as calamine holds them.
+fn default_max_sheet_cells() -> u64 {
+    10_000_000
+}
+
 fn default_max_record_mib() -> u64 {
     64
 }
@@ -110,8 +125,14 @@ impl CsvOptions {
     }
 
     pub fn check(&self) -> Result<(), String> {
-        if self.max_record_mib == 0 {
-            return Err("max_record_mib must be at least 1".into());
+        for (name, value) in [
+            ("max_record_mib", self.max_record_mib),
+            ("max_sheet_mib", self.max_sheet_mib),
+            ("max_sheet_cells", self.max_sheet_cells),
+        ] {
+            if value == 0 {
+                return Err(format!("{name} must be at least 1"));
+            }
         }
         for (what, c) in [("delimiter", self.delimiter), ("quote", self.quote)] {
             if !c.is_ascii() {

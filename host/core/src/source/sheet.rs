@@ -5,7 +5,7 @@
 
 use std::io::{Cursor, Read};
 
-use calamine::{open_workbook_auto_from_rs, Data, Range, Reader};
+use calamine::{open_workbook_auto_from_rs, Cell, Data, DataRef, Range, Reader, Sheets};
 
 use super::csv_reader::column_names;
 use super::files::InputObject;
@@ -46,6 +46,11 @@ impl SheetReader {
             file: object.uri.clone(),
             message,
         };
+        check_parts(&bytes, options.max_sheet_mib).map_err(|message| SourceError::Malformed {
+            file: object.uri.clone(),
+            line: 0,
+            message,
+        })?;
         let mut workbook = open_workbook_auto_from_rs(Cursor::new(bytes))
             .map_err(|e| bad(format!("not a readable spreadsheet: {e}")))?;
         let sheets = workbook.sheet_names();
@@ -57,9 +62,15 @@ impl SheetReader {
                 .cloned()
                 .ok_or_else(|| bad("the workbook has no sheets".into()))?,
         };
-        let range = workbook
-            .worksheet_range(&sheet)
-            .map_err(|e| bad(format!("sheet `{sheet}`: {e}")))?;
+        let range =
+            bounded_range(&mut workbook, &sheet, options.max_sheet_cells).map_err(|e| match e {
+                Bounds::TooLarge(message, line) => SourceError::Malformed {
+                    file: object.uri.clone(),
+                    line,
+                    message,
+                },
+                Bounds::Unreadable(message) => bad(format!("sheet `{sheet}`: {message}")),
+            })?;
         let first_row = range.start().map(|(row, _)| row as u64 + 1).unwrap_or(1);
         let mut reader = SheetReader {
             path: format!("{}[{sheet}]", object.uri),
@@ -176,6 +187,109 @@ fn excel_datetime(serial: f64) -> String {
             seconds % 60
         )
     }
+}
+
+/// Why a sheet could not be read within bounds.
+enum Bounds {
+    /// The message, and the sheet row (1-based) that made the range too large.
+    TooLarge(String, u64),
+    Unreadable(String),
+}
+
+/// Refuses a workbook whose parts (sheets, shared strings) would expand past the limit:
+/// calamine reads the shared strings whole when it opens the file, so a 1.5 MB file whose
+/// strings expand to 1.5 GB must be stopped before.
+fn check_parts(bytes: &[u8], max_mib: u64) -> Result<(), String> {
+    if !bytes.starts_with(b"PK") {
+        return Ok(()); // not a zip: .xls, whose format caps a sheet at 65,536 x 256 cells
+    }
+    let Ok(mut zip) = zip::ZipArchive::new(Cursor::new(bytes)) else {
+        return Ok(()); // calamine reports the unreadable file
+    };
+    for index in 0..zip.len() {
+        let Ok(part) = zip.by_index_raw(index) else {
+            continue;
+        };
+        if part.size() > max_mib << 20 {
+            return Err(format!(
+                "workbook part {} expands to {} MiB, more than max_sheet_mib = {max_mib}",
+                part.name(),
+                part.size() >> 20
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The sheet's cells, with the used range checked cell by cell before anything dense is
+/// allocated: one cell at `XFD1048576` would otherwise make a 17-billion-cell range.
+fn bounded_range<RS: std::io::Read + std::io::Seek>(
+    workbook: &mut Sheets<RS>,
+    sheet: &str,
+    max_cells: u64,
+) -> Result<Range<Data>, Bounds> {
+    let unreadable = |e: &dyn std::fmt::Display| Bounds::Unreadable(e.to_string());
+    match workbook {
+        Sheets::Xlsx(x) => {
+            let mut reader = x
+                .worksheet_cells_reader(sheet)
+                .map_err(|e| unreadable(&e))?;
+            collect_cells(|| reader.next_cell().map_err(|e| unreadable(&e)), max_cells)
+        }
+        Sheets::Xlsb(x) => {
+            let mut reader = x
+                .worksheet_cells_reader(sheet)
+                .map_err(|e| unreadable(&e))?;
+            collect_cells(|| reader.next_cell().map_err(|e| unreadable(&e)), max_cells)
+        }
+        other => {
+            let range = other.worksheet_range(sheet).map_err(|e| unreadable(&e))?;
+            let (rows, columns) = range.get_size();
+            match rows as u64 * columns as u64 > max_cells {
+                true => Err(too_large(
+                    rows as u64 * columns as u64,
+                    max_cells,
+                    rows as u64,
+                )),
+                false => Ok(range),
+            }
+        }
+    }
+}
+
+fn collect_cells<'a>(
+    mut next: impl FnMut() -> Result<Option<Cell<DataRef<'a>>>, Bounds>,
+    max_cells: u64,
+) -> Result<Range<Data>, Bounds> {
+    let mut cells = Vec::new();
+    let (mut low, mut high) = ((u32::MAX, u32::MAX), (0u32, 0u32));
+    while let Some(cell) = next()? {
+        if matches!(cell.get_value(), DataRef::Empty) {
+            continue;
+        }
+        let (row, column) = cell.get_position();
+        low = (low.0.min(row), low.1.min(column));
+        high = (high.0.max(row), high.1.max(column));
+        let area = u64::from(high.0 - low.0 + 1) * u64::from(high.1 - low.1 + 1);
+        if area > max_cells {
+            return Err(too_large(area, max_cells, u64::from(row) + 1));
+        }
+        cells.push(Cell::new(
+            (row, column),
+            Data::from(cell.get_value().clone()),
+        ));
+    }
+    Ok(Range::from_sparse(cells))
+}
+
+fn too_large(cells: u64, max_cells: u64, row: u64) -> Bounds {
+    Bounds::TooLarge(
+        format!(
+            "the sheet's used range spans {cells} cells, more than max_sheet_cells = {max_cells} \
+         (a stray cell far from the data makes the range that large)"
+        ),
+        row,
+    )
 }
 
 #[cfg(test)]

@@ -114,7 +114,9 @@ impl Store for LocalStore {
                     continue;
                 };
                 let name = entry.file_name().to_string_lossy().into_owned();
-                if kind.is_dir() {
+                // State folders (`_sluice`: locks, registry, manifests) are skipped: their
+                // writes are small, and another run may be writing a lock there right now.
+                if kind.is_dir() && !name.starts_with('_') {
                     stack.push(entry.path());
                 } else if kind.is_file() && is_temp_name(&name) {
                     std::fs::remove_file(entry.path())

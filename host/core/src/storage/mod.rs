@@ -69,8 +69,9 @@ pub trait Store: Send + Sync {
     fn create(&self, key: &str) -> Result<Box<dyn ObjectWriter>, StoreError>;
 
     /// Discards what crashed writers left staged under `prefix`: hidden temporary files,
-    /// incomplete multipart uploads. Only for a caller that holds the lock of everything
-    /// written there. Returns how many were discarded.
+    /// incomplete multipart uploads. State folders (names starting with `_`) are left
+    /// alone. Only for a caller that holds the lock of everything written there. Returns
+    /// how many were discarded.
     fn discard_staged(&self, _prefix: &str) -> Result<u64, StoreError> {
         Ok(0)
     }

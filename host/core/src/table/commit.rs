@@ -59,6 +59,7 @@ pub(super) fn commit(
         files,
     };
     prepared.dataset.commit(&manifest, run.host.options.force)?;
+    prepared.record_owner(run)?;
     remove_stale(prepared, &manifest)?;
     let outputs = manifest.files.into_iter().map(|f| OutputReport {
         name: f.output,

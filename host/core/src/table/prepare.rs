@@ -9,12 +9,12 @@ use super::inputs::{find_inputs, FoundInput};
 use super::{TableRun, REJECTS};
 use crate::commit::{
     canonical_json, lock_key, non_default, CommitMode, Dataset, LockSettings, Registry, TableLock,
-    UnitInput, UnitKey, VersionRecord, VersionStatus,
+    UnitInput, UnitKey, VersionRecord, VersionStatus, STATE_DIR,
 };
 use crate::plugin::{LoadedPlugin, PluginInfo, Session};
 use crate::run::{format_micros, InputReport, OutputReport, PluginReport, TableError, TableReport};
 use crate::source::{CsvOptions, InputObject};
-use crate::storage::Location;
+use crate::storage::{join_key, Location};
 
 /// The plugin, loaded and described.
 pub(super) struct Loaded {
@@ -92,6 +92,7 @@ pub(super) fn prepare<'a>(run: &TableRun<'a>, loaded: Loaded) -> Result<Prepared
     // would each report the rows of a file that holds the other's.
     let lock = take_lock(run, store.clone(), &root)?;
     discard_staged(run, &*store, &root)?;
+    check_owner(run, &*store, &root)?;
     let versioned = match &spec.version {
         Some(version) => {
             Registry::check_version(version).map_err(TableError::Config)?;
@@ -144,6 +145,36 @@ fn take_lock(
         run_id: options.run_id.clone(),
     };
     Ok(TableLock::acquire(store, &key, &settings)?)
+}
+
+/// The record of which table a location holds: written when a run commits, checked when
+/// the next one starts, so two pipelines writing one folder under different table names
+/// do not each replace the other's files (or mix their datasets), every run succeeding.
+fn owner_key(root: &str) -> String {
+    join_key(root, &format!("{STATE_DIR}/table.json"))
+}
+
+fn owner(run: &TableRun) -> serde_json::Value {
+    serde_json::json!({ "tenant": run.spec.tenant, "table": run.name })
+}
+
+fn check_owner(
+    run: &TableRun,
+    store: &dyn crate::storage::Store,
+    root: &str,
+) -> Result<(), TableError> {
+    let Some(found) = store.get(&owner_key(root))? else {
+        return Ok(());
+    };
+    match serde_json::from_slice::<serde_json::Value>(&found.body) {
+        Ok(holder) if holder != owner(run) => Err(TableError::Config(format!(
+            "{} holds table `{}` of tenant `{}`; give each table its own output.location",
+            store.uri(root),
+            holder["table"].as_str().unwrap_or("?"),
+            holder["tenant"].as_str().unwrap_or("?")
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// What a killed run of this table left staged: its hidden temporary files, its
@@ -307,6 +338,16 @@ impl Prepared<'_> {
             error,
         };
         Ok(registry.record(&entry)?)
+    }
+
+    /// Records this table as the location's holder; called when the run commits.
+    pub fn record_owner(&self, run: &TableRun) -> Result<(), TableError> {
+        let body = bytes::Bytes::from(owner(run).to_string());
+        let key = owner_key(&self.dataset.root);
+        self.dataset
+            .store
+            .put(&key, body, crate::storage::Precondition::None)?;
+        Ok(())
     }
 
     /// Fails when the lock was lost (its lease expired and another run took it).

@@ -71,13 +71,16 @@ impl TableSpec {
             expand_toml(config, vars).map_err(|m| err(format!("config: {m}")))?;
         }
         if self.plugin.ends_with(".wasm") {
-            self.plugin = join(base, &expand_env(&self.plugin).map_err(err)?);
+            self.plugin = join(
+                base,
+                &expand_env(&self.plugin).map_err(|e| err(e.to_string()))?,
+            );
         }
-        let location = expand_env(&self.output.location).map_err(err)?;
+        let location = expand_env(&self.output.location).map_err(|e| err(e.to_string()))?;
         self.output.location = join(base, &location);
-        self.tenant = expand_env(&self.tenant).map_err(err)?;
+        self.tenant = expand_env(&self.tenant).map_err(|e| err(e.to_string()))?;
         if let Some(version) = &self.version {
-            self.version = Some(expand_env(version).map_err(err)?);
+            self.version = Some(expand_env(version).map_err(|e| err(e.to_string()))?);
         }
         let has_version = self.version.is_some();
         for spec in self.input.iter_mut().chain(self.inputs.values_mut()) {
@@ -94,10 +97,10 @@ impl TableSpec {
         if self.batch_rows == Some(0) {
             return Err(err("batch_rows must be at least 1".into()));
         }
-        crate::name::check("table name", name).map_err(&err)?;
-        crate::name::check("tenant", &self.tenant).map_err(&err)?;
+        crate::name::check("table name", name).map_err(|e| err(e.to_string()))?;
+        crate::name::check("tenant", &self.tenant).map_err(|e| err(e.to_string()))?;
         if let Some(version) = &self.version {
-            crate::name::check("version", version).map_err(&err)?;
+            crate::name::check("version", version).map_err(|e| err(e.to_string()))?;
         }
         self.output.check().map_err(err)?;
         self.limits
@@ -170,7 +173,12 @@ fn resolve_input(
             )
         }
         (Some(_), true) => {}
-        (None, false) => spec.path = join(base, &expand_vars(&spec.path, vars)?),
+        (None, false) => {
+            spec.path = join(
+                base,
+                &expand_vars(&spec.path, vars).map_err(|e| e.to_string())?,
+            )
+        }
     }
     spec.csv
         .check()
