@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sluice_tests::s3::{Backend, Bucket};
-use sluice_tests::{cache_dir, Scratch, TESTBED_WASM};
+use sluice_tests::{cache_dir, files_under, Scratch, TESTBED_WASM};
 
 const KILLS: usize = 50;
 const ROWS: usize = 20_000;
@@ -36,25 +36,7 @@ impl Target for Local {
         Vec::new()
     }
     fn keys(&self) -> Vec<String> {
-        let mut keys = Vec::new();
-        let mut stack = vec![self.0.clone()];
-        while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-                match entry.file_type().unwrap().is_dir() {
-                    true => stack.push(entry.path()),
-                    false => keys.push(
-                        entry
-                            .path()
-                            .strip_prefix(&self.0)
-                            .unwrap()
-                            .display()
-                            .to_string(),
-                    ),
-                }
-            }
-        }
-        keys.sort();
-        keys
+        files_under(&self.0)
     }
     fn read(&self, key: &str) -> Vec<u8> {
         std::fs::read(self.0.join(key)).unwrap()

@@ -3,38 +3,13 @@
 //! and symbolic links out of an input or ingest source folder. Each is refused at load (exit
 //! 2) and nothing is written or read outside.
 
-use std::path::Path;
-
-use sluice_tests::{Scratch, EXIT_CONFIG};
+use sluice_tests::{files_under, Scratch, EXIT_CONFIG};
 
 fn table(name: &str, extra: &str) -> String {
     format!(
         "[tables.\"{name}\"]\nplugin = \"passthrough\"\n{extra}\ninput = {{ path = \"in.csv\" }}\n\
          output = {{ location = \"out/t\", mode = \"append\" }}\n"
     )
-}
-
-/// Every file under `dir`, as paths relative to it.
-fn files_under(dir: &Path) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(next) = stack.pop() {
-        for entry in std::fs::read_dir(&next).into_iter().flatten().flatten() {
-            match entry.file_type().unwrap().is_dir() {
-                true => stack.push(entry.path()),
-                false => found.push(
-                    entry
-                        .path()
-                        .strip_prefix(dir)
-                        .unwrap()
-                        .display()
-                        .to_string(),
-                ),
-            }
-        }
-    }
-    found.sort();
-    found
 }
 
 #[test]

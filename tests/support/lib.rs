@@ -122,16 +122,27 @@ impl Scratch {
     }
 }
 
+/// Every file below `dir` (links not followed), as paths relative to it, sorted.
+pub fn files_under(dir: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    walk(dir, &mut files);
+    let mut relative: Vec<String> = files
+        .iter()
+        .map(|p| p.strip_prefix(dir).unwrap().display().to_string())
+        .collect();
+    relative.sort();
+    relative
+}
+
 fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        if path.is_dir() {
-            walk(&path, files);
-        } else {
-            files.push(path);
+        match entry.file_type() {
+            Ok(kind) if kind.is_dir() => walk(&path, files),
+            _ => files.push(path),
         }
     }
 }

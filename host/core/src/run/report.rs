@@ -128,6 +128,18 @@ impl TableReport {
     }
 }
 
+impl From<crate::commit::ManifestFile> for OutputReport {
+    fn from(file: crate::commit::ManifestFile) -> Self {
+        OutputReport {
+            name: file.output,
+            path: file.uri,
+            partition: file.partition,
+            rows: file.rows,
+            bytes: file.bytes,
+        }
+    }
+}
+
 /// RFC 3339 UTC with microseconds.
 pub fn format_micros(micros: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(micros as i128 * 1000)

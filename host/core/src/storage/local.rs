@@ -54,19 +54,43 @@ fn etag_of(bytes: &[u8]) -> String {
     hex::encode(&Sha256::digest(bytes)[..16])
 }
 
-/// Whether a file name is one `temp_beside` gives: `.<name>.<32 hex digits>.tmp`.
-fn is_temp_name(name: &str) -> bool {
-    let Some(stem) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) else {
-        return false;
-    };
-    stem.rsplit_once('.')
-        .is_some_and(|(_, id)| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+/// A temporary file in a state folder lives for the moment between its write and its
+/// rename; one older than this, or whose writer is no longer running, was left by a
+/// process that died. (A crashed holder's lock lasts a lease, far longer, before the next
+/// run can look.)
+const STALE_STATE_TEMP: std::time::Duration = std::time::Duration::from_millis(500);
+
+fn is_abandoned(entry: &std::fs::DirEntry, name: &str) -> bool {
+    let modified = entry.metadata().and_then(|m| m.modified());
+    let old = modified.is_ok_and(|t| t.elapsed().is_ok_and(|age| age > STALE_STATE_TEMP));
+    old || temp_id(name).is_some_and(|(pid, _)| !process_runs(pid))
 }
 
-/// A hidden name in the same folder, so the final rename is atomic.
+/// Whether a process of this machine runs under `pid`.
+fn process_runs(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+    let found = unsafe { libc::kill(pid, 0) } == 0;
+    found || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
+/// The writer's pid and the id in a name `temp_beside` gives: `.<name>.<pid>-<32 hex>.tmp`.
+fn temp_id(name: &str) -> Option<(i32, &str)> {
+    let stem = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let (pid, id) = stem.rsplit_once('.')?.1.split_once('-')?;
+    let hex = id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit());
+    hex.then_some((pid.parse().ok()?, id))
+}
+
+fn is_temp_name(name: &str) -> bool {
+    temp_id(name).is_some()
+}
+
+/// A hidden name in the same folder, so the final rename is atomic; it names the writing
+/// process, so a later run can tell an abandoned one.
 fn temp_beside(path: &Path) -> PathBuf {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
-    path.with_file_name(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()))
+    let id = uuid::Uuid::new_v4().simple();
+    path.with_file_name(format!(".{name}.{}-{id}.tmp", std::process::id()))
 }
 
 fn ensure_parent(path: &Path) -> Result<(), StoreError> {
@@ -102,10 +126,11 @@ impl KeyLock {
 
 impl Store for LocalStore {
     fn discard_staged(&self, prefix: &str) -> Result<u64, StoreError> {
-        let dir = self.inside(prefix)?;
         let mut discarded = 0;
-        let mut stack = vec![dir];
-        while let Some(next) = stack.pop() {
+        // (folder, inside a state folder): data folders are written by the lock holder
+        // alone; in state folders (`_sluice`) other runs write too, waiting for the lock.
+        let mut stack = vec![(self.inside(prefix)?, false)];
+        while let Some((next, in_state)) = stack.pop() {
             let Ok(entries) = std::fs::read_dir(&next) else {
                 continue;
             };
@@ -114,11 +139,12 @@ impl Store for LocalStore {
                     continue;
                 };
                 let name = entry.file_name().to_string_lossy().into_owned();
-                // State folders (`_sluice`: locks, registry, manifests) are skipped: their
-                // writes are small, and another run may be writing a lock there right now.
-                if kind.is_dir() && !name.starts_with('_') {
-                    stack.push(entry.path());
-                } else if kind.is_file() && is_temp_name(&name) {
+                if kind.is_dir() {
+                    stack.push((entry.path(), in_state || name.starts_with('_')));
+                } else if kind.is_file()
+                    && is_temp_name(&name)
+                    && (!in_state || is_abandoned(&entry, &name))
+                {
                     std::fs::remove_file(entry.path())
                         .map_err(|e| StoreError::io(entry.path().display().to_string(), e))?;
                     discarded += 1;
@@ -372,6 +398,25 @@ impl Drop for LocalStaged {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn temporary_names_carry_their_writer() {
+        let path = temp_beside(Path::new("out/rows.parquet"));
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert_eq!(
+            temp_id(&name).map(|(pid, _)| pid),
+            Some(std::process::id() as i32)
+        );
+        assert!(process_runs(std::process::id() as i32));
+        for other in [
+            "rows.parquet",
+            ".rows.parquet.tmp",
+            ".x.12-abc.tmp",
+            ".x.ab-0123456789abcdef0123456789abcdef.tmp",
+        ] {
+            assert!(!is_temp_name(other), "{other}");
+        }
+    }
 
     #[test]
     fn a_key_that_leaves_the_root_is_refused() {

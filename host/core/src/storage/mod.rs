@@ -69,9 +69,9 @@ pub trait Store: Send + Sync {
     fn create(&self, key: &str) -> Result<Box<dyn ObjectWriter>, StoreError>;
 
     /// Discards what crashed writers left staged under `prefix`: hidden temporary files,
-    /// incomplete multipart uploads. State folders (names starting with `_`) are left
-    /// alone. Only for a caller that holds the lock of everything written there. Returns
-    /// how many were discarded.
+    /// incomplete multipart uploads. In state folders (names starting with `_`), where
+    /// runs waiting for the lock write too, only what is clearly abandoned. Only for a
+    /// caller that holds the lock of everything written there. Returns how many.
     fn discard_staged(&self, _prefix: &str) -> Result<u64, StoreError> {
         Ok(0)
     }

@@ -61,13 +61,7 @@ pub(super) fn commit(
     prepared.dataset.commit(&manifest, run.host.options.force)?;
     prepared.record_owner(run)?;
     remove_stale(prepared, &manifest)?;
-    let outputs = manifest.files.into_iter().map(|f| OutputReport {
-        name: f.output,
-        path: f.uri,
-        partition: f.partition,
-        rows: f.rows,
-        bytes: f.bytes,
-    });
+    let outputs = manifest.files.into_iter().map(OutputReport::from);
     Ok(Committed {
         outputs: outputs.collect(),
     })

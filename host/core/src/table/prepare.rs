@@ -293,13 +293,7 @@ impl Prepared<'_> {
         // A run that died between its manifest and its symlink files left them incomplete.
         self.dataset.write_symlinks(&manifest)?;
         tracing::info!(table = %self.table, unit = %manifest.unit, committed_by = %manifest.run_id, "input already committed; nothing to do");
-        let outputs = manifest.files.into_iter().map(|f| OutputReport {
-            name: f.output,
-            path: f.uri,
-            partition: f.partition,
-            rows: f.rows,
-            bytes: f.bytes,
-        });
+        let outputs = manifest.files.into_iter().map(OutputReport::from);
         Ok(Some(outputs.collect()))
     }
 
