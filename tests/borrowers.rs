@@ -12,8 +12,9 @@ fn pipeline(touch_unchanged: bool) -> String {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/borrowers/pipeline.toml"),
     )
     .unwrap();
+    // The original workbook (seed 000), bundled with the example.
     let workbook = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/fixtures/seed-000/data_engineer_raw_data.xlsx");
+        .join("../examples/borrowers/data/data_engineer_raw_data.xlsx");
     text.replace(
         "data/data_engineer_raw_data.xlsx",
         &workbook.display().to_string(),

@@ -11,10 +11,14 @@ use sluice_tests::{read_parquet, Outcome, Scratch};
 
 const VERSIONS: [&str; 3] = ["20201230_V0001", "20201230_V0002", "20201231_V0001"];
 
+/// The original exports (seed 004) bundled with the example, and their expected deltas
+/// in the tests' fixtures.
 fn shared(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/fixtures/seed-004")
-        .join(path)
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    match path.strip_prefix("expected/") {
+        Some(file) => here.join("fixtures/exports/expected").join(file),
+        None => here.join("../examples/exports/data").join(path),
+    }
 }
 
 fn gunzip(path: &Path) -> String {

@@ -8,7 +8,8 @@ use sluice_tests::s3::{Backend, Bucket};
 use sluice_tests::{read_parquet, rows, Scratch};
 
 fn original_config() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/seed-003/ingest_config.json")
+    // The original job's config (seed 003), bundled with the example.
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/ingest/ingest_config.json")
 }
 
 /// The movielens file names of the original, plus files no asset claims.

@@ -160,7 +160,8 @@ mod tests {
 
     #[test]
     fn the_original_config_becomes_exact_patterns_and_depths() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/seed-003");
+        // The original job's config (seed 003), bundled with the example.
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ingest");
         let mut spec: IngestSpec = toml::from_str("config = \"ingest_config.json\"").unwrap();
         spec.resolve("movielens", &dir, &Default::default())
             .unwrap();
