@@ -99,6 +99,15 @@ impl OutputSpec {
     }
 }
 
+/// The settings that decide the bytes of an output's files.
+#[derive(Serialize)]
+struct Encoding {
+    compression: String,
+    level: Option<i32>,
+    row_group_rows: usize,
+    partition: Option<Partition>,
+}
+
 impl OutputSpec {
     /// The Parquet encoding settings of this output.
     pub fn writer_settings(&self) -> WriterSettings {
@@ -112,23 +121,19 @@ impl OutputSpec {
     /// What decides the bytes of the output files, for the commit unit: the settings that
     /// differ from their defaults, so a setting added in a later release leaves ids alone.
     pub fn encoding_key(&self) -> serde_json::Value {
-        let mut key = serde_json::Map::new();
-        if self.compression != default_codec() {
-            key.insert("compression".into(), self.compression.clone().into());
-        }
-        if let Some(level) = self.level {
-            key.insert("level".into(), level.into());
-        }
-        if self.row_group_rows != default_row_group_rows() {
-            key.insert("row_group_rows".into(), self.row_group_rows.into());
-        }
-        if let Some(partition) = &self.partition {
-            key.insert(
-                "partition".into(),
-                serde_json::to_value(partition).expect("serialisable"),
-            );
-        }
-        serde_json::Value::Object(key)
+        let this = Encoding {
+            compression: self.compression.clone(),
+            level: self.level,
+            row_group_rows: self.row_group_rows,
+            partition: self.partition.clone(),
+        };
+        let default = Encoding {
+            compression: default_codec(),
+            level: None,
+            row_group_rows: default_row_group_rows(),
+            partition: None,
+        };
+        crate::commit::non_default(&this, &default)
     }
 
     /// Checks what serde cannot: the codec and level, the row group size, and which

@@ -35,6 +35,8 @@ pub(super) struct Prepared<'a> {
     pub dataset: Dataset,
     lock: TableLock,
     versioned: Option<Versioned>,
+    /// Whether the location already records this table (see [`check_owner`]).
+    owner_recorded: bool,
 }
 
 /// The table's version registry and the version this run processes.
@@ -91,8 +93,8 @@ pub(super) fn prepare<'a>(run: &TableRun<'a>, loaded: Loaded) -> Result<Prepared
     // One writer per table, whatever the mode: two runs replacing one table at once
     // would each report the rows of a file that holds the other's.
     let lock = take_lock(run, store.clone(), &root)?;
-    discard_staged(run, &*store, &root)?;
-    check_owner(run, &*store, &root)?;
+    discard_staged(run, &*store, &root);
+    let owner_recorded = check_owner(run, &*store, &root)?;
     let versioned = match &spec.version {
         Some(version) => {
             Registry::check_version(version).map_err(TableError::Config)?;
@@ -123,10 +125,11 @@ pub(super) fn prepare<'a>(run: &TableRun<'a>, loaded: Loaded) -> Result<Prepared
         dataset,
         lock,
         versioned,
+        owner_recorded,
     })
 }
 
-/// One writer per table: S3 outputs, datasets and versioned tables are shared state.
+/// The table's lock, in every mode: its outputs are shared state.
 fn take_lock(
     run: &TableRun,
     store: Arc<dyn crate::storage::Store>,
@@ -158,13 +161,14 @@ fn owner(run: &TableRun) -> serde_json::Value {
     serde_json::json!({ "tenant": run.spec.tenant, "table": run.name })
 }
 
+/// Whether the location already records this table; an error when it holds another.
 fn check_owner(
     run: &TableRun,
     store: &dyn crate::storage::Store,
     root: &str,
-) -> Result<(), TableError> {
+) -> Result<bool, TableError> {
     let Some(found) = store.get(&owner_key(root))? else {
-        return Ok(());
+        return Ok(false);
     };
     match serde_json::from_slice::<serde_json::Value>(&found.body) {
         Ok(holder) if holder != owner(run) => Err(TableError::Config(format!(
@@ -173,20 +177,17 @@ fn check_owner(
             holder["table"].as_str().unwrap_or("?"),
             holder["tenant"].as_str().unwrap_or("?")
         ))),
-        _ => Ok(()),
+        Ok(_) => Ok(true),
+        Err(_) => Ok(false), // unreadable: written again at the commit
     }
 }
 
 /// What a killed run of this table left staged: its hidden temporary files, its
 /// incomplete uploads. Under the whole table's lock only: the shards of a split table
 /// stage into the same folder at once.
-fn discard_staged(
-    run: &TableRun,
-    store: &dyn crate::storage::Store,
-    root: &str,
-) -> Result<(), TableError> {
+fn discard_staged(run: &TableRun, store: &dyn crate::storage::Store, root: &str) {
     if run.host.options.lock_scope.is_some() {
-        return Ok(());
+        return;
     }
     // Left over, they cost storage but are never visible: a failure to list them (a store
     // without ListMultipartUploads, say) is a warning, not a failed table.
@@ -199,7 +200,6 @@ fn discard_staged(
             tracing::warn!(table = %run.name, "could not look for what an interrupted run left staged: {e}")
         }
     }
-    Ok(())
 }
 
 fn unit_key<'a>(
@@ -336,6 +336,9 @@ impl Prepared<'_> {
 
     /// Records this table as the location's holder; called when the run commits.
     pub fn record_owner(&self, run: &TableRun) -> Result<(), TableError> {
+        if self.owner_recorded {
+            return Ok(());
+        }
         let body = bytes::Bytes::from(owner(run).to_string());
         let key = owner_key(&self.dataset.root);
         self.dataset
