@@ -17,9 +17,39 @@ fn guest_target_dir(out_dir: &std::path::Path) -> std::path::PathBuf {
     out_dir.join("wasm-guests")
 }
 
+/// Adds the wasm32-wasip2 standard library when the toolchain lacks it: rustup installs
+/// the targets of `rust-toolchain.toml` only with the toolchain, not into a toolchain that
+/// is already there, so a fresh clone's first build would fail.
+#[allow(dead_code)]
+fn ensure_wasm_target(dir: &std::path::Path) {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = std::process::Command::new(rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let installed = sysroot.is_some_and(|s| {
+        std::path::Path::new(&s)
+            .join("lib/rustlib/wasm32-wasip2")
+            .exists()
+    });
+    if installed {
+        return;
+    }
+    println!("cargo:warning=installing the wasm32-wasip2 target (rustup target add wasm32-wasip2)");
+    let added = std::process::Command::new("rustup")
+        .args(["target", "add", "wasm32-wasip2"])
+        .current_dir(dir)
+        .status();
+    if !matches!(added, Ok(s) if s.success()) {
+        println!("cargo:warning=could not run `rustup target add wasm32-wasip2`; run it yourself");
+    }
+}
+
 /// `cargo build --release --target wasm32-wasip2` of a guest workspace into `target_dir`.
 #[allow(dead_code)]
 fn build_guests(manifest: &std::path::Path, target_dir: &std::path::Path) {
+    ensure_wasm_target(manifest.parent().unwrap_or(std::path::Path::new(".")));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = std::process::Command::new(cargo);
     cmd.args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])

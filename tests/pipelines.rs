@@ -1,23 +1,21 @@
 //! The pipelines on their real data: 001 (interval expansion) against the original
 //! fixtures, 002 (retail) against its documented counts, and the SPEC.md benchmark
-//! transforms against the pure-Python oracle in ../shared/bench/verify.py.
+//! transforms on data from our own generator, against our own pure-Python oracle
+//! (tests/oracle/spec.py, written from SPEC.md alone).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use sluice_tests::{read_parquet, Scratch};
+use sluice_tests::{python, read_parquet, Scratch};
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
 }
 
-fn shared_bench() -> PathBuf {
-    repo("../shared/bench")
-}
-
-fn python() -> String {
-    std::env::var("SLUICE_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
+/// Our SPEC.md workload generator and oracle (needs pyarrow).
+fn spec_oracle() -> PathBuf {
+    repo("tests/oracle/spec.py")
 }
 
 /// A CSV's lines after the header.
@@ -186,24 +184,28 @@ fn pipeline_002_gives_the_documented_counts() {
     assert_eq!(agg.rows(), &sluice_tests::rows![["2022-09-05", 175, 11]]);
 }
 
-/// Generates a SPEC.md workload with ../shared/bench/gen.py, runs the workload pipeline from
-/// bench/workloads/ on it, and checks the output with the oracle (verify.py).
+/// Generates a SPEC.md workload with `tests/oracle/spec.py gen`, runs the workload pipeline
+/// from bench/workloads/ on it, and checks the output with `tests/oracle/spec.py verify`.
 fn spec_workload(workload: &str, transform: &str, rows: usize, batch_rows: &str) {
     let s = Scratch::new();
-    let status = Command::new(python())
-        .arg(shared_bench().join("gen.py"))
+    let generated = Command::new(python())
+        .arg(spec_oracle())
         .args([
-            "--out",
-            &s.path("data").display().to_string(),
+            "gen",
             "--workload",
             workload,
             "--rows",
             &rows.to_string(),
-            "--no-gz",
+            "--out",
+            &s.path("data").display().to_string(),
         ])
-        .status()
-        .expect("running gen.py (needs numpy)");
-    assert!(status.success(), "gen.py failed");
+        .output()
+        .expect("running tests/oracle/spec.py gen");
+    assert!(
+        generated.status.success(),
+        "spec.py gen failed:\n{}",
+        String::from_utf8_lossy(&generated.stderr)
+    );
     let input = s.path(&format!("data/{workload}_{}k.csv", rows / 1000));
     let pipeline = std::fs::read_to_string(repo(&format!("bench/workloads/{transform}.toml")))
         .unwrap()
@@ -212,14 +214,16 @@ fn spec_workload(workload: &str, transform: &str, rows: usize, batch_rows: &str)
     let out = s.run(&pipeline, &["--batch-rows", batch_rows]);
     assert_eq!(out.code, 0, "{}", out.report);
     let verify = Command::new(python())
-        .arg(shared_bench().join("verify.py"))
+        .arg(spec_oracle())
         .args([
+            "verify",
+            "--workload",
             workload,
             &input.display().to_string(),
             &s.path("out/rows.parquet").display().to_string(),
         ])
         .output()
-        .expect("running verify.py (needs numpy and pyarrow)");
+        .expect("running tests/oracle/spec.py verify (needs pyarrow)");
     let report = String::from_utf8_lossy(&verify.stdout);
     assert!(
         verify.status.success(),

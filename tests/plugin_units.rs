@@ -42,7 +42,7 @@ fn plugin_crates_pass_their_unit_tests() {
 #[test]
 fn the_python_sdk_passes_its_unit_tests() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let python = std::env::var("SLUICE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let python = sluice_tests::python();
     let output = Command::new(&python)
         .args(["-m", "unittest", "discover", "-s"])
         .arg(root.join("plugins/sdk-python/tests"))

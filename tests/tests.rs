@@ -24,3 +24,4 @@ mod plugins;
 mod s3;
 mod sharding;
 mod stepfunctions;
+mod types;

@@ -183,9 +183,22 @@ impl Parquet {
     }
 }
 
+/// The Python the tests run (with pyarrow): `SLUICE_TEST_PYTHON`, else the venv that
+/// `scripts/setup-test-servers.sh` made, else `python3`.
+pub fn python() -> String {
+    if let Ok(python) = std::env::var("SLUICE_TEST_PYTHON") {
+        return python;
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv-moto/bin/python3");
+    if venv.exists() {
+        return venv.display().to_string();
+    }
+    "python3".into()
+}
+
 /// Reads a Parquet file with pyarrow. Panics with pyarrow's message if it cannot.
 pub fn read_parquet(path: &Path) -> Parquet {
-    let python = std::env::var("SLUICE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let python = python();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("support/read_parquet.py");
     let out = Command::new(&python)
         .arg(script)

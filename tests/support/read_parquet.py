@@ -1,7 +1,9 @@
 """Reads a Parquet file with pyarrow (an independent reader) and prints it as JSON:
-{"schema": [[name, type, nullable]], "rows": [[...]], "metadata": {key: value}, "num_row_groups": n}.
-Dates and timestamps print as ISO strings, so tests compare exact values."""
+{"schema": [[name, type, nullable]], "rows": [[...]], "metadata": {key: value}, "num_row_groups": n,
+"codecs": [...], "logical_types": [...]}. Dates and timestamps print as ISO strings and decimals as
+their exact text, so tests compare exact values."""
 import datetime
+import decimal
 import json
 import sys
 
@@ -13,6 +15,8 @@ def plain(v):
         return v.isoformat()
     if isinstance(v, bytes):
         return v.hex()
+    if isinstance(v, decimal.Decimal):
+        return str(v)  # exact, digit for digit
     return v
 
 
@@ -29,6 +33,7 @@ def main(path):
         "metadata": meta,
         "num_row_groups": pf.metadata.num_row_groups,
         "codecs": codecs,
+        "logical_types": [str(pf.schema.column(i).logical_type) for i in range(pf.metadata.num_columns)],
     }))
 
 

@@ -92,7 +92,7 @@ fn read_input(case: &Path, input: &sluice_core::plugin::InputInfo) -> Result<Inp
                 field.data_type()
             )
         })?;
-        csv.types.insert(field.name().clone(), name.to_string());
+        csv.types.insert(field.name().clone(), name);
     }
     let spec = InputSpec {
         path: path.display().to_string(),

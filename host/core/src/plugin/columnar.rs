@@ -38,6 +38,9 @@ fn column_type(data_type: &DataType) -> Option<ColumnType> {
         DataType::Timestamp(TimeUnit::Microsecond, None) => ColumnType::Timestamp,
         DataType::Timestamp(TimeUnit::Microsecond, Some(_)) => ColumnType::TimestampUtc,
         DataType::Dictionary(_, values) => return column_type(values),
+        // The contract has no decimal: decimals travel as their exact text (`"12.50"`),
+        // which a Python plugin reads with `decimal.Decimal`. Never as a float.
+        DataType::Decimal128(..) => ColumnType::Text,
         _ => return None,
     })
 }
@@ -111,7 +114,7 @@ pub(crate) fn to_columns(batch: &RecordBatch) -> Result<WitBatch, String> {
 fn to_column(array: &ArrayRef) -> Result<Column, String> {
     let plain_type = match array.data_type() {
         DataType::Dictionary(_, values) => Some(values.as_ref().clone()),
-        DataType::LargeUtf8 | DataType::Utf8View => Some(DataType::Utf8),
+        DataType::LargeUtf8 | DataType::Utf8View | DataType::Decimal128(..) => Some(DataType::Utf8),
         _ => None,
     };
     if let Some(target) = plain_type {

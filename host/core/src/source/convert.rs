@@ -2,11 +2,12 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanBuilder, PrimitiveArray, StringArray};
+use arrow::array::{ArrayRef, BooleanBuilder, Decimal128Builder, PrimitiveArray, StringArray};
 use arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::*;
 use arrow_cast::parse::Parser;
 
+use super::decimal::{fits_float64, Literal};
 use super::raw::RawColumn;
 
 /// The values that mean NULL, compared with the whole field.
@@ -34,6 +35,38 @@ impl NullMarkers {
         }
         self.others.iter().any(|m| m.as_slice() == field)
     }
+
+    /// For columns of any type but text, where blanks around a value do not count: a
+    /// field of only blanks is NULL when the empty field is.
+    #[inline]
+    pub fn is_null_typed(&self, field: &[u8]) -> bool {
+        self.is_null(field) || (self.empty && trim(field).is_empty())
+    }
+}
+
+/// The whitespace rule: spaces and tabs (and a stray `\r`) around a number, boolean, date,
+/// timestamp or decimal are ignored, so ` 42 ` is 42. Text keeps every byte.
+#[inline]
+pub(crate) fn trim(field: &[u8]) -> &[u8] {
+    match (field.first(), field.last()) {
+        (Some(a), Some(b)) if !is_blank(*a) && !is_blank(*b) => field,
+        _ => field.trim_ascii(),
+    }
+}
+
+#[inline]
+fn is_blank(b: u8) -> bool {
+    b.is_ascii_whitespace()
+}
+
+/// How a column's values become an array.
+#[derive(Clone, Copy)]
+pub(crate) struct Conversion<'a> {
+    pub data_type: &'a DataType,
+    pub nulls: &'a NullMarkers,
+    /// The type was inferred: a float64 value that would lose a digit is an error (with a
+    /// hint to declare the column), not silently rounded.
+    pub exact: bool,
 }
 
 /// A field that does not parse as its column's type: the row (in the batch) and the value.
@@ -53,11 +86,8 @@ impl BadValue {
 
 /// Converts one raw column to an array of `data_type`. Text columns take over the raw
 /// buffers without copying.
-pub(crate) fn to_array(
-    column: RawColumn,
-    data_type: &DataType,
-    nulls: &NullMarkers,
-) -> Result<ArrayRef, BadValue> {
+pub(crate) fn to_array(column: RawColumn, how: Conversion) -> Result<ArrayRef, BadValue> {
+    let (data_type, nulls) = (how.data_type, how.nulls);
     if *data_type == DataType::Utf8 {
         return to_strings(column, nulls);
     }
@@ -73,7 +103,11 @@ pub(crate) fn to_array(
         DataType::UInt32 => parse_all::<UInt32Type>(column, nulls, data_type),
         DataType::UInt64 => parse_all::<UInt64Type>(column, nulls, data_type),
         DataType::Float32 => parse_all::<Float32Type>(column, nulls, data_type),
+        DataType::Float64 if how.exact => {
+            parse_with::<Float64Type>(column, nulls, data_type, exact_f64)
+        }
         DataType::Float64 => parse_all::<Float64Type>(column, nulls, data_type),
+        DataType::Decimal128(precision, scale) => to_decimals(column, nulls, *precision, *scale),
         DataType::Date32 => parse_all::<Date32Type>(column, nulls, data_type),
         DataType::Timestamp(TimeUnit::Microsecond, _) => {
             parse_all::<TimestampMicrosecondType>(column, nulls, data_type)
@@ -123,11 +157,11 @@ fn to_booleans(column: &RawColumn, nulls: &NullMarkers) -> Result<ArrayRef, BadV
     let mut builder = BooleanBuilder::with_capacity(column.len());
     for row in 0..column.len() {
         let field = column.value(row);
-        if nulls.is_null(field) {
+        if nulls.is_null_typed(field) {
             builder.append_null();
             continue;
         }
-        match parse_bool(field) {
+        match parse_bool(trim(field)) {
             Some(b) => builder.append_value(b),
             None => return Err(BadValue::at(column, row)),
         }
@@ -188,10 +222,57 @@ impl FromField for Int64Type {
 impl FromField for Float64Type {
     #[inline]
     fn from_field(field: &[u8]) -> Option<f64> {
-        lexical_core::parse(field)
-            .ok()
-            .or_else(|| std::str::from_utf8(field).ok().and_then(Float64Type::parse))
+        parse_f64(field)
     }
+}
+
+#[inline]
+pub(crate) fn parse_f64(field: &[u8]) -> Option<f64> {
+    lexical_core::parse(field)
+        .ok()
+        .or_else(|| std::str::from_utf8(field).ok().and_then(Float64Type::parse))
+}
+
+/// A float64 that refuses a value the double cannot hold digit for digit.
+#[inline]
+fn exact_f64(field: &[u8]) -> Option<f64> {
+    let value = parse_f64(field)?;
+    // Up to 15 digits a double always reads back as written: only longer ones are checked.
+    if field.len() <= 16 {
+        return Some(value);
+    }
+    match Literal::parse(field) {
+        Some(literal) if !fits_float64(&literal, value) => None,
+        _ => Some(value),
+    }
+}
+
+fn to_decimals(
+    column: &RawColumn,
+    nulls: &NullMarkers,
+    precision: u8,
+    scale: i8,
+) -> Result<ArrayRef, BadValue> {
+    let mut builder = Decimal128Builder::with_capacity(column.len());
+    for row in 0..column.len() {
+        let field = column.value(row);
+        if nulls.is_null_typed(field) {
+            builder.append_null();
+            continue;
+        }
+        match Literal::parse(trim(field)).and_then(|l| l.to_scaled(precision, scale)) {
+            Some(value) => builder.append_value(value),
+            None => return Err(BadValue::at(column, row)),
+        }
+    }
+    let array = builder
+        .finish()
+        .with_precision_and_scale(precision, scale)
+        .map_err(|e| BadValue {
+            row: 0,
+            value: e.to_string(),
+        })?;
+    Ok(Arc::new(array))
 }
 
 fn parse_all<T: FromField>(
@@ -199,19 +280,28 @@ fn parse_all<T: FromField>(
     nulls: &NullMarkers,
     data_type: &DataType,
 ) -> Result<ArrayRef, BadValue> {
+    parse_with::<T>(column, nulls, data_type, T::from_field)
+}
+
+fn parse_with<T: ArrowPrimitiveType>(
+    column: &RawColumn,
+    nulls: &NullMarkers,
+    data_type: &DataType,
+    parse: impl Fn(&[u8]) -> Option<T::Native>,
+) -> Result<ArrayRef, BadValue> {
     let rows = column.len();
     let mut values = Vec::with_capacity(rows);
     let mut valid = Vec::with_capacity(rows);
     let mut any_null = false;
     for row in 0..rows {
         let field = column.value(row);
-        if nulls.is_null(field) {
+        if nulls.is_null_typed(field) {
             values.push(T::Native::default());
             valid.push(false);
             any_null = true;
             continue;
         }
-        let parsed = T::from_field(field);
+        let parsed = parse(trim(field));
         match parsed {
             Some(v) => values.push(v),
             None => return Err(BadValue::at(column, row)),

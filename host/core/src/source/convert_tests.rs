@@ -27,8 +27,15 @@ fn column(fields: &[&[u8]]) -> RawColumn {
 fn convert(values: &[&str], type_name: &str) -> Result<ArrayRef, (usize, String)> {
     let fields: Vec<&[u8]> = values.iter().map(|v| v.as_bytes()).collect();
     let nulls = NullMarkers::new(&["".into(), "NA".into()]);
-    to_array(column(&fields), &parse_type(type_name).unwrap(), &nulls)
-        .map_err(|bad| (bad.row, bad.value))
+    to_array(
+        column(&fields),
+        Conversion {
+            data_type: &parse_type(type_name).unwrap(),
+            nulls: &nulls,
+            exact: false,
+        },
+    )
+    .map_err(|bad| (bad.row, bad.value))
 }
 
 fn bad(values: &[&str], type_name: &str) -> (usize, String) {
@@ -229,7 +236,7 @@ fn text_keeps_every_value_but_the_null_markers() {
     );
     let fields: [&[u8]; 3] = [b"ok", b"", b"\xff"];
     let nulls = NullMarkers::new(&["".into()]);
-    let Err(bad) = to_array(column(&fields), &DataType::Utf8, &nulls) else {
+    let Err(bad) = to_array(column(&fields), conversion(&DataType::Utf8, &nulls)) else {
         panic!("invalid UTF-8 was accepted")
     };
     assert_eq!(bad.row, 2);
@@ -247,8 +254,53 @@ fn null_markers_match_whole_fields_only() {
     let no_empty = NullMarkers::new(&["NULL".into()]);
     assert!(!no_empty.is_null(b"") && no_empty.is_null(b"NULL"));
     let fields: [&[u8]; 3] = [b"1", b"NULL", b""];
-    let Err(bad) = to_array(column(&fields), &DataType::Int64, &no_empty) else {
+    let Err(bad) = to_array(column(&fields), conversion(&DataType::Int64, &no_empty)) else {
         panic!("an empty int was accepted")
     };
     assert_eq!((bad.row, bad.value.as_str()), (2, ""));
+}
+
+fn conversion<'a>(data_type: &'a DataType, nulls: &'a NullMarkers) -> Conversion<'a> {
+    Conversion {
+        data_type,
+        nulls,
+        exact: false,
+    }
+}
+
+#[test]
+fn decimals_parse_exactly_with_blanks_around() {
+    let array = convert(&["12.50", " -0.07 ", "", "1"], "decimal(12,2)").unwrap();
+    let decimals = array.as_primitive::<arrow::datatypes::Decimal128Type>();
+    assert_eq!(decimals.data_type(), &DataType::Decimal128(12, 2));
+    assert_eq!(decimals.value(0), 1250);
+    assert_eq!(decimals.value(1), -7);
+    assert!(decimals.is_null(2));
+    assert_eq!(decimals.value(3), 100);
+    assert_eq!(
+        convert(&["1.00", "1.005"], "decimal(12,2)").unwrap_err(),
+        (1, "1.005".into()),
+        "never rounded"
+    );
+}
+
+#[test]
+fn an_inferred_float_column_refuses_a_value_it_would_round() {
+    let fields: Vec<&[u8]> = vec![b"0.5", b"12345678901234567.89"];
+    let nulls = NullMarkers::new(&["".into()]);
+    let exact = Conversion {
+        exact: true,
+        ..conversion(&DataType::Float64, &nulls)
+    };
+    let bad = to_array(column(&fields), exact).unwrap_err();
+    assert_eq!((bad.row, bad.value.as_str()), (1, "12345678901234567.89"));
+    assert!(to_array(column(&fields), conversion(&DataType::Float64, &nulls)).is_ok());
+}
+
+#[test]
+fn blank_padded_numbers_parse_and_blank_fields_are_null() {
+    let array = convert(&[" 42", "7 ", "  "], "int64").unwrap();
+    let ints = array.as_primitive::<Int64Type>();
+    assert_eq!((ints.value(0), ints.value(1)), (42, 7));
+    assert!(ints.is_null(2));
 }

@@ -7,9 +7,10 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use csv::ByteRecord;
 
-use super::convert::{to_array, NullMarkers};
+use super::convert::{to_array, Conversion, NullMarkers};
 use super::files::{expand, open_decompressed, InputObject};
 use super::infer::infer_type;
+use super::names::{other_delimiter, unique_names};
 use super::raw::RawBatch;
 use super::sheet::{is_spreadsheet, SheetReader};
 use super::SourceError;
@@ -163,7 +164,12 @@ impl CsvInput {
             .zip(self.schema.fields())
             .enumerate()
         {
-            let array = to_array(column, field.data_type(), &self.nulls).map_err(|bad| SourceError::Value {
+            let how = Conversion {
+                data_type: field.data_type(),
+                nulls: &self.nulls,
+                exact: self.inferred[i],
+            };
+            let array = to_array(column, how).map_err(|bad| SourceError::Value {
                 file: path.into(),
                 line: lines[bad.row],
                 column: i + 1,
@@ -217,29 +223,58 @@ fn resolve_schema(
 }
 
 /// The input's column names: `columns` when declared (checked against the header's count),
-/// else the header's. `line` is the header's line, for the error.
+/// else the header's, made unique (see [`unique_names`]). `line` is the header's line.
 pub(super) fn column_names(
     options: &CsvOptions,
     header: Option<Vec<String>>,
     file: &str,
     line: u64,
 ) -> Result<Vec<String>, SourceError> {
+    let malformed = |message: String| SourceError::Malformed {
+        file: file.into(),
+        line,
+        message,
+    };
     match (&options.columns, header) {
-        (Some(columns), Some(header)) if columns.len() != header.len() => {
-            Err(SourceError::Malformed {
-                file: file.into(),
-                line,
-                message: format!(
-                    "the header has {} columns but `columns` names {}",
-                    header.len(),
-                    columns.len()
-                ),
-            })
-        }
+        (Some(columns), Some(header)) if columns.len() != header.len() => Err(malformed(format!(
+            "the header has {} columns but `columns` names {}",
+            header.len(),
+            columns.len()
+        ))),
         (Some(columns), _) => Ok(columns.clone()),
-        (None, Some(header)) => Ok(header),
+        (None, Some(header)) => header_names(options, header).map_err(malformed),
         (None, None) => Ok(Vec::new()),
     }
+}
+
+/// The header's names made unique; what changed is a warning, or with `strict` an error.
+fn header_names(options: &CsvOptions, header: Vec<String>) -> Result<Vec<String>, String> {
+    if let [only] = header.as_slice() {
+        if let Some(other) = other_delimiter(only, options.delimiter) {
+            let message = format!(
+                "the header is one column `{only}`, which holds {other:?}: is the delimiter {other:?} rather than {:?}? Set `delimiter`",
+                options.delimiter
+            );
+            if options.strict {
+                return Err(message);
+            }
+            tracing::warn!("{message}");
+        }
+    }
+    let (names, renamed) = unique_names(header, options.names);
+    for r in &renamed {
+        let message = format!(
+            "header column {} `{}` is read as `{}` ({})",
+            r.column, r.from, r.to, r.reason
+        );
+        if options.strict && r.reason != "snake_case" {
+            return Err(format!(
+                "{message}; name every column uniquely, or drop `strict`"
+            ));
+        }
+        tracing::warn!("{message}");
+    }
+    Ok(names)
 }
 
 /// One open input file: CSV, or a spreadsheet's sheet.

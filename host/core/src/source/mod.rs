@@ -6,9 +6,11 @@
 
 mod convert;
 mod csv_reader;
+pub mod decimal;
 mod error;
 mod files;
 mod infer;
+pub mod names;
 mod options;
 mod raw;
 mod sheet;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use arrow::datatypes::DataType;
 use serde::{Deserialize, Serialize};
 
+use super::names::{unique_names, NameStyle};
 use super::types::parse_type;
 
 /// Where an input's files are and how to decode them.
@@ -37,6 +38,14 @@ pub struct CsvOptions {
     pub header: bool,
     /// Explicit column names: required without a header, and replace the header's names.
     pub columns: Option<Vec<String>>,
+    /// How header names become column names: `as_is` (default) or `snake_case`. Either way
+    /// an empty name becomes `column_N` and a repeated one gets a suffix (`a`, `a_1`).
+    #[serde(default)]
+    pub names: NameStyle,
+    /// Header problems (a renamed empty or repeated name; a single column whose name holds
+    /// another delimiter) are errors instead of warnings.
+    #[serde(default)]
+    pub strict: bool,
     #[serde(default = "default_quote")]
     pub quote: char,
     /// Set to false for files that use the quote character literally.
@@ -141,6 +150,18 @@ impl CsvOptions {
         }
         if !self.header && self.columns.is_none() {
             return Err("a file without a header needs `columns`".into());
+        }
+        if let Some(columns) = &self.columns {
+            let (unique, renamed) = unique_names(columns.clone(), NameStyle::AsIs);
+            if let Some(r) = renamed.first() {
+                return Err(format!(
+                    "columns: position {} `{}`: {} (it would be read as `{}`)",
+                    r.column,
+                    r.from,
+                    r.reason,
+                    unique[r.column - 1]
+                ));
+            }
         }
         for (column, ty) in &self.types {
             parse_type(ty).map_err(|m| format!("types.{column}: {m}"))?;
