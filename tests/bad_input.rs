@@ -142,10 +142,18 @@ fn missing_input_and_bad_pipeline_are_config_errors() {
 
     let out = s.run("[tables.t]\nplugin = \"passthrough\"\n", &[]);
     assert_eq!(out.code, EXIT_CONFIG);
+    // A pipeline that does not parse still gets a report, failed, with the error.
+    assert_eq!(out.report["status"], "failed", "{}", out.report);
+    assert_eq!(out.report["error_kind"], "config");
     assert!(
-        out.report.is_null(),
-        "no report for a pipeline that does not parse"
+        out.report["error"]
+            .as_str()
+            .unwrap()
+            .contains("invalid pipeline file"),
+        "{}",
+        out.report
     );
+    assert_eq!(out.report["tables"], serde_json::json!([]));
 
     let out = s.run(
         &pipeline(r#"path = "in.csv", types = { a = "decimal" }"#),

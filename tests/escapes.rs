@@ -45,9 +45,10 @@ fn names_with_dot_dot_are_refused_before_anything_is_written() {
         );
     }
     let written = files_under(&scratch.path(""));
+    // Only the report the runs were asked to write (`--report`), saying they failed.
     assert_eq!(
         written,
-        ["in.csv", "pipeline.toml"],
+        ["in.csv", "pipeline.toml", "pipeline.toml.report.json"],
         "a refused run wrote files"
     );
     let fine = scratch.run(&table("t", "tenant = \"${T}\""), &["--var", "T=acme"]);

@@ -21,6 +21,7 @@ mod pipelines;
 mod plugin_authoring;
 mod plugin_units;
 mod plugins;
+mod preview;
 mod s3;
 mod sharding;
 mod stepfunctions;

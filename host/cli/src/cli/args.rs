@@ -11,6 +11,7 @@ use sluice_core::plugin::EngineOptions;
 use super::bundled;
 use super::logging::LogFormat;
 use super::plugin::PluginCommand;
+use super::preview::PreviewArgs;
 
 #[derive(Parser)]
 #[command(
@@ -42,14 +43,32 @@ pub(crate) struct Cli {
     pub(crate) log: String,
 }
 
+const RUN_EXAMPLES: &str = "\
+Examples:
+  sluice run examples/retail/pipeline.toml                  every table, on local folders
+  sluice run pipeline.toml --table orders --var DAY=2024-03-01
+  sluice schema pipeline.toml                               see the inferred types first
+  sluice run pipeline.toml --report run.json --progress never
+  sluice run s3://bucket/jobs/pipeline.toml --event -      the S3 event on stdin (Fargate, Batch)
+
+Every flag can also come from its SLUICE_* environment variable or the pipeline's
+[settings]; see docs/command-line.md.";
+
 #[derive(Subcommand)]
 pub(crate) enum Command {
     /// Run the tables of a pipeline file.
+    #[command(after_help = RUN_EXAMPLES)]
     Run(RunArgs),
     /// List the units of work of a pipeline (one per input object of each table with one
     /// input; tables with several inputs as a whole), for AWS Batch array jobs or a Step
     /// Functions Distributed Map (`sluice run --items`).
     Plan(PlanArgs),
+    /// Print each input's columns, their types (declared or inferred) and first rows,
+    /// without writing anything.
+    Schema(PreviewArgs),
+    /// Like `schema`, and also open every plugin with its config and the real input
+    /// schemas and print its output schemas: catches a bad config before a run. Writes nothing.
+    Check(PreviewArgs),
     /// Work with plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -83,22 +102,33 @@ pub(crate) struct RunArgs {
     /// The pipeline file (TOML).
     #[arg(env = "SLUICE_PIPELINE")]
     pub(crate) pipeline: PathBuf,
-    /// Write the JSON run report here, a file or `s3://bucket/key` (it is always printed to
-    /// stdout too).
-    #[arg(long, env = "SLUICE_REPORT", value_name = "FILE")]
+    /// Write the JSON run report here, a file or `s3://bucket/key`. It is also printed to
+    /// stdout when stdout is not a terminal; on a terminal a short summary is printed instead.
+    #[arg(
+        long,
+        env = "SLUICE_REPORT",
+        value_name = "FILE",
+        help_heading = "Report and progress"
+    )]
     pub(crate) report: Option<String>,
     /// Only run these tables or ingest jobs (repeat or comma-separate; default: all).
     #[arg(
         long = "table",
         env = "SLUICE_TABLES",
         value_delimiter = ',',
-        value_name = "NAME"
+        value_name = "NAME",
+        help_heading = "Selecting the work"
     )]
     pub(crate) tables: Vec<String>,
     /// The event that started this run: an S3 notification (direct, or in SQS or SNS), an
     /// EventBridge "Object Created" event or a Step Functions input, as JSON text, a file,
     /// or `-` for stdin. Each object runs the tables whose `trigger` matches its key.
-    #[arg(long, env = "SLUICE_EVENT", value_name = "JSON|FILE|-")]
+    #[arg(
+        long,
+        env = "SLUICE_EVENT",
+        value_name = "JSON|FILE|-",
+        help_heading = "Selecting the work"
+    )]
     pub(crate) event: Option<String>,
     /// A Step Functions task token: heartbeats while running, then `SendTaskSuccess` with the
     /// run report (a summary when over 256 KiB) or `SendTaskFailure` with error
@@ -108,7 +138,8 @@ pub(crate) struct RunArgs {
         long,
         env = "SLUICE_TASK_TOKEN",
         hide_env_values = true,
-        value_name = "TOKEN"
+        value_name = "TOKEN",
+        help_heading = "Step Functions"
     )]
     pub(crate) task_token: Option<String>,
     /// Seconds between Step Functions heartbeats (0: none); set the state's
@@ -117,18 +148,25 @@ pub(crate) struct RunArgs {
         long,
         env = "SLUICE_HEARTBEAT_SECS",
         default_value_t = 60,
-        value_name = "SECS"
+        value_name = "SECS",
+        help_heading = "Step Functions"
     )]
     pub(crate) heartbeat_secs: u64,
     /// A Step Functions endpoint URL (AWS_ENDPOINT_URL_SFN is honoured too).
-    #[arg(long, env = "SLUICE_SFN_ENDPOINT", value_name = "URL")]
+    #[arg(
+        long,
+        env = "SLUICE_SFN_ENDPOINT",
+        value_name = "URL",
+        help_heading = "Step Functions"
+    )]
     pub(crate) sfn_endpoint: Option<String>,
     /// A value for `${NAME}` in the pipeline file, before the environment (repeatable).
     #[arg(
         long = "var",
         env = "SLUICE_VARS",
         value_delimiter = ',',
-        value_name = "NAME=VALUE"
+        value_name = "NAME=VALUE",
+        help_heading = "Selecting the work"
     )]
     pub(crate) vars: Vec<String>,
     /// Do shard INDEX of COUNT (`3/8`) of the input objects (default: from AWS Batch's
@@ -137,31 +175,48 @@ pub(crate) struct RunArgs {
         long,
         env = "SLUICE_SHARD",
         value_name = "INDEX/COUNT",
-        conflicts_with = "items"
+        conflicts_with = "items",
+        help_heading = "Selecting the work"
     )]
     pub(crate) shard: Option<String>,
     /// Do exactly these items of a `sluice plan` (a Distributed Map batch `{"Items": [...]}`
     /// or an array of `{"table", "object"}`): JSON text, a file, or `-` for stdin.
-    #[arg(long, env = "SLUICE_ITEMS", value_name = "JSON|FILE|-")]
+    #[arg(
+        long,
+        env = "SLUICE_ITEMS",
+        value_name = "JSON|FILE|-",
+        help_heading = "Selecting the work"
+    )]
     pub(crate) items: Option<String>,
     /// Run id recorded in outputs and the report (default: a new UUID).
-    #[arg(long, env = "SLUICE_RUN_ID", value_name = "ID")]
+    #[arg(
+        long,
+        env = "SLUICE_RUN_ID",
+        value_name = "ID",
+        help_heading = "Selecting the work"
+    )]
     pub(crate) run_id: Option<String>,
     /// Rows per batch for every table, overriding the pipeline file's.
-    #[arg(long, env = "SLUICE_BATCH_ROWS", value_name = "N")]
+    #[arg(
+        long,
+        env = "SLUICE_BATCH_ROWS",
+        value_name = "N",
+        help_heading = "Selecting the work"
+    )]
     pub(crate) batch_rows: Option<usize>,
     /// Stop at the first failed table (default: the other tables go on).
-    #[arg(long, env = "SLUICE_FAIL_FAST")]
+    #[arg(long, env = "SLUICE_FAIL_FAST", help_heading = "Selecting the work")]
     pub(crate) fail_fast: bool,
     /// Process inputs again even when this exact input (or version) was already committed.
-    #[arg(long, env = "SLUICE_FORCE")]
+    #[arg(long, env = "SLUICE_FORCE", help_heading = "Selecting the work")]
     pub(crate) force: bool,
     /// Seconds to wait for a table that another run holds locked, before failing.
     #[arg(
         long,
         env = "SLUICE_LOCK_WAIT",
         default_value_t = 0,
-        value_name = "SECS"
+        value_name = "SECS",
+        help_heading = "Table locks"
     )]
     pub(crate) lock_wait: u64,
     /// Seconds a table lock lasts without renewal; a crashed run's lock frees after this.
@@ -169,12 +224,13 @@ pub(crate) struct RunArgs {
         long,
         env = "SLUICE_LOCK_LEASE",
         default_value_t = 60,
-        value_name = "SECS"
+        value_name = "SECS",
+        help_heading = "Table locks"
     )]
     pub(crate) lock_lease: u64,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Plugins")]
     pub(crate) cache: CacheArgs,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "S3")]
     pub(crate) s3: S3Args,
     /// Progress bars: shown by default only on a terminal.
     #[arg(
@@ -182,7 +238,8 @@ pub(crate) struct RunArgs {
         env = "SLUICE_PROGRESS",
         value_enum,
         default_value = "auto",
-        value_name = "auto|always|never"
+        value_name = "auto|always|never",
+        help_heading = "Report and progress"
     )]
     pub(crate) progress: Progress,
 }

@@ -12,6 +12,19 @@ pub enum LogFormat {
     Json,
 }
 
+/// Whether logs are JSON lines; set once by [`init`].
+static JSON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+/// A fatal error, printed once: as a JSON log line when logs are JSON (a container's log
+/// collector parses them), else as `error: ...` on stderr.
+pub fn fatal(error: &dyn std::fmt::Display) {
+    if JSON.get().copied().unwrap_or(false) {
+        tracing::error!("{error}");
+    } else {
+        eprintln!("error: {error}");
+    }
+}
+
 pub fn init(format: LogFormat, filter: &str) {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let json = match format {
@@ -19,6 +32,7 @@ pub fn init(format: LogFormat, filter: &str) {
         LogFormat::Text => false,
         LogFormat::Json => true,
     };
+    let _ = JSON.set(json);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

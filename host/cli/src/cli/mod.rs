@@ -14,9 +14,11 @@ mod files;
 mod inspect;
 mod logging;
 mod plugin;
+mod preview;
 mod run;
 mod scaffold;
 mod settings;
+mod summary;
 mod toolchain;
 
 use std::ffi::OsString;
@@ -99,11 +101,12 @@ where
             run::run(args, &argv, &given)
         }
         Command::Plan(args) => run::plan(args),
+        Command::Schema(args) => preview::preview(args, false),
+        Command::Check(args) => preview::preview(args, true),
         Command::Plugin(command) => plugin::dispatch(command),
     };
     result.unwrap_or_else(|error| {
-        tracing::error!("{error:#}");
-        eprintln!("error: {error:#}");
+        logging::fatal(&format!("{error:#}"));
         EXIT_CONFIG
     })
 }

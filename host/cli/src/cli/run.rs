@@ -28,10 +28,12 @@ struct PipelineFile {
 pub(crate) fn run(args: RunArgs, argv: &[OsString], given: &[String]) -> Result<u8> {
     let loaded = load(&args, argv, given);
     let Some(token) = args.task_token.clone() else {
-        let (args, file) = loaded?;
         let storage = sluice_aws::storage(args.s3.settings());
-        let report = execute(&args, &file, &storage)?;
-        return finish(&args, &report, &storage);
+        let outcome = loaded.and_then(|(args, file)| Ok((execute(&args, &file, &storage)?, args)));
+        return match outcome {
+            Ok((report, args)) => finish(&args, &report, &storage),
+            Err(error) => failed_before_tables(&args, &error, &storage),
+        };
     };
     // A Step Functions task: heartbeats while running, then success or failure, whatever
     // happened (an unreadable pipeline file included), so the state machine never waits in vain.
@@ -53,14 +55,12 @@ pub(crate) fn run(args: RunArgs, argv: &[OsString], given: &[String]) -> Result<
         }
         Err(error) => {
             let callback = token.fail(&error_code(ErrorKind::Config), &format!("{error:#}"));
-            eprintln!("error: {error:#}");
-            tracing::error!("{error:#}");
+            failed_before_tables(&args, &error, &storage)?;
             (EXIT_CONFIG, callback)
         }
     };
     if let Err(e) = callback {
-        tracing::error!("{e}");
-        eprintln!("error: {e}");
+        super::logging::fatal(&e);
         return Ok(if code == 0 { EXIT_IO } else { code });
     }
     Ok(code)
@@ -150,6 +150,49 @@ fn run_options(args: &RunArgs) -> Result<RunOptions> {
     })
 }
 
+/// A run that failed before any table ran (an unreadable or invalid pipeline file, a bad
+/// flag value): its report says so, printed and written like any other, and the error is
+/// printed once.
+fn failed_before_tables(args: &RunArgs, error: &anyhow::Error, storage: &Storage) -> Result<u8> {
+    let message = format!("{error:#}");
+    super::logging::fatal(&message);
+    let run_id = args
+        .run_id
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0);
+    let report = RunReport::new(&run_id, now).failed(ErrorKind::Config, message);
+    let json = serde_json::to_string_pretty(&report)?;
+    if let Some(target) = &args.report {
+        if let Err(e) = files::write(storage, target, json.as_bytes()) {
+            super::logging::fatal(&format!("writing the run report to {target}: {e:#}"));
+        }
+    }
+    show(&json, &report);
+    Ok(EXIT_CONFIG)
+}
+
+/// The JSON report to stdout when it is not a terminal (a script or a log collector reads
+/// it); a person at a terminal gets the short summary instead (on stderr when only that is
+/// one), with the JSON in `--report`.
+fn show(json: &str, report: &RunReport) {
+    let (stdout, stderr) = (
+        std::io::stdout().is_terminal(),
+        std::io::stderr().is_terminal(),
+    );
+    if stdout {
+        print!("{}", super::summary::summary(report));
+    } else {
+        println!("{json}");
+        if stderr {
+            eprint!("{}", super::summary::summary(report));
+        }
+    }
+}
+
 /// Writes and prints the report; the exit code of its first failure.
 fn finish(args: &RunArgs, report: &RunReport, storage: &Storage) -> Result<u8> {
     let json = serde_json::to_string_pretty(report)?;
@@ -157,7 +200,7 @@ fn finish(args: &RunArgs, report: &RunReport, storage: &Storage) -> Result<u8> {
         files::write(storage, target, json.as_bytes())
             .with_context(|| format!("writing the run report to {target}"))?;
     }
-    println!("{json}");
+    show(&json, report);
     Ok(report.first_error_kind().map(exit_code).unwrap_or(0))
 }
 
@@ -183,7 +226,7 @@ pub(crate) fn plan(args: PlanArgs) -> Result<u8> {
     Ok(0)
 }
 
-fn parse_vars(pairs: &[String]) -> Result<Vars> {
+pub(crate) fn parse_vars(pairs: &[String]) -> Result<Vars> {
     let mut vars = Vars::new();
     for pair in pairs {
         let (name, value) = pair

@@ -18,6 +18,11 @@ pub struct RunReport {
     pub tables: Vec<TableReport>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ingests: Vec<IngestReport>,
+    /// Why the run failed before any table ran (the pipeline file could not be read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<ErrorKind>,
 }
 
 impl RunReport {
@@ -31,6 +36,18 @@ impl RunReport {
             duration_ms: 0,
             tables: Vec::new(),
             ingests: Vec::new(),
+            error: None,
+            error_kind: None,
+        }
+    }
+
+    /// A run that failed before any table ran.
+    pub fn failed(self, kind: ErrorKind, error: String) -> Self {
+        RunReport {
+            status: Status::Failed,
+            error: Some(error),
+            error_kind: Some(kind),
+            ..self
         }
     }
 
@@ -45,9 +62,8 @@ impl RunReport {
 
     /// The kind of the first failure, if any table failed.
     pub fn first_error_kind(&self) -> Option<ErrorKind> {
-        self.tables
-            .iter()
-            .find_map(|t| t.error_kind)
+        self.error_kind
+            .or_else(|| self.tables.iter().find_map(|t| t.error_kind))
             .or_else(|| self.ingests.iter().find_map(|i| i.error_kind))
     }
 }

@@ -42,6 +42,29 @@ pub struct RunOptions {
 }
 
 impl RunOptions {
+    /// For looking without running (`sluice schema`, `sluice check`): plugins see run id
+    /// `preview` and the current time; nothing is locked or written.
+    pub fn preview(engine: EngineOptions) -> Self {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros() as i64)
+            .unwrap_or(0);
+        RunOptions {
+            run_id: "preview".into(),
+            run_time_micros: now,
+            engine,
+            tables: Vec::new(),
+            batch_rows: None,
+            fail_fast: false,
+            progress: false,
+            force: false,
+            lock_wait: Duration::ZERO,
+            lock_lease: Duration::from_secs(60),
+            scope: Scope::default(),
+            lock_scope: None,
+        }
+    }
+
     /// Whether the run includes this table or ingest job (all, when none are named).
     pub fn selects(&self, name: &str) -> bool {
         self.tables.is_empty() || self.tables.iter().any(|t| t == name)

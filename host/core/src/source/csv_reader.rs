@@ -1,6 +1,7 @@
 //! CSV files to Arrow record batches, with the source line of every row.
 
 use std::io::{BufRead, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -8,7 +9,7 @@ use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use csv::ByteRecord;
 
 use super::convert::{to_array, Conversion, NullMarkers};
-use super::files::{expand, open_decompressed, InputObject};
+use super::files::{expand, open_counted, InputObject};
 use super::infer::infer_type;
 use super::names::{other_delimiter, unique_names};
 use super::raw::RawBatch;
@@ -40,6 +41,8 @@ pub struct CsvInput {
     nulls: NullMarkers,
     /// The first file, already open, and the batch read to infer the schema.
     first: Option<(RecordReader, Option<RawBatch>)>,
+    /// Bytes read from the files so far (compressed bytes for gzip), for progress.
+    read: Arc<AtomicU64>,
 }
 
 impl CsvInput {
@@ -67,7 +70,8 @@ impl CsvInput {
         if files.is_empty() {
             return Ok(Self::empty(options, batch_rows, nulls));
         }
-        let mut reader = RecordReader::open(&files[0], &options, None)?;
+        let read = Arc::<AtomicU64>::default();
+        let mut reader = RecordReader::open(&files[0], &options, None, &read)?;
         let first_batch = reader.next_raw(INFER_ROWS.max(batch_rows))?;
         let (schema, inferred) = resolve_schema(&reader, &options, first_batch.as_ref(), &nulls)?;
         Ok(CsvInput {
@@ -78,6 +82,7 @@ impl CsvInput {
             batch_rows,
             nulls,
             first: Some((reader, first_batch)),
+            read,
         })
     }
 
@@ -96,6 +101,7 @@ impl CsvInput {
             batch_rows,
             nulls,
             first: None,
+            read: Arc::default(),
         }
     }
 
@@ -107,9 +113,25 @@ impl CsvInput {
         &self.files
     }
 
+    /// Whether `types` declares this column.
+    pub fn declared(&self, column: &str) -> bool {
+        self.options.types.contains_key(column)
+    }
+
+    /// Per column, whether its type was inferred (else declared, or text with `infer = false`).
+    pub fn inferred(&self) -> &[bool] {
+        &self.inferred
+    }
+
     /// Total size of the input files on disk (compressed size for gzip).
     pub fn bytes(&self) -> u64 {
         self.files.iter().map(InputObject::size).sum()
+    }
+
+    /// A counter of the bytes read so far, of [`CsvInput::bytes`]: it keeps counting while
+    /// [`CsvInput::read_all`] runs.
+    pub fn bytes_read(&self) -> Arc<AtomicU64> {
+        self.read.clone()
     }
 
     /// Reads every row of every file in batches; `sink` returns false to stop early.
@@ -128,7 +150,8 @@ impl CsvInput {
             .collect();
         for file in 0..self.files.len() {
             if file > 0 {
-                reader = RecordReader::open(&self.files[file], &self.options, Some(&names))?;
+                reader =
+                    RecordReader::open(&self.files[file], &self.options, Some(&names), &self.read)?;
                 pending = reader.next_raw(self.batch_rows)?;
             }
             while let Some(raw) = pending.take() {
@@ -290,11 +313,15 @@ impl RecordReader {
         object: &InputObject,
         options: &CsvOptions,
         expected: Option<&[String]>,
+        read: &Arc<AtomicU64>,
     ) -> Result<Self, SourceError> {
         let reader = if is_spreadsheet(&object.uri, options) {
-            RecordReader::Sheet(SheetReader::open(object, options)?)
+            let sheet = SheetReader::open(object, options)?;
+            // A workbook is read whole when opened.
+            read.fetch_add(object.size(), Ordering::Relaxed);
+            RecordReader::Sheet(sheet)
         } else {
-            RecordReader::Csv(FileReader::open(object, options)?)
+            RecordReader::Csv(FileReader::open(object, options, read.clone())?)
         };
         if let Some(expected) = expected {
             if reader.names() != expected {
@@ -393,9 +420,13 @@ impl Read for QuoteCounting {
 
 impl FileReader {
     /// Opens a file and reads its header.
-    fn open(object: &InputObject, options: &CsvOptions) -> Result<Self, SourceError> {
+    fn open(
+        object: &InputObject,
+        options: &CsvOptions,
+        read: Arc<AtomicU64>,
+    ) -> Result<Self, SourceError> {
         let bytes = QuoteCounting {
-            inner: open_decompressed(object, options.compression)?,
+            inner: open_counted(object, options.compression, read)?,
             quote: options.quote as u8,
             count: 0,
             read: 0,

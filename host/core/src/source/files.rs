@@ -2,6 +2,7 @@
 //! plain bytes (gzip undone, BOM dropped).
 
 use std::io::{BufRead, BufReader, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use flate2::read::MultiGzDecoder;
@@ -215,8 +216,22 @@ pub fn open_decompressed(
     object: &InputObject,
     compression: Compression,
 ) -> Result<Box<dyn BufRead + Send>, SourceError> {
+    open_counted(object, compression, Arc::default())
+}
+
+/// Like [`open_decompressed`], adding the bytes read from the object (before
+/// decompression: what its size counts) to `read`, for progress.
+pub(crate) fn open_counted(
+    object: &InputObject,
+    compression: Compression,
+    read: Arc<AtomicU64>,
+) -> Result<Box<dyn BufRead + Send>, SourceError> {
     let uri = object.uri.as_str();
-    let mut raw = BufReader::with_capacity(READ_BUFFER, object.open()?);
+    let counted = Counted {
+        inner: object.open()?,
+        read,
+    };
+    let mut raw = BufReader::with_capacity(READ_BUFFER, counted);
     let gzip = match compression {
         Compression::Gzip => true,
         Compression::None => false,
@@ -235,6 +250,20 @@ pub fn open_decompressed(
     };
     skip_bom(&mut reader).map_err(|e| SourceError::io(uri, e))?;
     Ok(reader)
+}
+
+/// A reader that adds what it reads to a shared counter.
+struct Counted {
+    inner: Box<dyn Read + Send>,
+    read: Arc<AtomicU64>,
+}
+
+impl Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
 }
 
 fn skip_bom(reader: &mut Box<dyn BufRead + Send>) -> std::io::Result<()> {

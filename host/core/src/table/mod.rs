@@ -13,12 +13,14 @@ mod commit;
 mod inputs;
 mod outputs;
 mod prepare;
+mod preview;
 mod spec;
 mod stream;
 
 use std::time::Instant;
 
 pub use outputs::REJECTS;
+pub use preview::{ColumnPreview, InputPreview, Preview, TypeOrigin};
 pub use spec::{SpecError, TableSpec};
 
 use crate::commit::VersionStatus;

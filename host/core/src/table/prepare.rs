@@ -95,17 +95,7 @@ pub(super) fn prepare<'a>(run: &TableRun<'a>, loaded: Loaded) -> Result<Prepared
     let lock = take_lock(run, store.clone(), &root)?;
     discard_staged(run, &*store, &root);
     let owner_recorded = check_owner(run, &*store, &root)?;
-    let versioned = match &spec.version {
-        Some(version) => {
-            Registry::check_version(version).map_err(TableError::Config)?;
-            let registry = Registry::new(store.clone(), &root, &spec.tenant, run.name);
-            Some(Versioned {
-                registry,
-                version: version.clone(),
-            })
-        }
-        None => None,
-    };
+    let versioned = versioned(run, &store, &root)?;
     let inputs = find_inputs(spec, &loaded.info, run.host.storage, versioned.as_ref())?;
     let config_json = spec.config_json();
     let unit = unit_key(run, &loaded, &inputs, &config_json).id();
@@ -127,6 +117,22 @@ pub(super) fn prepare<'a>(run: &TableRun<'a>, loaded: Loaded) -> Result<Prepared
         versioned,
         owner_recorded,
     })
+}
+
+/// The table's version registry and this run's version, when the table is versioned.
+pub(super) fn versioned(
+    run: &TableRun,
+    store: &Arc<dyn crate::storage::Store>,
+    root: &str,
+) -> Result<Option<Versioned>, TableError> {
+    let Some(version) = &run.spec.version else {
+        return Ok(None);
+    };
+    Registry::check_version(version).map_err(TableError::Config)?;
+    Ok(Some(Versioned {
+        registry: Registry::new(store.clone(), root, &run.spec.tenant, run.name),
+        version: version.clone(),
+    }))
 }
 
 /// The table's lock, in every mode: its outputs are shared state.

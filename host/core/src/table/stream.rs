@@ -6,14 +6,18 @@ use std::collections::BTreeMap;
 
 use arrow::record_batch::RecordBatch;
 use crossbeam_channel::{bounded, Receiver, Sender};
-use indicatif::{ProgressBar, ProgressStyle};
+use std::sync::atomic::Ordering;
+
+use indicatif::{HumanCount, ProgressBar, ProgressStyle};
 
 use super::commit::provenance;
 use super::inputs::{open_inputs, OpenInput};
 use super::outputs::{Outputs, Staged, Writer};
 use super::prepare::Prepared;
 use super::TableRun;
-use crate::plugin::{Emitted, PluginError, RunContext, Session, SessionLimits};
+use crate::plugin::{
+    Emitted, LoadedPlugin, PluginError, PluginInfo, RunContext, Session, SessionLimits,
+};
 use crate::run::{TableError, TableReport};
 use crate::sink::{Partitioner, RejectsBuilder};
 use crate::source::SourceBatch;
@@ -43,7 +47,8 @@ pub(super) struct PluginStats {
 /// Opens the plugin session and the writers, then streams every input through them.
 pub(super) fn stream(run: &TableRun, prepared: &Prepared) -> Result<Streamed, TableError> {
     let inputs = open_inputs(&prepared.inputs, run.batch_rows)?;
-    let mut session = open_session(run, prepared, &inputs)?;
+    let plugin = (&*prepared.plugin, &prepared.info);
+    let mut session = open_session(run, plugin, &prepared.config_json, &inputs)?;
     let outputs = Outputs {
         dataset: prepared.dataset.clone(),
         partitioner: Partitioner::new(
@@ -61,7 +66,8 @@ pub(super) fn stream(run: &TableRun, prepared: &Prepared) -> Result<Streamed, Ta
         .iter()
         .map(|i| i.objects.iter().map(|o| o.uri.clone()).collect())
         .collect();
-    let progress = progress_bar(run.name, run.host.options.progress);
+    let total: u64 = inputs.iter().map(|i| i.csv.bytes()).sum();
+    let progress = progress_bar(run.name, total, run.host.options.progress);
     let threads = run_threads(inputs, &mut session, writer, &sources, &progress)?;
     progress.finish_and_clear();
     let plugin = PluginStats {
@@ -79,9 +85,11 @@ pub(super) fn stream(run: &TableRun, prepared: &Prepared) -> Result<Streamed, Ta
     })
 }
 
-fn open_session(
+/// A session of the plugin with its config and the inputs' real schemas.
+pub(super) fn open_session(
     run: &TableRun,
-    prepared: &Prepared,
+    (plugin, info): (&LoadedPlugin, &PluginInfo),
+    config_json: &str,
     inputs: &[OpenInput],
 ) -> Result<Session, TableError> {
     let schemas: Vec<_> = inputs
@@ -104,9 +112,9 @@ fn open_session(
     let engine = run.host.engine;
     Ok(Session::open(
         engine,
-        &prepared.plugin,
-        &prepared.info,
-        &prepared.config_json,
+        plugin,
+        info,
+        config_json,
         &schemas,
         &context,
         &limits,
@@ -202,20 +210,23 @@ fn read_inputs(
     progress: &ProgressBar,
 ) -> Result<Vec<u64>, TableError> {
     let mut rows = vec![0u64; inputs.len()];
+    let mut done_bytes = 0;
     for (index, input) in inputs.into_iter().enumerate() {
         let name = input.name;
+        let (size, read) = (input.csv.bytes(), input.csv.bytes_read());
         input
             .csv
             .read_all(|batch| {
-                let n = batch.batch.num_rows() as u64;
-                rows[index] += n;
-                progress.inc(n);
+                rows[index] += batch.batch.num_rows() as u64;
+                progress.set_position(done_bytes + read.load(Ordering::Relaxed).min(size));
+                progress.set_message(format!("{} rows", HumanCount(rows.iter().sum())));
                 tx.send((index, batch)).is_ok()
             })
             .map_err(|source| TableError::Source {
                 input: name,
                 source,
             })?;
+        done_bytes += size;
     }
     Ok(rows)
 }
@@ -339,16 +350,19 @@ fn write_outputs(mut writer: Writer, rx: Receiver<ToWriter>) -> Result<Vec<Stage
     writer.finish()
 }
 
-fn progress_bar(table: &str, visible: bool) -> ProgressBar {
+/// Bytes read of the inputs' total (compressed bytes for gzip), rows, rate and ETA;
+/// hidden unless asked for (by default: stderr is a terminal).
+fn progress_bar(table: &str, total: u64, visible: bool) -> ProgressBar {
     if !visible {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::new_spinner();
+    let bar = ProgressBar::new(total);
     bar.set_style(
         ProgressStyle::with_template(
-            "{spinner} {prefix}: {human_pos} rows read ({per_sec}) {elapsed}",
+            "{prefix:>12.bold} [{bar:30}] {binary_bytes}/{binary_total_bytes} {msg} ({binary_bytes_per_sec}, {eta} left)",
         )
-        .expect("static template"),
+        .expect("static template")
+        .progress_chars("=> "),
     );
     bar.set_prefix(table.to_string());
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
