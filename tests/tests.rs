@@ -22,6 +22,7 @@ mod plugin_authoring;
 mod plugin_units;
 mod plugins;
 mod preview;
+mod quality;
 mod s3;
 mod sharding;
 mod stepfunctions;

@@ -28,6 +28,7 @@ pub mod ingest;
 pub mod name;
 pub mod pipeline;
 pub mod plugin;
+pub mod quality;
 pub mod run;
 pub mod sink;
 pub mod source;

@@ -98,6 +98,7 @@ fn read_input(case: &Path, input: &sluice_core::plugin::InputInfo) -> Result<Inp
         path: path.display().to_string(),
         select: Default::default(),
         from_registry: None,
+        quality: Default::default(),
         csv,
     };
     let (schema, batches) = read_csv(&spec).map_err(|e| format!("input `{}`: {e}", input.name))?;
@@ -133,6 +134,7 @@ fn read_expected(case: &Path, output: &str) -> Result<Option<RecordBatch>, Strin
             path: csv.display().to_string(),
             select: Default::default(),
             from_registry: None,
+            quality: Default::default(),
             csv: options,
         };
         let (schema, batches) = read_csv(&spec).map_err(|e| format!("expected `{output}`: {e}"))?;

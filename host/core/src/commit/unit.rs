@@ -22,6 +22,9 @@ pub struct UnitInput {
     pub decoding: Value,
     /// (uri, content identity) of every object read.
     pub objects: Vec<(String, String)>,
+    /// Its quality rules, when it has any (they decide which rows are rejected).
+    #[serde(skip_serializing_if = "Value::is_null")]
+    pub quality: Value,
 }
 
 /// Everything that decides the bytes a table run writes.
@@ -81,6 +84,7 @@ mod tests {
             inputs: vec![UnitInput {
                 name: "rows".into(),
                 decoding,
+                quality: Value::Null,
                 objects: vec![("s3://b/k.csv".into(), identity.into())],
             }],
             plugin_sha256: "p",

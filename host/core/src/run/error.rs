@@ -19,6 +19,11 @@ pub enum TableError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Lock(#[from] LockError),
+    #[error("input `{input}`: {source}")]
+    Quality {
+        input: String,
+        source: crate::quality::QualityError,
+    },
     #[error("{0}")]
     Internal(String),
 }
@@ -65,6 +70,10 @@ impl TableError {
             },
             TableError::Sink(SinkError::Partition(_) | SinkError::Upsert(_)) => ErrorKind::Data,
             TableError::Sink(_) | TableError::Store(_) | TableError::Lock(_) => ErrorKind::Io,
+            TableError::Quality { source, .. } => match source {
+                crate::quality::QualityError::Config { .. } => ErrorKind::Config,
+                crate::quality::QualityError::Aborted { .. } => ErrorKind::Data,
+            },
             TableError::Internal(_) => ErrorKind::Internal,
         }
     }

@@ -49,6 +49,9 @@ pub struct TableReport {
     /// Fuel the plugin spent, when some table of the run has a fuel budget.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plugin_fuel: Option<u64>,
+    /// Rows that broke each quality rule (`input.column.rule`), whatever its policy.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub quality: std::collections::BTreeMap<String, u64>,
     pub duration_ms: u64,
 }
 
@@ -123,6 +126,7 @@ impl TableReport {
             plugin_call_ms: 0,
             plugin_counters: Default::default(),
             plugin_fuel: None,
+            quality: Default::default(),
             duration_ms: 0,
         }
     }

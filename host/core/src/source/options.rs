@@ -26,6 +26,10 @@ pub struct InputSpec {
     pub select: Select,
     #[serde(flatten)]
     pub csv: CsvOptions,
+    /// Rules on the input's columns, checked before the plugin sees a row (see
+    /// [`crate::quality`]).
+    #[serde(default)]
+    pub quality: crate::quality::Quality,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

@@ -10,6 +10,7 @@
 //! The report is assembled from what the stages return.
 
 mod commit;
+mod gate;
 mod inputs;
 mod outputs;
 mod prepare;

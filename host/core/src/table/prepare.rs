@@ -219,6 +219,10 @@ fn unit_key<'a>(
     let inputs = inputs.iter().map(|i| UnitInput {
         name: i.name.clone(),
         decoding: non_default(&i.spec.csv, &defaults),
+        quality: match i.spec.quality.is_empty() {
+            true => serde_json::Value::Null,
+            false => serde_json::to_value(&i.spec.quality).unwrap_or_default(),
+        },
         objects: i
             .objects
             .iter()

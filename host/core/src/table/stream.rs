@@ -11,6 +11,7 @@ use std::sync::atomic::Ordering;
 use indicatif::{HumanCount, ProgressBar, ProgressStyle};
 
 use super::commit::provenance;
+use super::gate::Gate;
 use super::inputs::{open_inputs, OpenInput};
 use super::outputs::{Outputs, Staged, Writer};
 use super::prepare::Prepared;
@@ -32,6 +33,8 @@ pub(super) struct Streamed {
     pub rows_in: Vec<u64>,
     pub rows_rejected: u64,
     pub staged: Vec<Staged>,
+    /// Rows that broke each quality rule, by `input.column.rule`.
+    pub quality: BTreeMap<String, u64>,
     pub plugin: PluginStats,
 }
 
@@ -47,6 +50,7 @@ pub(super) struct PluginStats {
 /// Opens the plugin session and the writers, then streams every input through them.
 pub(super) fn stream(run: &TableRun, prepared: &Prepared) -> Result<Streamed, TableError> {
     let inputs = open_inputs(&prepared.inputs, run.batch_rows)?;
+    let gate = Gate::new(prepared, &inputs)?;
     let plugin = (&*prepared.plugin, &prepared.info);
     let mut session = open_session(run, plugin, &prepared.config_json, &inputs)?;
     let outputs = Outputs {
@@ -68,7 +72,7 @@ pub(super) fn stream(run: &TableRun, prepared: &Prepared) -> Result<Streamed, Ta
         .collect();
     let total: u64 = inputs.iter().map(|i| i.csv.bytes()).sum();
     let progress = progress_bar(run.name, total, run.host.options.progress);
-    let threads = run_threads(inputs, &mut session, writer, &sources, &progress)?;
+    let threads = run_threads(inputs, (&mut session, gate), writer, &sources, &progress)?;
     progress.finish_and_clear();
     let plugin = PluginStats {
         logs_dropped: session.logs_dropped(),
@@ -77,10 +81,14 @@ pub(super) fn stream(run: &TableRun, prepared: &Prepared) -> Result<Streamed, Ta
         counters: session.counters().clone(),
         fuel: run.host.engine.fuel().then(|| session.fuel_used()),
     };
+    for (rule, rows) in threads.quality.iter().filter(|(_, n)| **n > 0) {
+        tracing::warn!(table = %run.name, rule = %rule, rows, "rows broke a quality rule");
+    }
     Ok(Streamed {
         rows_in: threads.rows_in,
         rows_rejected: threads.rows_rejected,
         staged: threads.staged,
+        quality: threads.quality,
         plugin,
     })
 }
@@ -137,6 +145,7 @@ impl Streamed {
             plugin_call_ms: self.plugin.call_ms,
             plugin_counters: self.plugin.counters.clone(),
             plugin_fuel: self.plugin.fuel,
+            quality: self.quality.clone(),
             ..known
         }
     }
@@ -147,6 +156,7 @@ struct Threads {
     rows_in: Vec<u64>,
     rows_rejected: u64,
     staged: Vec<Staged>,
+    quality: BTreeMap<String, u64>,
 }
 
 enum ToWriter {
@@ -157,7 +167,7 @@ enum ToWriter {
 /// Runs the three stages; on any failure every staged file is dropped (and so deleted).
 fn run_threads(
     inputs: Vec<OpenInput>,
-    session: &mut Session,
+    (session, mut gate): (&mut Session, Gate),
     writer: Writer,
     sources: &[Vec<String>],
     progress: &ProgressBar,
@@ -175,7 +185,12 @@ fn run_threads(
             .spawn_scoped(scope, move || write_outputs(writer, writer_rx))
             .map_err(|e| TableError::Internal(format!("spawning writer: {e}")))?;
 
-        let transformed = transform(session, &names, sources, &source_rx, &writer_tx);
+        let feed = Feed {
+            names: &names,
+            sources,
+            gate: &mut gate,
+        };
+        let transformed = transform(session, feed, &source_rx, &writer_tx);
         drop(source_rx); // a reader still sending stops at its next batch
         let read = reader
             .join()
@@ -200,6 +215,7 @@ fn run_threads(
             rows_in,
             rows_rejected,
             staged,
+            quality: gate.counts(&names),
         })
     })
 }
@@ -238,21 +254,36 @@ enum TransformEnd {
     WriterGone,
 }
 
+/// What the plugin loop needs to know of the inputs.
+struct Feed<'a> {
+    names: &'a [String],
+    /// Per input, the URIs of its files.
+    sources: &'a [Vec<String>],
+    gate: &'a mut Gate,
+}
+
 fn transform(
     session: &mut Session,
-    names: &[String],
-    sources: &[Vec<String>],
+    feed: Feed,
     rx: &Receiver<(usize, SourceBatch)>,
     tx: &Sender<ToWriter>,
 ) -> Result<TransformEnd, TableError> {
     let mut rejected = 0u64;
     for (input, source) in rx {
-        let file = &sources[input][source.file];
+        let (name, file) = (&feed.names[input], &feed.sources[input][source.file]);
+        let passed = feed.gate.pass(input, name, file, source)?;
+        if let Some(batch) = passed.rejects {
+            rejected += batch.num_rows() as u64;
+            if tx.send(ToWriter::Rejects(batch)).is_err() {
+                return Ok(TransformEnd::WriterGone);
+            }
+        }
+        let source = passed.source;
         let emitted = session
-            .push(&names[input], &source.batch)
+            .push(name, &source.batch)
             .map_err(|e| locate(e, &source, file))?;
         if !emitted.rejects.is_empty() {
-            let batch = rejects_batch(&emitted, &names[input], file, &source, session.label())?;
+            let batch = rejects_batch(&emitted, name, file, &source, session.label())?;
             rejected += batch.num_rows() as u64;
             if tx.send(ToWriter::Rejects(batch)).is_err() {
                 return Ok(TransformEnd::WriterGone);
