@@ -99,7 +99,13 @@ fn a_failed_rerun_keeps_the_previous_output_intact() {
         .into_iter()
         .filter(|p| !files.contains(p))
         .collect();
-    assert_eq!(state, vec![s.path("out/t/_sluice/table.json")]);
+    assert_eq!(
+        state,
+        vec![
+            s.path("out/t/_sluice/schema/rows.arrows"),
+            s.path("out/t/_sluice/table.json")
+        ]
+    );
     assert_eq!(read_parquet(&files[0]).rows().len(), 2);
 }
 

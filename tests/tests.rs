@@ -11,6 +11,7 @@ mod conformance;
 mod crashes;
 mod csv_input;
 mod deploy;
+mod drift;
 mod escapes;
 mod events;
 mod exports;

@@ -6,15 +6,19 @@
 //!   committed unit writes nothing.
 //! - [`lock`]: one writer per (tenant, table), a lease held in a conditionally written object.
 //! - [`registry`]: the versions of a table that were processed, and how they ended.
+//! - [`schemas`]: the schema each output was committed with, and the changes a later run
+//!   may make to it.
 
 pub mod dataset;
 pub mod lock;
 pub mod registry;
+pub mod schemas;
 pub mod unit;
 
 pub use dataset::{Dataset, Manifest, ManifestFile};
 pub use lock::{lock_key, LockError, LockSettings, TableLock};
 pub use registry::{Registry, VersionRecord, VersionStatus};
+pub use schemas::{committed_schema, compare as compare_schemas, record_schema, SchemaChange};
 pub use unit::{canonical_json, non_default, UnitInput, UnitKey, UNIT_KEY_VERSION};
 
 /// How outputs are committed.

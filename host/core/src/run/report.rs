@@ -52,6 +52,9 @@ pub struct TableReport {
     /// Rows that broke each quality rule (`input.column.rule`), whatever its policy.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub quality: std::collections::BTreeMap<String, u64>,
+    /// How the outputs' schemas changed since the last commit (`output: change`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub schema_changes: Vec<String>,
     pub duration_ms: u64,
 }
 
@@ -127,6 +130,7 @@ impl TableReport {
             plugin_counters: Default::default(),
             plugin_fuel: None,
             quality: Default::default(),
+            schema_changes: Vec::new(),
             duration_ms: 0,
         }
     }

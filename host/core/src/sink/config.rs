@@ -29,6 +29,11 @@ pub struct OutputSpec {
     pub level: Option<i32>,
     #[serde(default = "default_row_group_rows")]
     pub row_group_rows: usize,
+    /// Which changes of an output's schema since the last commit a run may make: `add`
+    /// (default: added nullable columns and widened types; anything else fails before data
+    /// moves) or `any`.
+    #[serde(default)]
+    pub schema_change: crate::commit::SchemaChange,
 }
 
 /// Upsert settings: see [`super::Upsert`].

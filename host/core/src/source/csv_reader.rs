@@ -4,6 +4,7 @@ use std::io::{BufRead, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use arrow::array::new_null_array;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use csv::ByteRecord;
@@ -73,7 +74,12 @@ impl CsvInput {
         let read = Arc::<AtomicU64>::default();
         let mut reader = RecordReader::open(&files[0], &options, None, &read)?;
         let first_batch = reader.next_raw(INFER_ROWS.max(batch_rows))?;
-        let (schema, inferred) = resolve_schema(&reader, &options, first_batch.as_ref(), &nulls)?;
+        let (mut schema, mut inferred) =
+            resolve_schema(&reader, &options, first_batch.as_ref(), &nulls)?;
+        if options.union_by_name {
+            (schema, inferred) = union_by_name(&files, &options, schema, inferred)?;
+        }
+        check_types(&options, &schema, reader.path())?;
         Ok(CsvInput {
             files,
             options,
@@ -148,14 +154,21 @@ impl CsvInput {
             .iter()
             .map(|f| f.name().clone())
             .collect();
+        let union = self.options.union_by_name;
         for file in 0..self.files.len() {
             if file > 0 {
+                let expected = (!union).then_some(names.as_slice());
                 reader =
-                    RecordReader::open(&self.files[file], &self.options, Some(&names), &self.read)?;
+                    RecordReader::open(&self.files[file], &self.options, expected, &self.read)?;
                 pending = reader.next_raw(self.batch_rows)?;
             }
+            // Where each of the input's columns is in this file (`None`: not there).
+            let positions: Vec<Option<usize>> = names
+                .iter()
+                .map(|n| reader.names().iter().position(|f| f == n))
+                .collect();
             while let Some(raw) = pending.take() {
-                let (batch, lines) = self.to_batch(reader.path(), raw)?;
+                let (batch, lines) = self.to_batch(reader.path(), raw, &positions)?;
                 // The inference sample may hold several batches.
                 for start in (0..batch.num_rows()).step_by(self.batch_rows) {
                     let len = self.batch_rows.min(batch.num_rows() - start);
@@ -175,18 +188,26 @@ impl CsvInput {
     }
 
     /// The typed batch and the line of each row.
-    fn to_batch(&self, path: &str, raw: RawBatch) -> Result<(RecordBatch, Vec<u64>), SourceError> {
+    /// `positions[i]` is where the file holds the input's column `i`; a column it lacks
+    /// (with `union_by_name`) is all NULL.
+    fn to_batch(
+        &self,
+        path: &str,
+        raw: RawBatch,
+        positions: &[Option<usize>],
+    ) -> Result<(RecordBatch, Vec<u64>), SourceError> {
         let rows = raw.rows();
         let RawBatch {
             columns: raw_columns,
             lines,
         } = raw;
-        let mut columns = Vec::with_capacity(raw_columns.len());
-        for (i, (column, field)) in raw_columns
-            .into_iter()
-            .zip(self.schema.fields())
-            .enumerate()
-        {
+        let mut raw_columns: Vec<Option<_>> = raw_columns.into_iter().map(Some).collect();
+        let mut columns = Vec::with_capacity(positions.len());
+        for (i, (position, field)) in positions.iter().zip(self.schema.fields()).enumerate() {
+            let Some(column) = position.and_then(|p| raw_columns[p].take()) else {
+                columns.push(new_null_array(field.data_type(), rows));
+                continue;
+            };
             let how = Conversion {
                 data_type: field.data_type(),
                 nulls: &self.nulls,
@@ -195,7 +216,7 @@ impl CsvInput {
             let array = to_array(column, how).map_err(|bad| SourceError::Value {
                 file: path.into(),
                 line: lines[bad.row],
-                column: i + 1,
+                column: position.map_or(i, |p| p) + 1,
                 name: field.name().clone(),
                 value: bad.value,
                 expected: field.data_type().to_string(),
@@ -224,12 +245,6 @@ fn resolve_schema(
     nulls: &NullMarkers,
 ) -> Result<(SchemaRef, Vec<bool>), SourceError> {
     let names = reader.names();
-    if let Some(unknown) = options.types.keys().find(|k| !names.contains(k)) {
-        return Err(SourceError::Schema {
-            file: reader.path().to_string(),
-            message: format!("`types` names column `{unknown}`, which the input does not have (columns: {names:?})"),
-        });
-    }
     let mut fields = Vec::with_capacity(names.len());
     let mut inferred = Vec::with_capacity(names.len());
     for (i, name) in names.iter().enumerate() {
@@ -241,6 +256,42 @@ fn resolve_schema(
         };
         inferred.push(declared.is_none() && options.infer);
         fields.push(Field::new(name, data_type, true));
+    }
+    Ok((Arc::new(Schema::new(fields)), inferred))
+}
+
+/// Every name of `types` must be a column of the input.
+fn check_types(options: &CsvOptions, schema: &Schema, file: &str) -> Result<(), SourceError> {
+    let names: Vec<&String> = schema.fields().iter().map(|f| f.name()).collect();
+    match options.types.keys().find(|k| !names.contains(k)) {
+        Some(unknown) => Err(SourceError::Schema {
+            file: file.to_string(),
+            message: format!("`types` names column `{unknown}`, which the input does not have (columns: {names:?})"),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The first file's columns, then each column that a later file adds, in the order they
+/// appear: typed as declared in `types`, else text (only the first file is sampled).
+fn union_by_name(
+    files: &[InputObject],
+    options: &CsvOptions,
+    schema: SchemaRef,
+    mut inferred: Vec<bool>,
+) -> Result<(SchemaRef, Vec<bool>), SourceError> {
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    // Only the headers are read here; the bytes count when the files are read for real.
+    let uncounted = Arc::<AtomicU64>::default();
+    for file in &files[1..] {
+        let reader = RecordReader::open(file, options, None, &uncounted)?;
+        for name in reader.names() {
+            if !fields.iter().any(|f| f.name() == name) {
+                let data_type = options.declared_type(name).unwrap_or(DataType::Utf8);
+                fields.push(Field::new(name, data_type, true));
+                inferred.push(false);
+            }
+        }
     }
     Ok((Arc::new(Schema::new(fields)), inferred))
 }

@@ -46,6 +46,11 @@ pub struct CsvOptions {
     /// an empty name becomes `column_N` and a repeated one gets a suffix (`a`, `a_1`).
     #[serde(default)]
     pub names: NameStyle,
+    /// Files of this input may have different headers: columns are matched by name, and a
+    /// file without a column gives NULLs in it. Columns the first file lacks are text
+    /// unless declared in `types`. When false, every file must repeat the first's header.
+    #[serde(default)]
+    pub union_by_name: bool,
     /// Header problems (a renamed empty or repeated name; a single column whose name holds
     /// another delimiter) are errors instead of warnings.
     #[serde(default)]

@@ -4,7 +4,7 @@
 use super::outputs::{Staged, REJECTS};
 use super::prepare::Prepared;
 use super::TableRun;
-use crate::commit::{CommitMode, Manifest, ManifestFile};
+use crate::commit::{record_schema, CommitMode, Manifest, ManifestFile};
 use crate::run::{format_micros, OutputReport, TableError, TableReport};
 
 /// Stage 3's result: the files now visible.
@@ -16,6 +16,7 @@ pub(super) fn commit(
     run: &TableRun,
     prepared: &Prepared,
     staged: Vec<Staged>,
+    schemas: &[(String, arrow::datatypes::SchemaRef)],
 ) -> Result<Committed, TableError> {
     let mut files = Vec::with_capacity(staged.len());
     for Staged {
@@ -60,6 +61,15 @@ pub(super) fn commit(
     };
     prepared.dataset.commit(&manifest, run.host.options.force)?;
     prepared.record_owner(run)?;
+    // After the data: the schema the next run is held to.
+    for (output, schema) in schemas {
+        record_schema(
+            &*prepared.dataset.store,
+            &prepared.dataset.root,
+            output,
+            schema,
+        )?;
+    }
     remove_stale(prepared, &manifest)?;
     let outputs = manifest.files.into_iter().map(OutputReport::from);
     Ok(Committed {

@@ -116,7 +116,8 @@ impl TableRun<'_> {
     fn stream_and_commit(&self, prepared: &Prepared) -> Result<Outcome, TableError> {
         let mut streamed = stream::stream(self, prepared)?;
         prepared.check_lock()?;
-        let committed = commit::commit(self, prepared, std::mem::take(&mut streamed.staged))?;
+        let staged = std::mem::take(&mut streamed.staged);
+        let committed = commit::commit(self, prepared, staged, &streamed.schemas)?;
         Ok(Outcome::Done(streamed, committed))
     }
 }

@@ -16,6 +16,9 @@ use super::inputs::{open_inputs, OpenInput};
 use super::outputs::{Outputs, Staged, Writer};
 use super::prepare::Prepared;
 use super::TableRun;
+use arrow::datatypes::SchemaRef;
+
+use crate::commit::{committed_schema, compare_schemas};
 use crate::plugin::{
     Emitted, LoadedPlugin, PluginError, PluginInfo, RunContext, Session, SessionLimits,
 };
@@ -35,6 +38,10 @@ pub(super) struct Streamed {
     pub staged: Vec<Staged>,
     /// Rows that broke each quality rule, by `input.column.rule`.
     pub quality: BTreeMap<String, u64>,
+    /// The plugin's outputs and their schemas, recorded at the commit.
+    pub schemas: Vec<(String, SchemaRef)>,
+    /// How they differ from the schemas committed before (all allowed).
+    pub schema_changes: Vec<String>,
     pub plugin: PluginStats,
 }
 
@@ -53,6 +60,7 @@ pub(super) fn stream(run: &TableRun, prepared: &Prepared) -> Result<Streamed, Ta
     let gate = Gate::new(prepared, &inputs)?;
     let plugin = (&*prepared.plugin, &prepared.info);
     let mut session = open_session(run, plugin, &prepared.config_json, &inputs)?;
+    let schema_changes = check_schemas(run, prepared, session.outputs())?;
     let outputs = Outputs {
         dataset: prepared.dataset.clone(),
         partitioner: Partitioner::new(
@@ -85,12 +93,42 @@ pub(super) fn stream(run: &TableRun, prepared: &Prepared) -> Result<Streamed, Ta
         tracing::warn!(table = %run.name, rule = %rule, rows, "rows broke a quality rule");
     }
     Ok(Streamed {
+        schemas: outputs.schemas.clone(),
+        schema_changes,
         rows_in: threads.rows_in,
         rows_rejected: threads.rows_rejected,
         staged: threads.staged,
         quality: threads.quality,
         plugin,
     })
+}
+
+/// Compares each output's schema with the one committed before, before any data moves:
+/// the allowed changes, or an error naming the first that `schema_change` does not allow.
+fn check_schemas(
+    run: &TableRun,
+    prepared: &Prepared,
+    outputs: &[(String, SchemaRef)],
+) -> Result<Vec<String>, TableError> {
+    let dataset = &prepared.dataset;
+    let rule = run.spec.output.schema_change;
+    let mut changes = Vec::new();
+    for (name, schema) in outputs {
+        let Some(old) = committed_schema(&*dataset.store, &dataset.root, name)? else {
+            continue;
+        };
+        let found = compare_schemas(&old, schema, rule).map_err(|change| {
+            TableError::Config(format!(
+                "output `{name}`: {change} since the last commit; readers of the table would break \
+                 (set the output's `schema_change = \"any\"` to accept it)"
+            ))
+        })?;
+        for change in found {
+            tracing::warn!(table = %run.name, output = %name, "schema change: {change}");
+            changes.push(format!("{name}: {change}"));
+        }
+    }
+    Ok(changes)
 }
 
 /// A session of the plugin with its config and the inputs' real schemas.
@@ -146,6 +184,7 @@ impl Streamed {
             plugin_counters: self.plugin.counters.clone(),
             plugin_fuel: self.plugin.fuel,
             quality: self.quality.clone(),
+            schema_changes: self.schema_changes.clone(),
             ..known
         }
     }
