@@ -18,6 +18,7 @@ mod exports;
 mod hostile_sheets;
 mod ingest;
 mod local_commits;
+mod parquet_files;
 mod pipelines;
 mod plugin_authoring;
 mod plugin_units;

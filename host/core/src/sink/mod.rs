@@ -2,6 +2,7 @@
 //! or a multipart upload not yet completed) that becomes visible only when the whole table
 //! succeeded, so readers see all of it or nothing.
 
+mod column_order;
 mod config;
 pub mod parquet;
 mod partition;

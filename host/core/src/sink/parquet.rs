@@ -8,7 +8,11 @@ use parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
+use super::column_order::FloatOrder;
 use crate::storage::{ObjectWriter, StagedObject, Store, StoreError};
+
+/// The Parquet writer's version, for `created_by`.
+const PARQUET_VERSION: &str = "60.1";
 
 /// Encoded bytes a row group may reach before it is flushed: bounds memory for wide rows
 /// whatever `row_group_rows` says.
@@ -64,7 +68,7 @@ pub fn writer_codec(name: &str, level: Option<i32>) -> Result<Compression, Strin
 /// A Parquet file being written into a staged object.
 pub struct ParquetSink {
     uri: String,
-    writer: ArrowWriter<Box<dyn ObjectWriter>>,
+    writer: ArrowWriter<FloatOrder<Box<dyn ObjectWriter>>>,
     rows: u64,
 }
 
@@ -92,11 +96,15 @@ impl ParquetSink {
             .set_compression(codec)
             .set_max_row_group_row_count(Some(settings.row_group_rows.max(1)))
             .set_max_row_group_bytes(Some(MAX_ROW_GROUP_BYTES))
-            .set_created_by(format!("sluice {}", crate::HOST_VERSION))
+            // The usual `NAME version X (build Y)` form, which readers parse.
+            .set_created_by(format!(
+                "sluice version {} (build parquet-rs {PARQUET_VERSION})",
+                crate::HOST_VERSION
+            ))
             .set_key_value_metadata(Some(metadata))
             .build();
         let object = store.create(key)?;
-        let writer = ArrowWriter::try_new(object, schema, Some(props))
+        let writer = ArrowWriter::try_new(FloatOrder::new(object), schema, Some(props))
             .map_err(|e| parquet_error(&uri, e))?;
         Ok(ParquetSink {
             uri,
@@ -118,7 +126,9 @@ impl ParquetSink {
         let object = self
             .writer
             .into_inner()
-            .map_err(|e| parquet_error(&self.uri, e))?;
+            .map_err(|e| parquet_error(&self.uri, e))?
+            .finish()
+            .map_err(|e| parquet_error(&self.uri, e.into()))?;
         let staged = object.stage()?;
         Ok(StagedFile {
             bytes: staged.bytes(),
