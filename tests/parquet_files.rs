@@ -46,3 +46,88 @@ fn pyarrow_reads_min_and_max_of_every_float_column() {
         ]
     );
 }
+
+/// Days from 2023-01-01, one row per day (`shipped_on,amount`), in the given order.
+fn days(order: impl Iterator<Item = i64>) -> String {
+    let start = time::macros::date!(2023 - 01 - 01);
+    let mut text = String::from("shipped_on,amount\n");
+    for d in order {
+        text.push_str(&format!("{},{d}\n", start + time::Duration::days(d)));
+    }
+    text
+}
+
+#[test]
+fn four_hundred_day_partitions_succeed_sorted_or_not() {
+    let partitioned = |order: &str| {
+        format!(
+            "[tables.t]\nplugin = \"passthrough\"\ninput = {{ path = \"{order}.csv\" }}\n\
+             output = {{ location = \"out/{order}\", partition = {{ by = \"column-date\", column = \"shipped_on\" }} }}\n"
+        )
+    };
+    let s = Scratch::new();
+    s.write("sorted.csv", days(0..400));
+    // Unsorted: every later row opens a partition that was closed to bound the open files.
+    s.write("shuffled.csv", days((0..400).map(|d| (d * 7919) % 400)));
+    for order in ["sorted", "shuffled"] {
+        let out = s.run_named(&format!("{order}.toml"), &partitioned(order), &[]);
+        assert_eq!(out.code, 0, "{order}: {}", out.report);
+        let files = sluice_tests::files_under(&s.path(&format!("out/{order}/rows")));
+        let parquet: Vec<_> = files.iter().filter(|f| f.ends_with(".parquet")).collect();
+        assert_eq!(parquet.len(), 400, "{order}: one file per day: {parquet:?}");
+        let count = Command::new(python())
+            .args(["-c", "import sys, pyarrow.dataset as ds; print(ds.dataset(sys.argv[1], partitioning='hive').count_rows())"])
+            .arg(s.path(&format!("out/{order}/rows")))
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&count.stdout).trim(),
+            "400",
+            "{order}"
+        );
+    }
+}
+
+#[test]
+fn a_value_partitioned_output_reads_in_pyarrow_duckdb_and_polars() {
+    let s = Scratch::new();
+    let mut text = String::from("id,country,amount\n");
+    for i in 0..90 {
+        let country = ["FR", "DE", "NO"][i % 3];
+        text.push_str(&format!("{i},{country},{}.5\n", i * 2));
+    }
+    s.write("in.csv", text);
+    let toml = "[tables.t]\nplugin = \"passthrough\"\ninput = { path = \"in.csv\" }\n\
+                output = { location = \"out/t\", partition = { by = \"value\", column = \"country\" } }\n";
+    let out = s.run(toml, &[]);
+    assert_eq!(out.code, 0, "{}", out.report);
+    let script = "import sys, pyarrow.parquet as pq, duckdb, polars as pl\n\
+        root = sys.argv[1]\n\
+        t = pq.read_table(root)\n\
+        print('pyarrow', t.num_rows, sorted(t.column_names))\n\
+        r = duckdb.sql(f\"select count(*), count(distinct country), sum(amount) from read_parquet('{root}/**/*.parquet', hive_partitioning=true)\").fetchall()[0]\n\
+        print('duckdb', *r)\n\
+        d = pl.scan_parquet(root + '/**/*.parquet', hive_partitioning=True).collect()\n\
+        print('polars', d.height, sorted(d.columns))\n\
+        print('in files', pq.ParquetFile(next(__import__('pathlib').Path(root).rglob('*.parquet'))).schema_arrow.names)\n";
+    let read = Command::new(python())
+        .args(["-c", script])
+        .arg(s.path("out/t/rows"))
+        .output()
+        .unwrap();
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    let text = String::from_utf8_lossy(&read.stdout);
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        [
+            "pyarrow 90 ['amount', 'country', 'id']",
+            "duckdb 90 3 8055.0",
+            "polars 90 ['amount', 'country', 'id']",
+            "in files ['id', 'amount']"
+        ]
+    );
+}

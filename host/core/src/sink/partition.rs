@@ -5,9 +5,11 @@ use std::collections::BTreeMap;
 
 use arrow::array::{Array, AsArray, UInt32Array};
 use arrow::compute::take_record_batch;
+use std::sync::Arc;
+
 use arrow::datatypes::{
-    DataType, Date32Type, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
-    TimestampNanosecondType, TimestampSecondType,
+    DataType, Date32Type, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType,
+    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
 };
 use arrow::record_batch::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
@@ -56,6 +58,7 @@ impl Partitioner {
             PartitionBy::ColumnDate => date_folders(column.as_ref(), column_name, spec.depth)?,
             _ => value_folders(column.as_ref(), column_name)?,
         };
+        let batch = self.without_folder_column(batch)?;
         let mut rows: BTreeMap<String, Vec<u32>> = BTreeMap::new();
         for (row, folder) in folders.into_iter().enumerate() {
             rows.entry(folder).or_default().push(row as u32);
@@ -72,6 +75,44 @@ impl Partitioner {
                 Ok((folder, part))
             })
             .collect()
+    }
+}
+
+impl Partitioner {
+    /// The column whose values name the folders (`by = "value"`): Hive's convention keeps
+    /// it in the folder name only, so readers that add it from the path (pyarrow, DuckDB's
+    /// `hive_partitioning`, Athena) do not find it twice with two types.
+    fn folder_column(&self) -> Option<&str> {
+        match &self.spec {
+            Some(spec) if spec.by == PartitionBy::Value => spec.column.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The schema of the files: the output's, without the folder column.
+    pub fn file_schema(&self, schema: &SchemaRef) -> SchemaRef {
+        let Some(column) = self.folder_column() else {
+            return schema.clone();
+        };
+        let fields: Vec<_> = schema
+            .fields()
+            .iter()
+            .filter(|f| f.name() != column)
+            .cloned()
+            .collect();
+        Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+    }
+
+    fn without_folder_column(&self, batch: RecordBatch) -> Result<RecordBatch, SinkError> {
+        let Some(column) = self.folder_column() else {
+            return Ok(batch);
+        };
+        let keep: Vec<usize> = (0..batch.num_columns())
+            .filter(|&i| batch.schema().field(i).name() != column)
+            .collect();
+        batch
+            .project(&keep)
+            .map_err(|e| SinkError::Partition(format!("dropping the partition column: {e}")))
     }
 }
 

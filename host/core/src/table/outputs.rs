@@ -10,16 +10,16 @@ use crate::commit::Dataset;
 use crate::run::TableError;
 use crate::sink::UpsertSpec;
 use crate::sink::{
-    rejects_schema, ParquetSink, Partitioner, Provenance, SinkError, StagedFile, Upsert,
-    WriterSettings,
+    rejects_schema, ParquetSink, Partitioner, Provenance, StagedFile, Upsert, WriterSettings,
 };
 
 /// The name of the host's own output for rejected rows.
 pub const REJECTS: &str = "rejects";
 
 /// Partition files one table may have open at once. Each holds a row group's worth of
-/// encoded pages and, on S3, one upload part, so this bounds memory; sort the input by the
-/// partition column if it has more distinct values.
+/// encoded pages and, on S3, one upload part, so this bounds memory. When a new partition
+/// needs a file, the least recently written one is finished and staged; if its partition
+/// comes back, it gets another file. Sorted input so writes one file per partition.
 const MAX_OPEN_PARTITIONS: usize = 64;
 
 /// Everything needed to create this table's output files.
@@ -43,10 +43,24 @@ pub(super) struct Staged {
 
 pub(super) struct Writer<'a> {
     outputs: &'a Outputs,
-    open: BTreeMap<(usize, String), ParquetSink>,
+    open: BTreeMap<FileKey, OpenFile>,
     rejects: Option<ParquetSink>,
     /// Per output, the previous file to merge into, when upserting.
     upserts: Vec<Option<Upsert>>,
+    /// Files finished early (partitions closed to bound the open ones).
+    finished: Vec<Staged>,
+    /// The next file number of each partition, and a clock for "least recently written".
+    next_seq: BTreeMap<FileKey, usize>,
+    clock: u64,
+}
+
+/// An output (by index) and a partition folder.
+type FileKey = (usize, String);
+
+struct OpenFile {
+    sink: ParquetSink,
+    seq: usize,
+    last_write: u64,
 }
 
 impl<'a> Writer<'a> {
@@ -71,15 +85,13 @@ impl<'a> Writer<'a> {
             open: BTreeMap::new(),
             rejects: None,
             upserts,
+            finished: Vec::new(),
+            next_seq: BTreeMap::new(),
+            clock: 0,
         };
         if !partitioned {
             for index in 0..outputs.schemas.len() {
-                let sink = outputs.create(
-                    &outputs.schemas[index].0,
-                    "",
-                    outputs.schemas[index].1.clone(),
-                )?;
-                writer.open.insert((index, String::new()), sink);
+                writer.open_file((index, String::new()))?;
             }
         }
         Ok(writer)
@@ -94,27 +106,51 @@ impl<'a> Writer<'a> {
             let key = (index, folder);
             if !self.open.contains_key(&key) {
                 if self.open.len() >= MAX_OPEN_PARTITIONS {
-                    return Err(SinkError::Partition(format!(
-                        "more than {MAX_OPEN_PARTITIONS} partition folders open at once (next: `{}`); sort the input by the partition column",
-                        key.1
-                    ))
-                    .into());
+                    self.finish_least_recent()?;
                 }
-                let (name, schema) = &self.outputs.schemas[index];
-                let sink = self.outputs.create(name, &key.1, schema.clone())?;
-                self.open.insert(key.clone(), sink);
+                self.open_file(key.clone())?;
             }
-            self.open
-                .get_mut(&key)
-                .expect("inserted above")
-                .write(&rows)?;
+            self.clock += 1;
+            let file = self.open.get_mut(&key).expect("opened above");
+            file.last_write = self.clock;
+            file.sink.write(&rows)?;
         }
+        Ok(())
+    }
+
+    fn open_file(&mut self, key: FileKey) -> Result<(), TableError> {
+        let seq = self.next_seq.entry(key.clone()).or_default();
+        let this = *seq;
+        *seq += 1;
+        let (name, schema) = &self.outputs.schemas[key.0];
+        let schema = self.outputs.partitioner.file_schema(schema);
+        let sink = self.outputs.create(name, &key.1, this, schema)?;
+        let file = OpenFile {
+            sink,
+            seq: this,
+            last_write: self.clock,
+        };
+        self.open.insert(key, file);
+        Ok(())
+    }
+
+    /// Finishes and stages the partition file written least recently.
+    fn finish_least_recent(&mut self) -> Result<(), TableError> {
+        let oldest = self
+            .open
+            .iter()
+            .min_by_key(|(_, f)| f.last_write)
+            .map(|(k, _)| k.clone())
+            .expect("files are open");
+        let file = self.open.remove(&oldest).expect("found above");
+        let staged = self.outputs.stage(oldest, file)?;
+        self.finished.push(staged);
         Ok(())
     }
 
     pub fn write_rejects(&mut self, batch: &RecordBatch) -> Result<(), TableError> {
         if self.rejects.is_none() {
-            self.rejects = Some(self.outputs.create(REJECTS, "", rejects_schema())?);
+            self.rejects = Some(self.outputs.create(REJECTS, "", 0, rejects_schema())?);
         }
         self.rejects.as_mut().expect("created above").write(batch)?;
         Ok(())
@@ -128,23 +164,21 @@ impl<'a> Writer<'a> {
                     self.open
                         .get_mut(&(index, String::new()))
                         .expect("unpartitioned outputs are open")
+                        .sink
                         .write(&rows)?;
                 }
             }
         }
         let outputs = self.outputs;
-        let mut staged = Vec::new();
-        let rejects = self.rejects.map(|sink| ((usize::MAX, String::new()), sink));
-        for ((index, partition), sink) in self.open.into_iter().chain(rejects) {
-            let output = if index == usize::MAX {
-                REJECTS.to_string()
-            } else {
-                outputs.schemas[index].0.clone()
-            };
-            let key = outputs.dataset.data_key(&output, &partition, 0);
+        let mut staged = std::mem::take(&mut self.finished);
+        for (key, file) in std::mem::take(&mut self.open) {
+            staged.push(outputs.stage(key, file)?);
+        }
+        if let Some(sink) = self.rejects.take() {
+            let key = outputs.dataset.data_key(REJECTS, "", 0);
             staged.push(Staged {
-                output,
-                partition,
+                output: REJECTS.to_string(),
+                partition: String::new(),
                 key,
                 file: sink.finish()?,
             });
@@ -158,6 +192,7 @@ impl Outputs {
         &self,
         output: &str,
         partition: &str,
+        seq: usize,
         schema: SchemaRef,
     ) -> Result<ParquetSink, TableError> {
         let mut entries = self.provenance.clone();
@@ -165,7 +200,7 @@ impl Outputs {
         if !partition.is_empty() {
             entries.push(("sluice.partition".into(), partition.into()));
         }
-        let key = self.dataset.data_key(output, partition, 0);
+        let key = self.dataset.data_key(output, partition, seq);
         Ok(ParquetSink::create(
             &*self.dataset.store,
             &key,
@@ -173,5 +208,17 @@ impl Outputs {
             &self.settings,
             &Provenance { entries },
         )?)
+    }
+
+    /// A partition's (or an output's) file, finished and staged.
+    fn stage(&self, (index, partition): FileKey, file: OpenFile) -> Result<Staged, TableError> {
+        let output = self.schemas[index].0.clone();
+        let key = self.dataset.data_key(&output, &partition, file.seq);
+        Ok(Staged {
+            output,
+            partition,
+            key,
+            file: file.sink.finish()?,
+        })
     }
 }
