@@ -15,6 +15,7 @@ mod drift;
 mod escapes;
 mod events;
 mod exports;
+mod glue;
 mod hostile_sheets;
 mod ingest;
 mod local_commits;

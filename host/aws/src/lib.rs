@@ -6,16 +6,19 @@
 //! - [`s3`]: S3 and S3-compatible stores as `sluice_core::storage::Store`s: the standard
 //!   credential chain, ranged parallel reads, multipart uploads, conditional writes;
 //! - [`sfn`]: Step Functions task tokens: heartbeats, then success or failure;
+//! - [`glue`]: the Glue Data Catalog, where outputs are registered as tables;
 //! - [`event`]: the objects an S3 notification, SQS/SNS envelope, EventBridge event or
 //!   Step Functions input names;
 //! - [`route`]: which tables an object's key triggers, and running them.
 
 pub mod event;
+pub mod glue;
 pub mod route;
 pub mod s3;
 pub mod sfn;
 
 pub use event::{parse as parse_event, EventError, ObjectEvent};
+pub use glue::{GlueCatalog, GlueSettings};
 pub use route::{run_event, EventRun, RouteError, Trigger, TriggerError};
 pub use s3::{S3Bucket, S3Buckets, S3Settings};
 pub use sfn::{SfnSettings, TaskToken};

@@ -23,6 +23,7 @@
 //! - [`pipeline`]: the pipeline file that gathers tables and ingest jobs, and running it;
 //! - [`vars`]: `${NAME}` in pipeline files; [`name`]: the rule for names that become paths.
 
+pub mod catalog;
 pub mod commit;
 pub mod ingest;
 pub mod name;

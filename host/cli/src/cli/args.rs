@@ -160,6 +160,14 @@ pub(crate) struct RunArgs {
         help_heading = "Step Functions"
     )]
     pub(crate) sfn_endpoint: Option<String>,
+    /// A Glue endpoint URL, for outputs with `glue` (AWS_ENDPOINT_URL_GLUE is honoured too).
+    #[arg(
+        long,
+        env = "SLUICE_GLUE_ENDPOINT",
+        value_name = "URL",
+        help_heading = "S3"
+    )]
+    pub(crate) glue_endpoint: Option<String>,
     /// A value for `${NAME}` in the pipeline file, before the environment (repeatable).
     #[arg(
         long = "var",

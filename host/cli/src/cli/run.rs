@@ -8,7 +8,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use clap::{CommandFactory, FromArgMatches};
-use sluice_aws::{EventRun, SfnSettings, TaskToken};
+use std::sync::Arc;
+
+use sluice_aws::{EventRun, GlueCatalog, GlueSettings, SfnSettings, TaskToken};
+use sluice_core::catalog::CatalogHandle;
 use sluice_core::pipeline::{run_pipeline, Pipeline, RunReport};
 use sluice_core::run::{ErrorKind, RunOptions, Scope};
 use sluice_core::storage::Storage;
@@ -147,6 +150,10 @@ fn run_options(args: &RunArgs) -> Result<RunOptions> {
         lock_lease: Duration::from_secs(args.lock_lease.max(1)),
         scope: scope_of(args)?,
         lock_scope: None,
+        catalog: Some(CatalogHandle(Arc::new(GlueCatalog::new(GlueSettings {
+            endpoint: args.glue_endpoint.clone(),
+            region: args.s3.s3_region.clone(),
+        })))),
     })
 }
 

@@ -19,6 +19,8 @@ pub enum TableError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Lock(#[from] LockError),
+    #[error(transparent)]
+    Catalog(#[from] crate::catalog::CatalogError),
     #[error("input `{input}`: {source}")]
     Quality {
         input: String,
@@ -74,6 +76,8 @@ impl TableError {
                 crate::quality::QualityError::Config { .. } => ErrorKind::Config,
                 crate::quality::QualityError::Aborted { .. } => ErrorKind::Data,
             },
+            // The data is committed; registering again on a rerun is what fixes it.
+            TableError::Catalog(_) => ErrorKind::Io,
             TableError::Internal(_) => ErrorKind::Internal,
         }
     }

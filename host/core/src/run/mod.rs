@@ -39,6 +39,8 @@ pub struct RunOptions {
     pub scope: Scope,
     /// Set per object when the work is split: the lock then covers that object's unit.
     pub lock_scope: Option<String>,
+    /// Where outputs with `glue` are registered (the AWS Glue Data Catalog).
+    pub catalog: Option<crate::catalog::CatalogHandle>,
 }
 
 impl RunOptions {
@@ -62,6 +64,7 @@ impl RunOptions {
             lock_lease: Duration::from_secs(60),
             scope: Scope::default(),
             lock_scope: None,
+            catalog: None,
         }
     }
 

@@ -34,6 +34,9 @@ pub struct OutputSpec {
     /// moves) or `any`.
     #[serde(default)]
     pub schema_change: crate::commit::SchemaChange,
+    /// Register each output as a table in the AWS Glue Data Catalog (append mode on S3):
+    /// `glue = { database = "analytics", table = "orders" }`.
+    pub glue: Option<crate::catalog::GlueSpec>,
 }
 
 /// Upsert settings: see [`super::Upsert`].
@@ -156,6 +159,11 @@ impl OutputSpec {
         }
         if self.row_group_rows == 0 {
             return Err("output.row_group_rows must be at least 1".into());
+        }
+        if self.glue.is_some()
+            && (self.commit_mode() != CommitMode::Append || !self.location.starts_with("s3://"))
+        {
+            return Err("output.glue needs an s3:// location in mode = \"append\": the table is defined over the symlink manifests each commit writes".into());
         }
         super::parquet::writer_codec(&self.compression, self.level)?;
         Ok(())

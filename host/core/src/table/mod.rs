@@ -5,7 +5,9 @@
 //! 2. [`stream`]: reader thread -> plugin (this thread) -> writer thread, every file
 //!    staged and invisible -> [`stream::Streamed`];
 //! 3. [`commit`]: make the staged files visible and write the unit's manifest ->
-//!    [`commit::Committed`].
+//!    [`commit::Committed`], then [`register`] the outputs in the catalog, if asked.
+//!
+//! [`preview`] runs the first steps only (`sluice schema`, `sluice check`).
 //!
 //! The report is assembled from what the stages return.
 
@@ -15,6 +17,7 @@ mod inputs;
 mod outputs;
 mod prepare;
 mod preview;
+mod register;
 mod spec;
 mod stream;
 
@@ -94,6 +97,8 @@ impl TableRun<'_> {
     fn work(&self, prepared: &Prepared) -> Result<Outcome, TableError> {
         if !self.host.options.force {
             if let Some(outputs) = prepared.committed_before()? {
+                // A run that died between its commit and the catalog left it behind.
+                register::register(self, prepared, &outputs)?;
                 return Ok(Outcome::AlreadyDone(outputs));
             }
         }
@@ -118,6 +123,7 @@ impl TableRun<'_> {
         prepared.check_lock()?;
         let staged = std::mem::take(&mut streamed.staged);
         let committed = commit::commit(self, prepared, staged, &streamed.schemas)?;
+        register::register(self, prepared, &committed.outputs)?;
         Ok(Outcome::Done(streamed, committed))
     }
 }
