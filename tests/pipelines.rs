@@ -309,3 +309,52 @@ fn resample_aggregate_fills_gaps_and_keeps_first_last_and_count() {
         assert_eq!(p.rows(), &expected, "fill = {fill}");
     }
 }
+
+/// Tables run side by side (`--jobs`) write exactly the bytes they write one at a time.
+#[test]
+fn pipeline_002_writes_the_same_bytes_with_one_job_or_four() {
+    let pipeline = std::fs::read_to_string(repo("examples/retail/pipeline.toml")).unwrap();
+    let s = Scratch::new();
+    for file in ["orders.csv", "reviews.csv", "shipment_deliveries.csv"] {
+        s.write(
+            &format!("data/{file}"),
+            std::fs::read(repo("examples/retail/data").join(file)).unwrap(),
+        );
+    }
+    let run = |jobs: &str, into: &str| {
+        let out = s.run(&pipeline, &["--jobs", jobs, "--run-id", "same-run"]);
+        assert_eq!(out.code, 0, "{}", out.report);
+        let tables: Vec<&str> = out.report["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["table"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            tables,
+            ["agg_shipments", "orders", "reviews", "shipments"],
+            "report order"
+        );
+        std::fs::rename(s.path("out"), s.path(into)).unwrap();
+        sluice_tests::files_under(&s.path(into))
+            .into_iter()
+            .filter(|f| f.ends_with(".parquet"))
+            .map(|f| {
+                let bytes = std::fs::read(s.path(into).join(&f)).unwrap();
+                (f, bytes)
+            })
+            .collect::<Vec<_>>()
+    };
+    let one = run("1", "one");
+    assert_eq!(
+        one.len(),
+        4,
+        "{:?}",
+        one.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    let four = run("4", "four");
+    for ((name, a), (other, b)) in one.iter().zip(&four) {
+        assert_eq!(name, other);
+        assert!(a == b, "{name} differs between --jobs 1 and --jobs 4");
+    }
+}

@@ -212,6 +212,15 @@ pub(crate) struct RunArgs {
         help_heading = "Selecting the work"
     )]
     pub(crate) batch_rows: Option<usize>,
+    /// Tables run at once (default: the machine's cores). With --fail-fast, or when a
+    /// table reads another table's output, tables run one at a time.
+    #[arg(
+        long,
+        env = "SLUICE_JOBS",
+        value_name = "N",
+        help_heading = "Selecting the work"
+    )]
+    pub(crate) jobs: Option<usize>,
     /// Stop at the first failed table (default: the other tables go on).
     #[arg(long, env = "SLUICE_FAIL_FAST", help_heading = "Selecting the work")]
     pub(crate) fail_fast: bool,

@@ -150,6 +150,10 @@ fn run_options(args: &RunArgs) -> Result<RunOptions> {
         lock_lease: Duration::from_secs(args.lock_lease.max(1)),
         scope: scope_of(args)?,
         lock_scope: None,
+        jobs: args
+            .jobs
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         catalog: Some(CatalogHandle(Arc::new(GlueCatalog::new(GlueSettings {
             endpoint: args.glue_endpoint.clone(),
             region: args.s3.s3_region.clone(),

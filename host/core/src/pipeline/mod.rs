@@ -3,6 +3,7 @@
 //! this module reads the file, resolves `${NAME}` and relative paths, and runs the whole.
 //! See docs/pipeline-reference.md.
 
+mod jobs;
 mod report;
 mod run;
 

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
+use super::jobs::{chained, run_jobs, Job};
 use super::{Pipeline, RunReport};
 use crate::plugin::{PluginEngine, PluginError};
 use crate::run::{shard_of, Item, RunOptions, Scope, TableError, TableReport};
@@ -38,34 +39,49 @@ pub fn run_pipeline(
     Ok(report)
 }
 
-/// Runs the selected tables; true when one failed.
+/// Runs the selected tables, up to `options.jobs` at once; true when one failed.
 fn run_tables(pipeline: &Pipeline, host: &Host, reports: &mut Vec<TableReport>) -> bool {
-    let mut failed = false;
-    for (name, spec) in pipeline
+    let jobs: Vec<Job> = pipeline
         .tables
         .iter()
         .filter(|(name, _)| host.options.selects(name))
-    {
-        let batch_rows = host
-            .options
-            .batch_rows
-            .or(spec.batch_rows)
-            .unwrap_or(pipeline.defaults.batch_rows);
-        for table in scoped_runs(name, spec, host, batch_rows) {
+        .map(|(name, spec)| Job {
+            name,
+            spec,
+            batch_rows: host
+                .options
+                .batch_rows
+                .or(spec.batch_rows)
+                .unwrap_or(pipeline.defaults.batch_rows),
+        })
+        .collect();
+    // Fail-fast means nothing runs after a failure: tables go one at a time.
+    let mut workers = match host.options.fail_fast {
+        true => 1,
+        false => host.options.jobs.max(1),
+    };
+    if workers > 1 {
+        if let Some((reader, writer)) = chained(&jobs) {
+            tracing::info!(reader = %reader, writer = %writer, "a table reads another's output: tables run one at a time");
+            workers = 1;
+        }
+    }
+    let run = |job: &Job| {
+        let tables = scoped_runs(job.name, job.spec, host, job.batch_rows);
+        for table in &tables {
             match &table.error {
-                Some(error) => tracing::error!(table = %name, "{error}"),
+                Some(error) => tracing::error!(table = %job.name, "{error}"),
                 None => {
-                    tracing::info!(table = %name, rows_in = table.rows_in, rows_out = table.rows_out,
+                    tracing::info!(table = %job.name, rows_in = table.rows_in, rows_out = table.rows_out,
                     rejected = table.rows_rejected, ms = table.duration_ms, "table done")
                 }
             }
-            failed |= table.error.is_some();
-            reports.push(table);
         }
-        if failed && host.options.fail_fast {
-            break;
-        }
-    }
+        tables
+    };
+    let done = run_jobs(&jobs, workers, host.options.fail_fast, &run);
+    let failed = done.iter().any(|t| t.error.is_some());
+    reports.extend(done);
     failed
 }
 

@@ -41,6 +41,8 @@ pub struct RunOptions {
     pub lock_scope: Option<String>,
     /// Where outputs with `glue` are registered (the AWS Glue Data Catalog).
     pub catalog: Option<crate::catalog::CatalogHandle>,
+    /// Tables run at once (at least 1).
+    pub jobs: usize,
 }
 
 impl RunOptions {
@@ -65,6 +67,7 @@ impl RunOptions {
             scope: Scope::default(),
             lock_scope: None,
             catalog: None,
+            jobs: 1,
         }
     }
 

@@ -118,6 +118,17 @@ impl TableSpec {
     }
 
     /// The one input of the table that can be split by object, if it has exactly one.
+    /// The paths its inputs read (globs included), for ordering tables that read each
+    /// other's outputs.
+    pub fn input_paths(&self) -> Vec<&str> {
+        self.input
+            .iter()
+            .chain(self.inputs.values())
+            .map(|i| i.path.as_str())
+            .filter(|p| !p.is_empty())
+            .collect()
+    }
+
     pub fn splittable_input(&self) -> Option<&InputSpec> {
         match (&self.input, self.inputs.len()) {
             (Some(input), _) => Some(input),

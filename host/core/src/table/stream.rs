@@ -8,7 +8,7 @@ use arrow::record_batch::RecordBatch;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use std::sync::atomic::Ordering;
 
-use indicatif::{HumanCount, ProgressBar, ProgressStyle};
+use indicatif::{HumanCount, MultiProgress, ProgressBar, ProgressStyle};
 
 use super::commit::provenance;
 use super::gate::Gate;
@@ -426,7 +426,11 @@ fn progress_bar(table: &str, total: u64, visible: bool) -> ProgressBar {
     if !visible {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::new(total);
+    // Tables that run at once (`--jobs`) each get a line of one display.
+    static BARS: std::sync::OnceLock<MultiProgress> = std::sync::OnceLock::new();
+    let bar = BARS
+        .get_or_init(MultiProgress::new)
+        .add(ProgressBar::new(total));
     bar.set_style(
         ProgressStyle::with_template(
             "{prefix:>12.bold} [{bar:30}] {binary_bytes}/{binary_total_bytes} {msg} ({binary_bytes_per_sec}, {eta} left)",
