@@ -131,3 +131,31 @@ fn a_value_partitioned_output_reads_in_pyarrow_duckdb_and_polars() {
         ]
     );
 }
+
+#[test]
+fn timestamps_are_written_without_a_dictionary() {
+    let s = Scratch::new();
+    s.write(
+        "in.csv",
+        "at,code\n2024-01-01 00:00:00,a\n2024-01-01 00:00:01,a\n",
+    );
+    let out = s.run(&pipeline(r#"path = "in.csv""#), &[]);
+    assert_eq!(out.code, 0, "{}", out.report);
+    let script = "import sys, pyarrow.parquet as pq\n\
+        m = pq.ParquetFile(sys.argv[1]).metadata\n\
+        for i in range(m.num_columns):\n\
+        \x20   c = m.row_group(0).column(i)\n\
+        \x20   print(c.path_in_schema, 'RLE_DICTIONARY' in c.encodings)\n";
+    let read = Command::new(python())
+        .args(["-c", script])
+        .arg(s.path("out/t/rows.parquet"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&read.stdout);
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        ["at False", "code True"],
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+}

@@ -7,6 +7,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 
 use super::column_order::FloatOrder;
 use crate::storage::{ObjectWriter, StagedObject, Store, StoreError};
@@ -92,7 +93,7 @@ impl ParquetSink {
             .iter()
             .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
             .collect();
-        let props = WriterProperties::builder()
+        let mut props = WriterProperties::builder()
             .set_compression(codec)
             .set_max_row_group_row_count(Some(settings.row_group_rows.max(1)))
             .set_max_row_group_bytes(Some(MAX_ROW_GROUP_BYTES))
@@ -101,8 +102,17 @@ impl ParquetSink {
                 "sluice version {} (build parquet-rs {PARQUET_VERSION})",
                 crate::HOST_VERSION
             ))
-            .set_key_value_metadata(Some(metadata))
-            .build();
+            .set_key_value_metadata(Some(metadata));
+        // Timestamps are nearly all distinct: a dictionary fills up, falls back to plain
+        // pages mid-chunk, and the mix compresses worse than plain pages alone (a 1M-row
+        // sensor export: start_time 1.53 MB with a dictionary, 0.72 MB without).
+        for field in schema.fields() {
+            if matches!(field.data_type(), arrow::datatypes::DataType::Timestamp(..)) {
+                let column = ColumnPath::from(field.name().as_str());
+                props = props.set_column_dictionary_enabled(column, false);
+            }
+        }
+        let props = props.build();
         let object = store.create(key)?;
         let writer = ArrowWriter::try_new(FloatOrder::new(object), schema, Some(props))
             .map_err(|e| parquet_error(&uri, e))?;
