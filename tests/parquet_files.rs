@@ -159,3 +159,41 @@ fn timestamps_are_written_without_a_dictionary() {
         String::from_utf8_lossy(&read.stderr)
     );
 }
+
+#[test]
+fn bloom_filters_let_duckdb_skip_row_groups_on_a_key() {
+    let s = Scratch::new();
+    let mut text = String::from("order_id,code\n");
+    for i in 0..1000 {
+        text.push_str(&format!("{},{}\n", i * 7, i % 3));
+    }
+    s.write("in.csv", text);
+    let toml = "[tables.t]\nplugin = \"passthrough\"\ninput = { path = \"in.csv\" }\n\
+                output = { location = \"out/t\", bloom_filter = [\"order_id\"] }\n";
+    let out = s.run(toml, &[]);
+    assert_eq!(out.code, 0, "{}", out.report);
+    let script = "import sys, duckdb\n\
+        f = sys.argv[1]\n\
+        for v in (7, 8):\n\
+        \x20   print(v, duckdb.sql(f\"select bloom_filter_excludes from parquet_bloom_probe('{f}', 'order_id', {v})\").fetchall())\n";
+    let read = Command::new(python())
+        .args(["-c", script])
+        .arg(s.path("out/t/rows.parquet"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&read.stdout);
+    // 7 is in the file: the filter cannot exclude it; 8 is not: the filter excludes it.
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        ["7 [(False,)]", "8 [(True,)]"],
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    let unknown = s.run(&toml.replace("[\"order_id\"]", "[\"nope\"]"), &[]);
+    assert_eq!(
+        unknown.code,
+        sluice_tests::EXIT_CONFIG,
+        "{}",
+        unknown.report
+    );
+}

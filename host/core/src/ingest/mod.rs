@@ -338,6 +338,7 @@ fn convert(
         compression: "zstd".into(),
         level: None,
         row_group_rows: 1 << 20,
+        bloom_filter: Vec::new(),
     };
     let provenance = Provenance {
         entries: vec![

@@ -34,6 +34,10 @@ pub struct OutputSpec {
     /// moves) or `any`.
     #[serde(default)]
     pub schema_change: crate::commit::SchemaChange,
+    /// Columns to write Bloom filters for, so engines skip row groups on equality
+    /// predicates (`WHERE order_id = 42`): worth it for high-cardinality lookup keys.
+    #[serde(default)]
+    pub bloom_filter: Vec<String>,
     /// Register each output as a table in the AWS Glue Data Catalog (append mode on S3):
     /// `glue = { database = "analytics", table = "orders" }`.
     pub glue: Option<crate::catalog::GlueSpec>,
@@ -114,6 +118,7 @@ struct Encoding {
     level: Option<i32>,
     row_group_rows: usize,
     partition: Option<Partition>,
+    bloom_filter: Vec<String>,
 }
 
 impl OutputSpec {
@@ -123,6 +128,7 @@ impl OutputSpec {
             compression: self.compression.clone(),
             level: self.level,
             row_group_rows: self.row_group_rows,
+            bloom_filter: self.bloom_filter.clone(),
         }
     }
 
@@ -134,12 +140,14 @@ impl OutputSpec {
             level: self.level,
             row_group_rows: self.row_group_rows,
             partition: self.partition.clone(),
+            bloom_filter: self.bloom_filter.clone(),
         };
         let default = Encoding {
             compression: default_codec(),
             level: None,
             row_group_rows: default_row_group_rows(),
             partition: None,
+            bloom_filter: Vec::new(),
         };
         crate::commit::non_default(&this, &default)
     }

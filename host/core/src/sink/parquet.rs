@@ -42,6 +42,8 @@ pub struct WriterSettings {
     pub compression: String,
     pub level: Option<i32>,
     pub row_group_rows: usize,
+    /// Columns that get a Bloom filter.
+    pub bloom_filter: Vec<String>,
 }
 
 /// Maps the pipeline's codec name and level to the Parquet codec.
@@ -111,6 +113,9 @@ impl ParquetSink {
                 let column = ColumnPath::from(field.name().as_str());
                 props = props.set_column_dictionary_enabled(column, false);
             }
+        }
+        for column in &settings.bloom_filter {
+            props = props.set_column_bloom_filter_enabled(ColumnPath::from(column.as_str()), true);
         }
         let props = props.build();
         let object = store.create(key)?;

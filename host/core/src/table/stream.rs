@@ -110,6 +110,15 @@ fn check_schemas(
     prepared: &Prepared,
     outputs: &[(String, SchemaRef)],
 ) -> Result<Vec<String>, TableError> {
+    if let Some(missing) = run.spec.output.bloom_filter.iter().find(|c| {
+        !outputs
+            .iter()
+            .any(|(_, schema)| schema.field_with_name(c).is_ok())
+    }) {
+        return Err(TableError::Config(format!(
+            "output.bloom_filter: no output has a column `{missing}`"
+        )));
+    }
     let dataset = &prepared.dataset;
     let rule = run.spec.output.schema_change;
     let mut changes = Vec::new();
