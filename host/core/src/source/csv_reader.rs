@@ -423,6 +423,8 @@ struct FileReader {
     next_line: u64,
     /// Whether an odd quote count at the end means an unterminated quoted field.
     check_quotes: bool,
+    /// Field bytes after which a batch ends, whatever its row count.
+    max_batch: u64,
 }
 
 /// Counts quote bytes as they stream past. The csv parser treats a quoted field left open
@@ -502,6 +504,7 @@ impl FileReader {
             last_line: 1,
             next_line: 1,
             check_quotes: options.quoting && options.escape.is_none(),
+            max_batch: options.max_batch_mib << 20,
         };
         file.names = file.read_names(options)?;
         Ok(file)
@@ -589,7 +592,9 @@ impl FileReader {
     fn next_raw(&mut self, max_rows: usize) -> Result<Option<RawBatch>, SourceError> {
         let width = self.names.len();
         let mut raw = RawBatch::new(width, max_rows.min(1 << 16));
-        while raw.rows() < max_rows && self.read_record()? {
+        let mut bytes = 0u64;
+        while raw.rows() < max_rows && bytes < self.max_batch && self.read_record()? {
+            bytes += self.record.as_slice().len() as u64;
             let line = self.last_line;
             if self.record.len() != width {
                 return Err(self.malformed(

@@ -446,3 +446,25 @@ fn an_endless_quoted_field_is_bounded_too() {
         "{error}"
     );
 }
+
+#[test]
+fn wide_rows_make_smaller_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    // Rows of ~400 KiB: a 1 MiB budget holds three of them (the row that crosses it ends the batch).
+    let wide = "x".repeat(400 << 10);
+    let mut text = String::from("id,blob\n");
+    for i in 0..7 {
+        text.push_str(&format!("{i},{wide}\n"));
+    }
+    let path = write(dir.path(), "wide.csv", text.as_bytes());
+    let mut options = defaults();
+    options.max_batch_mib = 1;
+    let batches = read(&path, &options, 65_536);
+    let sizes: Vec<usize> = batches.iter().map(|b| b.batch.num_rows()).collect();
+    assert_eq!(sizes, [3, 3, 1]);
+    assert_eq!(
+        batches[1].lines,
+        [5, 6, 7],
+        "lines stay exact across batches"
+    );
+}

@@ -78,6 +78,10 @@ pub struct CsvOptions {
     /// data error, so a hostile file can't make the reader hold gigabytes.
     #[serde(default = "default_max_record_mib")]
     pub max_record_mib: u64,
+    /// The most field bytes in one batch, in MiB: wide rows make smaller batches than
+    /// `batch_rows`, so a batch stays well inside the plugin's per-call limits.
+    #[serde(default = "default_max_batch_mib")]
+    pub max_batch_mib: u64,
     /// Spreadsheets: the largest part of a workbook (a sheet, its shared strings) in MiB,
     /// expanded, and the most cells a sheet's used range may span.
     #[serde(default = "default_max_sheet_mib")]
@@ -123,6 +127,10 @@ fn default_max_record_mib() -> u64 {
     64
 }
 
+fn default_max_batch_mib() -> u64 {
+    64
+}
+
 fn default_delimiter() -> char {
     ','
 }
@@ -145,6 +153,7 @@ impl CsvOptions {
     pub fn check(&self) -> Result<(), String> {
         for (name, value) in [
             ("max_record_mib", self.max_record_mib),
+            ("max_batch_mib", self.max_batch_mib),
             ("max_sheet_mib", self.max_sheet_mib),
             ("max_sheet_cells", self.max_sheet_cells),
         ] {
