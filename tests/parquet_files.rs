@@ -5,6 +5,24 @@ use std::process::Command;
 
 use sluice_tests::{passthrough_pipeline as pipeline, python, Scratch};
 
+/// The lines a Python script prints about one file (its `sys.argv[1]`).
+fn python_lines(script: &str, path: &std::path::Path) -> Vec<String> {
+    let out = Command::new(python())
+        .args(["-c", script])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
 #[test]
 fn pyarrow_reads_min_and_max_of_every_float_column() {
     let s = Scratch::new();
@@ -23,20 +41,8 @@ fn pyarrow_reads_min_and_max_of_every_float_column() {
         for i in range(m.num_columns):\n\
         \x20   c = m.row_group(0).column(i); s = c.statistics\n\
         \x20   print(c.path_in_schema, s.has_min_max, s.min if s.has_min_max else '-', s.max if s.has_min_max else '-')\n";
-    let read = Command::new(python())
-        .args(["-c", script])
-        .arg(s.path("out/t/rows.parquet"))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&read.stdout);
-    assert!(
-        read.status.success(),
-        "{}",
-        String::from_utf8_lossy(&read.stderr)
-    );
-    let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
-        lines,
+        python_lines(script, &s.path("out/t/rows.parquet")),
         [
             "sluice version 0.1.0 (build parquet-rs 60.1)",
             "f64 True -3.25 1.5",
@@ -75,14 +81,10 @@ fn four_hundred_day_partitions_succeed_sorted_or_not() {
         let files = sluice_tests::files_under(&s.path(&format!("out/{order}/rows")));
         let parquet: Vec<_> = files.iter().filter(|f| f.ends_with(".parquet")).collect();
         assert_eq!(parquet.len(), 400, "{order}: one file per day: {parquet:?}");
-        let count = Command::new(python())
-            .args(["-c", "import sys, pyarrow.dataset as ds; print(ds.dataset(sys.argv[1], partitioning='hive').count_rows())"])
-            .arg(s.path(&format!("out/{order}/rows")))
-            .output()
-            .unwrap();
+        let count = "import sys, pyarrow.dataset as ds; print(ds.dataset(sys.argv[1], partitioning='hive').count_rows())";
         assert_eq!(
-            String::from_utf8_lossy(&count.stdout).trim(),
-            "400",
+            python_lines(count, &s.path(&format!("out/{order}/rows"))),
+            ["400"],
             "{order}"
         );
     }
@@ -110,19 +112,8 @@ fn a_value_partitioned_output_reads_in_pyarrow_duckdb_and_polars() {
         d = pl.scan_parquet(root + '/**/*.parquet', hive_partitioning=True).collect()\n\
         print('polars', d.height, sorted(d.columns))\n\
         print('in files', pq.ParquetFile(next(__import__('pathlib').Path(root).rglob('*.parquet'))).schema_arrow.names)\n";
-    let read = Command::new(python())
-        .args(["-c", script])
-        .arg(s.path("out/t/rows"))
-        .output()
-        .unwrap();
-    assert!(
-        read.status.success(),
-        "{}",
-        String::from_utf8_lossy(&read.stderr)
-    );
-    let text = String::from_utf8_lossy(&read.stdout);
     assert_eq!(
-        text.lines().collect::<Vec<_>>(),
+        python_lines(script, &s.path("out/t/rows")),
         [
             "pyarrow 90 ['amount', 'country', 'id']",
             "duckdb 90 3 8055.0",
@@ -146,17 +137,9 @@ fn timestamps_are_written_without_a_dictionary() {
         for i in range(m.num_columns):\n\
         \x20   c = m.row_group(0).column(i)\n\
         \x20   print(c.path_in_schema, 'RLE_DICTIONARY' in c.encodings)\n";
-    let read = Command::new(python())
-        .args(["-c", script])
-        .arg(s.path("out/t/rows.parquet"))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&read.stdout);
     assert_eq!(
-        text.lines().collect::<Vec<_>>(),
-        ["at False", "code True"],
-        "{}",
-        String::from_utf8_lossy(&read.stderr)
+        python_lines(script, &s.path("out/t/rows.parquet")),
+        ["at False", "code True"]
     );
 }
 
@@ -176,18 +159,10 @@ fn bloom_filters_let_duckdb_skip_row_groups_on_a_key() {
         f = sys.argv[1]\n\
         for v in (7, 8):\n\
         \x20   print(v, duckdb.sql(f\"select bloom_filter_excludes from parquet_bloom_probe('{f}', 'order_id', {v})\").fetchall())\n";
-    let read = Command::new(python())
-        .args(["-c", script])
-        .arg(s.path("out/t/rows.parquet"))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&read.stdout);
     // 7 is in the file: the filter cannot exclude it; 8 is not: the filter excludes it.
     assert_eq!(
-        text.lines().collect::<Vec<_>>(),
-        ["7 [(False,)]", "8 [(True,)]"],
-        "{}",
-        String::from_utf8_lossy(&read.stderr)
+        python_lines(script, &s.path("out/t/rows.parquet")),
+        ["7 [(False,)]", "8 [(True,)]"]
     );
     let unknown = s.run(&toml.replace("[\"order_id\"]", "[\"nope\"]"), &[]);
     assert_eq!(

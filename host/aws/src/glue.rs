@@ -7,8 +7,6 @@
 use std::collections::BTreeSet;
 
 use arrow::datatypes::DataType;
-use aws_config::BehaviorVersion;
-use aws_sdk_glue::config::Region;
 use aws_sdk_glue::error::DisplayErrorContext;
 use aws_sdk_glue::types::{
     Column, DatabaseInput, PartitionInput, SerDeInfo, StorageDescriptor, TableInput,
@@ -50,23 +48,8 @@ impl GlueCatalog {
 }
 
 fn connect(settings: GlueSettings) -> Client {
-    {
-        block_on(async move {
-            let mut loader = aws_config::defaults(BehaviorVersion::latest());
-            if let Some(endpoint) = &settings.endpoint {
-                loader = loader.endpoint_url(endpoint);
-            }
-            if let Some(region) = &settings.region {
-                loader = loader.region(Region::new(region.clone()));
-            }
-            let shared = loader.load().await;
-            let mut config = aws_sdk_glue::config::Builder::from(&shared);
-            if shared.region().is_none() {
-                config = config.region(Region::new("us-east-1"));
-            }
-            Client::from_conf(config.build())
-        })
-    }
+    let shared = crate::sdk_config(settings.endpoint.as_deref(), settings.region.as_deref());
+    Client::new(&shared)
 }
 
 impl Catalog for GlueCatalog {

@@ -7,8 +7,6 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
-use aws_sdk_sfn::config::Region;
 use aws_sdk_sfn::error::DisplayErrorContext;
 use aws_sdk_sfn::Client;
 
@@ -43,22 +41,8 @@ pub struct TaskToken {
 impl TaskToken {
     /// Starts heartbeats every `interval` (none when it is zero).
     pub fn start(token: String, interval: Duration, settings: &SfnSettings) -> Self {
-        let settings = settings.clone();
-        let client = block_on(async move {
-            let mut loader = aws_config::defaults(BehaviorVersion::latest());
-            if let Some(endpoint) = &settings.endpoint {
-                loader = loader.endpoint_url(endpoint);
-            }
-            if let Some(region) = &settings.region {
-                loader = loader.region(Region::new(region.clone()));
-            }
-            let shared = loader.load().await;
-            let mut config = aws_sdk_sfn::config::Builder::from(&shared);
-            if shared.region().is_none() {
-                config = config.region(Region::new("us-east-1"));
-            }
-            Client::from_conf(config.build())
-        });
+        let shared = crate::sdk_config(settings.endpoint.as_deref(), settings.region.as_deref());
+        let client = Client::new(&shared);
         let (stop, stopped) = mpsc::channel::<()>();
         let heartbeat = (!interval.is_zero()).then(|| {
             let (client, token) = (client.clone(), token.clone());
