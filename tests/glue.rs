@@ -3,10 +3,8 @@
 //! types, location and partitions checked through the Glue API (boto3, an independent
 //! client); a new unit adds its partitions, a rerun adds nothing.
 
-use std::process::Command;
-
 use sluice_tests::s3::{Backend, Bucket};
-use sluice_tests::{python, Scratch};
+use sluice_tests::Scratch;
 
 /// The table and its partitions as boto3 sees them, one line each.
 fn glue_view(endpoint: &str) -> Vec<String> {
@@ -20,19 +18,7 @@ fn glue_view(endpoint: &str) -> Vec<String> {
         print('location', sd['Location'])\n\
         for p in sorted(g.get_partitions(DatabaseName='analytics', TableName='orders')['Partitions'], key=lambda p: p['Values']):\n\
         \x20   print('partition', p['Values'], p['StorageDescriptor']['Location'])\n";
-    let out = Command::new(python())
-        .args(["-c", script, endpoint])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
+    sluice_tests::python_lines(script, &[std::ffi::OsStr::new(endpoint)])
 }
 
 #[test]

@@ -1,26 +1,11 @@
 //! The Parquet itself, as other engines' readers see it: float and double statistics that
 //! pyarrow can use, and `created_by` in the usual `NAME version X (build Y)` form.
 
-use std::process::Command;
-
-use sluice_tests::{passthrough_pipeline as pipeline, python, Scratch};
+use sluice_tests::{passthrough_pipeline as pipeline, Scratch};
 
 /// The lines a Python script prints about one file (its `sys.argv[1]`).
 fn python_lines(script: &str, path: &std::path::Path) -> Vec<String> {
-    let out = Command::new(python())
-        .args(["-c", script])
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
+    sluice_tests::python_lines(script, &[path.as_os_str()])
 }
 
 #[test]

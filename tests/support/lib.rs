@@ -196,6 +196,25 @@ pub fn python() -> String {
     "python3".into()
 }
 
+/// The lines a Python script (run by [`python`]) prints, given `args`; panics with its
+/// stderr when it fails.
+pub fn python_lines(script: &str, args: &[&std::ffi::OsStr]) -> Vec<String> {
+    let out = Command::new(python())
+        .args(["-c", script])
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running python: {e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
 /// Reads a Parquet file with pyarrow. Panics with pyarrow's message if it cannot.
 pub fn read_parquet(path: &Path) -> Parquet {
     let python = python();

@@ -76,6 +76,15 @@ mod tests {
         .unwrap()
     }
 
+    fn jobs<'a>(names: &[&'a str], specs: &'a [TableSpec]) -> Vec<Job<'a>> {
+        let job = |(name, spec)| Job {
+            name,
+            spec,
+            batch_rows: 1,
+        };
+        names.iter().copied().zip(specs).map(job).collect()
+    }
+
     #[test]
     fn reports_keep_the_list_order_and_fail_fast_stops_new_jobs() {
         let specs = [
@@ -83,15 +92,7 @@ mod tests {
             spec("b.csv", "out/b"),
             spec("c.csv", "out/c"),
         ];
-        let jobs: Vec<Job> = ["a", "b", "c"]
-            .iter()
-            .zip(&specs)
-            .map(|(name, spec)| Job {
-                name,
-                spec,
-                batch_rows: 1,
-            })
-            .collect();
+        let jobs = jobs(&["a", "b", "c"], &specs);
         let slow_first = |job: &Job| {
             if job.name == "a" {
                 std::thread::sleep(std::time::Duration::from_millis(50));
@@ -115,15 +116,7 @@ mod tests {
     #[test]
     fn a_table_reading_another_ones_output_is_chained() {
         let specs = [spec("out/a/rows.parquet", "out/b"), spec("in.csv", "out/a")];
-        let jobs: Vec<Job> = ["b", "a"]
-            .iter()
-            .zip(&specs)
-            .map(|(name, spec)| Job {
-                name,
-                spec,
-                batch_rows: 1,
-            })
-            .collect();
+        let jobs = jobs(&["b", "a"], &specs);
         assert_eq!(chained(&jobs), Some(("b".into(), "a".into())));
         assert_eq!(chained(&jobs[1..]), None);
     }
