@@ -5,9 +5,9 @@ use std::io::{BufRead, BufReader, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use flate2::read::MultiGzDecoder;
 use sha2::{Digest, Sha256};
 
+use super::inflate::Inflating;
 use super::SourceError;
 use super::{Compression, Select};
 use crate::storage::{newest_date, KeyGlob, LocalStore, Location, ObjectMeta, Storage, Store};
@@ -241,10 +241,7 @@ pub(crate) fn open_counted(
         }
     };
     let mut reader: Box<dyn BufRead + Send> = if gzip {
-        Box::new(BufReader::with_capacity(
-            READ_BUFFER,
-            MultiGzDecoder::new(raw),
-        ))
+        Box::new(Inflating::new(raw).map_err(|e| SourceError::io(uri, e))?)
     } else {
         Box::new(raw)
     };

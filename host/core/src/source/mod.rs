@@ -10,6 +10,7 @@ pub mod decimal;
 mod error;
 mod files;
 mod infer;
+mod inflate;
 pub mod names;
 mod options;
 mod raw;
