@@ -157,3 +157,35 @@ fn bloom_filters_let_duckdb_skip_row_groups_on_a_key() {
         unknown.report
     );
 }
+
+#[test]
+fn a_declared_sort_order_is_recorded_and_checked() {
+    let s = Scratch::new();
+    let toml = |file: &str| {
+        format!(
+            "[tables.t]\nplugin = \"passthrough\"\ninput = {{ path = \"{file}\" }}\n\
+             output = {{ location = \"out/t\", sorted_by = [\"day\", \"id\"] }}\n"
+        )
+    };
+    s.write(
+        "sorted.csv",
+        "id,day\n2,\n1,2024-01-01\n3,2024-01-01\n1,2024-01-02\n",
+    );
+    let out = s.run(&toml("sorted.csv"), &[]);
+    assert_eq!(out.code, 0, "{}", out.report);
+    let script = "import sys, pyarrow.parquet as pq\n\
+        print(pq.ParquetFile(sys.argv[1]).metadata.row_group(0).sorting_columns)\n";
+    assert_eq!(
+        python_lines(script, &s.path("out/t/rows.parquet")),
+        ["(SortingColumn(column_index=1, descending=False, nulls_first=True), SortingColumn(column_index=0, descending=False, nulls_first=True))"]
+    );
+    s.write("unsorted.csv", "id,day\n1,2024-01-02\n2,2024-01-01\n");
+    let out = s.run(&toml("unsorted.csv"), &[]);
+    assert_eq!(out.code, sluice_tests::EXIT_DATA, "{}", out.report);
+    assert!(
+        out.error()
+            .contains("rows are not in `sorted_by` order [\"day\", \"id\"]: row 2 of the output"),
+        "{}",
+        out.error()
+    );
+}

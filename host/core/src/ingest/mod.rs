@@ -339,6 +339,7 @@ fn convert(
         level: None,
         row_group_rows: 1 << 20,
         bloom_filter: Vec::new(),
+        sorted_by: Vec::new(),
     };
     let provenance = Provenance {
         entries: vec![

@@ -70,7 +70,9 @@ impl TableError {
                 PluginError::Data { .. } => ErrorKind::Data,
                 _ => ErrorKind::Plugin,
             },
-            TableError::Sink(SinkError::Partition(_) | SinkError::Upsert(_)) => ErrorKind::Data,
+            TableError::Sink(
+                SinkError::Partition(_) | SinkError::Upsert(_) | SinkError::Unsorted { .. },
+            ) => ErrorKind::Data,
             TableError::Sink(_) | TableError::Store(_) | TableError::Lock(_) => ErrorKind::Io,
             TableError::Quality { source, .. } => match source {
                 crate::quality::QualityError::Config { .. } => ErrorKind::Config,

@@ -34,6 +34,11 @@ pub struct OutputSpec {
     /// moves) or `any`.
     #[serde(default)]
     pub schema_change: crate::commit::SchemaChange,
+    /// Columns the rows are in ascending order of (NULLs first), recorded as each row
+    /// group's `sorting_columns` so engines can skip a sort or merge; checked as rows are
+    /// written: rows out of order fail the table.
+    #[serde(default)]
+    pub sorted_by: Vec<String>,
     /// Columns to write Bloom filters for, so engines skip row groups on equality
     /// predicates (`WHERE order_id = 42`): worth it for high-cardinality lookup keys.
     #[serde(default)]
@@ -119,6 +124,7 @@ struct Encoding {
     row_group_rows: usize,
     partition: Option<Partition>,
     bloom_filter: Vec<String>,
+    sorted_by: Vec<String>,
 }
 
 impl OutputSpec {
@@ -129,6 +135,7 @@ impl OutputSpec {
             level: self.level,
             row_group_rows: self.row_group_rows,
             bloom_filter: self.bloom_filter.clone(),
+            sorted_by: self.sorted_by.clone(),
         }
     }
 
@@ -141,6 +148,7 @@ impl OutputSpec {
             row_group_rows: self.row_group_rows,
             partition: self.partition.clone(),
             bloom_filter: self.bloom_filter.clone(),
+            sorted_by: self.sorted_by.clone(),
         };
         let default = Encoding {
             compression: default_codec(),
@@ -148,6 +156,7 @@ impl OutputSpec {
             row_group_rows: default_row_group_rows(),
             partition: None,
             bloom_filter: Vec::new(),
+            sorted_by: Vec::new(),
         };
         crate::commit::non_default(&this, &default)
     }

@@ -7,6 +7,7 @@ mod config;
 pub mod parquet;
 mod partition;
 mod rejects;
+mod sorted;
 mod upsert;
 
 pub use self::parquet::{

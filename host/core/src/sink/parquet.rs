@@ -10,6 +10,7 @@ use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 
 use super::column_order::FloatOrder;
+use super::sorted::SortCheck;
 use crate::storage::{ObjectWriter, StagedObject, Store, StoreError};
 
 /// The Parquet writer's version, for `created_by`.
@@ -29,6 +30,12 @@ pub enum SinkError {
     Partition(String),
     #[error("upsert: {0}")]
     Upsert(String),
+    #[error("{uri}: rows are not in `sorted_by` order {columns:?}: row {row} of the output comes before the row above it")]
+    Unsorted {
+        uri: String,
+        columns: Vec<String>,
+        row: u64,
+    },
 }
 
 /// Where a file came from, stored in its key-value metadata under `sluice.*` keys.
@@ -44,6 +51,8 @@ pub struct WriterSettings {
     pub row_group_rows: usize,
     /// Columns that get a Bloom filter.
     pub bloom_filter: Vec<String>,
+    /// Columns the rows are sorted by (ascending, NULLs first), checked and recorded.
+    pub sorted_by: Vec<String>,
 }
 
 /// Maps the pipeline's codec name and level to the Parquet codec.
@@ -73,6 +82,7 @@ pub struct ParquetSink {
     uri: String,
     writer: ArrowWriter<FloatOrder<Box<dyn ObjectWriter>>>,
     rows: u64,
+    order: Option<SortCheck>,
 }
 
 impl ParquetSink {
@@ -114,6 +124,11 @@ impl ParquetSink {
                 props = props.set_column_dictionary_enabled(column, false);
             }
         }
+        let order =
+            SortCheck::new(&schema, &settings.sorted_by).map_err(|e| parquet_error(&uri, e))?;
+        if let Some(order) = &order {
+            props = props.set_sorting_columns(Some(order.sorting_columns()));
+        }
         for column in &settings.bloom_filter {
             props = props.set_column_bloom_filter_enabled(ColumnPath::from(column.as_str()), true);
         }
@@ -125,10 +140,23 @@ impl ParquetSink {
             uri,
             writer,
             rows: 0,
+            order,
         })
     }
 
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
+        if let Some(order) = &mut self.order {
+            if let Some(row) = order
+                .first_out_of_order(batch)
+                .map_err(|e| parquet_error(&self.uri, e))?
+            {
+                return Err(SinkError::Unsorted {
+                    uri: self.uri.clone(),
+                    columns: order.names.clone(),
+                    row: self.rows + row as u64 + 1,
+                });
+            }
+        }
         self.writer
             .write(batch)
             .map_err(|e| parquet_error(&self.uri, e))?;

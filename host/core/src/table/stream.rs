@@ -110,15 +110,7 @@ fn check_schemas(
     prepared: &Prepared,
     outputs: &[(String, SchemaRef)],
 ) -> Result<Vec<String>, TableError> {
-    if let Some(missing) = run.spec.output.bloom_filter.iter().find(|c| {
-        !outputs
-            .iter()
-            .any(|(_, schema)| schema.field_with_name(c).is_ok())
-    }) {
-        return Err(TableError::Config(format!(
-            "output.bloom_filter: no output has a column `{missing}`"
-        )));
-    }
+    check_columns(run, outputs)?;
     let dataset = &prepared.dataset;
     let rule = run.spec.output.schema_change;
     let mut changes = Vec::new();
@@ -138,6 +130,35 @@ fn check_schemas(
         }
     }
     Ok(changes)
+}
+
+/// `bloom_filter` and `sorted_by` name columns some output's files have.
+fn check_columns(run: &TableRun, outputs: &[(String, SchemaRef)]) -> Result<(), TableError> {
+    let partitioner = Partitioner::new(run.spec.output.partition.clone(), 0);
+    let files: Vec<SchemaRef> = outputs
+        .iter()
+        .map(|(_, schema)| partitioner.file_schema(schema))
+        .collect();
+    let has = |column: &String| files.iter().any(|s| s.field_with_name(column).is_ok());
+    let output = &run.spec.output;
+    if let Some(missing) = output.bloom_filter.iter().find(|c| !has(c)) {
+        return Err(TableError::Config(format!(
+            "output.bloom_filter: no output has a column `{missing}` in its files"
+        )));
+    }
+    let sorted = |s: &SchemaRef| {
+        output
+            .sorted_by
+            .iter()
+            .all(|c| s.field_with_name(c).is_ok())
+    };
+    if !output.sorted_by.is_empty() && !files.iter().any(sorted) {
+        return Err(TableError::Config(format!(
+            "output.sorted_by: no output has all of {:?} in its files (a `value` partition column is in the folder names only)",
+            output.sorted_by
+        )));
+    }
+    Ok(())
 }
 
 /// A session of the plugin with its config and the inputs' real schemas.
