@@ -108,31 +108,36 @@ impl Checker {
     pub fn check(&mut self, batch: &RecordBatch) -> Result<Checked, QualityError> {
         let mut violations = Vec::new();
         for column in &mut self.columns {
+            let config = |message| QualityError::Config {
+                column: column.name.clone(),
+                message,
+            };
             let array = batch.column(column.index);
-            let text = match column.rules.iter().any(Rule::needs_text) {
-                true => Some(as_text(array).map_err(|message| QualityError::Config {
-                    column: column.name.clone(),
-                    message,
-                })?),
+            // The values as text, made once per batch: for the rules that compare text,
+            // else only when some row broke a rule and its value is reported.
+            let mut text = match column.rules.iter().any(Rule::needs_text) {
+                true => Some(as_text(array).map_err(config)?),
                 false => None,
             };
             for rule in &mut column.rules {
-                let failed = failing_rows(rule, array, text.as_ref()).map_err(|message| {
-                    QualityError::Config {
-                        column: column.name.clone(),
-                        message,
-                    }
-                })?;
+                let failed = failing_rows(rule, array, text.as_ref()).map_err(config)?;
                 *self
                     .counts
                     .entry(format!("{}.{}", column.name, rule.name()))
                     .or_default() += failed.len() as u64;
+                if failed.is_empty() {
+                    continue;
+                }
+                if text.is_none() {
+                    text = Some(as_text(array).map_err(config)?);
+                }
+                let text = text.as_ref().expect("made above");
                 violations.extend(failed.into_iter().map(|row| Violation {
                     row,
                     column: column.name.clone(),
                     rule: rule.name(),
                     policy: column.policy,
-                    value: value_text(text.as_ref(), array, row),
+                    value: value_text(text, array, row),
                 }));
             }
         }
@@ -240,15 +245,10 @@ fn marked(result: &BooleanArray) -> Vec<usize> {
         .collect()
 }
 
-fn value_text(text: Option<&StringArray>, array: &ArrayRef, row: usize) -> String {
-    if array.is_null(row) {
-        return "NULL".into();
-    }
-    match text {
-        Some(text) => format!("{:?}", text.value(row)),
-        None => as_text(array)
-            .map(|t| format!("{:?}", t.value(row)))
-            .unwrap_or_default(),
+fn value_text(text: &StringArray, array: &ArrayRef, row: usize) -> String {
+    match array.is_null(row) {
+        true => "NULL".into(),
+        false => format!("{:?}", text.value(row)),
     }
 }
 
