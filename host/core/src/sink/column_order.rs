@@ -46,6 +46,16 @@ impl<W: Write> FloatOrder<W> {
 
 impl<W: Write> Write for FloatOrder<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // A large write (a data page) goes straight through, but for its last TAIL bytes:
+        // only what may be the footer is held back and copied.
+        if buf.len() >= TAIL {
+            let (through, held) = buf.split_at(buf.len() - TAIL);
+            self.inner.write_all(&self.tail)?;
+            self.inner.write_all(through)?;
+            self.tail.clear();
+            self.tail.extend_from_slice(held);
+            return Ok(buf.len());
+        }
         self.tail.extend_from_slice(buf);
         if self.tail.len() > 2 * TAIL {
             let keep_from = self.tail.len() - TAIL;
@@ -143,6 +153,24 @@ mod tests {
         // 20 entries: the long list header.
         let mut long = tail(&[0x19, 0xFC, 20], &[ieee; 20]);
         assert_eq!(patch_column_orders(&mut long), 20);
+    }
+
+    #[test]
+    fn every_byte_comes_out_in_order_whatever_the_write_sizes() {
+        let file: Vec<u8> = (0..3 * TAIL + 99).map(|i| (i % 253) as u8).collect();
+        for sizes in [[1, TAIL, 7], [TAIL + 5, 3, 2 * TAIL], [100, 100, 3 * TAIL]] {
+            let mut writer = FloatOrder::new(Vec::new());
+            let mut at = 0;
+            for size in sizes.iter().cycle() {
+                let end = (at + size).min(file.len());
+                writer.write_all(&file[at..end]).unwrap();
+                at = end;
+                if at == file.len() {
+                    break;
+                }
+            }
+            assert!(writer.finish().unwrap() == file, "{sizes:?}");
+        }
     }
 
     #[test]
