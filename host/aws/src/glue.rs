@@ -142,7 +142,7 @@ impl GlueCatalog {
             .map(|(values, location)| {
                 PartitionInput::builder()
                     .set_values(Some(values.clone()))
-                    .storage_descriptor(storage(r, location, Vec::new()))
+                    .storage_descriptor(storage(location, Vec::new()))
                     .build()
             })
             .collect();
@@ -204,13 +204,13 @@ fn table_input(r: &Registration) -> Result<TableInput, String> {
         .table_type("EXTERNAL_TABLE")
         .parameters("classification", "parquet")
         .parameters("sluice.location", &r.location)
-        .storage_descriptor(storage(r, &r.location, columns))
+        .storage_descriptor(storage(&r.location, columns))
         .set_partition_keys(Some(keys))
         .build()
         .map_err(|e| e.to_string())
 }
 
-fn storage(_r: &Registration, location: &str, columns: Vec<Column>) -> StorageDescriptor {
+fn storage(location: &str, columns: Vec<Column>) -> StorageDescriptor {
     StorageDescriptor::builder()
         .set_columns(Some(columns))
         .location(location)
