@@ -171,10 +171,7 @@ fn failed_before_tables(args: &RunArgs, error: &anyhow::Error, storage: &Storage
         .run_id
         .clone()
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0);
+    let now = sluice_core::run::now_micros();
     let report = RunReport::new(&run_id, now).failed(ErrorKind::Config, message);
     let json = serde_json::to_string_pretty(&report)?;
     if let Some(target) = &args.report {

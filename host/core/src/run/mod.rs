@@ -9,7 +9,9 @@ mod scope;
 use std::time::Duration;
 
 pub use error::{ErrorKind, TableError};
-pub use report::{format_micros, InputReport, OutputReport, PluginReport, Status, TableReport};
+pub use report::{
+    format_micros, now_micros, InputReport, OutputReport, PluginReport, Status, TableReport,
+};
 pub use scope::{shard_of, Item, Scope, ScopeError};
 
 use crate::plugin::EngineOptions;
@@ -49,13 +51,9 @@ impl RunOptions {
     /// For looking without running (`sluice schema`, `sluice check`): plugins see run id
     /// `preview` and the current time; nothing is locked or written.
     pub fn preview(engine: EngineOptions) -> Self {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_micros() as i64)
-            .unwrap_or(0);
         RunOptions {
             run_id: "preview".into(),
-            run_time_micros: now,
+            run_time_micros: now_micros(),
             engine,
             tables: Vec::new(),
             batch_rows: None,

@@ -149,6 +149,14 @@ impl From<crate::commit::ManifestFile> for OutputReport {
 }
 
 /// RFC 3339 UTC with microseconds.
+/// Now, in microseconds since the Unix epoch (0 for a clock before 1970).
+pub fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
 pub fn format_micros(micros: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(micros as i128 * 1000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);

@@ -5,7 +5,7 @@ use super::outputs::{Staged, REJECTS};
 use super::prepare::Prepared;
 use super::TableRun;
 use crate::commit::{record_schema, CommitMode, Manifest, ManifestFile};
-use crate::run::{format_micros, OutputReport, TableError, TableReport};
+use crate::run::{format_micros, now_micros, OutputReport, TableError, TableReport};
 
 /// Stage 3's result: the files now visible.
 pub(super) struct Committed {
@@ -150,11 +150,4 @@ pub(super) fn provenance(run: &TableRun, prepared: &Prepared) -> Vec<(String, St
         entries.push(("sluice.unit".into(), prepared.dataset.unit.clone()));
     }
     entries
-}
-
-pub(super) fn now_micros() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
 }

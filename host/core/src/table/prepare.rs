@@ -336,7 +336,7 @@ impl Prepared<'_> {
             version: version.clone(),
             status,
             run_id: self.run_id.clone(),
-            updated_at: format_micros(super::commit::now_micros()),
+            updated_at: format_micros(crate::run::now_micros()),
             inputs,
             unit,
             error,
