@@ -197,6 +197,35 @@ fn escape(value: &str) -> String {
     out
 }
 
+/// A partition folder (`year=2024/month=03`) as its key values (`["2024", "03"]`), with
+/// [`escape`] undone.
+pub fn folder_values(folder: &str) -> Vec<String> {
+    folder
+        .split('/')
+        .filter_map(|part| part.split_once('='))
+        .map(|(_, value)| unescape(value))
+        .collect()
+}
+
+fn unescape(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(high), Some(low)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -212,6 +241,16 @@ mod tests {
             column: Some(column.into()),
             depth,
         })
+    }
+
+    #[test]
+    fn folders_become_key_values_unescaped() {
+        assert_eq!(folder_values("year=2024/month=03"), ["2024", "03"]);
+        assert_eq!(
+            folder_values(&format!("site={}", escape("a/b=c%"))),
+            ["a/b=c%"]
+        );
+        assert_eq!(folder_values(""), Vec::<String>::new());
     }
 
     #[test]

@@ -7,10 +7,10 @@ use arrow::datatypes::DataType;
 
 use super::prepare::Prepared;
 use super::TableRun;
-use crate::catalog::{partition_values, GlueSpec, Registration};
+use crate::catalog::{GlueSpec, Registration};
 use crate::commit::{committed_schema, STATE_DIR};
 use crate::run::{OutputReport, TableError};
-use crate::sink::{DateDepth, PartitionBy, Partitioner};
+use crate::sink::{folder_values, DateDepth, PartitionBy, Partitioner};
 use crate::storage::join_key;
 
 /// Registers every output the table committed; nothing without `output.glue`.
@@ -73,7 +73,7 @@ fn registration(
         schema: partitioner.file_schema(&schema),
         partitions: folders
             .into_iter()
-            .map(|f| (partition_values(f), format!("{location}{f}/")))
+            .map(|f| (folder_values(f), format!("{location}{f}/")))
             .collect(),
         location,
     }))
