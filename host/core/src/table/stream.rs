@@ -4,10 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use arrow::record_batch::RecordBatch;
-use crossbeam_channel::{bounded, Receiver, Sender};
 use std::sync::atomic::Ordering;
 
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use crossbeam_channel::{bounded, Receiver, Sender};
 use indicatif::{HumanCount, MultiProgress, ProgressBar, ProgressStyle};
 
 use super::commit::provenance;
@@ -16,8 +17,6 @@ use super::inputs::{open_inputs, OpenInput};
 use super::outputs::{Outputs, Staged, Writer};
 use super::prepare::Prepared;
 use super::TableRun;
-use arrow::datatypes::SchemaRef;
-
 use crate::commit::{committed_schema, compare_schemas};
 use crate::plugin::{
     Emitted, LoadedPlugin, PluginError, PluginInfo, RunContext, Session, SessionLimits,
@@ -303,8 +302,10 @@ fn read_inputs(
             .csv
             .read_all(|batch| {
                 rows[index] += batch.batch.num_rows() as u64;
-                progress.set_position(done_bytes + read.load(Ordering::Relaxed).min(size));
-                progress.set_message(format!("{} rows", HumanCount(rows.iter().sum())));
+                if !progress.is_hidden() {
+                    progress.set_position(done_bytes + read.load(Ordering::Relaxed).min(size));
+                    progress.set_message(format!("{} rows", HumanCount(rows.iter().sum())));
+                }
                 tx.send((index, batch)).is_ok()
             })
             .map_err(|source| TableError::Source {
