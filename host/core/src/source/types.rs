@@ -71,7 +71,7 @@ pub fn parse_type(name: &str) -> Result<DataType, String> {
 /// Parquet as DECIMAL).
 fn parse_decimal(args: &str) -> Result<DataType, String> {
     let usage = || {
-        format!("`decimal({args}` must be decimal(PRECISION,SCALE) with 1 <= PRECISION <= {MAX_PRECISION} and 0 <= SCALE <= PRECISION")
+        format!("`decimal({args})` must be decimal(PRECISION,SCALE) with 1 <= PRECISION <= {MAX_PRECISION} and 0 <= SCALE <= PRECISION")
     };
     let (p, s) = args.split_once(',').ok_or_else(usage)?;
     let p: u8 = p.trim().parse().map_err(|_| usage())?;
