@@ -59,6 +59,7 @@ pub(super) fn stream(run: &TableRun, prepared: &Prepared) -> Result<Streamed, Ta
     let gate = Gate::new(prepared, &inputs)?;
     let plugin = (&*prepared.plugin, &prepared.info);
     let mut session = open_session(run, plugin, &prepared.config_json, &inputs)?;
+    check_columns(run, session.outputs())?;
     let schema_changes = check_schemas(run, prepared, session.outputs())?;
     let outputs = Outputs {
         dataset: prepared.dataset.clone(),
@@ -109,7 +110,6 @@ fn check_schemas(
     prepared: &Prepared,
     outputs: &[(String, SchemaRef)],
 ) -> Result<Vec<String>, TableError> {
-    check_columns(run, outputs)?;
     let dataset = &prepared.dataset;
     let rule = run.spec.output.schema_change;
     let mut changes = Vec::new();
