@@ -94,7 +94,7 @@ def main():
                 sluice_flags = ["--progress", "never", "--log", "warn", "--cache-dir", cache]
                 workload = os.path.join(ROOT, "bench", "workloads", f"{WORKLOADS[wl]}.toml")
                 env = {**os.environ, "SLUICE_INPUT": source, "SLUICE_OUTPUT": out_dir}
-                outputs = {"sluice": os.path.join(out_dir, "rows.parquet"), "duckdb": out_file, "polars": out_file}
+                outputs = {"sluice": os.path.join(out_dir, "current", "rows.parquet"), "duckdb": out_file, "polars": out_file}
                 cmds = {
                     "sluice": [a.sluice, "run", workload] + sluice_flags,
                     "sluice-copy": [a.sluice, "run", sluice_pipeline(tmp, source, out_dir)] + sluice_flags,

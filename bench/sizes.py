@@ -28,7 +28,7 @@ def sluice(binary, csv, out):
                 f'output = {{ location = "{out}/sluice", compression = "zstd", level = 3 }}\n')
     subprocess.run([binary, "run", pipeline, "--progress", "never", "--log", "warn"],
                    check=True, stdout=subprocess.DEVNULL)
-    return os.path.join(out, "sluice", "rows.parquet")
+    return os.path.join(out, "sluice", "current", "rows.parquet")
 
 
 def duck(csv, out):

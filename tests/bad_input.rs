@@ -90,18 +90,28 @@ fn a_failed_rerun_keeps_the_previous_output_intact() {
     let files = s.data_files();
     assert_eq!(
         files,
-        vec![s.path("out/t/rows.parquet")],
+        vec![s.path("out/t/current/rows.parquet")],
         "only the old file may remain"
     );
     // ... and no staged file either: the failed run left only the first run's state.
+    let generations = std::fs::read_dir(s.path("out/t/_sluice/generations")).unwrap();
+    assert_eq!(
+        generations.count(),
+        1,
+        "the failed run's generation is removed"
+    );
+    let generation = |p: &std::path::PathBuf| {
+        p.starts_with(s.path("out/t/_sluice/generations")) || p.ends_with("current")
+    };
     let state: Vec<_> = s
         .output_files()
         .into_iter()
-        .filter(|p| !files.contains(p))
+        .filter(|p| !generation(p))
         .collect();
     assert_eq!(
         state,
         vec![
+            s.path("out/t/_sluice/current.json"),
             s.path("out/t/_sluice/schema/rows.arrows"),
             s.path("out/t/_sluice/table.json")
         ]
@@ -178,7 +188,10 @@ fn other_tables_go_on_unless_fail_fast() {
     let out = s.run(toml, &[]);
     assert_eq!(out.code, EXIT_DATA);
     assert_eq!(out.report["tables"][1]["status"], "succeeded");
-    assert_eq!(s.data_files(), vec![s.path("out/good/rows.parquet")]);
+    assert_eq!(
+        s.data_files(),
+        vec![s.path("out/good/current/rows.parquet")]
+    );
 
     std::fs::remove_dir_all(s.path("out")).unwrap();
     let out = s.run(toml, &["--fail-fast"]);

@@ -26,7 +26,7 @@ fn pipeline(touch_unchanged: bool) -> String {
 }
 
 fn tables(scratch: &Scratch) -> BTreeMap<String, Parquet> {
-    std::fs::read_dir(scratch.path("out/borrowers"))
+    std::fs::read_dir(scratch.path("out/borrowers/current"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "parquet"))

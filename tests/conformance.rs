@@ -321,10 +321,13 @@ fn a_fixture_may_expect_parquet() {
     let s = sluice_tests::Scratch::new();
     s.write("case/input/rows.csv", "a,b\n1,x\n2,\n");
     let pipeline = format!(
-        "[tables.t]\nplugin = \"passthrough\"\ninput = {{ path = {:?} }}\noutput = {{ location = \"case/expected\" }}\n",
+        "[tables.t]\nplugin = \"passthrough\"\ninput = {{ path = {:?} }}\noutput = {{ location = \"run\" }}\n",
         s.path("case/input/rows.csv").display().to_string()
     );
     assert_eq!(s.run(&pipeline, &[]).code, 0);
+    let written = std::fs::read(s.path("run/current/rows.parquet")).unwrap();
+    s.write("case/expected/rows.parquet", written);
+    std::fs::remove_dir_all(s.path("run")).unwrap();
     std::fs::remove_file(s.path("pipeline.toml")).unwrap();
     let _ = std::fs::remove_file(s.path("pipeline.toml.report.json"));
     let options = KitOptions {

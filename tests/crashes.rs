@@ -1,8 +1,14 @@
-//! Crash consistency: an append-mode table with two outputs (rows and rejects) and three
-//! partitions, run as a child process and killed with SIGKILL at a random moment, then run
-//! again to completion, fifty times, with new input each time; locally and on an S3 server.
-//! After every kill and rerun the visible table must be exactly the committed units: every
-//! unit's files present once, no data file outside a manifest, nothing left staged.
+//! Crash consistency: a table with two outputs (rows and rejects) and three partitions,
+//! run as a child process and killed with SIGKILL at a random moment, then run again to
+//! completion, fifty times, with new input each time; locally and on an S3 server, in
+//! both commit modes.
+//!
+//! - Append: after every kill and rerun the visible table must be exactly the committed
+//!   units: every unit's files present once, no data file outside a manifest, nothing
+//!   left staged.
+//! - Replace: after every kill the table readers see (the pointer, and locally the
+//!   `current` link) must be one run's whole output, the killed run's or the one before;
+//!   after the rerun, exactly the rerun's, with no other generation and nothing staged.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -24,6 +30,10 @@ trait Target {
     fn read(&self, key: &str) -> Vec<u8>;
     /// Staged objects nobody will commit: hidden temporary files, open uploads.
     fn staged(&self) -> Vec<String>;
+    /// The files a reader sees through the `current` link, where the store has links.
+    fn through_link(&self) -> Option<Vec<String>> {
+        None
+    }
 }
 
 struct Local(std::path::PathBuf);
@@ -46,6 +56,9 @@ impl Target for Local {
             .into_iter()
             .filter(|k| k.ends_with(".tmp"))
             .collect()
+    }
+    fn through_link(&self) -> Option<Vec<String>> {
+        Some(files_under(&self.0.join("current")))
     }
 }
 
@@ -73,19 +86,31 @@ impl Target for OnS3 {
     }
 }
 
-fn pipeline(input: &Path, location: &str) -> String {
+fn pipeline(input: &Path, location: &str, mode: &str) -> String {
     format!(
         "[tables.t]\nplugin = \"{TESTBED_WASM}\"\nconfig = {{ mode = \"reject\", column = \"id\", equals = \"bad\" }}\n\
          input = {{ path = \"{}\", types = {{ id = \"utf8\", day = \"utf8\" }} }}\n\
-         output = {{ location = \"{location}\", mode = \"append\", partition = {{ by = \"value\", column = \"day\" }} }}\n",
+         output = {{ location = \"{location}\", mode = \"{mode}\", partition = {{ by = \"value\", column = \"day\" }} }}\n",
         input.display()
     )
+}
+
+/// How many rows round `round` has: one more each round, so a table tells which round
+/// wrote it.
+fn rows_of(round: usize) -> usize {
+    ROWS + round
+}
+
+/// (rows kept, rows rejected) of round `round`.
+fn expected(round: usize) -> (u64, u64) {
+    let rejected = (0..rows_of(round)).filter(|row| row % 100 == 7).count() as u64;
+    (rows_of(round) as u64 - rejected, rejected)
 }
 
 /// Round `i`'s input: new content each round, a rejected row in every 100.
 fn input(round: usize) -> String {
     let mut text = String::from("id,day,round\n");
-    for row in 0..ROWS {
+    for row in 0..rows_of(round) {
         let id = if row % 100 == 7 {
             "bad".to_string()
         } else {
@@ -147,7 +172,7 @@ fn check_visible(target: &dyn Target, rounds: usize) -> Result<(), String> {
             manifests.len()
         ));
     }
-    let mut listed = BTreeSet::new();
+    let (mut listed, mut rounds_seen) = (BTreeSet::new(), BTreeSet::new());
     for key in manifests {
         let manifest: serde_json::Value =
             serde_json::from_slice(&target.read(key)).map_err(|e| e.to_string())?;
@@ -167,10 +192,13 @@ fn check_visible(target: &dyn Target, rounds: usize) -> Result<(), String> {
                 _ => rows += file["rows"].as_u64().unwrap(),
             }
         }
-        if (rows, rejects) != ((ROWS - ROWS / 100) as u64, (ROWS / 100) as u64) {
+        let Some(round) = (0..rounds).find(|r| (rows, rejects) == expected(*r)) else {
             return Err(format!(
                 "unit {key} holds {rows} rows and {rejects} rejects"
             ));
+        };
+        if !rounds_seen.insert(round) {
+            return Err(format!("round {round} is committed twice"));
         }
     }
     let data: BTreeSet<String> = keys
@@ -191,8 +219,108 @@ fn check_visible(target: &dyn Target, rounds: usize) -> Result<(), String> {
     }
 }
 
+/// The key of a manifest's file, relative to the location.
+fn relative(file: &serde_json::Value) -> String {
+    let uri = file["uri"].as_str().unwrap();
+    let (_, key) = uri
+        .rsplit_once("/out/t/")
+        .or_else(|| uri.rsplit_once("/t/"))
+        .unwrap();
+    key.to_string()
+}
+
+fn is_data(key: &str) -> bool {
+    key.ends_with(".parquet") && !key.split('/').any(|p| p.starts_with('.'))
+}
+
+/// Replace mode: the table a reader sees (the pointer's generation, whole, and locally
+/// the same files through the `current` link) and the round that wrote it. `settled`:
+/// also no other generation, nothing staged, as after a run that completed.
+fn replace_visible(target: &dyn Target, settled: bool) -> Result<usize, String> {
+    let pointer: serde_json::Value =
+        serde_json::from_slice(&target.read("_sluice/current.json")).map_err(|e| e.to_string())?;
+    let generation = pointer["generation"]
+        .as_str()
+        .ok_or("a pointer without a generation")?;
+    let folder = format!("_sluice/generations/{generation}/");
+    let (mut rows, mut rejects, mut listed) = (0, 0, BTreeSet::new());
+    for file in pointer["files"].as_array().unwrap() {
+        let key = relative(file);
+        let bytes = target.read(&key).len() as u64;
+        if !key.starts_with(&folder) || bytes != file["bytes"].as_u64().unwrap() {
+            return Err(format!("{key} ({bytes} bytes) is not whole in {folder}"));
+        }
+        match file["output"].as_str() {
+            Some("rejects") => rejects += file["rows"].as_u64().unwrap(),
+            _ => rows += file["rows"].as_u64().unwrap(),
+        }
+        listed.insert(key);
+    }
+    let keys = target.keys();
+    let in_generation: BTreeSet<String> = keys
+        .iter()
+        .filter(|k| is_data(k) && k.starts_with(&folder))
+        .cloned()
+        .collect();
+    if in_generation != listed {
+        return Err(format!(
+            "{folder} holds {in_generation:?}, the pointer lists {listed:?}"
+        ));
+    }
+    if let Some(seen) = target.through_link() {
+        let seen: BTreeSet<String> = seen
+            .iter()
+            .filter(|k| is_data(k))
+            .map(|k| format!("{folder}{k}"))
+            .collect();
+        if seen != listed {
+            return Err(format!(
+                "through `current`: {seen:?}, the pointer lists {listed:?}"
+            ));
+        }
+    }
+    if settled {
+        let others: Vec<_> = keys
+            .iter()
+            .filter(|k| is_data(k) && !k.starts_with(&folder))
+            .collect();
+        let staged = target.staged();
+        if !others.is_empty() || !staged.is_empty() {
+            return Err(format!(
+                "left beside the table: {others:?}, staged: {staged:?}"
+            ));
+        }
+    }
+    (0..=KILLS)
+        .find(|r| (rows, rejects) == expected(*r))
+        .ok_or_else(|| format!("{rows} rows and {rejects} rejects: no round wrote that"))
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Append,
+    Replace,
+}
+
+/// Whether the table is right after round `round`: settled after a completed run, or
+/// after a kill (when `settled` is false). In replace mode a killed run's table must
+/// already be whole: the round before's or its own.
+fn check(target: &dyn Target, mode: Mode, round: usize, settled: bool) -> Result<(), String> {
+    match (mode, settled) {
+        (Mode::Append, _) => check_visible(target, round + 1),
+        (Mode::Replace, true) => match replace_visible(target, true)? {
+            found if found == round => Ok(()),
+            found => Err(format!("the table is round {found}'s")),
+        },
+        (Mode::Replace, false) => match replace_visible(target, false)? {
+            found if found == round || found + 1 == round => Ok(()),
+            found => Err(format!("after the kill, the table is round {found}'s")),
+        },
+    }
+}
+
 /// Kills a run at random moments, reruns it, and checks the table after each round.
-fn kill_and_rerun(scratch: &Scratch, target: &dyn Target) {
+fn kill_and_rerun(scratch: &Scratch, target: &dyn Target, mode: Mode) {
     let seed = std::env::var("SLUICE_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -203,9 +331,14 @@ fn kill_and_rerun(scratch: &Scratch, target: &dyn Target) {
                 .as_nanos() as u64
         });
     let mut offsets = Offsets(seed);
+    let name = if mode == Mode::Append {
+        "append"
+    } else {
+        "replace"
+    };
     scratch.write(
         "pipeline.toml",
-        pipeline(&scratch.path("in/rows.csv"), &target.location()),
+        pipeline(&scratch.path("in/rows.csv"), &target.location(), name),
     );
     // A first full run tells how long a run takes, so kills land all along it.
     scratch.write("in/rows.csv", input(0));
@@ -219,18 +352,22 @@ fn kill_and_rerun(scratch: &Scratch, target: &dyn Target) {
         std::thread::sleep(offsets.next(full));
         let _ = child.kill();
         let _ = child.wait();
-        whole_before_rerun += usize::from(check_visible(target, round + 1).is_ok());
+        match check(target, mode, round, false) {
+            Ok(()) => whole_before_rerun += 1,
+            Err(why) if mode == Mode::Replace => torn.push(format!("round {round}, killed: {why}")),
+            Err(_) => {} // append mode: the rerun completes the unit
+        }
         let rerun = sluice(scratch, target).status().unwrap();
         assert!(
             rerun.success(),
             "round {round}: the rerun failed (seed {seed})"
         );
-        if let Err(why) = check_visible(target, round + 1) {
+        if let Err(why) = check(target, mode, round, true) {
             torn.push(format!("round {round}: {why}"));
         }
     }
     println!(
-        "{KILLS} kills (seed {seed}, offsets below {full} ms): {whole_before_rerun} already whole before the rerun, \
+        "{name}: {KILLS} kills (seed {seed}, offsets below {full} ms): {whole_before_rerun} already whole before the rerun, \
          {} torn or duplicated",
         torn.len()
     );
@@ -240,11 +377,23 @@ fn kill_and_rerun(scratch: &Scratch, target: &dyn Target) {
 #[test]
 fn killed_runs_leave_whole_units_locally() {
     let scratch = Scratch::new();
-    kill_and_rerun(&scratch, &Local(scratch.path("out/t")));
+    kill_and_rerun(&scratch, &Local(scratch.path("out/t")), Mode::Append);
 }
 
 #[test]
 fn killed_runs_leave_whole_units_on_s3() {
     let scratch = Scratch::new();
-    kill_and_rerun(&scratch, &OnS3(Bucket::new(Backend::Moto)));
+    kill_and_rerun(&scratch, &OnS3(Bucket::new(Backend::Moto)), Mode::Append);
+}
+
+#[test]
+fn killed_replace_runs_leave_one_whole_table_locally() {
+    let scratch = Scratch::new();
+    kill_and_rerun(&scratch, &Local(scratch.path("out/t")), Mode::Replace);
+}
+
+#[test]
+fn killed_replace_runs_leave_one_whole_table_on_s3() {
+    let scratch = Scratch::new();
+    kill_and_rerun(&scratch, &OnS3(Bucket::new(Backend::Moto)), Mode::Replace);
 }

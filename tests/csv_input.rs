@@ -10,7 +10,7 @@ fn plain_csv_with_inferred_types() {
     s.write("in.csv", "id,name,score,ok,day,at\n1,ann,1.5,true,2024-03-01,2024-03-01 10:00:00\n2,bob,-2,false,2024-02-29,2024-03-01T23:59:59\n");
     let out = s.run(&pipeline(r#"path = "in.csv""#), &[]);
     assert_eq!(out.code, 0, "{}", out.report);
-    let p = read_parquet(&s.path("out/t/rows.parquet"));
+    let p = read_parquet(&s.path("out/t/current/rows.parquet"));
     assert_eq!(
         p.columns(),
         [
@@ -42,7 +42,7 @@ fn gzip_by_extension_and_by_magic_bytes() {
     for input in ["by_ext.csv.gz", "no_ext.dat"] {
         let out = s.run(&pipeline(&format!(r#"path = "{input}""#)), &[]);
         assert_eq!(out.code, 0, "{input}: {}", out.report);
-        let p = read_parquet(&s.path("out/t/rows.parquet"));
+        let p = read_parquet(&s.path("out/t/current/rows.parquet"));
         assert_eq!(p.rows(), &rows![[1, "x"], [2, "y"]], "{input}");
     }
 }
@@ -56,7 +56,7 @@ fn semicolon_delimiter_and_declared_types() {
         &[],
     );
     assert_eq!(out.code, 0, "{}", out.report);
-    let p = read_parquet(&s.path("out/t/rows.parquet"));
+    let p = read_parquet(&s.path("out/t/current/rows.parquet"));
     // Leading zeros keep `code` as text; `amount` is declared text.
     assert_eq!(p.columns(), ["code: string", "amount: string"]);
     assert_eq!(p.rows(), &rows![["007", "1,5"], ["010", "2"]]);
@@ -71,7 +71,7 @@ fn headerless_file_with_declared_names_and_types() {
         &[],
     );
     assert_eq!(out.code, 0, "{}", out.report);
-    let p = read_parquet(&s.path("out/t/rows.parquet"));
+    let p = read_parquet(&s.path("out/t/current/rows.parquet"));
     assert_eq!(p.columns(), ["PK: string", "COL_1: int32", "COL_2: string"]);
     assert_eq!(p.rows(), &rows![["k1", 10, "x"], ["k2", null, "y"]]);
 }
@@ -85,7 +85,7 @@ fn quoted_fields_with_delimiters_quotes_and_newlines() {
     );
     let out = s.run(&pipeline(r#"path = "in.csv""#), &[]);
     assert_eq!(out.code, 0, "{}", out.report);
-    let p = read_parquet(&s.path("out/t/rows.parquet"));
+    let p = read_parquet(&s.path("out/t/current/rows.parquet"));
     assert_eq!(
         p.rows(),
         &rows![[1, "a, b"], [2, "line one\nline two"], [3, "say \"hi\""]]
@@ -98,7 +98,7 @@ fn utf8_text_and_byte_order_mark() {
     s.write("in.csv", "\u{feff}name,city\nZoë,Kraków\n李,東京\n");
     let out = s.run(&pipeline(r#"path = "in.csv""#), &[]);
     assert_eq!(out.code, 0, "{}", out.report);
-    let p = read_parquet(&s.path("out/t/rows.parquet"));
+    let p = read_parquet(&s.path("out/t/current/rows.parquet"));
     assert_eq!(
         p.columns(),
         ["name: string", "city: string"],
@@ -116,7 +116,7 @@ fn null_markers() {
         &[],
     );
     assert_eq!(out.code, 0, "{}", out.report);
-    let p = read_parquet(&s.path("out/t/rows.parquet"));
+    let p = read_parquet(&s.path("out/t/current/rows.parquet"));
     assert_eq!(p.columns(), ["a: int64", "b: double", "c: string"]);
     assert_eq!(
         p.rows(),
@@ -133,7 +133,7 @@ fn header_only_file_gives_an_empty_table_with_its_columns() {
         &[],
     );
     assert_eq!(out.code, 0, "{}", out.report);
-    let p = read_parquet(&s.path("out/t/rows.parquet"));
+    let p = read_parquet(&s.path("out/t/current/rows.parquet"));
     assert_eq!(p.columns(), ["a: int64", "b: string"]);
     assert!(p.rows().is_empty());
 }
@@ -149,7 +149,7 @@ fn empty_file_with_declared_columns_gives_an_empty_table() {
         &[],
     );
     assert_eq!(out.code, 0, "{}", out.report);
-    let p = read_parquet(&s.path("out/t/rows.parquet"));
+    let p = read_parquet(&s.path("out/t/current/rows.parquet"));
     assert_eq!(p.columns(), ["a: string", "b: date32[day]"]);
     assert!(p.rows().is_empty());
 }
@@ -177,7 +177,7 @@ fn glob_reads_every_matching_file_in_order() {
     s.write("in/other.txt", "a\n99\n");
     let out = s.run(&pipeline(r#"path = "in/part-*.csv""#), &[]);
     assert_eq!(out.code, 0, "{}", out.report);
-    let p = read_parquet(&s.path("out/t/rows.parquet"));
+    let p = read_parquet(&s.path("out/t/current/rows.parquet"));
     assert_eq!(p.rows(), &rows![[1], [2], [3], [4]]);
     assert_eq!(
         out.table()["inputs"][0]["files"].as_array().unwrap().len(),
@@ -204,7 +204,7 @@ fn batch_size_does_not_change_the_output() {
     for batch in ["1", "7", "1000", "65536"] {
         let out = s.run(&pipeline(r#"path = "in.csv""#), &["--batch-rows", batch]);
         assert_eq!(out.code, 0, "{}", out.report);
-        seen.push(read_parquet(&s.path("out/t/rows.parquet")).json["rows"].clone());
+        seen.push(read_parquet(&s.path("out/t/current/rows.parquet")).json["rows"].clone());
     }
     assert_eq!(seen[0].as_array().unwrap().len(), 2500);
     assert!(
@@ -221,7 +221,7 @@ fn select_and_rename_config() {
                 input = { path = \"in.csv\" }\noutput = { location = \"out/t\" }\n";
     let out = s.run(toml, &[]);
     assert_eq!(out.code, 0, "{}", out.report);
-    let p = read_parquet(&s.path("out/t/rows.parquet"));
+    let p = read_parquet(&s.path("out/t/current/rows.parquet"));
     assert_eq!(p.columns(), ["c: int64", "alpha: int64"]);
     assert_eq!(p.rows(), &rows![[3, 1]]);
 }
@@ -232,7 +232,7 @@ fn parquet_carries_provenance_and_the_chosen_codec() {
     s.write("in.csv", "a\n1\n");
     let out = s.run(&pipeline(r#"path = "in.csv""#), &["--run-id", "run-42"]);
     assert_eq!(out.code, 0, "{}", out.report);
-    let p = read_parquet(&s.path("out/t/rows.parquet"));
+    let p = read_parquet(&s.path("out/t/current/rows.parquet"));
     assert_eq!(
         p.metadata("sluice.plugin.name").as_deref(),
         Some("passthrough")
@@ -254,7 +254,7 @@ fn parquet_carries_provenance_and_the_chosen_codec() {
                 output = { location = \"out/t\", compression = \"snappy\" }\n";
     assert_eq!(s.run(toml, &[]).code, 0);
     assert_eq!(
-        read_parquet(&s.path("out/t/rows.parquet")).json["codecs"],
+        read_parquet(&s.path("out/t/current/rows.parquet")).json["codecs"],
         json!(["SNAPPY"])
     );
 }
@@ -271,7 +271,7 @@ fn row_group_size_is_honoured() {
     let out = s.run(toml, &[]);
     assert_eq!(out.code, 0, "{}", out.report);
     assert_eq!(
-        read_parquet(&s.path("out/t/rows.parquet")).json["num_row_groups"],
+        read_parquet(&s.path("out/t/current/rows.parquet")).json["num_row_groups"],
         4
     );
 }
@@ -282,7 +282,7 @@ fn windows_line_endings() {
     s.write("in.csv", "a,b\r\n1,\"x\r\ny\"\r\n2,z\r\n");
     let out = s.run(&pipeline(r#"path = "in.csv""#), &[]);
     assert_eq!(out.code, 0, "{}", out.report);
-    let p = read_parquet(&s.path("out/t/rows.parquet"));
+    let p = read_parquet(&s.path("out/t/current/rows.parquet"));
     assert_eq!(p.rows(), &rows![[1, "x\r\ny"], [2, "z"]]);
 }
 

@@ -19,7 +19,7 @@ fn files_with_different_headers_are_read_by_name() {
 
     let out = s.run(&pipeline(r#"path = "in/*.csv", union_by_name = true"#), &[]);
     assert_eq!(out.code, 0, "{}", out.report);
-    let p = read_parquet(&s.path("out/t/rows.parquet"));
+    let p = read_parquet(&s.path("out/t/current/rows.parquet"));
     assert_eq!(p.columns(), ["id: int64", "name: string", "city: string"]);
     assert_eq!(p.rows(), &rows![[1, "ann", null], [2, "bob", "Oslo"]]);
 }
@@ -44,7 +44,7 @@ fn a_dropped_or_narrowed_column_fails_before_any_data_moves() {
     s.write("in.csv", "id,price\n1,12.50\n");
     let declared = r#"path = "in.csv", types = { price = "decimal(12,2)" }"#;
     assert_eq!(s.run(&pipeline(declared), &[]).code, 0);
-    let before = std::fs::read(s.path("out/t/rows.parquet")).unwrap();
+    let before = std::fs::read(s.path("out/t/current/rows.parquet")).unwrap();
 
     s.write("in.csv", "id\n2\n");
     let dropped = s.run(&pipeline(r#"path = "in.csv""#), &[]);
@@ -68,7 +68,7 @@ fn a_dropped_or_narrowed_column_fails_before_any_data_moves() {
         narrowed.error()
     );
     assert_eq!(
-        std::fs::read(s.path("out/t/rows.parquet")).unwrap(),
+        std::fs::read(s.path("out/t/current/rows.parquet")).unwrap(),
         before,
         "the table changed"
     );
@@ -82,7 +82,7 @@ fn a_dropped_or_narrowed_column_fails_before_any_data_moves() {
     let any = s.run(&toml, &[]);
     assert_eq!(any.code, 0, "{}", any.report);
     assert_eq!(
-        read_parquet(&s.path("out/t/rows.parquet")).rows(),
+        read_parquet(&s.path("out/t/current/rows.parquet")).rows(),
         &rows![[2]]
     );
 }

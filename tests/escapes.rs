@@ -96,7 +96,7 @@ fn a_trigger_capture_of_dot_dot_from_an_event_key_is_refused() {
         &["--event", r#"{"bucket": "b", "key": "acme/in/data.csv"}"#],
     );
     assert_eq!(ok.code, 0, "{}", ok.report);
-    assert!(scratch.path("out/acme/t/rows.parquet").exists());
+    assert!(scratch.path("out/acme/t/current/rows.parquet").exists());
 }
 
 #[test]
@@ -109,7 +109,7 @@ fn an_input_link_out_of_its_folder_is_refused() {
     let out = scratch.run(pipeline, &[]);
     assert_eq!(out.code, EXIT_CONFIG, "{}", out.report);
     assert!(out.error().contains("symbolic link"), "{}", out.error());
-    assert!(!scratch.path("out/t/rows.parquet").exists());
+    assert!(!scratch.path("out/t/current/rows.parquet").exists());
     // A link that stays inside the folder is followed.
     std::fs::remove_file(scratch.path("in/b.csv")).unwrap();
     std::os::unix::fs::symlink(scratch.path("in/a.csv"), scratch.path("in/b.csv")).unwrap();

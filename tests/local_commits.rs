@@ -154,6 +154,23 @@ fn replace_pipeline(partition: &str) -> String {
     )
 }
 
+/// What a reader of a replace-mode table sees through `current/`, relative to `out/`.
+fn visible(scratch: &Scratch) -> Vec<String> {
+    let out = scratch.path("out");
+    let relative = |p: std::path::PathBuf| p.strip_prefix(&out).unwrap().display().to_string();
+    scratch.data_files().into_iter().map(relative).collect()
+}
+
+/// The generation folders a replace-mode table keeps.
+fn generations(scratch: &Scratch) -> Vec<String> {
+    let mut found: Vec<String> = std::fs::read_dir(scratch.path("out/t/_sluice/generations"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    found.sort();
+    found
+}
+
 #[test]
 fn a_replace_rerun_leaves_nothing_of_the_run_before() {
     let scratch = Scratch::new();
@@ -161,16 +178,62 @@ fn a_replace_rerun_leaves_nothing_of_the_run_before() {
     let by_day = ", partition = { by = \"value\", column = \"day\" }";
     let first = scratch.run(&replace_pipeline(by_day), &[]);
     assert_eq!(first.code, 0, "{}", first.report);
-    assert!(scratch.path("out/t/rejects.parquet").exists());
-    assert!(scratch.path("out/t/rows/day=2024-01-02").exists());
+    assert_eq!(
+        visible(&scratch),
+        [
+            "t/current/rejects.parquet",
+            "t/current/rows/day=2024-01-02/part-00000.parquet"
+        ]
+    );
+    let before = generations(&scratch);
 
     // No rejects this time, and another day: the old rejects and partition go.
     scratch.write("in.csv", "id,day\nok,2024-01-03\n");
     let second = scratch.run(&replace_pipeline(by_day), &[]);
     assert_eq!(second.code, 0, "{}", second.report);
-    let files = parquet_files(&scratch);
-    assert_eq!(files.len(), 1, "{files:?}");
-    assert!(files[0].starts_with("t/rows/day=2024-01-03/"), "{files:?}");
+    assert_eq!(
+        visible(&scratch),
+        ["t/current/rows/day=2024-01-03/part-00000.parquet"]
+    );
+    let after = generations(&scratch);
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_ne!(after, before);
+    let pointer: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(scratch.path("out/t/_sluice/current.json")).unwrap())
+            .unwrap();
+    assert_eq!(pointer["generation"], after[0].as_str());
+    assert_eq!(pointer["run_id"], second.report["run_id"]);
+}
+
+#[test]
+fn a_table_written_before_generations_is_taken_over() {
+    let scratch = Scratch::new();
+    // The layout of releases before generations: files beside `_sluice/`.
+    for old in [
+        "out/t/rows.parquet",
+        "out/t/rejects.parquet",
+        "out/t/rows/day=2023-12-31/part-00000.parquet",
+    ] {
+        scratch.write(old, "old");
+    }
+    scratch.write("in.csv", "id,day\nok,2024-01-02\n");
+    let out = scratch.run(&replace_pipeline(""), &[]);
+    assert_eq!(out.code, 0, "{}", out.report);
+    assert_eq!(visible(&scratch), ["t/current/rows.parquet"]);
+    assert_eq!(
+        read_parquet(&scratch.path("out/t/current/rows.parquet")).rows(),
+        &rows!(["ok", "2024-01-02"])
+    );
+}
+
+#[test]
+fn a_split_run_of_a_replace_table_is_refused() {
+    let scratch = Scratch::new();
+    scratch.write("in.csv", "id,day\nok,2024-01-02\n");
+    let out = scratch.run(&replace_pipeline(""), &["--shard", "0/2"]);
+    assert_eq!(out.code, sluice_tests::EXIT_CONFIG, "{}", out.report);
+    assert!(out.error().contains("replace mode"), "{}", out.error());
+    assert!(visible(&scratch).is_empty());
 }
 
 #[test]
@@ -207,7 +270,7 @@ fn a_replace_table_held_by_another_run_is_refused() {
         "{}",
         out.error()
     );
-    assert!(!scratch.path("out/t/rows.parquet").exists());
+    assert!(!scratch.path("out/t/current/rows.parquet").exists());
 }
 
 #[test]

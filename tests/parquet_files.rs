@@ -27,7 +27,7 @@ fn pyarrow_reads_min_and_max_of_every_float_column() {
         \x20   c = m.row_group(0).column(i); s = c.statistics\n\
         \x20   print(c.path_in_schema, s.has_min_max, s.min if s.has_min_max else '-', s.max if s.has_min_max else '-')\n";
     assert_eq!(
-        python_lines(script, &s.path("out/t/rows.parquet")),
+        python_lines(script, &s.path("out/t/current/rows.parquet")),
         [
             "sluice version 0.1.0 (build parquet-rs 60.1)",
             "f64 True -3.25 1.5",
@@ -63,12 +63,12 @@ fn four_hundred_day_partitions_succeed_sorted_or_not() {
     for order in ["sorted", "shuffled"] {
         let out = s.run_named(&format!("{order}.toml"), &partitioned(order), &[]);
         assert_eq!(out.code, 0, "{order}: {}", out.report);
-        let files = sluice_tests::files_under(&s.path(&format!("out/{order}/rows")));
+        let files = sluice_tests::files_under(&s.path(&format!("out/{order}/current/rows")));
         let parquet: Vec<_> = files.iter().filter(|f| f.ends_with(".parquet")).collect();
         assert_eq!(parquet.len(), 400, "{order}: one file per day: {parquet:?}");
         let count = "import sys, pyarrow.dataset as ds; print(ds.dataset(sys.argv[1], partitioning='hive').count_rows())";
         assert_eq!(
-            python_lines(count, &s.path(&format!("out/{order}/rows"))),
+            python_lines(count, &s.path(&format!("out/{order}/current/rows"))),
             ["400"],
             "{order}"
         );
@@ -98,7 +98,7 @@ fn a_value_partitioned_output_reads_in_pyarrow_duckdb_and_polars() {
         print('polars', d.height, sorted(d.columns))\n\
         print('in files', pq.ParquetFile(next(__import__('pathlib').Path(root).rglob('*.parquet'))).schema_arrow.names)\n";
     assert_eq!(
-        python_lines(script, &s.path("out/t/rows")),
+        python_lines(script, &s.path("out/t/current/rows")),
         [
             "pyarrow 90 ['amount', 'country', 'id']",
             "duckdb 90 3 8055.0",
@@ -123,7 +123,7 @@ fn timestamps_are_written_without_a_dictionary() {
         \x20   c = m.row_group(0).column(i)\n\
         \x20   print(c.path_in_schema, 'RLE_DICTIONARY' in c.encodings)\n";
     assert_eq!(
-        python_lines(script, &s.path("out/t/rows.parquet")),
+        python_lines(script, &s.path("out/t/current/rows.parquet")),
         ["at False", "code True"]
     );
 }
@@ -146,7 +146,7 @@ fn bloom_filters_let_duckdb_skip_row_groups_on_a_key() {
         \x20   print(v, duckdb.sql(f\"select bloom_filter_excludes from parquet_bloom_probe('{f}', 'order_id', {v})\").fetchall())\n";
     // 7 is in the file: the filter cannot exclude it; 8 is not: the filter excludes it.
     assert_eq!(
-        python_lines(script, &s.path("out/t/rows.parquet")),
+        python_lines(script, &s.path("out/t/current/rows.parquet")),
         ["7 [(False,)]", "8 [(True,)]"]
     );
     let unknown = s.run(&toml.replace("[\"order_id\"]", "[\"nope\"]"), &[]);
@@ -176,7 +176,7 @@ fn a_declared_sort_order_is_recorded_and_checked() {
     let script = "import sys, pyarrow.parquet as pq\n\
         print(pq.ParquetFile(sys.argv[1]).metadata.row_group(0).sorting_columns)\n";
     assert_eq!(
-        python_lines(script, &s.path("out/t/rows.parquet")),
+        python_lines(script, &s.path("out/t/current/rows.parquet")),
         ["(SortingColumn(column_index=1, descending=False, nulls_first=True), SortingColumn(column_index=0, descending=False, nulls_first=True))"]
     );
     s.write("unsorted.csv", "id,day\n1,2024-01-02\n2,2024-01-01\n");

@@ -181,8 +181,8 @@ fn same_output_as_rust(input: &str, types: &str, config: &str) {
         );
         let outcome = s.run_named(&format!("{name}.toml"), &pipeline, &[]);
         assert_eq!(outcome.code, 0, "{name}: {}", outcome.report);
-        let rows = read_parquet(&s.path(&format!("out/{name}/rows.parquet")));
-        let rejects = s.path(&format!("out/{name}/rejects.parquet"));
+        let rows = read_parquet(&s.path(&format!("out/{name}/current/rows.parquet")));
+        let rejects = s.path(&format!("out/{name}/current/rejects.parquet"));
         let rejects = rejects
             .exists()
             .then(|| read_parquet(&rejects).rows().clone());

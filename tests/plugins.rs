@@ -32,12 +32,12 @@ fn rejected_rows_go_to_rejects_with_source_file_and_line() {
     assert_eq!(out.table()["rows_in"], 5);
     assert_eq!(out.table()["rows_out"], 3);
     assert_eq!(out.table()["rows_rejected"], 2);
-    let kept = read_parquet(&s.path("out/t/rows.parquet"));
+    let kept = read_parquet(&s.path("out/t/current/rows.parquet"));
     assert_eq!(
         kept.rows(),
         &rows![[1, "ann"], [2, "multi\nline"], [4, "bob"]]
     );
-    let rejects = read_parquet(&s.path("out/t/rejects.parquet"));
+    let rejects = read_parquet(&s.path("out/t/current/rejects.parquet"));
     assert_eq!(
         rejects.columns(),
         [
@@ -85,7 +85,7 @@ fn rejects_keep_their_lines_across_batches() {
         &["--batch-rows", "2"],
     );
     assert_eq!(out.code, 0, "{}", out.report);
-    let lines: Vec<_> = read_parquet(&s.path("out/t/rejects.parquet"))
+    let lines: Vec<_> = read_parquet(&s.path("out/t/current/rejects.parquet"))
         .rows()
         .iter()
         .map(|r| r[1].clone())
@@ -450,7 +450,7 @@ fn the_plugin_clock_reads_the_run_time() {
     s.write("in.csv", PEOPLE);
     let out = s.run(&testbed(r#"{ mode = "clock" }"#, ""), &[]);
     assert_eq!(out.code, 0, "{}", out.report);
-    let rows = read_parquet(&s.path("out/t/rows.parquet"));
+    let rows = read_parquet(&s.path("out/t/current/rows.parquet"));
     let clocks: std::collections::BTreeSet<i64> =
         rows.rows().iter().map(|r| r[2].as_i64().unwrap()).collect();
     assert_eq!(

@@ -33,7 +33,7 @@ email = { pattern = "^[^@]+@[^@]+$", on_fail = "warn" }"#,
         &[],
     );
     assert_eq!(out.code, 0, "{}", out.report);
-    let kept = read_parquet(&s.path("out/t/rows.parquet"));
+    let kept = read_parquet(&s.path("out/t/current/rows.parquet"));
     // Row 5 broke only a `warn` rule: it goes on.
     assert_eq!(
         kept.rows(),
@@ -43,7 +43,7 @@ email = { pattern = "^[^@]+@[^@]+$", on_fail = "warn" }"#,
             [6, "shipped", "7.25", "f@x.io"]
         ]
     );
-    let rejects = read_parquet(&s.path("out/t/rejects.parquet"));
+    let rejects = read_parquet(&s.path("out/t/current/rejects.parquet"));
     let got: Vec<(u64, String)> = rejects
         .rows()
         .iter()

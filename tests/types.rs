@@ -16,7 +16,7 @@ fn declared_decimals_equal_the_source_text_digit_for_digit() {
         &[],
     );
     assert_eq!(out.code, 0, "{}", out.report);
-    let p = read_parquet(&s.path("out/t/rows.parquet"));
+    let p = read_parquet(&s.path("out/t/current/rows.parquet"));
     assert_eq!(p.columns(), ["id: int64", "price: decimal128(12, 2)"]);
     assert!(
         p.json["logical_types"][1]
@@ -66,7 +66,7 @@ fn inference_keeps_every_digit_and_converts_offsets_to_utc() {
     );
     let out = s.run(&pipeline(r#"path = "in.csv""#), &[]);
     assert_eq!(out.code, 0, "{}", out.report);
-    let p = read_parquet(&s.path("out/t/rows.parquet"));
+    let p = read_parquet(&s.path("out/t/current/rows.parquet"));
     assert_eq!(
         p.columns(),
         [
@@ -106,7 +106,7 @@ fn empty_and_repeated_header_names_come_out_unique_and_selectable() {
     s.write("in.csv", "a,,a,b,a\n1,2,3,4,5\n");
     let out = s.run(&pipeline(r#"path = "in.csv""#), &[]);
     assert_eq!(out.code, 0, "{}", out.report);
-    let path = s.path("out/t/rows.parquet");
+    let path = s.path("out/t/current/rows.parquet");
     let p = read_parquet(&path);
     assert_eq!(
         p.columns(),
@@ -149,7 +149,7 @@ fn snake_case_names_for_glue_and_athena() {
         &[],
     );
     assert_eq!(out.code, 0, "{}", out.report);
-    let p = read_parquet(&s.path("out/t/rows.parquet"));
+    let p = read_parquet(&s.path("out/t/current/rows.parquet"));
     assert_eq!(
         p.columns(),
         [

@@ -104,13 +104,24 @@ impl Scratch {
     }
 
     /// The files below `out/` that readers see: [`Scratch::output_files`] without the
-    /// state folders (`_sluice/`: which table a location holds, locks, manifests).
+    /// state folders (`_sluice/`: which table a location holds, locks, manifests), and the
+    /// files of replace-mode tables through their `current` link.
     pub fn data_files(&self) -> Vec<PathBuf> {
         let state = |p: &PathBuf| p.components().any(|c| c.as_os_str() == "_sluice");
-        self.output_files()
+        let mut files: Vec<PathBuf> = Vec::new();
+        for file in self.output_files() {
+            if file.file_name().is_some_and(|n| n == "current") && file.is_symlink() {
+                walk(&file.join("."), &mut files);
+            } else if !state(&file) {
+                files.push(file);
+            }
+        }
+        let mut files: Vec<PathBuf> = files
             .into_iter()
-            .filter(|p| !state(p))
-            .collect()
+            .map(|f| f.components().filter(|c| c.as_os_str() != ".").collect())
+            .collect();
+        files.sort();
+        files
     }
 
     /// Every file below the scratch folder's `out/`, hidden ones included.
@@ -148,7 +159,7 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
 }
 
 /// A one-table pipeline: `input` (the body of an inline TOML table) through passthrough
-/// into `out/t/rows.parquet`.
+/// into `out/t/current/rows.parquet`.
 pub fn passthrough_pipeline(input: &str) -> String {
     format!("[tables.t]\nplugin = \"passthrough\"\ninput = {{ {input} }}\noutput = {{ location = \"out/t\" }}\n")
 }

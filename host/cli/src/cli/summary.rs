@@ -85,11 +85,26 @@ fn outputs(t: &TableReport) -> String {
                     + "…"
             }
         };
+        let path = through_link(&path);
         if !shown.contains(&path) {
             shown.push(path);
         }
     }
     shown.join(", ")
+}
+
+/// A local replace-mode file by the path readers use, through the `current` link
+/// (`out/t/_sluice/generations/<id>/rows.parquet` as `out/t/current/rows.parquet`), which
+/// stays right after the next run.
+fn through_link(path: &str) -> String {
+    let marker = "/_sluice/generations/";
+    match path.split_once(marker) {
+        Some((location, rest)) if !path.starts_with("s3://") => {
+            let within = rest.split_once('/').map_or("", |(_, within)| within);
+            format!("{location}/current/{within}")
+        }
+        _ => path.to_string(),
+    }
 }
 
 fn status(status: Status) -> &'static str {
@@ -123,7 +138,8 @@ mod tests {
         table.rows_rejected = 345;
         table.outputs.push(OutputReport {
             name: "rows".into(),
-            path: "out/orders/rows.parquet".into(),
+            path: "out/orders/_sluice/generations/20261202T161008.617796Z-85db43a1/rows.parquet"
+                .into(),
             partition: String::new(),
             rows: 12_000,
             bytes: 1,
@@ -132,7 +148,7 @@ mod tests {
         let text = summary(&report);
         assert!(text.starts_with("run r1 succeeded in 1.5 s\n"), "{text}");
         assert!(
-            text.contains("  orders  succeeded          12,345       12,000        345    0.0 s  out/orders/rows.parquet"),
+            text.contains("  orders  succeeded          12,345       12,000        345    0.0 s  out/orders/current/rows.parquet"),
             "{text}"
         );
     }

@@ -9,13 +9,15 @@
 //! partition lists the unit's files, so a table defined over the symlink folder sees a
 //! unit's files all at once or not at all.
 //!
-//! In `replace` mode each output is `<location>/<output>.parquet`, replaced atomically.
+//! In `replace` mode a run writes a new generation of the whole table and commits it by
+//! one pointer object: see [`super::generation`].
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use super::generation::{folder_key, Generation};
 use super::CommitMode;
 use super::STATE_DIR;
 use crate::storage::{join_key, Precondition, Store, StoreError};
@@ -28,6 +30,9 @@ pub struct Dataset {
     pub root: String,
     pub mode: CommitMode,
     pub unit: String,
+    /// Replace mode: the generation this run writes. `None` names the layout of releases
+    /// before generations (`<location>/<output>.parquet`), which a commit removes.
+    pub generation: Option<Generation>,
 }
 
 /// The record of a committed unit: what it read and what it wrote.
@@ -42,6 +47,9 @@ pub struct Manifest {
     /// Input name -> the objects read, with their identities.
     pub inputs: Vec<(String, Vec<(String, String)>)>,
     pub files: Vec<ManifestFile>,
+    /// Replace mode: the generation folder the files are in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -58,10 +66,14 @@ pub struct ManifestFile {
 impl Dataset {
     /// The key of an output's data file number `seq` in a partition folder.
     pub fn data_key(&self, output: &str, partition: &str, seq: usize) -> String {
+        let folder = match &self.generation {
+            Some(generation) => folder_key(&self.root, &generation.id),
+            None => self.root.clone(),
+        };
         match (self.mode, partition.is_empty()) {
-            (CommitMode::Replace, true) => join_key(&self.root, &format!("{output}.parquet")),
+            (CommitMode::Replace, true) => join_key(&folder, &format!("{output}.parquet")),
             (CommitMode::Replace, false) => join_key(
-                &self.root,
+                &folder,
                 &format!("{output}/{partition}/part-{seq:05}.parquet"),
             ),
             (CommitMode::Append, true) => join_key(
@@ -106,11 +118,30 @@ impl Dataset {
             })
     }
 
-    /// Writes the manifest (create-only unless `force`), then the symlink manifests.
-    /// The data files must already be visible.
+    /// The key of an unpartitioned output's file in the table as it was before this run,
+    /// if it has one (an upsert merges into it).
+    pub fn previous_key(&self, output: &str) -> Option<String> {
+        let current = self.generation.as_ref()?.current();
+        let Some(manifest) = current else {
+            // Never committed as a generation: the layout before generations, if any.
+            return Some(join_key(&self.root, &format!("{output}.parquet")));
+        };
+        let file = manifest
+            .files
+            .iter()
+            .find(|f| f.output == output && f.partition.is_empty())?;
+        Some(file.key.clone())
+    }
+
+    /// Append mode: writes the manifest (create-only unless `force`), then the symlink
+    /// manifests. Replace mode: points the table at this run's generation. The data files
+    /// must already be complete.
     pub fn commit(&self, manifest: &Manifest, force: bool) -> Result<(), StoreError> {
         if self.mode == CommitMode::Replace {
-            return Ok(());
+            return match &self.generation {
+                Some(generation) => generation.publish(&*self.store, &self.root, manifest),
+                None => Ok(()),
+            };
         }
         let body = serde_json::to_vec_pretty(manifest).expect("a manifest serialises");
         let when = if force {
@@ -122,10 +153,10 @@ impl Dataset {
         self.write_symlinks(manifest)
     }
 
-    /// In replace mode, deletes the data files of `outputs` that this run did not write
-    /// (`kept`): a rerun without rejects leaves no old `rejects.parquet`, and a partitioned
-    /// rerun no partition folder of the run before. Returns the keys removed.
-    pub fn remove_stale(&self, outputs: &[&str], kept: &[&str]) -> Result<Vec<String>, StoreError> {
+    /// In replace mode, deletes the data files of `outputs` that releases before
+    /// generations wrote beside `_sluice/` (`<output>.parquet`, `<output>/.../*.parquet`),
+    /// once the table is a generation. Returns the keys removed.
+    pub fn remove_legacy(&self, outputs: &[&str]) -> Result<Vec<String>, StoreError> {
         if self.mode != CommitMode::Replace {
             return Ok(Vec::new());
         }
@@ -143,7 +174,7 @@ impl Dataset {
         };
         let mut removed = Vec::new();
         for meta in self.store.list(&prefix)? {
-            if ours(&meta.key) && !kept.contains(&meta.key.as_str()) {
+            if ours(&meta.key) {
                 self.store.delete(&meta.key, Precondition::None)?;
                 removed.push(meta.key);
             }
@@ -193,6 +224,7 @@ mod tests {
             root: "t".into(),
             mode,
             unit: "u1".into(),
+            generation: None,
         }
     }
 
@@ -230,6 +262,7 @@ mod tests {
             plugin_sha256: "p".into(),
             config_sha256: "c".into(),
             inputs: vec![],
+            generation: None,
             files: vec![ManifestFile {
                 output: "rows".into(),
                 partition: String::new(),

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use super::jobs::{chained, run_jobs, Job};
 use super::{Pipeline, RunReport};
+use crate::commit::CommitMode;
 use crate::plugin::{PluginEngine, PluginError};
 use crate::run::{shard_of, Item, RunOptions, Scope, TableError, TableReport};
 use crate::source::SourceError;
@@ -129,6 +130,15 @@ fn scoped_runs(name: &str, spec: &TableSpec, host: &Host, batch_rows: usize) -> 
         } else {
             Vec::new()
         };
+    }
+    if spec.output.commit_mode() == CommitMode::Replace {
+        // Each item's run would replace the whole table, and under locks of their own
+        // items two of them could write it at once.
+        let error = TableError::Config(format!(
+            "table `{name}` is in replace mode: each item would replace the whole table; \
+             split only append-mode tables (output.mode = \"append\")"
+        ));
+        return vec![TableReport::failed(name, &error)];
     }
     let objects = match spec.objects(host.storage) {
         Ok(objects) => objects,

@@ -141,7 +141,7 @@ impl Store for LocalStore {
                 let name = entry.file_name().to_string_lossy().into_owned();
                 if kind.is_dir() {
                     stack.push((entry.path(), in_state || name.starts_with('_')));
-                } else if kind.is_file()
+                } else if (kind.is_file() || kind.is_symlink())
                     && is_temp_name(&name)
                     && (!in_state || is_abandoned(&entry, &name))
                 {
@@ -156,6 +156,40 @@ impl Store for LocalStore {
 
     fn uri(&self, key: &str) -> String {
         self.path(key).display().to_string()
+    }
+
+    fn link(&self, alias: &str, target: &str) -> Result<bool, StoreError> {
+        let path = self.inside(alias)?;
+        let folder = alias.rsplit_once('/').map_or("", |(folder, _)| folder);
+        // The link, followed, stays inside the root like every key.
+        self.inside(&super::join_key(folder, target))?;
+        let uri = self.uri(alias);
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.file_type().is_symlink()) {
+            return Err(StoreError::Location {
+                location: uri,
+                message: "exists and is not the link Sluice keeps there; move it away".into(),
+            });
+        }
+        ensure_parent(&path)?;
+        let tmp = temp_beside(&path);
+        std::os::unix::fs::symlink(target, &tmp).map_err(|e| StoreError::io(&uri, e))?;
+        // rename(2) replaces the old link whole: a reader resolves the old folder or the new.
+        if let Err(e) = std::fs::rename(&tmp, &path) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(StoreError::io(uri, e));
+        }
+        sync_folder(path.parent()).map_err(|e| StoreError::io(self.uri(folder), e))?;
+        Ok(true)
+    }
+
+    fn delete_folder(&self, prefix: &str) -> Result<(), StoreError> {
+        let path = self.inside(prefix)?;
+        // remove_dir_all does not follow links: only what is under the folder goes.
+        match std::fs::remove_dir_all(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StoreError::io(self.uri(prefix), e)),
+        }
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
@@ -289,6 +323,14 @@ impl Store for LocalStore {
             tmp,
             path,
         }))
+    }
+}
+
+/// Makes a rename in `folder` durable.
+fn sync_folder(folder: Option<&Path>) -> std::io::Result<()> {
+    match folder {
+        Some(dir) if !dir.as_os_str().is_empty() => File::open(dir)?.sync_all(),
+        _ => File::open(".")?.sync_all(),
     }
 }
 

@@ -76,6 +76,22 @@ pub trait Store: Send + Sync {
         Ok(0)
     }
 
+    /// Points the link `alias` at the folder `target`, a path relative to the alias's own
+    /// folder, replacing an earlier link in one atomic step. Only local folders have
+    /// links: other stores return `false`, and their readers follow a pointer object.
+    fn link(&self, _alias: &str, _target: &str) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+
+    /// Deletes every object under the folder `prefix`.
+    fn delete_folder(&self, prefix: &str) -> Result<(), StoreError> {
+        let folder = format!("{}/", prefix.trim_end_matches('/'));
+        for meta in self.list(&folder)? {
+            self.delete(&meta.key, Precondition::None)?;
+        }
+        Ok(())
+    }
+
     /// The bucket, for a store that is one; lets two S3 stores copy server-side.
     fn s3_bucket(&self) -> Option<&str> {
         None

@@ -58,6 +58,7 @@ pub(super) fn commit(
             })
             .collect(),
         files,
+        generation: prepared.dataset.generation.as_ref().map(|g| g.id.clone()),
     };
     prepared.dataset.commit(&manifest, run.host.options.force)?;
     prepared.record_owner(run)?;
@@ -70,16 +71,17 @@ pub(super) fn commit(
             schema,
         )?;
     }
-    remove_stale(prepared, &manifest)?;
+    remove_legacy(prepared)?;
     let outputs = manifest.files.into_iter().map(OutputReport::from);
     Ok(Committed {
         outputs: outputs.collect(),
     })
 }
 
-/// Replace mode replaces the whole table: what the run before wrote and this one did not
-/// (its rejects, partitions this run has no rows for) goes.
-fn remove_stale(prepared: &Prepared, manifest: &Manifest) -> Result<(), TableError> {
+/// Replace mode: the files a release before generations wrote beside `_sluice/` go once
+/// the table is a generation, so readers of the old paths find nothing rather than a
+/// table that no longer changes.
+fn remove_legacy(prepared: &Prepared) -> Result<(), TableError> {
     let mut outputs: Vec<&str> = prepared
         .info
         .outputs
@@ -87,9 +89,8 @@ fn remove_stale(prepared: &Prepared, manifest: &Manifest) -> Result<(), TableErr
         .map(|o| o.name.as_str())
         .collect();
     outputs.push(REJECTS);
-    let kept: Vec<&str> = manifest.files.iter().map(|f| f.key.as_str()).collect();
-    for key in prepared.dataset.remove_stale(&outputs, &kept)? {
-        tracing::info!(file = %prepared.dataset.store.uri(&key), "removed: the previous run wrote it, this one did not");
+    for key in prepared.dataset.remove_legacy(&outputs)? {
+        tracing::info!(file = %prepared.dataset.store.uri(&key), "removed: written before generations");
     }
     Ok(())
 }

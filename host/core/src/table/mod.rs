@@ -107,6 +107,7 @@ impl TableRun<'_> {
         let recorded = match &result {
             Ok(_) => prepared.record(VersionStatus::Succeeded, None),
             Err(e) => {
+                prepared.discard_generation();
                 if let Err(record_error) =
                     prepared.record(VersionStatus::Failed, Some(e.to_string()))
                 {

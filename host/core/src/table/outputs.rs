@@ -69,16 +69,16 @@ impl<'a> Writer<'a> {
     pub fn new(outputs: &'a Outputs, partitioned: bool) -> Result<Self, TableError> {
         let mut upserts = Vec::new();
         for (name, schema) in &outputs.schemas {
-            upserts.push(match &outputs.upsert {
-                Some(spec) => Upsert::load(
-                    &*outputs.dataset.store,
-                    &outputs.dataset.data_key(name, "", 0),
-                    schema,
-                    name,
-                    spec,
-                )?,
-                None => None,
-            });
+            let Some(spec) = &outputs.upsert else {
+                upserts.push(None);
+                continue;
+            };
+            // Without a previous file, this run's own key (not written yet) finds none,
+            // and the spec is still checked against the schema.
+            let previous = outputs.dataset.previous_key(name);
+            let key = previous.unwrap_or_else(|| outputs.dataset.data_key(name, "", 0));
+            let store = &*outputs.dataset.store;
+            upserts.push(Upsert::load(store, &key, schema, name, spec)?);
         }
         let mut writer = Writer {
             outputs,

@@ -8,8 +8,8 @@ use sha2::{Digest, Sha256};
 use super::inputs::{find_inputs, FoundInput};
 use super::{TableRun, REJECTS};
 use crate::commit::{
-    canonical_json, lock_key, non_default, CommitMode, Dataset, LockSettings, Registry, TableLock,
-    UnitInput, UnitKey, VersionRecord, VersionStatus, STATE_DIR,
+    canonical_json, lock_key, non_default, CommitMode, Dataset, Generation, LockSettings, Registry,
+    TableLock, UnitInput, UnitKey, VersionRecord, VersionStatus, STATE_DIR,
 };
 use crate::plugin::{LoadedPlugin, PluginInfo, Session};
 use crate::run::{format_micros, InputReport, OutputReport, PluginReport, TableError, TableReport};
@@ -99,11 +99,16 @@ pub(super) fn prepare<'a>(run: &TableRun<'a>, loaded: Loaded) -> Result<Prepared
     let inputs = find_inputs(spec, &loaded.info, run.host.storage, versioned.as_ref())?;
     let config_json = spec.config_json();
     let unit = unit_key(run, &loaded, &inputs, &config_json).id();
+    let generation = match mode {
+        CommitMode::Replace => Some(Generation::begin(&*store, &root, generation_id(run))?),
+        CommitMode::Append => None,
+    };
     let dataset = Dataset {
         store,
         root,
         mode,
         unit,
+        generation,
     };
     Ok(Prepared {
         table: run.name.to_string(),
@@ -117,6 +122,24 @@ pub(super) fn prepare<'a>(run: &TableRun<'a>, loaded: Loaded) -> Result<Prepared
         versioned,
         owner_recorded,
     })
+}
+
+/// A replace-mode run's generation folder: its start time, readable and sorted by age.
+fn generation_id(run: &TableRun) -> String {
+    let stamp = format_micros(crate::run::now_micros());
+    stamp
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
+        .collect::<String>()
+        + "-"
+        + &run
+            .host
+            .options
+            .run_id
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(8)
+            .collect::<String>()
 }
 
 /// The table's version registry and this run's version, when the table is versioned.
@@ -360,6 +383,17 @@ impl Prepared<'_> {
     /// Fails when the lock was lost (its lease expired and another run took it).
     pub fn check_lock(&self) -> Result<(), TableError> {
         Ok(self.lock.check()?)
+    }
+
+    /// A failed replace-mode run's generation folder goes at once, not at the next run.
+    pub fn discard_generation(&self) {
+        let Some(generation) = &self.dataset.generation else {
+            return;
+        };
+        let (store, root) = (&*self.dataset.store, &self.dataset.root);
+        if let Err(e) = generation.discard(store, root) {
+            tracing::warn!(table = %self.table, "could not remove the failed run's generation: {e}");
+        }
     }
 
     pub fn release(self) -> Result<(), TableError> {
