@@ -227,6 +227,42 @@ fn a_table_written_before_generations_is_taken_over() {
 }
 
 #[test]
+fn overwrite_partitions_replaces_only_the_partitions_a_run_writes() {
+    let scratch = Scratch::new();
+    let by_day = ", partition = { by = \"value\", column = \"day\" }, overwrite = \"partitions\"";
+    scratch.write(
+        "in.csv",
+        "id,day\nbad,2024-01-01\na,2024-01-01\nb,2024-01-02\n",
+    );
+    let first = scratch.run(&replace_pipeline(by_day), &[]);
+    assert_eq!(first.code, 0, "{}", first.report);
+    scratch.write("in.csv", "id,day\nc,2024-01-02\nd,2024-01-03\n");
+    let second = scratch.run(&replace_pipeline(by_day), &[]);
+    assert_eq!(second.code, 0, "{}", second.report);
+    // Day 1 kept from the first run, day 2 replaced, day 3 added; the rejects (not
+    // partitioned) replaced: this run rejected nothing.
+    let days = ["2024-01-01", "2024-01-02", "2024-01-03"];
+    let files: Vec<String> = days
+        .iter()
+        .map(|d| format!("t/current/rows/day={d}/part-00000.parquet"))
+        .collect();
+    assert_eq!(visible(&scratch), files);
+    let ids: Vec<_> = files
+        .iter()
+        .map(|f| {
+            read_parquet(&scratch.path(&format!("out/{f}")))
+                .rows()
+                .clone()
+        })
+        .collect();
+    assert_eq!(ids, [rows!(["a"]), rows!(["c"]), rows!(["d"])]);
+    assert_eq!(generations(&scratch).len(), 1);
+    // Without a partition there is nothing to keep: refused at load.
+    let unpartitioned = scratch.run(&replace_pipeline(", overwrite = \"partitions\""), &[]);
+    assert_eq!(unpartitioned.code, sluice_tests::EXIT_CONFIG);
+}
+
+#[test]
 fn a_split_run_of_a_replace_table_is_refused() {
     let scratch = Scratch::new();
     scratch.write("in.csv", "id,day\nok,2024-01-02\n");

@@ -599,6 +599,50 @@ fn newest_dated_input_and_partitioned_keys() {
 }
 
 #[test]
+fn replace_mode_commits_generations_by_one_pointer_and_keeps_unwritten_partitions() {
+    let bucket = Bucket::new(Backend::Moto);
+    let scratch = Scratch::new();
+    let pipeline = passthrough(
+        &bucket.uri("in/*.csv"),
+        &bucket.uri("out/t"),
+        ", mode = \"replace\", partition = { by = \"value\", column = \"site\" }, overwrite = \"partitions\"",
+    );
+    let pointer = || -> serde_json::Value {
+        serde_json::from_slice(&bucket.get("out/t/_sluice/current.json").unwrap()).unwrap()
+    };
+    bucket.put("in/a.csv", "id,site\n1,a\n2,b\n");
+    let first = run(&scratch, &bucket, &pipeline, &[]);
+    assert_eq!(first.code, 0, "{}", first.report);
+    let old = pointer()["generation"].as_str().unwrap().to_string();
+    bucket.put("in/a.csv", "id,site\n3,b\n4,c\n");
+    let second = run(&scratch, &bucket, &pipeline, &[]);
+    assert_eq!(second.code, 0, "{}", second.report);
+    let current = pointer();
+    let new = current["generation"].as_str().unwrap();
+    assert_ne!(new, old);
+    let mut listed: Vec<String> = current["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["key"].as_str().unwrap().to_string())
+        .collect();
+    listed.sort();
+    let folder = format!("out/t/_sluice/generations/{new}");
+    let expected: Vec<String> = ["a", "b", "c"]
+        .iter()
+        .map(|s| format!("{folder}/rows/site={s}/part-00000.parquet"))
+        .collect();
+    // Site a carried over (a server-side copy), b replaced, c added; the old generation
+    // is gone, so every data file in the bucket is one the pointer lists.
+    assert_eq!(listed, expected);
+    assert_eq!(data_keys(&bucket, "out/t/"), expected);
+    assert_eq!(
+        read_rows(&scratch, &bucket, &expected),
+        rows!([1], [3], [4])
+    );
+}
+
+#[test]
 fn a_missing_bucket_is_a_clear_error() {
     let bucket = Bucket::new(Backend::Moto);
     let scratch = Scratch::new();

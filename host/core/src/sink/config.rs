@@ -20,6 +20,10 @@ pub struct OutputSpec {
     pub mode: Option<CommitMode>,
     /// Hive-style partition folders for the data files (`year=2024/month=03/day=07`).
     pub partition: Option<Partition>,
+    /// What a replace-mode run replaces: the whole `table` (default) or, for partitioned
+    /// outputs, only the `partitions` it writes rows to.
+    #[serde(default)]
+    pub overwrite: Overwrite,
     /// Merge each output into its previous file by key instead of replacing it.
     pub upsert: Option<UpsertSpec>,
     /// `zstd` (default), `snappy`, `lz4`, `gzip`, `brotli` or `none`.
@@ -46,6 +50,19 @@ pub struct OutputSpec {
     /// Register each output as a table in the AWS Glue Data Catalog (append mode on S3):
     /// `glue = { database = "analytics", table = "orders" }`.
     pub glue: Option<crate::catalog::GlueSpec>,
+}
+
+/// What a replace-mode run replaces.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Overwrite {
+    /// The whole table: what the run did not write is gone.
+    #[default]
+    Table,
+    /// Dynamic partition overwrite: partitions the run wrote no rows to are kept as they
+    /// were (their files carried into the new generation); unpartitioned outputs, such as
+    /// rejects, are replaced.
+    Partitions,
 }
 
 /// Upsert settings: see [`super::Upsert`].
@@ -168,6 +185,13 @@ impl OutputSpec {
             && (self.commit_mode() != CommitMode::Replace || self.partition.is_some())
         {
             return Err("output.upsert needs mode = \"replace\" and no partition: it merges into one file per output".into());
+        }
+        if self.overwrite == Overwrite::Partitions
+            && (self.commit_mode() != CommitMode::Replace || self.partition.is_none())
+        {
+            return Err(
+                "output.overwrite = \"partitions\" needs mode = \"replace\" and a partition".into(),
+            );
         }
         if let Some(p) = &self.partition {
             if p.by != PartitionBy::RunDate && p.column.is_none() {

@@ -109,6 +109,26 @@ pub trait Store: Send + Sync {
     }
 }
 
+/// Copies `source` of `from` to `key` of `to`: server-side when both stores can, else
+/// streamed through a staged object, so the copy appears whole or not at all. Returns
+/// the bytes copied.
+pub fn copy_object(
+    to: &dyn Store,
+    key: &str,
+    from: &dyn Store,
+    source: &ObjectMeta,
+) -> Result<u64, StoreError> {
+    if let Some(bytes) = to.copy_from(key, from, source)? {
+        return Ok(bytes);
+    }
+    let mut reader = from.open(source)?;
+    let mut writer = to.create(key)?;
+    let bytes =
+        std::io::copy(&mut reader, &mut writer).map_err(|e| StoreError::io(to.uri(key), e))?;
+    writer.stage()?.commit()?;
+    Ok(bytes)
+}
+
 /// An object being written. Dropping it before [`ObjectWriter::stage`] discards it.
 pub trait ObjectWriter: Write + Send {
     /// Flushes every byte; the object is complete but still invisible.

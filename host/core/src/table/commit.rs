@@ -4,8 +4,13 @@
 use super::outputs::{Staged, REJECTS};
 use super::prepare::Prepared;
 use super::TableRun;
+use std::collections::BTreeSet;
+
+use crate::commit::generation::folder_key;
 use crate::commit::{record_schema, CommitMode, Manifest, ManifestFile};
 use crate::run::{format_micros, now_micros, OutputReport, TableError, TableReport};
+use crate::sink::Overwrite;
+use crate::storage::{copy_object, join_key};
 
 /// Stage 3's result: the files now visible.
 pub(super) struct Committed {
@@ -36,6 +41,9 @@ pub(super) fn commit(
             rows,
             bytes,
         });
+    }
+    if run.spec.output.overwrite == Overwrite::Partitions {
+        files.extend(carry_over(prepared, &files)?);
     }
     let manifest = Manifest {
         unit: prepared.dataset.unit.clone(),
@@ -76,6 +84,54 @@ pub(super) fn commit(
     Ok(Committed {
         outputs: outputs.collect(),
     })
+}
+
+/// Dynamic partition overwrite: the previous generation's files of the partitions this
+/// run wrote nothing to, copied into the new generation (server-side on S3), so the new
+/// generation is the whole table and the old one can go.
+fn carry_over(
+    prepared: &Prepared,
+    written: &[ManifestFile],
+) -> Result<Vec<ManifestFile>, TableError> {
+    let dataset = &prepared.dataset;
+    let Some(generation) = &dataset.generation else {
+        return Ok(Vec::new());
+    };
+    let Some(previous) = generation.current() else {
+        return Ok(Vec::new());
+    };
+    let old_folder = folder_key(
+        &dataset.root,
+        previous.generation.as_deref().unwrap_or_default(),
+    );
+    let new_folder = folder_key(&dataset.root, &generation.id);
+    let ours: BTreeSet<(&str, &str)> = written
+        .iter()
+        .map(|f| (f.output.as_str(), f.partition.as_str()))
+        .collect();
+    let store = &*dataset.store;
+    let mut carried = Vec::new();
+    for file in &previous.files {
+        if file.partition.is_empty()
+            || ours.contains(&(file.output.as_str(), file.partition.as_str()))
+        {
+            continue;
+        }
+        let within = file.key.strip_prefix(&old_folder).unwrap_or(&file.key);
+        let key = join_key(&new_folder, within.trim_start_matches('/'));
+        let meta = store
+            .head(&file.key)?
+            .ok_or_else(|| crate::storage::StoreError::NotFound {
+                uri: store.uri(&file.key),
+            })?;
+        copy_object(store, &key, store, &meta)?;
+        carried.push(ManifestFile {
+            uri: store.uri(&key),
+            key,
+            ..file.clone()
+        });
+    }
+    Ok(carried)
 }
 
 /// Replace mode: the files a release before generations wrote beside `_sluice/` go once
