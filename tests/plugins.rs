@@ -467,3 +467,77 @@ fn the_plugin_clock_reads_the_run_time() {
         "plugin clock {formatted} vs run time {run_time}"
     );
 }
+
+/// A stateless plugin on four instances writes the bytes one instance writes: outputs
+/// put back in input order, rejects (the quality gate's and the plugin's) in theirs.
+#[test]
+fn four_plugin_instances_write_the_bytes_of_one() {
+    let s = Scratch::new();
+    // 20 batches of 500 rows; a plugin reject every 97 rows, a quality reject every 89.
+    let mut csv = String::from("id,n\n");
+    for i in 0..10_000 {
+        let id = match i % 97 {
+            3 => "bad".to_string(),
+            _ => i.to_string(),
+        };
+        csv.push_str(&format!("{id},{}\n", i % 89));
+    }
+    s.write("in.csv", csv);
+    let pipeline = format!(
+        "[tables.t]\nplugin = \"{TESTBED_WASM}\"\nconfig = {{ mode = \"reject\", column = \"id\", equals = \"bad\" }}\n\
+         output = {{ location = \"out/t\" }}\n\
+         [tables.t.input]\npath = \"in.csv\"\ntypes = {{ id = \"utf8\" }}\n\
+         [tables.t.input.quality]\nn = {{ max = 87 }}\n"
+    );
+    let run = |instances: &str| {
+        let out = s.run(
+            &pipeline,
+            &[
+                "--plugin-instances",
+                instances,
+                "--batch-rows",
+                "500",
+                "--run-id",
+                "same",
+            ],
+        );
+        assert_eq!(out.code, 0, "{}", out.report);
+        // Rows with i % 97 == 3 or i % 89 == 88.
+        assert_eq!(out.table()["rows_rejected"], 215, "{}", out.report);
+        ["rows", "rejects"]
+            .map(|f| std::fs::read(s.path(&format!("out/t/current/{f}.parquet"))).unwrap())
+    };
+    let one = run("1");
+    let four = run("4");
+    assert!(one == four, "the files differ with four instances");
+}
+
+/// A data error in one of four instances fails the table as one instance would: exit 3,
+/// naming the file and line of the row the plugin blamed, and nothing is written.
+#[test]
+fn a_data_error_in_one_of_four_instances_names_its_line() {
+    let s = Scratch::new();
+    let mut csv = String::from("id\n");
+    for i in 0..5_000 {
+        csv.push_str(&format!(
+            "{}\n",
+            if i == 3_210 {
+                "boom".into()
+            } else {
+                i.to_string()
+            }
+        ));
+    }
+    s.write("in.csv", csv);
+    let pipeline = testbed(
+        r#"{ mode = "data-error", column = "id", equals = "boom" }"#,
+        "",
+    );
+    let out = s.run(
+        &pipeline,
+        &["--plugin-instances", "4", "--batch-rows", "100"],
+    );
+    assert_eq!(out.code, EXIT_DATA, "{}", out.report);
+    assert!(out.error().contains("in.csv:3212"), "{}", out.error());
+    assert!(s.data_files().is_empty(), "{:?}", s.data_files());
+}

@@ -221,6 +221,16 @@ pub(crate) struct RunArgs {
         help_heading = "Selecting the work"
     )]
     pub(crate) jobs: Option<usize>,
+    /// Instances of a stateless plugin per table, each on its own thread, their outputs
+    /// put back in input order (default: the cores divided among the tables running at
+    /// once). Stateful plugins always run as one.
+    #[arg(
+        long,
+        env = "SLUICE_PLUGIN_INSTANCES",
+        value_name = "N",
+        help_heading = "Selecting the work"
+    )]
+    pub(crate) plugin_instances: Option<usize>,
     /// Stop at the first failed table (default: the other tables go on).
     #[arg(long, env = "SLUICE_FAIL_FAST", help_heading = "Selecting the work")]
     pub(crate) fail_fast: bool,

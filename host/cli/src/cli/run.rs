@@ -150,6 +150,7 @@ fn run_options(args: &RunArgs) -> Result<RunOptions> {
         lock_lease: Duration::from_secs(args.lock_lease.max(1)),
         scope: scope_of(args)?,
         lock_scope: None,
+        plugin_instances: args.plugin_instances.filter(|&n| n > 0),
         jobs: args
             .jobs
             .filter(|&n| n > 0)

@@ -67,6 +67,11 @@ fn run_tables(pipeline: &Pipeline, host: &Host, reports: &mut Vec<TableReport>) 
             workers = 1;
         }
     }
+    let options = with_instances(host.options, workers.min(jobs.len()));
+    let host = &Host {
+        options: &options,
+        ..*host
+    };
     let run = |job: &Job| {
         let tables = scoped_runs(job.name, job.spec, host, job.batch_rows);
         for table in &tables {
@@ -84,6 +89,20 @@ fn run_tables(pipeline: &Pipeline, host: &Host, reports: &mut Vec<TableReport>) 
     let failed = done.iter().any(|t| t.error.is_some());
     reports.extend(done);
     failed
+}
+
+/// The options with the instances of a stateless plugin per table settled: the cores
+/// shared among the `at_once` tables running side by side, unless given.
+fn with_instances(options: &RunOptions, at_once: usize) -> RunOptions {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    RunOptions {
+        plugin_instances: Some(
+            options
+                .plugin_instances
+                .unwrap_or_else(|| (cores / at_once.max(1)).max(1)),
+        ),
+        ..options.clone()
+    }
 }
 
 /// Runs the selected ingest jobs. An ingest job is one unit of work: when the work is

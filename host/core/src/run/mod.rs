@@ -45,6 +45,9 @@ pub struct RunOptions {
     pub catalog: Option<crate::catalog::CatalogHandle>,
     /// Tables run at once (at least 1).
     pub jobs: usize,
+    /// Instances of a stateless plugin per table; `None`: the cores divided among the
+    /// tables running at once.
+    pub plugin_instances: Option<usize>,
 }
 
 impl RunOptions {
@@ -66,6 +69,7 @@ impl RunOptions {
             lock_scope: None,
             catalog: None,
             jobs: 1,
+            plugin_instances: Some(1),
         }
     }
 

@@ -15,6 +15,7 @@ mod commit;
 mod gate;
 mod inputs;
 mod outputs;
+mod pool;
 mod prepare;
 mod preview;
 mod register;

@@ -1,6 +1,7 @@
 //! Stage 2: the plugin session and three threads joined by bounded channels: a reader
-//! (decode the inputs into batches), the plugin (this thread) and a writer (encode
-//! Parquet into staged, invisible files). A failure anywhere drops every staged file.
+//! (decode the inputs into batches), the plugin (this thread, or a pool of instances of a
+//! stateless plugin: see [`super::pool`]) and a writer (encode Parquet into staged,
+//! invisible files). A failure anywhere drops every staged file.
 
 use std::collections::BTreeMap;
 
@@ -58,7 +59,8 @@ pub(super) fn stream(run: &TableRun, prepared: &Prepared) -> Result<Streamed, Ta
     let inputs = open_inputs(&prepared.inputs, run.batch_rows)?;
     let gate = Gate::new(prepared, &inputs)?;
     let plugin = (&*prepared.plugin, &prepared.info);
-    let mut session = open_session(run, plugin, &prepared.config_json, &inputs)?;
+    let mut sessions = open_sessions(run, plugin, &prepared.config_json, &inputs)?;
+    let session = &sessions[0];
     check_columns(run, session.outputs())?;
     let schema_changes = check_schemas(run, prepared, session.outputs())?;
     let outputs = Outputs {
@@ -80,15 +82,9 @@ pub(super) fn stream(run: &TableRun, prepared: &Prepared) -> Result<Streamed, Ta
         .collect();
     let total: u64 = inputs.iter().map(|i| i.csv.bytes()).sum();
     let progress = progress_bar(run.name, total, run.host.options.progress);
-    let threads = run_threads(inputs, (&mut session, gate), writer, &sources, &progress)?;
+    let threads = run_threads(inputs, (&mut sessions, gate), writer, &sources, &progress)?;
     progress.finish_and_clear();
-    let plugin = PluginStats {
-        logs_dropped: session.logs_dropped(),
-        peak_memory: session.peak_memory() as u64,
-        call_ms: session.call_time().as_millis() as u64,
-        counters: session.counters().clone(),
-        fuel: run.host.engine.fuel().then(|| session.fuel_used()),
-    };
+    let plugin = PluginStats::of(&sessions, run.host.engine.fuel());
     for (rule, rows) in threads.quality.iter().filter(|(_, n)| **n > 0) {
         tracing::warn!(table = %run.name, rule = %rule, rows, "rows broke a quality rule");
     }
@@ -101,6 +97,46 @@ pub(super) fn stream(run: &TableRun, prepared: &Prepared) -> Result<Streamed, Ta
         quality: threads.quality,
         plugin,
     })
+}
+
+impl PluginStats {
+    /// What every instance spent, summed; memory summed too, as the instances hold it at
+    /// once.
+    fn of(sessions: &[Session], fuel: bool) -> Self {
+        let mut counters = BTreeMap::new();
+        for session in sessions {
+            for (name, value) in session.counters() {
+                *counters.entry(name.clone()).or_default() += value;
+            }
+        }
+        PluginStats {
+            logs_dropped: sessions.iter().map(Session::logs_dropped).sum(),
+            peak_memory: sessions.iter().map(|s| s.peak_memory() as u64).sum(),
+            call_ms: sessions
+                .iter()
+                .map(|s| s.call_time().as_millis() as u64)
+                .sum(),
+            counters,
+            fuel: fuel.then(|| sessions.iter().map(Session::fuel_used).sum()),
+        }
+    }
+}
+
+/// The plugin's sessions: one, or for a stateless plugin as many as `plugin_instances`
+/// (each opened with the same config, context and limits).
+fn open_sessions(
+    run: &TableRun,
+    (plugin, info): (&LoadedPlugin, &PluginInfo),
+    config_json: &str,
+    inputs: &[OpenInput],
+) -> Result<Vec<Session>, TableError> {
+    let instances = match info.stateful {
+        true => 1,
+        false => run.host.options.plugin_instances.unwrap_or(1).max(1),
+    };
+    (0..instances)
+        .map(|_| open_session(run, (plugin, info), config_json, inputs))
+        .collect()
 }
 
 /// Compares each output's schema with the one committed before, before any data moves:
@@ -227,7 +263,7 @@ struct Threads {
     quality: BTreeMap<String, u64>,
 }
 
-enum ToWriter {
+pub(super) enum ToWriter {
     Output(usize, RecordBatch),
     Rejects(RecordBatch),
 }
@@ -235,7 +271,7 @@ enum ToWriter {
 /// Runs the three stages; on any failure every staged file is dropped (and so deleted).
 fn run_threads(
     inputs: Vec<OpenInput>,
-    (session, mut gate): (&mut Session, Gate),
+    (sessions, mut gate): (&mut [Session], Gate),
     writer: Writer,
     sources: &[Vec<String>],
     progress: &ProgressBar,
@@ -258,14 +294,19 @@ fn run_threads(
             sources,
             gate: &mut gate,
         };
-        let transformed = transform(session, feed, &source_rx, &writer_tx);
+        let transformed = match &mut *sessions {
+            [session] => transform(session, feed, &source_rx, &writer_tx),
+            pool => super::pool::transform(pool, feed, &source_rx, &writer_tx),
+        };
         drop(source_rx); // a reader still sending stops at its next batch
         let read = reader
             .join()
             .map_err(|_| TableError::Internal("reader thread panicked".into()))?;
         let rows_rejected = match (read.as_ref(), transformed) {
             (Ok(_), Ok(TransformEnd::InputsDone(rejected))) => {
-                finish(session, &writer_tx).map(|_| rejected)
+                // Instances finish in order: the same messages for any number of them.
+                let finished = sessions.iter_mut().try_for_each(|s| finish(s, &writer_tx));
+                finished.map(|()| rejected)
             }
             (Err(_), Ok(_)) => Ok(0),
             (_, Ok(TransformEnd::WriterGone)) => Ok(0),
@@ -317,7 +358,7 @@ fn read_inputs(
     Ok(rows)
 }
 
-enum TransformEnd {
+pub(super) enum TransformEnd {
     /// Every input batch was pushed; the count of rejected rows.
     InputsDone(u64),
     /// The writer stopped early; its own error says why.
@@ -325,13 +366,14 @@ enum TransformEnd {
 }
 
 /// What the plugin loop needs to know of the inputs.
-struct Feed<'a> {
-    names: &'a [String],
+pub(super) struct Feed<'a> {
+    pub names: &'a [String],
     /// Per input, the URIs of its files.
-    sources: &'a [Vec<String>],
-    gate: &'a mut Gate,
+    pub sources: &'a [Vec<String>],
+    pub gate: &'a mut Gate,
 }
 
+/// The plugin loop on one instance, on this thread.
 fn transform(
     session: &mut Session,
     feed: Feed,
@@ -342,28 +384,40 @@ fn transform(
     for (input, source) in rx {
         let (name, file) = (&feed.names[input], &feed.sources[input][source.file]);
         let passed = feed.gate.pass(input, name, file, source)?;
-        if let Some(batch) = passed.rejects {
-            rejected += batch.num_rows() as u64;
-            if tx.send(ToWriter::Rejects(batch)).is_err() {
+        let gated = passed.rejects.map(ToWriter::Rejects);
+        let messages = process(session, feed.names, feed.sources, input, passed.source)?;
+        for message in gated.into_iter().chain(messages) {
+            if let ToWriter::Rejects(batch) = &message {
+                rejected += batch.num_rows() as u64;
+            }
+            if tx.send(message).is_err() {
                 return Ok(TransformEnd::WriterGone);
             }
-        }
-        let source = passed.source;
-        let emitted = session
-            .push(name, &source.batch)
-            .map_err(|e| locate(e, &source, file))?;
-        if !emitted.rejects.is_empty() {
-            let batch = rejects_batch(&emitted, name, file, &source, session.label())?;
-            rejected += batch.num_rows() as u64;
-            if tx.send(ToWriter::Rejects(batch)).is_err() {
-                return Ok(TransformEnd::WriterGone);
-            }
-        }
-        if !forward(emitted, tx) {
-            return Ok(TransformEnd::WriterGone);
         }
     }
     Ok(TransformEnd::InputsDone(rejected))
+}
+
+/// One batch through the plugin: the writer's messages, the plugin's rejects first.
+pub(super) fn process(
+    session: &mut Session,
+    names: &[String],
+    sources: &[Vec<String>],
+    input: usize,
+    source: SourceBatch,
+) -> Result<Vec<ToWriter>, TableError> {
+    let (name, file) = (&names[input], &sources[input][source.file]);
+    let emitted = session
+        .push(name, &source.batch)
+        .map_err(|e| locate(e, &source, file))?;
+    let mut messages = Vec::with_capacity(emitted.batches.len() + 1);
+    if !emitted.rejects.is_empty() {
+        let batch = rejects_batch(&emitted, name, file, &source, session.label())?;
+        messages.push(ToWriter::Rejects(batch));
+    }
+    let outputs = emitted.batches.into_iter();
+    messages.extend(outputs.map(|(index, batch)| ToWriter::Output(index, batch)));
+    Ok(messages)
 }
 
 fn finish(session: &mut Session, tx: &Sender<ToWriter>) -> Result<(), TableError> {
