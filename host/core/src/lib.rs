@@ -25,6 +25,7 @@
 
 pub mod catalog;
 pub mod commit;
+pub mod iceberg;
 pub mod ingest;
 pub mod name;
 pub mod pipeline;

@@ -50,6 +50,40 @@ pub trait Catalog: Send + Sync {
     /// Creates the table or brings its columns up to date, then adds the partitions it
     /// does not have yet. Idempotent: a rerun registers nothing new.
     fn register(&self, registration: &Registration) -> Result<(), CatalogError>;
+
+    /// The current metadata file of an Iceberg table (`metadata_location`); `None` when
+    /// the catalog has no such table.
+    fn iceberg_location(
+        &self,
+        database: &str,
+        table: &str,
+    ) -> Result<Option<String>, CatalogError> {
+        let _ = database;
+        Err(unsupported(database, table))
+    }
+
+    /// Points an Iceberg table (at `location`) at the metadata file `new`, if it still
+    /// points at `previous`; creates the table (and database) when `previous` is `None`.
+    /// The commit point of an Iceberg commit.
+    fn iceberg_swap(
+        &self,
+        database: &str,
+        table: &str,
+        location: &str,
+        previous: Option<&str>,
+        new: &str,
+    ) -> Result<(), CatalogError> {
+        let _ = (location, previous, new);
+        Err(unsupported(database, table))
+    }
+}
+
+fn unsupported(database: &str, table: &str) -> CatalogError {
+    CatalogError {
+        database: database.into(),
+        table: table.into(),
+        message: "this catalog does not hold Iceberg tables".into(),
+    }
 }
 
 /// A catalog, shared by the tables of a run.

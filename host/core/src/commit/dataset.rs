@@ -33,6 +33,9 @@ pub struct Dataset {
     /// Replace mode: the generation this run writes. `None` names the layout of releases
     /// before generations (`<location>/<output>.parquet`), which a commit removes.
     pub generation: Option<Generation>,
+    /// Each output is an Iceberg table (`<root>/<output>/data/`, `.../metadata/`): the
+    /// commit is the table's snapshot, not a manifest of Sluice's (see [`crate::iceberg`]).
+    pub iceberg: bool,
 }
 
 /// The record of a committed unit: what it read and what it wrote.
@@ -76,14 +79,14 @@ impl Dataset {
                 &folder,
                 &format!("{output}/{partition}/part-{seq:05}.parquet"),
             ),
-            (CommitMode::Append, true) => join_key(
-                &self.root,
-                &format!("{output}/part-{}-{seq:05}.parquet", self.unit),
-            ),
-            (CommitMode::Append, false) => join_key(
-                &self.root,
-                &format!("{output}/{partition}/part-{}-{seq:05}.parquet", self.unit),
-            ),
+            (CommitMode::Append, _) => {
+                let data = if self.iceberg { "/data" } else { "" };
+                let folder = join_key(&format!("{output}{data}"), partition);
+                join_key(
+                    &self.root,
+                    &format!("{folder}/part-{}-{seq:05}.parquet", self.unit),
+                )
+            }
         }
     }
 
@@ -102,7 +105,7 @@ impl Dataset {
 
     /// The unit's manifest, if a run already committed it.
     pub fn committed(&self) -> Result<Option<Manifest>, StoreError> {
-        if self.mode == CommitMode::Replace {
+        if self.mode == CommitMode::Replace || self.iceberg {
             return Ok(None);
         }
         let key = self.manifest_key();
@@ -137,6 +140,9 @@ impl Dataset {
     /// manifests. Replace mode: points the table at this run's generation. The data files
     /// must already be complete.
     pub fn commit(&self, manifest: &Manifest, force: bool) -> Result<(), StoreError> {
+        if self.iceberg {
+            return Ok(());
+        }
         if self.mode == CommitMode::Replace {
             return match &self.generation {
                 Some(generation) => generation.publish(&*self.store, &self.root, manifest),
@@ -225,6 +231,7 @@ mod tests {
             mode,
             unit: "u1".into(),
             generation: None,
+            iceberg: false,
         }
     }
 

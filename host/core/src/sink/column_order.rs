@@ -34,6 +34,20 @@ impl<W: Write> FloatOrder<W> {
         }
     }
 
+    /// The file's footer, decoded from the held-back bytes once the writer has written it
+    /// (`None` if it is larger than what is held back). Iceberg manifests take their
+    /// column statistics from it.
+    pub fn footer(&self) -> Option<parquet::file::metadata::ParquetMetaData> {
+        let tail = &self.tail;
+        let end = tail.len().checked_sub(8)?;
+        if &tail[end + 4..] != b"PAR1" {
+            return None;
+        }
+        let length = u32::from_le_bytes(tail[end..end + 4].try_into().ok()?) as usize;
+        let start = end.checked_sub(length)?;
+        parquet::file::metadata::ParquetMetaDataReader::decode_metadata(&tail[start..end]).ok()
+    }
+
     /// Patches the footer (now the end of the held-back bytes), writes them, and returns
     /// the inner writer.
     pub fn finish(mut self) -> std::io::Result<W> {

@@ -20,6 +20,10 @@ pub struct OutputSpec {
     pub mode: Option<CommitMode>,
     /// Hive-style partition folders for the data files (`year=2024/month=03/day=07`).
     pub partition: Option<Partition>,
+    /// `parquet` (default): Parquet files committed by the mode's protocol. `iceberg`:
+    /// one Apache Iceberg table per output, each commit unit a snapshot.
+    #[serde(default)]
+    pub format: Format,
     /// What a replace-mode run replaces: the whole `table` (default) or, for partitioned
     /// outputs, only the `partitions` it writes rows to.
     #[serde(default)]
@@ -50,6 +54,37 @@ pub struct OutputSpec {
     /// Register each output as a table in the AWS Glue Data Catalog (append mode on S3):
     /// `glue = { database = "analytics", table = "orders" }`.
     pub glue: Option<crate::catalog::GlueSpec>,
+}
+
+/// The table format of an output.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    #[default]
+    Parquet,
+    Iceberg,
+}
+
+impl OutputSpec {
+    /// What an Iceberg output can't have: replace mode (a snapshot per unit is an
+    /// append), upserts, and partitions that name no column.
+    fn check_iceberg(&self) -> Result<(), String> {
+        if self.commit_mode() != CommitMode::Append {
+            return Err("output.format = \"iceberg\" appends a snapshot per unit: it needs mode = \"append\" (the default)".into());
+        }
+        if self.upsert.is_some() {
+            return Err("output.upsert is not available with format = \"iceberg\"".into());
+        }
+        if self
+            .partition
+            .as_ref()
+            .is_some_and(|p| p.by == PartitionBy::RunDate)
+        {
+            return Err("output.partition by = \"run-date\" names no column: an Iceberg partition needs one (column-date or value)".into());
+        }
+        super::parquet::writer_codec(&self.compression, self.level)?;
+        Ok(())
+    }
 }
 
 /// What a replace-mode run replaces.
@@ -125,7 +160,8 @@ fn default_row_group_rows() -> usize {
 
 impl OutputSpec {
     pub fn commit_mode(&self) -> CommitMode {
-        self.mode.unwrap_or(if self.location.starts_with("s3://") {
+        let append = self.location.starts_with("s3://") || self.format == Format::Iceberg;
+        self.mode.unwrap_or(if append {
             CommitMode::Append
         } else {
             CommitMode::Replace
@@ -200,6 +236,9 @@ impl OutputSpec {
         }
         if self.row_group_rows == 0 {
             return Err("output.row_group_rows must be at least 1".into());
+        }
+        if self.format == Format::Iceberg {
+            return self.check_iceberg();
         }
         if self.glue.is_some()
             && (self.commit_mode() != CommitMode::Append || !self.location.starts_with("s3://"))

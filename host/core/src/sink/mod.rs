@@ -13,7 +13,7 @@ mod upsert;
 pub use self::parquet::{
     writer_codec, ParquetSink, Provenance, SinkError, StagedFile, WriterSettings,
 };
-pub use config::{DateDepth, OutputSpec, Overwrite, Partition, PartitionBy, UpsertSpec};
+pub use config::{DateDepth, Format, OutputSpec, Overwrite, Partition, PartitionBy, UpsertSpec};
 pub use partition::{date_folder, folder_values, Partitioner};
 pub use rejects::{rejects_schema, RejectsBuilder};
 pub use upsert::Upsert;

@@ -166,14 +166,17 @@ impl ParquetSink {
 
     /// Writes the footer and stages the object; it is made visible by [`StagedFile::commit`].
     pub fn finish(self) -> Result<StagedFile, SinkError> {
-        let object = self
+        let order = self
             .writer
             .into_inner()
-            .map_err(|e| parquet_error(&self.uri, e))?
+            .map_err(|e| parquet_error(&self.uri, e))?;
+        let footer = order.footer().map(std::sync::Arc::new);
+        let object = order
             .finish()
             .map_err(|e| parquet_error(&self.uri, e.into()))?;
         let staged = object.stage()?;
         Ok(StagedFile {
+            footer,
             bytes: staged.bytes(),
             object: staged,
             uri: self.uri,
@@ -195,6 +198,8 @@ pub struct StagedFile {
     pub uri: String,
     pub rows: u64,
     pub bytes: u64,
+    /// The footer as written (its statistics), when it could be decoded.
+    pub footer: Option<std::sync::Arc<parquet::file::metadata::ParquetMetaData>>,
 }
 
 impl StagedFile {

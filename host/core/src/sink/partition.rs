@@ -26,6 +26,9 @@ const MICROS_PER_DAY: i64 = 86_400_000_000;
 #[derive(Debug, Clone)]
 pub struct Partitioner {
     spec: Option<Partition>,
+    /// Iceberg tables keep the partition column in the files (their partition values are
+    /// in the manifests, not the paths).
+    keep_columns: bool,
     /// The folder of every row when partitioning by the run's date.
     run_folder: String,
 }
@@ -34,7 +37,19 @@ impl Partitioner {
     pub fn new(spec: Option<Partition>, run_time_micros: i64) -> Self {
         let depth = spec.as_ref().map(|p| p.depth).unwrap_or_default();
         let run_folder = date_folder(run_time_micros.div_euclid(MICROS_PER_DAY), depth);
-        Partitioner { spec, run_folder }
+        Partitioner {
+            spec,
+            run_folder,
+            keep_columns: false,
+        }
+    }
+
+    /// The same folders, with every column kept in the files.
+    pub fn keeping_columns(self) -> Self {
+        Partitioner {
+            keep_columns: true,
+            ..self
+        }
     }
 
     /// `(folder, rows)` pairs; the folder is empty without partitioning.
@@ -84,7 +99,9 @@ impl Partitioner {
     /// `hive_partitioning`, Athena) do not find it twice with two types.
     fn folder_column(&self) -> Option<&str> {
         match &self.spec {
-            Some(spec) if spec.by == PartitionBy::Value => spec.column.as_deref(),
+            Some(spec) if spec.by == PartitionBy::Value && !self.keep_columns => {
+                spec.column.as_deref()
+            }
             _ => None,
         }
     }

@@ -21,8 +21,17 @@ pub(super) fn commit(
     run: &TableRun,
     prepared: &Prepared,
     staged: Vec<Staged>,
-    schemas: &[(String, arrow::datatypes::SchemaRef)],
+    (schemas, iceberg): (
+        &[(String, arrow::datatypes::SchemaRef)],
+        Option<&[super::iceberg::Plan]>,
+    ),
 ) -> Result<Committed, TableError> {
+    if let Some(plans) = iceberg {
+        let outputs = super::iceberg::commit(run, prepared, staged, plans)?;
+        prepared.record_owner(run)?;
+        record_schemas(prepared, schemas)?;
+        return Ok(Committed { outputs });
+    }
     let mut files = Vec::with_capacity(staged.len());
     for Staged {
         output,
@@ -70,20 +79,24 @@ pub(super) fn commit(
     };
     prepared.dataset.commit(&manifest, run.host.options.force)?;
     prepared.record_owner(run)?;
-    // After the data: the schema the next run is held to.
-    for (output, schema) in schemas {
-        record_schema(
-            &*prepared.dataset.store,
-            &prepared.dataset.root,
-            output,
-            schema,
-        )?;
-    }
+    record_schemas(prepared, schemas)?;
     remove_legacy(prepared)?;
     let outputs = manifest.files.into_iter().map(OutputReport::from);
     Ok(Committed {
         outputs: outputs.collect(),
     })
+}
+
+/// After the data: the schema the next run is held to.
+fn record_schemas(
+    prepared: &Prepared,
+    schemas: &[(String, arrow::datatypes::SchemaRef)],
+) -> Result<(), TableError> {
+    for (output, schema) in schemas {
+        let dataset = &prepared.dataset;
+        record_schema(&*dataset.store, &dataset.root, output, schema)?;
+    }
+    Ok(())
 }
 
 /// Dynamic partition overwrite: the previous generation's files of the partitions this

@@ -13,6 +13,7 @@
 
 mod commit;
 mod gate;
+mod iceberg;
 mod inputs;
 mod outputs;
 mod pool;
@@ -97,7 +98,7 @@ impl TableRun<'_> {
     /// Skips committed work, or streams and commits, recording the version around it.
     fn work(&self, prepared: &Prepared) -> Result<Outcome, TableError> {
         if !self.host.options.force {
-            if let Some(outputs) = prepared.committed_before()? {
+            if let Some(outputs) = prepared.committed_before(self)? {
                 // A run that died between its commit and the catalog left it behind.
                 register::register(self, prepared, &outputs)?;
                 return Ok(Outcome::AlreadyDone(outputs));
@@ -124,7 +125,8 @@ impl TableRun<'_> {
         let mut streamed = stream::stream(self, prepared)?;
         prepared.check_lock()?;
         let staged = std::mem::take(&mut streamed.staged);
-        let committed = commit::commit(self, prepared, staged, &streamed.schemas)?;
+        let plans = streamed.iceberg.as_deref();
+        let committed = commit::commit(self, prepared, staged, (&streamed.schemas, plans))?;
         register::register(self, prepared, &committed.outputs)?;
         Ok(Outcome::Done(streamed, committed))
     }

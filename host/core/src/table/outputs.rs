@@ -31,6 +31,8 @@ pub(super) struct Outputs {
     /// The plugin's outputs, in its order.
     pub schemas: Vec<(String, SchemaRef)>,
     pub upsert: Option<UpsertSpec>,
+    /// Iceberg outputs: per output, then the rejects, how files are written.
+    pub iceberg: Option<Vec<super::iceberg::Plan>>,
 }
 
 /// A file written and staged, with where it belongs.
@@ -111,6 +113,10 @@ impl<'a> Writer<'a> {
                 self.open_file(key.clone())?;
             }
             self.clock += 1;
+            let rows = match &self.outputs.iceberg {
+                Some(plans) => super::iceberg::conform(&rows, &plans[index].file_schema)?,
+                None => rows,
+            };
             let file = self.open.get_mut(&key).expect("opened above");
             file.last_write = self.clock;
             file.sink.write(&rows)?;
@@ -123,7 +129,10 @@ impl<'a> Writer<'a> {
         let this = *seq;
         *seq += 1;
         let (name, schema) = &self.outputs.schemas[key.0];
-        let schema = self.outputs.partitioner.file_schema(schema);
+        let schema = match &self.outputs.iceberg {
+            Some(plans) => plans[key.0].file_schema.clone(),
+            None => self.outputs.partitioner.file_schema(schema),
+        };
         let sink = self.outputs.create(name, &key.1, this, schema)?;
         let file = OpenFile {
             sink,
@@ -149,10 +158,19 @@ impl<'a> Writer<'a> {
     }
 
     pub fn write_rejects(&mut self, batch: &RecordBatch) -> Result<(), TableError> {
+        let plan = self.outputs.iceberg.as_ref().and_then(|plans| plans.last());
         if self.rejects.is_none() {
-            self.rejects = Some(self.outputs.create(REJECTS, "", 0, rejects_schema())?);
+            let schema = plan.map_or_else(rejects_schema, |p| p.file_schema.clone());
+            self.rejects = Some(self.outputs.create(REJECTS, "", 0, schema)?);
         }
-        self.rejects.as_mut().expect("created above").write(batch)?;
+        let batch = match plan {
+            Some(plan) => super::iceberg::conform(batch, &plan.file_schema)?,
+            None => batch.clone(),
+        };
+        self.rejects
+            .as_mut()
+            .expect("created above")
+            .write(&batch)?;
         Ok(())
     }
 

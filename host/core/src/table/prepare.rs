@@ -109,6 +109,7 @@ pub(super) fn prepare<'a>(run: &TableRun<'a>, loaded: Loaded) -> Result<Prepared
         mode,
         unit,
         generation,
+        iceberg: spec.output.format == crate::sink::Format::Iceberg,
     };
     Ok(Prepared {
         table: run.name.to_string(),
@@ -300,7 +301,17 @@ impl Prepared<'_> {
 
     /// What this exact work committed before, if it was: the version succeeded, or the
     /// unit's manifest exists.
-    pub fn committed_before(&self) -> Result<Option<Vec<OutputReport>>, TableError> {
+    pub fn committed_before(
+        &self,
+        run: &TableRun,
+    ) -> Result<Option<Vec<OutputReport>>, TableError> {
+        if self.dataset.iceberg && self.succeeded_version()?.is_none() {
+            let done = super::iceberg::committed(run, self)?;
+            if done {
+                tracing::info!(table = %self.table, unit = %self.dataset.unit, "input already in the Iceberg tables; nothing to do");
+            }
+            return Ok(done.then(Vec::new));
+        }
         let manifest = match self.succeeded_version()? {
             Some(found) => {
                 tracing::info!(table = %self.table, version = %found.version, "version already processed; nothing to do");

@@ -22,6 +22,9 @@ pub(super) fn register(
     let Some(glue) = &run.spec.output.glue else {
         return Ok(());
     };
+    if run.spec.output.format == crate::sink::Format::Iceberg {
+        return Ok(()); // the Iceberg commit itself points Glue at the new metadata
+    }
     let catalog =
         run.host.options.catalog.as_ref().ok_or_else(|| {
             TableError::Config("output.glue: this build has no Glue catalog".into())

@@ -23,7 +23,7 @@ use crate::plugin::{
     Emitted, LoadedPlugin, PluginError, PluginInfo, RunContext, Session, SessionLimits,
 };
 use crate::run::{TableError, TableReport};
-use crate::sink::{Partitioner, RejectsBuilder};
+use crate::sink::{Format, Partitioner, RejectsBuilder};
 use crate::source::SourceBatch;
 
 /// Batches waiting between stages (besides the one each stage works on): one keeps both
@@ -42,6 +42,8 @@ pub(super) struct Streamed {
     pub schemas: Vec<(String, SchemaRef)>,
     /// How they differ from the schemas committed before (all allowed).
     pub schema_changes: Vec<String>,
+    /// Iceberg outputs: how each table is committed.
+    pub iceberg: Option<Vec<super::iceberg::Plan>>,
     pub plugin: PluginStats,
 }
 
@@ -63,16 +65,25 @@ pub(super) fn stream(run: &TableRun, prepared: &Prepared) -> Result<Streamed, Ta
     let session = &sessions[0];
     check_columns(run, session.outputs())?;
     let schema_changes = check_schemas(run, prepared, session.outputs())?;
+    let iceberg = match run.spec.output.format {
+        Format::Iceberg => Some(super::iceberg::plans(run, prepared, session.outputs())?),
+        Format::Parquet => None,
+    };
+    let partitioner = Partitioner::new(
+        run.spec.output.partition.clone(),
+        run.host.options.run_time_micros,
+    );
     let outputs = Outputs {
         dataset: prepared.dataset.clone(),
-        partitioner: Partitioner::new(
-            run.spec.output.partition.clone(),
-            run.host.options.run_time_micros,
-        ),
+        partitioner: match iceberg {
+            Some(_) => partitioner.keeping_columns(),
+            None => partitioner,
+        },
         settings: run.spec.output.writer_settings(),
         provenance: provenance(run, prepared),
         schemas: session.outputs().to_vec(),
         upsert: run.spec.output.upsert.clone(),
+        iceberg,
     };
     let writer = Writer::new(&outputs, run.spec.output.partition.is_some())?;
     let sources: Vec<Vec<String>> = prepared
@@ -89,6 +100,7 @@ pub(super) fn stream(run: &TableRun, prepared: &Prepared) -> Result<Streamed, Ta
         tracing::warn!(table = %run.name, rule = %rule, rows, "rows broke a quality rule");
     }
     Ok(Streamed {
+        iceberg: outputs.iceberg.clone(),
         schemas: outputs.schemas.clone(),
         schema_changes,
         rows_in: threads.rows_in,

@@ -52,7 +52,40 @@ fn connect(settings: GlueSettings) -> Client {
     Client::new(&shared)
 }
 
+mod iceberg;
+
 impl Catalog for GlueCatalog {
+    fn iceberg_location(
+        &self,
+        database: &str,
+        table: &str,
+    ) -> Result<Option<String>, CatalogError> {
+        self.client();
+        block_on(self.iceberg_location(database, table)).map_err(|message| CatalogError {
+            database: database.into(),
+            table: table.into(),
+            message,
+        })
+    }
+
+    fn iceberg_swap(
+        &self,
+        database: &str,
+        table: &str,
+        location: &str,
+        previous: Option<&str>,
+        new: &str,
+    ) -> Result<(), CatalogError> {
+        self.client();
+        block_on(self.iceberg_swap(database, table, location, previous, new)).map_err(|message| {
+            CatalogError {
+                database: database.into(),
+                table: table.into(),
+                message,
+            }
+        })
+    }
+
     fn register(&self, r: &Registration) -> Result<(), CatalogError> {
         let fail = |message: String| CatalogError {
             database: r.database.clone(),
