@@ -7,11 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use sluice_tests::{python, read_parquet, Scratch};
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
-}
+use sluice_tests::{python, read_parquet, repo, Scratch};
 
 /// Our SPEC.md workload generator and oracle (needs pyarrow).
 fn spec_oracle() -> PathBuf {

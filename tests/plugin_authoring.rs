@@ -3,13 +3,13 @@
 //! giving the Rust one's output, and `sluice plugin new` projects in both languages that
 //! build and pass `sluice plugin test` as they are.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use sluice_core::plugin::SessionLimits;
 use sluice_kit::{run_kit, KitOptions, KitReport};
-use sluice_tests::{cache_dir, read_parquet, Scratch};
+use sluice_tests::{cache_dir, read_parquet, repo, Scratch};
 
 /// The Python guests built by build.rs (`guests/testbed-py`, `plugins/date-cleanup-py`).
 const TESTBED_PY: &str = env!("SLUICE_TESTBED_PY_WASM");
@@ -146,10 +146,6 @@ fn python_undeclared_state_is_caught_by_the_stateless_check() {
         "stateless",
         &["keeps state across batches"],
     );
-}
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
 }
 
 #[test]

@@ -17,6 +17,7 @@ mod events;
 mod exports;
 mod glue;
 mod hostile_sheets;
+mod iceberg;
 mod ingest;
 mod local_commits;
 mod parquet_files;

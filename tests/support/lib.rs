@@ -158,6 +158,11 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
     }
 }
 
+/// A path in the repository (examples, oracles, plugins).
+pub fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+}
+
 /// A one-table pipeline: `input` (the body of an inline TOML table) through passthrough
 /// into `out/t/current/rows.parquet`.
 pub fn passthrough_pipeline(input: &str) -> String {
