@@ -86,11 +86,16 @@ impl Target for OnS3 {
     }
 }
 
-fn pipeline(input: &Path, location: &str, mode: &str) -> String {
+fn pipeline(input: &Path, location: &str, mode: Mode) -> String {
+    let mode = match mode {
+        Mode::Append => "mode = \"append\"",
+        Mode::Replace => "mode = \"replace\"",
+        Mode::Iceberg => "format = \"iceberg\"",
+    };
     format!(
         "[tables.t]\nplugin = \"{TESTBED_WASM}\"\nconfig = {{ mode = \"reject\", column = \"id\", equals = \"bad\" }}\n\
          input = {{ path = \"{}\", types = {{ id = \"utf8\", day = \"utf8\" }} }}\n\
-         output = {{ location = \"{location}\", mode = \"{mode}\", partition = {{ by = \"value\", column = \"day\" }} }}\n",
+         output = {{ location = \"{location}\", {mode}, partition = {{ by = \"value\", column = \"day\" }} }}\n",
         input.display()
     )
 }
@@ -296,10 +301,75 @@ fn replace_visible(target: &dyn Target, settled: bool) -> Result<usize, String> 
         .ok_or_else(|| format!("{rows} rows and {rejects} rejects: no round wrote that"))
 }
 
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy, PartialEq, Debug)]
 enum Mode {
     Append,
     Replace,
+    Iceberg,
+}
+
+/// An Iceberg table's newest metadata (version hint, then any later numbered file).
+fn iceberg_metadata(target: &dyn Target, table: &str) -> Option<serde_json::Value> {
+    let keys = target.keys();
+    let hint = format!("{table}/metadata/version-hint.text");
+    let mut version: u64 = match keys.contains(&hint) {
+        true => String::from_utf8_lossy(&target.read(&hint))
+            .trim()
+            .parse()
+            .ok()?,
+        false => 0,
+    };
+    let numbered = |v: u64| format!("{table}/metadata/v{v}.metadata.json");
+    while keys.contains(&numbered(version + 1)) {
+        version += 1;
+    }
+    (version > 0).then(|| serde_json::from_slice(&target.read(&numbered(version))).unwrap())
+}
+
+/// Iceberg: the rounds whose units the `rows` table has a snapshot of, each snapshot
+/// adding exactly one round's rows, no unit twice; the `rejects` table, committed first,
+/// has every one of them too.
+fn iceberg_rounds(target: &dyn Target) -> Result<BTreeSet<usize>, String> {
+    let mut rounds = BTreeSet::new();
+    let mut units = BTreeSet::new();
+    let snapshots = |table: &str| {
+        iceberg_metadata(target, table)
+            .and_then(|m| m["snapshots"].as_array().cloned())
+            .unwrap_or_default()
+    };
+    for snapshot in snapshots("rows") {
+        let unit = snapshot["summary"]["sluice.unit"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let added: u64 = snapshot["summary"]["added-records"]
+            .as_str()
+            .unwrap_or("0")
+            .parse()
+            .unwrap();
+        let round = (0..=KILLS).find(|r| expected(*r).0 == added && !rounds.contains(r));
+        let Some(round) = round.filter(|_| units.insert(unit.clone())) else {
+            return Err(format!(
+                "a snapshot of unit {unit} adds {added} rows: no round, or one seen twice"
+            ));
+        };
+        rounds.insert(round);
+    }
+    let rejected: BTreeSet<String> = snapshots("rejects")
+        .iter()
+        .map(|s| {
+            s["summary"]["sluice.unit"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    if !units.is_subset(&rejected) {
+        return Err(format!(
+            "rows has units {units:?}, rejects only {rejected:?}"
+        ));
+    }
+    Ok(rounds)
 }
 
 /// Whether the table is right after round `round`: settled after a completed run, or
@@ -308,6 +378,18 @@ enum Mode {
 fn check(target: &dyn Target, mode: Mode, round: usize, settled: bool) -> Result<(), String> {
     match (mode, settled) {
         (Mode::Append, _) => check_visible(target, round + 1),
+        // A kill leaves the snapshot before current, or the killed run's.
+        (Mode::Iceberg, settled) => {
+            let rounds = iceberg_rounds(target)?;
+            let before: BTreeSet<usize> = (0..round).collect();
+            let after: BTreeSet<usize> = (0..=round).collect();
+            match rounds == after || (!settled && rounds == before) {
+                true => Ok(()),
+                false => Err(format!(
+                    "snapshots of rounds {rounds:?} after round {round}"
+                )),
+            }
+        }
         (Mode::Replace, true) => match replace_visible(target, true)? {
             found if found == round => Ok(()),
             found => Err(format!("the table is round {found}'s")),
@@ -331,14 +413,10 @@ fn kill_and_rerun(scratch: &Scratch, target: &dyn Target, mode: Mode) {
                 .as_nanos() as u64
         });
     let mut offsets = Offsets(seed);
-    let name = if mode == Mode::Append {
-        "append"
-    } else {
-        "replace"
-    };
+    let name = format!("{mode:?}").to_lowercase();
     scratch.write(
         "pipeline.toml",
-        pipeline(&scratch.path("in/rows.csv"), &target.location(), name),
+        pipeline(&scratch.path("in/rows.csv"), &target.location(), mode),
     );
     // A first full run tells how long a run takes, so kills land all along it.
     scratch.write("in/rows.csv", input(0));
@@ -354,7 +432,7 @@ fn kill_and_rerun(scratch: &Scratch, target: &dyn Target, mode: Mode) {
         let _ = child.wait();
         match check(target, mode, round, false) {
             Ok(()) => whole_before_rerun += 1,
-            Err(why) if mode == Mode::Replace => torn.push(format!("round {round}, killed: {why}")),
+            Err(why) if mode != Mode::Append => torn.push(format!("round {round}, killed: {why}")),
             Err(_) => {} // append mode: the rerun completes the unit
         }
         let rerun = sluice(scratch, target).status().unwrap();
@@ -396,4 +474,20 @@ fn killed_replace_runs_leave_one_whole_table_locally() {
 fn killed_replace_runs_leave_one_whole_table_on_s3() {
     let scratch = Scratch::new();
     kill_and_rerun(&scratch, &OnS3(Bucket::new(Backend::Moto)), Mode::Replace);
+}
+
+#[test]
+fn killed_iceberg_runs_leave_the_snapshot_before_locally() {
+    let scratch = Scratch::new();
+    kill_and_rerun(&scratch, &Local(scratch.path("out/t")), Mode::Iceberg);
+    // pyiceberg reads every committed file back: each round's rows, once.
+    let table = crate::iceberg::read(&["files", &scratch.path("out/t/rows").display().to_string()]);
+    let rows: u64 = (0..=KILLS).map(|r| expected(r).0).sum();
+    assert_eq!(table["rows"].as_array().unwrap().len() as u64, rows);
+}
+
+#[test]
+fn killed_iceberg_runs_leave_the_snapshot_before_on_s3() {
+    let scratch = Scratch::new();
+    kill_and_rerun(&scratch, &OnS3(Bucket::new(Backend::Moto)), Mode::Iceberg);
 }

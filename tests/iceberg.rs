@@ -12,7 +12,7 @@ use sluice_tests::s3::{Backend, Bucket};
 use sluice_tests::{python_lines, repo, Scratch, TESTBED_WASM};
 
 /// What pyiceberg (or, with `parquet`, pyarrow) reads.
-fn read(args: &[&str]) -> Value {
+pub(crate) fn read(args: &[&str]) -> Value {
     let script = std::fs::read_to_string(repo("tests/oracle/iceberg_read.py")).unwrap();
     let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
     let lines = python_lines(&script, &args);
