@@ -1,5 +1,7 @@
 //! Iceberg outputs, read back by pyiceberg (`tests/oracle/iceberg_read.py`): on local
-//! folders with the file-system catalog, and on the S3 server with moto's Glue catalog.
+//! folders with the file-system catalog, with a REST catalog (pyiceberg's SQL catalog
+//! behind the REST spec, `tests/oracle/rest_catalog.py`), and on the S3 server with
+//! moto's Glue catalog.
 //! A unit is one snapshot, a rerun adds none, an added column evolves the schema, and the
 //! rows are the rows the same pipeline writes as plain Parquet, value by value. (A kill
 //! before the commit leaving the table as it was is in crashes.rs.)
@@ -195,5 +197,88 @@ fn pipeline_004_as_an_iceberg_table_in_glue_on_s3() {
         units(&glue_table(&bucket, "test_table")).len(),
         3,
         "a rerun adds none"
+    );
+}
+
+/// The REST catalog test server on a free port, stopped when dropped.
+struct RestServer {
+    child: std::process::Child,
+    uri: String,
+}
+
+impl RestServer {
+    fn start(warehouse: &Path) -> RestServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new(sluice_tests::python())
+            .arg(repo("tests/oracle/rest_catalog.py"))
+            .arg(port.to_string())
+            .arg(warehouse)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("starting the REST catalog (needs pyiceberg[sql-sqlite] and flask)");
+        let server = RestServer {
+            child,
+            uri: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the REST catalog did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        server
+    }
+}
+
+impl Drop for RestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An Iceberg REST catalog holds the table: created on the first commit, a snapshot per
+/// unit committed as updates the server checks (the table's uuid, the snapshot the run
+/// started from), an added column committed as a new schema.
+#[test]
+fn an_iceberg_table_in_a_rest_catalog() {
+    let s = Scratch::new();
+    std::fs::create_dir_all(s.path("warehouse")).unwrap();
+    let server = RestServer::start(&s.path("warehouse"));
+    let pipeline = format!(
+        "[tables.t]\nplugin = \"passthrough\"\ninput = {{ path = \"in.csv\" }}\n\
+         output = {{ location = \"out/t\", format = \"iceberg\", partition = {{ by = \"value\", column = \"site\" }}, \
+         rest_catalog = {{ uri = \"{}\", namespace = \"lake\", table = \"readings\" }} }}\n",
+        server.uri
+    );
+    s.write("in.csv", "id,site\n1,a\n2,b\n");
+    let first = s.run(&pipeline, &[]);
+    assert_eq!(first.code, 0, "{}", first.report);
+    let table = || read(&["rest", &server.uri, "lake", "readings"]);
+    let read_back = table();
+    assert_eq!(read_back["spec"], json!([["site", "identity"]]));
+    assert_eq!(
+        read_back["rows"],
+        json!([{"id": 1, "site": "a"}, {"id": 2, "site": "b"}])
+    );
+    assert_eq!(units(&read_back), [first.table()["unit"].as_str().unwrap()]);
+    let again = s.run(&pipeline, &[]);
+    assert_eq!(again.table()["status"], "already_done", "{}", again.report);
+    s.write("in.csv", "id,site,note\n3,a,x\n");
+    let second = s.run(&pipeline, &[]);
+    assert_eq!(second.code, 0, "{}", second.report);
+    let read_back = table();
+    assert_eq!(units(&read_back).len(), 2);
+    assert_eq!(read_back["schema"][2], json!([3, "note", "string"]));
+    assert_eq!(
+        read_back["rows"][2],
+        json!({"id": 3, "site": "a", "note": "x"})
     );
 }

@@ -4,6 +4,7 @@ operations), and every row, sorted. Used by tests/iceberg.rs.
 
   iceberg_read.py files TABLE_FOLDER          the newest metadata named by version-hint.text
   iceberg_read.py glue ENDPOINT DATABASE TABLE  the Glue catalog at ENDPOINT (moto); S3 there too
+  iceberg_read.py rest URI NAMESPACE TABLE    an Iceberg REST catalog at URI
   iceberg_read.py parquet FILE...             plain Parquet files (pyarrow), rows only, alike
 """
 import json
@@ -17,6 +18,10 @@ def load():
         folder = sys.argv[2]
         version = open(os.path.join(folder, "metadata", "version-hint.text")).read().strip()
         return StaticTable.from_metadata(os.path.join(folder, "metadata", f"v{version}.metadata.json"))
+    if sys.argv[1] == "rest":
+        from pyiceberg.catalog.rest import RestCatalog
+        uri, namespace, table = sys.argv[2:5]
+        return RestCatalog("rest", uri=uri).load_table(f"{namespace}.{table}")
     from pyiceberg.catalog.glue import GlueCatalog
     endpoint, database, table = sys.argv[2:5]
     keys = {

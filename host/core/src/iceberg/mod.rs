@@ -32,6 +32,7 @@ mod avro;
 mod manifest;
 mod metadata;
 mod metrics;
+mod rest;
 mod schema;
 mod spec;
 
@@ -39,6 +40,7 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 
 pub use manifest::DataFile;
+pub use rest::{RestSpec, RestTable};
 pub use schema::{evolve, file_schema, iceberg_type, IcebergField, IcebergSchema};
 pub use spec::{partition_fields, partition_tuple, PartitionField};
 
@@ -61,6 +63,8 @@ pub enum IcebergError {
 pub enum Pointer<'a> {
     /// Numbered metadata files and `metadata/version-hint.text`: no server needed.
     Files,
+    /// A table of an Iceberg REST catalog, which writes the metadata files itself.
+    Rest(RestTable),
     /// An ICEBERG table of the AWS Glue Data Catalog.
     Glue {
         catalog: &'a dyn Catalog,
@@ -156,6 +160,13 @@ impl Table<'_> {
     pub fn load(&self) -> Result<Option<Current>, IcebergError> {
         let located = match &self.pointer {
             Pointer::Files => self.newest_numbered()?,
+            Pointer::Rest(rest) => {
+                return Ok(rest.load()?.map(|(file, metadata)| Current {
+                    metadata,
+                    file,
+                    version: 0,
+                }))
+            }
             Pointer::Glue {
                 catalog,
                 database,
@@ -206,6 +217,15 @@ impl Table<'_> {
         current: Option<&Current>,
         commit: Commit,
     ) -> Result<String, IcebergError> {
+        let created;
+        let current = match (current, &self.pointer) {
+            // A REST catalog creates the table (its first metadata file) itself.
+            (None, Pointer::Rest(rest)) => {
+                created = self.create_rest(rest, &commit)?;
+                Some(&created)
+            }
+            (current, _) => current,
+        };
         let mut metadata = match current {
             Some(current) => {
                 if !metadata::same_spec(&current.metadata, commit.partition) {
@@ -310,6 +330,11 @@ impl Table<'_> {
         let version = current.map_or(0, |c| c.version) + 1;
         let body = Bytes::from(serde_json::to_vec_pretty(metadata).expect("metadata serialises"));
         match &self.pointer {
+            Pointer::Rest(rest) => {
+                let before = current.map_or(&Value::Null, |c| &c.metadata);
+                let (requirements, updates) = rest::changes(before, metadata);
+                rest.commit(requirements, updates)
+            }
             Pointer::Files => {
                 // Created only if absent: of two writers of version N, one fails here.
                 self.store
@@ -336,6 +361,19 @@ impl Table<'_> {
                 Ok(file)
             }
         }
+    }
+}
+
+impl Table<'_> {
+    fn create_rest(&self, rest: &RestTable, commit: &Commit) -> Result<Current, IcebergError> {
+        let schema = json!({"type": "struct", "schema-id": 0, "fields": commit.fields});
+        let spec = spec::spec_json(commit.partition);
+        let (file, metadata) = rest.create(&self.uri(""), &schema, &spec)?;
+        Ok(Current {
+            metadata,
+            file,
+            version: 0,
+        })
     }
 }
 

@@ -54,6 +54,9 @@ pub struct OutputSpec {
     /// Register each output as a table in the AWS Glue Data Catalog (append mode on S3):
     /// `glue = { database = "analytics", table = "orders" }`.
     pub glue: Option<crate::catalog::GlueSpec>,
+    /// An Iceberg output's table in an Iceberg REST catalog:
+    /// `rest_catalog = { uri = "https://…", namespace = "analytics" }`.
+    pub rest_catalog: Option<crate::iceberg::RestSpec>,
 }
 
 /// The table format of an output.
@@ -74,6 +77,9 @@ impl OutputSpec {
         }
         if self.upsert.is_some() {
             return Err("output.upsert is not available with format = \"iceberg\"".into());
+        }
+        if self.glue.is_some() && self.rest_catalog.is_some() {
+            return Err("output: one catalog per Iceberg table: glue or rest_catalog".into());
         }
         if self
             .partition
@@ -239,6 +245,11 @@ impl OutputSpec {
         }
         if self.format == Format::Iceberg {
             return self.check_iceberg();
+        }
+        if self.rest_catalog.is_some() {
+            return Err(
+                "output.rest_catalog holds Iceberg tables: it needs format = \"iceberg\"".into(),
+            );
         }
         if self.glue.is_some()
             && (self.commit_mode() != CommitMode::Append || !self.location.starts_with("s3://"))

@@ -10,7 +10,7 @@ use super::prepare::Prepared;
 use super::TableRun;
 use crate::iceberg::{
     data_file, evolve, file_schema, partition_fields, partition_tuple, Commit, Current,
-    IcebergError, IcebergField, PartitionField, Pointer, Table,
+    IcebergError, IcebergField, PartitionField, Pointer, RestTable, Table,
 };
 use crate::run::{now_micros, OutputReport, TableError};
 use crate::sink::rejects_schema;
@@ -44,24 +44,32 @@ fn table<'a>(
     prepared: &'a Prepared,
     output: &str,
 ) -> Result<Table<'a>, TableError> {
-    let pointer = match &run.spec.output.glue {
-        None => Pointer::Files,
-        Some(glue) => {
+    // The catalog's name for the output's table: the given or the pipeline's table name,
+    // suffixed with the output's when the plugin has several, and for the rejects.
+    let name = |given: &Option<String>| {
+        let name = given.clone().unwrap_or_else(|| run.name.to_string());
+        match (output == REJECTS, prepared.info.outputs.len()) {
+            (false, 1) => name,
+            _ => format!("{name}_{output}"),
+        }
+    };
+    let spec = &run.spec.output;
+    let pointer = match (&spec.glue, &spec.rest_catalog) {
+        (Some(glue), _) => {
             let catalog = run.host.options.catalog.as_ref().ok_or_else(|| {
                 TableError::Config("output.glue: this build has no Glue catalog".into())
             })?;
-            let outputs = prepared.info.outputs.len();
-            let name = glue.table.clone().unwrap_or_else(|| run.name.to_string());
-            let table = match (output == REJECTS, outputs) {
-                (false, 1) => name,
-                _ => format!("{name}_{output}"),
-            };
             Pointer::Glue {
                 catalog: &*catalog.0,
                 database: glue.database.clone(),
-                table,
+                table: name(&glue.table),
             }
         }
+        (None, Some(rest)) => Pointer::Rest(RestTable {
+            table: name(&rest.table),
+            spec: rest.clone(),
+        }),
+        (None, None) => Pointer::Files,
     };
     Ok(Table {
         store: &*prepared.dataset.store,
