@@ -13,8 +13,17 @@ use super::GlueCatalog;
 
 const METADATA_LOCATION: &str = "metadata_location";
 
+/// A commit's pointer move: the table (at `location`) from `previous` to `new`.
+pub(super) struct Swap<'a> {
+    pub database: &'a str,
+    pub table: &'a str,
+    pub location: &'a str,
+    pub previous: Option<&'a str>,
+    pub new: &'a str,
+}
+
 impl GlueCatalog {
-    pub(super) async fn iceberg_location(
+    pub(super) async fn load_iceberg(
         &self,
         database: &str,
         table: &str,
@@ -40,14 +49,14 @@ impl GlueCatalog {
         }
     }
 
-    pub(super) async fn iceberg_swap(
-        &self,
-        database: &str,
-        table: &str,
-        location: &str,
-        previous: Option<&str>,
-        new: &str,
-    ) -> Result<(), String> {
+    pub(super) async fn swap_iceberg(&self, swap: Swap<'_>) -> Result<(), String> {
+        let Swap {
+            database,
+            table,
+            location,
+            previous,
+            new,
+        } = swap;
         let Some(previous) = previous else {
             self.put_database(database).await?;
             let input = iceberg_input(table, location, new, None)?;

@@ -54,6 +54,15 @@ fn connect(settings: GlueSettings) -> Client {
 
 mod iceberg;
 
+/// A catalog error of one table, from a message.
+fn failed<'a>(database: &'a str, table: &'a str) -> impl Fn(String) -> CatalogError + 'a {
+    move |message| CatalogError {
+        database: database.into(),
+        table: table.into(),
+        message,
+    }
+}
+
 impl Catalog for GlueCatalog {
     fn iceberg_location(
         &self,
@@ -61,11 +70,7 @@ impl Catalog for GlueCatalog {
         table: &str,
     ) -> Result<Option<String>, CatalogError> {
         self.client();
-        block_on(self.iceberg_location(database, table)).map_err(|message| CatalogError {
-            database: database.into(),
-            table: table.into(),
-            message,
-        })
+        block_on(self.load_iceberg(database, table)).map_err(failed(database, table))
     }
 
     fn iceberg_swap(
@@ -77,13 +82,14 @@ impl Catalog for GlueCatalog {
         new: &str,
     ) -> Result<(), CatalogError> {
         self.client();
-        block_on(self.iceberg_swap(database, table, location, previous, new)).map_err(|message| {
-            CatalogError {
-                database: database.into(),
-                table: table.into(),
-                message,
-            }
-        })
+        let swap = iceberg::Swap {
+            database,
+            table,
+            location,
+            previous,
+            new,
+        };
+        block_on(self.swap_iceberg(swap)).map_err(failed(database, table))
     }
 
     fn register(&self, r: &Registration) -> Result<(), CatalogError> {
