@@ -49,40 +49,40 @@ impl GlueCatalog {
         }
     }
 
+    /// Creates the table (first commit) or moves its pointer (the others).
     pub(super) async fn swap_iceberg(&self, swap: Swap<'_>) -> Result<(), String> {
-        let Swap {
-            database,
-            table,
-            location,
-            previous,
-            new,
-        } = swap;
-        let Some(previous) = previous else {
-            self.put_database(database).await?;
-            let input = iceberg_input(table, location, new, None)?;
-            let create = self
-                .client()
-                .create_table()
-                .database_name(database)
-                .table_input(input);
-            return create.send().await.map(|_| ()).map_err(|e| {
-                match e
-                    .as_service_error()
-                    .is_some_and(|s| s.is_already_exists_exception())
-                {
-                    true => {
-                        "CreateTable: another run created the table at the same time; run again"
-                            .to_string()
-                    }
-                    false => format!("CreateTable: {}", DisplayErrorContext(&e)),
-                }
-            });
-        };
+        match swap.previous {
+            None => self.create_iceberg(&swap).await,
+            Some(previous) => self.update_iceberg(&swap, previous).await,
+        }
+    }
+
+    async fn create_iceberg(&self, swap: &Swap<'_>) -> Result<(), String> {
+        self.put_database(swap.database).await?;
+        let input = iceberg_input(swap, None)?;
+        let create = self
+            .client()
+            .create_table()
+            .database_name(swap.database)
+            .table_input(input);
+        create.send().await.map(|_| ()).map_err(|e| {
+            let raced = e
+                .as_service_error()
+                .is_some_and(|s| s.is_already_exists_exception());
+            match raced {
+                true => "CreateTable: another run created the table at the same time; run again"
+                    .to_string(),
+                false => format!("CreateTable: {}", DisplayErrorContext(&e)),
+            }
+        })
+    }
+
+    async fn update_iceberg(&self, swap: &Swap<'_>, previous: &str) -> Result<(), String> {
         let get = self
             .client()
             .get_table()
-            .database_name(database)
-            .name(table);
+            .database_name(swap.database)
+            .name(swap.table);
         let out = get
             .send()
             .await
@@ -95,11 +95,11 @@ impl GlueCatalog {
                 current.map_or("nothing", String::as_str)
             ));
         }
-        let input = iceberg_input(table, location, new, Some(previous))?;
+        let input = iceberg_input(swap, Some(previous))?;
         let mut update = self
             .client()
             .update_table()
-            .database_name(database)
+            .database_name(swap.database)
             .table_input(input);
         if let Some(version) = found.version_id() {
             update = update.version_id(version);
@@ -112,24 +112,19 @@ impl GlueCatalog {
     }
 }
 
-fn iceberg_input(
-    table: &str,
-    location: &str,
-    metadata: &str,
-    previous: Option<&str>,
-) -> Result<TableInput, String> {
+fn iceberg_input(swap: &Swap<'_>, previous: Option<&str>) -> Result<TableInput, String> {
     let mut parameters = HashMap::from([
         ("table_type".to_string(), "ICEBERG".to_string()),
-        (METADATA_LOCATION.to_string(), metadata.to_string()),
+        (METADATA_LOCATION.to_string(), swap.new.to_string()),
     ]);
     if let Some(previous) = previous {
         parameters.insert("previous_metadata_location".into(), previous.into());
     }
     TableInput::builder()
-        .name(table)
+        .name(swap.table)
         .table_type("EXTERNAL_TABLE")
         .set_parameters(Some(parameters))
-        .storage_descriptor(StorageDescriptor::builder().location(location).build())
+        .storage_descriptor(StorageDescriptor::builder().location(swap.location).build())
         .build()
         .map_err(|e| e.to_string())
 }
