@@ -282,3 +282,35 @@ fn an_iceberg_table_in_a_rest_catalog() {
         json!({"id": 3, "site": "a", "note": "x"})
     );
 }
+
+/// In Glue as well: an added column commits a new schema, and pyiceberg reads the old
+/// rows with it NULL.
+#[test]
+fn an_added_column_evolves_an_iceberg_table_in_glue() {
+    let bucket = Bucket::new(Backend::Moto);
+    let s = Scratch::new();
+    let pipeline = format!(
+        "[tables.events]\nplugin = \"passthrough\"\ninput = {{ path = \"{}\" }}\n\
+         output = {{ location = \"{}\", format = \"iceberg\", glue = {{ database = \"lake\" }} }}\n",
+        bucket.uri("in/events.csv"),
+        bucket.uri("lake/events")
+    );
+    bucket.put("in/events.csv", "id,kind\n1,a\n");
+    run_on(&bucket, &s, &pipeline, &[]);
+    bucket.put("in/events.csv", "id,kind,weight\n2,b,0.5\n");
+    run_on(&bucket, &s, &pipeline, &[]);
+    let read_back = glue_table(&bucket, "events");
+    assert_eq!(
+        read_back["schema"],
+        json!([
+            [1, "id", "long"],
+            [2, "kind", "string"],
+            [3, "weight", "double"]
+        ])
+    );
+    assert_eq!(units(&read_back).len(), 2);
+    assert_eq!(
+        read_back["rows"],
+        json!([{"id": 1, "kind": "a", "weight": null}, {"id": 2, "kind": "b", "weight": 0.5}])
+    );
+}
