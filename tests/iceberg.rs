@@ -314,3 +314,30 @@ fn an_added_column_evolves_an_iceberg_table_in_glue() {
         json!([{"id": 1, "kind": "a", "weight": null}, {"id": 2, "kind": "b", "weight": 0.5}])
     );
 }
+
+/// `--force` over a unit the table already has: no second snapshot, and the files its
+/// snapshot names are not rewritten (a rewrite would change them under the snapshot: the
+/// run id is in every file's metadata).
+#[test]
+fn force_does_not_rewrite_the_files_of_a_committed_unit() {
+    let s = Scratch::new();
+    let pipeline = "[tables.t]\nplugin = \"passthrough\"\ninput = { path = \"in.csv\" }\n\
+        output = { location = \"out/t\", format = \"iceberg\" }\n";
+    s.write("in.csv", "id\n1\n2\n");
+    let first = s.run(pipeline, &["--run-id", "first"]);
+    assert_eq!(first.code, 0, "{}", first.report);
+    let data = |s: &Scratch| -> Vec<(String, Vec<u8>)> {
+        let folder = s.path("out/t/rows/data");
+        sluice_tests::files_under(&folder)
+            .into_iter()
+            .map(|f| (f.clone(), std::fs::read(folder.join(f)).unwrap()))
+            .collect()
+    };
+    let before = data(&s);
+    let forced = s.run(pipeline, &["--run-id", "second", "--force"]);
+    assert_eq!(forced.code, 0, "{}", forced.report);
+    assert!(data(&s) == before, "a committed file was rewritten");
+    let table = files_table(&s.path("out/t/rows"));
+    assert_eq!(units(&table).len(), 1);
+    assert_eq!(table["rows"], json!([{"id": 1}, {"id": 2}]));
+}

@@ -155,16 +155,27 @@ struct Completed {
     footer: Option<std::sync::Arc<parquet::file::metadata::ParquetMetaData>>,
 }
 
-/// Completes the staged files, then commits one snapshot per output table, rejects first;
-/// a table that already has the unit (a rerun after a crash between two tables) is left.
+/// Completes the staged files, then commits one snapshot per output table, rejects first.
+/// A table that already has the unit (a rerun after a crash between two tables, or
+/// `--force`) is left as it is: its new files are discarded, so the files its snapshot
+/// names are never rewritten.
 pub(super) fn commit(
     run: &TableRun,
     prepared: &Prepared,
     staged: Vec<Staged>,
     plans: &[Plan],
 ) -> Result<Vec<OutputReport>, TableError> {
+    let unit = &prepared.dataset.unit;
+    let has_unit = |output: &str| {
+        let plan = plans.iter().find(|p| p.output == output);
+        plan.and_then(|p| p.current.as_ref())
+            .is_some_and(|c| c.has_unit(unit))
+    };
     let mut done = Vec::with_capacity(staged.len());
     for staged in staged {
+        if has_unit(&staged.output) {
+            continue; // dropped: the staged file is discarded
+        }
         let (rows, bytes, footer) = (
             staged.file.rows,
             staged.file.bytes,
@@ -190,8 +201,7 @@ pub(super) fn commit(
         ));
     };
     for plan in std::iter::once(rejects).chain(outputs) {
-        let unit = &prepared.dataset.unit;
-        if plan.current.as_ref().is_some_and(|c| c.has_unit(unit)) {
+        if has_unit(&plan.output) {
             continue;
         }
         let table = table(run, prepared, &plan.output)?;
