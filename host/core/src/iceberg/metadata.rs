@@ -86,7 +86,7 @@ pub fn set_schema(metadata: &mut Value, fields: &[IcebergField], last_column_id:
     id
 }
 
-/// The unit ids the table's snapshots recorded (`sluice.unit` in their summaries).
+/// Whether a snapshot of the table recorded `unit` (`sluice.unit` in its summary).
 pub fn has_unit(metadata: &Value, unit: &str) -> bool {
     metadata["snapshots"].as_array().is_some_and(|s| {
         s.iter()

@@ -103,10 +103,6 @@ impl Current {
     pub fn last_column_id(&self) -> i32 {
         self.metadata["last-column-id"].as_i64().unwrap_or(0) as i32
     }
-
-    pub fn snapshots(&self) -> usize {
-        self.metadata["snapshots"].as_array().map_or(0, Vec::len)
-    }
 }
 
 /// What a commit adds.
@@ -328,7 +324,9 @@ impl Table<'_> {
     /// Writes the metadata file and makes it current: the commit point.
     fn publish(&self, current: Option<&Current>, metadata: &Value) -> Result<String, IcebergError> {
         let version = current.map_or(0, |c| c.version) + 1;
-        let body = Bytes::from(serde_json::to_vec_pretty(metadata).expect("metadata serialises"));
+        // A REST catalog writes the metadata file itself; the others are written here.
+        let body =
+            || Bytes::from(serde_json::to_vec_pretty(metadata).expect("metadata serialises"));
         match &self.pointer {
             Pointer::Rest(rest) => {
                 let before = current.map_or(&Value::Null, |c| &c.metadata);
@@ -338,7 +336,7 @@ impl Table<'_> {
             Pointer::Files => {
                 // Created only if absent: of two writers of version N, one fails here.
                 self.store
-                    .put(&self.numbered(version), body, Precondition::IfAbsent)?;
+                    .put(&self.numbered(version), body(), Precondition::IfAbsent)?;
                 let hint = join_key(&self.root, "metadata/version-hint.text");
                 self.store
                     .put(&hint, Bytes::from(version.to_string()), Precondition::None)?;
@@ -354,7 +352,7 @@ impl Table<'_> {
                     uuid::Uuid::new_v4()
                 );
                 self.store
-                    .put(&join_key(&self.root, &path), body, Precondition::IfAbsent)?;
+                    .put(&join_key(&self.root, &path), body(), Precondition::IfAbsent)?;
                 let file = self.uri(&path);
                 let previous = current.map(|c| c.file.as_str());
                 catalog.iceberg_swap(database, table, &self.uri(""), previous, &file)?;
@@ -362,9 +360,8 @@ impl Table<'_> {
             }
         }
     }
-}
 
-impl Table<'_> {
+    /// A REST catalog's new table, as the catalog created it.
     fn create_rest(&self, rest: &RestTable, commit: &Commit) -> Result<Current, IcebergError> {
         let schema = json!({"type": "struct", "schema-id": 0, "fields": commit.fields});
         let spec = spec::spec_json(commit.partition);

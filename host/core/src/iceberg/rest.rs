@@ -28,9 +28,23 @@ pub struct RestSpec {
 pub struct RestTable {
     pub spec: RestSpec,
     pub table: String,
+    /// One client for the table's calls, so they share connections.
+    agent: ureq::Agent,
 }
 
 impl RestTable {
+    pub fn new(spec: RestSpec, table: String) -> Self {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build();
+        RestTable {
+            spec,
+            table,
+            agent: ureq::Agent::new_with_config(config),
+        }
+    }
+
     fn error(&self, message: String) -> IcebergError {
         IcebergError::Table {
             table: format!(
@@ -49,18 +63,15 @@ impl RestTable {
         )
     }
 
-    /// Sends a request; `Ok(None)` on 404, the JSON body on success.
+    /// Sends a request; its HTTP status and JSON body (a JSON string when the body is
+    /// not JSON).
     fn call(
         &self,
         method: &str,
         url: &str,
         body: Option<&Value>,
     ) -> Result<(u16, Value), IcebergError> {
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .build();
-        let agent = ureq::Agent::new_with_config(config);
+        let agent = &self.agent;
         let auth = self.spec.token.as_ref().map(|t| format!("Bearer {t}"));
         let sent = match (method, body) {
             ("GET", _) => {

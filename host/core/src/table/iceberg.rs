@@ -65,10 +65,7 @@ fn table<'a>(
                 table: name(&glue.table),
             }
         }
-        (None, Some(rest)) => Pointer::Rest(RestTable {
-            table: name(&rest.table),
-            spec: rest.clone(),
-        }),
+        (None, Some(rest)) => Pointer::Rest(RestTable::new(rest.clone(), name(&rest.table))),
         (None, None) => Pointer::Files,
     };
     Ok(Table {

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 
-use super::stream::{process, Feed, ToWriter, TransformEnd};
+use super::stream::{process, send_all, Feed, ToWriter, TransformEnd};
 use crate::plugin::Session;
 use crate::run::TableError;
 use crate::source::SourceBatch;
@@ -128,13 +128,8 @@ fn collect(
     for finished in done {
         waiting.insert(finished.seq, finished.result);
         while let Some(result) = waiting.remove(&next) {
-            for message in result? {
-                if let ToWriter::Rejects(batch) = &message {
-                    rejected += batch.num_rows() as u64;
-                }
-                if tx.send(message).is_err() {
-                    return Ok(TransformEnd::WriterGone);
-                }
+            if !send_all(result?, tx, &mut rejected) {
+                return Ok(TransformEnd::WriterGone);
             }
             next += 1;
             let _ = credits.send(());

@@ -305,14 +305,15 @@ impl Prepared<'_> {
         &self,
         run: &TableRun,
     ) -> Result<Option<Vec<OutputReport>>, TableError> {
-        if self.dataset.iceberg && self.succeeded_version()?.is_none() {
+        let succeeded = self.succeeded_version()?;
+        if self.dataset.iceberg && succeeded.is_none() {
             let done = super::iceberg::committed(run, self)?;
             if done {
                 tracing::info!(table = %self.table, unit = %self.dataset.unit, "input already in the Iceberg tables; nothing to do");
             }
             return Ok(done.then(Vec::new));
         }
-        let manifest = match self.succeeded_version()? {
+        let manifest = match succeeded {
             Some(found) => {
                 tracing::info!(table = %self.table, version = %found.version, "version already processed; nothing to do");
                 // Report what that version committed: its unit's manifest, in append mode.

@@ -398,16 +398,26 @@ fn transform(
         let passed = feed.gate.pass(input, name, file, source)?;
         let gated = passed.rejects.map(ToWriter::Rejects);
         let messages = process(session, feed.names, feed.sources, input, passed.source)?;
-        for message in gated.into_iter().chain(messages) {
-            if let ToWriter::Rejects(batch) = &message {
-                rejected += batch.num_rows() as u64;
-            }
-            if tx.send(message).is_err() {
-                return Ok(TransformEnd::WriterGone);
-            }
+        if !send_all(gated.into_iter().chain(messages), tx, &mut rejected) {
+            return Ok(TransformEnd::WriterGone);
         }
     }
     Ok(TransformEnd::InputsDone(rejected))
+}
+
+/// Sends one batch's messages to the writer, counting the rejected rows; false when the
+/// writer has stopped.
+pub(super) fn send_all(
+    messages: impl IntoIterator<Item = ToWriter>,
+    tx: &Sender<ToWriter>,
+    rejected: &mut u64,
+) -> bool {
+    messages.into_iter().all(|message| {
+        if let ToWriter::Rejects(batch) = &message {
+            *rejected += batch.num_rows() as u64;
+        }
+        tx.send(message).is_ok()
+    })
 }
 
 /// One batch through the plugin: the writer's messages, the plugin's rejects first.
