@@ -512,6 +512,58 @@ fn four_plugin_instances_write_the_bytes_of_one() {
     assert!(one == four, "the files differ with four instances");
 }
 
+/// Every thread count writes the bytes of one thread: the CSV cut into chunks parsed on
+/// four threads (past the inference sample, with quoted line breaks), the Parquet columns
+/// encoded on four, the plugin on four instances, over several row groups.
+#[test]
+fn four_threads_write_the_bytes_of_one() {
+    let s = Scratch::new();
+    let mut csv = String::from("id,note,amount,day\n");
+    for i in 0..150_000 {
+        let note = match i % 7 {
+            0 => "\"two\nlines, \"\"quoted\"\"\"".to_string(),
+            1 => "bad".to_string(),
+            _ => format!("note {}", i % 1000),
+        };
+        csv.push_str(&format!(
+            "{i},{note},{}.{:02},2024-01-{:02}\n",
+            i % 5000,
+            i % 100,
+            1 + i % 28
+        ));
+    }
+    s.write("in.csv", csv);
+    let pipeline = format!(
+        "[tables.t]\nplugin = \"{TESTBED_WASM}\"\nconfig = {{ mode = \"reject\", column = \"note\", equals = \"bad\" }}\n\
+         output = {{ location = \"out/t\", row_group_rows = 40000 }}\n\
+         [tables.t.input]\npath = \"in.csv\"\n"
+    );
+    let run = |threads: &str| {
+        let args = ["--threads", threads, "--plugin-instances", threads];
+        let out = s.run(&pipeline, &[&args[..], &["--run-id", "same"]].concat());
+        assert_eq!(out.code, 0, "{}", out.report);
+        assert_eq!(
+            out.table()["rows_rejected"],
+            150_000 / 7 + 1,
+            "{}",
+            out.report
+        );
+        ["rows", "rejects"]
+            .map(|f| std::fs::read(s.path(&format!("out/t/current/{f}.parquet"))).unwrap())
+    };
+    let one = run("1");
+    let four = run("4");
+    assert!(one == four, "the files differ with four threads");
+    let rows = read_parquet(&s.path("out/t/current/rows.parquet"));
+    assert_eq!(rows.rows().len(), 150_000 - (150_000 / 7 + 1));
+    assert_eq!(rows.rows()[0][1], "two\nlines, \"quoted\"");
+    let groups = sluice_tests::python_lines(
+        "import sys, pyarrow.parquet as pq; print(pq.ParquetFile(sys.argv[1]).num_row_groups)",
+        &[s.path("out/t/current/rows.parquet").as_os_str()],
+    );
+    assert_eq!(groups, ["4"], "128,571 rows in groups of 40,000");
+}
+
 /// A data error in one of four instances fails the table as one instance would: exit 3,
 /// naming the file and line of the row the plugin blamed, and nothing is written.
 #[test]

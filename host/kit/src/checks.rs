@@ -422,6 +422,37 @@ fn stateless(
     }
 }
 
+/// A stateless plugin's output on four instances, as `sluice run` pools it, against one
+/// session's: batches of 1000 rows dealt round-robin, outputs in batch order.
+fn instances(
+    harness: &Harness,
+    inputs: &[InputData],
+    context: &RunContext,
+    ledger: &mut Ledger,
+) -> Result<String, String> {
+    let [input] = inputs else {
+        return Ok(String::new());
+    };
+    if harness.info.stateful {
+        return Ok(String::new());
+    }
+    let batched = [input.rebatched(1000)];
+    let one_batched = harness.run(&batched, context, 1);
+    let four = harness.run_on(&batched, context, 1, 4);
+    ledger.file(&one_batched)?;
+    ledger.file(&four)?;
+    match (one_batched, four) {
+        (Ok(x), Ok(y)) if x.fingerprint() == y.fingerprint() => {
+            Ok(", and from 1 and 4 instances".into())
+        }
+        (Ok(_), Ok(_)) => Err(
+            "4 instances gave other bytes than 1: the output depends on how batches are dealt out"
+                .into(),
+        ),
+        _ => Ok(String::new()),
+    }
+}
+
 fn determinism(
     harness: &Harness,
     inputs: &[InputData],
@@ -435,7 +466,8 @@ fn determinism(
     ledger.file(&second)?;
     match (first, second) {
         (Ok(x), Ok(y)) if x.fingerprint() == y.fingerprint() => {
-            Ok("identical bytes from two runs with different clocks, run ids and random seeds".into())
+            let pooled = instances(harness, inputs, a, ledger)?;
+            Ok(format!("identical bytes from two runs with different clocks, run ids and random seeds{pooled}"))
         }
         (Ok(_), Ok(_)) => Err("two runs gave different output: it depends on the clock, randomness or the run context".into()),
         _ => Ok("skipped: the standard input is refused with a typed error".into()),

@@ -108,6 +108,19 @@ impl Harness<'_> {
         context: &RunContext,
         seed: u64,
     ) -> Result<RunOutput, PluginError> {
+        self.run_on(inputs, context, seed, 1)
+    }
+
+    /// Like [`Harness::run`] on `instances` sessions, as `sluice run` pools a stateless
+    /// plugin: batch `k` goes to session `k % instances`, each batch's output is kept in
+    /// batch order, and the sessions finish in order.
+    pub fn run_on(
+        &self,
+        inputs: &[InputData],
+        context: &RunContext,
+        seed: u64,
+        instances: usize,
+    ) -> Result<RunOutput, PluginError> {
         let schemas: Vec<_> = inputs
             .iter()
             .map(|i| (i.name.clone(), i.schema.clone()))
@@ -116,27 +129,33 @@ impl Harness<'_> {
             random_seed: seed,
             ..self.limits.clone()
         };
-        let mut session = Session::open(
-            self.engine,
-            self.plugin,
-            self.info,
-            &self.config,
-            &schemas,
-            context,
-            &limits,
-        )?;
-        let mut collected: Vec<Vec<RecordBatch>> = vec![Vec::new(); session.outputs().len()];
-        let (rejects, rows_in) = push_all(&mut session, inputs, &mut collected)?;
-        loop {
-            let emitted = session.finish()?;
-            for (index, out) in emitted.batches {
-                collected[index].push(out);
-            }
-            if !emitted.more {
-                break;
+        let mut sessions = (0..instances.max(1))
+            .map(|_| {
+                Session::open(
+                    self.engine,
+                    self.plugin,
+                    self.info,
+                    &self.config,
+                    &schemas,
+                    context,
+                    &limits,
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut collected: Vec<Vec<RecordBatch>> = vec![Vec::new(); sessions[0].outputs().len()];
+        let (rejects, rows_in) = push_all(&mut sessions, inputs, &mut collected)?;
+        for session in &mut sessions {
+            loop {
+                let emitted = session.finish()?;
+                for (index, out) in emitted.batches {
+                    collected[index].push(out);
+                }
+                if !emitted.more {
+                    break;
+                }
             }
         }
-        let outputs = session
+        let outputs = sessions[0]
             .outputs()
             .iter()
             .zip(collected)
@@ -150,9 +169,9 @@ impl Harness<'_> {
             outputs,
             rejects,
             rows_in,
-            fuel: session.fuel_used(),
-            peak_memory: session.peak_memory(),
-            logs_dropped: session.logs_dropped(),
+            fuel: sessions.iter().map(Session::fuel_used).sum(),
+            peak_memory: sessions.iter().map(Session::peak_memory).sum(),
+            logs_dropped: sessions.iter().map(Session::logs_dropped).sum(),
         })
     }
 }
@@ -171,16 +190,20 @@ fn split(batch: &RecordBatch, rows: usize) -> Vec<RecordBatch> {
 /// Every input batch pushed; the rejects (input, row, reason) and the rows pushed.
 type Pushed = (Vec<(String, u64, String)>, u64);
 
+/// Batch `k` of all goes to session `k % sessions`.
 fn push_all(
-    session: &mut Session,
+    sessions: &mut [Session],
     inputs: &[InputData],
     collected: &mut [Vec<RecordBatch>],
 ) -> Result<Pushed, PluginError> {
     let mut rejects = Vec::new();
     let mut rows_in = 0;
+    let mut pushed = 0;
     for InputData { name, batches, .. } in inputs {
         let mut offset = 0u64;
         for batch in batches {
+            let session = &mut sessions[pushed % sessions.len()];
+            pushed += 1;
             let emitted = session.push(name, batch)?;
             let located = emitted
                 .rejects

@@ -231,6 +231,17 @@ pub(crate) struct RunArgs {
         help_heading = "Selecting the work"
     )]
     pub(crate) plugin_instances: Option<usize>,
+    /// Threads per table for reading and writing: N parse each CSV file (one more cuts it
+    /// into chunks of whole records; batches keep file order) and N encode each Parquet
+    /// row group's columns. Rows, lines and output bytes are the same for any N (default:
+    /// the cores divided among the tables running at once).
+    #[arg(
+        long,
+        env = "SLUICE_THREADS",
+        value_name = "N",
+        help_heading = "Selecting the work"
+    )]
+    pub(crate) threads: Option<usize>,
     /// Stop at the first failed table (default: the other tables go on).
     #[arg(long, env = "SLUICE_FAIL_FAST", help_heading = "Selecting the work")]
     pub(crate) fail_fast: bool,

@@ -328,18 +328,19 @@ fn convert(
     csv: CsvOptions,
     options: &RunOptions,
 ) -> Result<u64, TableError> {
-    let input = CsvInput::from_objects(vec![object.clone()], &csv, 65_536).map_err(|source| {
-        TableError::Source {
+    let input = CsvInput::from_objects(vec![object.clone()], &csv, 65_536)
+        .map_err(|source| TableError::Source {
             input: "source".into(),
             source,
-        }
-    })?;
+        })?
+        .with_threads(options.threads.unwrap_or(1));
     let settings = WriterSettings {
         compression: "zstd".into(),
         level: None,
         row_group_rows: 1 << 20,
         bloom_filter: Vec::new(),
         sorted_by: Vec::new(),
+        threads: options.threads.unwrap_or(1),
     };
     let provenance = Provenance {
         entries: vec![

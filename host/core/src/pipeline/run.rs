@@ -34,6 +34,12 @@ pub fn run_pipeline(
     let mut report = RunReport::new(&options.run_id, options.run_time_micros);
     let tables_failed = run_tables(pipeline, &host, &mut report.tables);
     if !(tables_failed && options.fail_fast) {
+        // Ingest jobs run one at a time, each with every core.
+        let options = with_threads(options, 1);
+        let host = Host {
+            options: &options,
+            ..host
+        };
         run_ingests(pipeline, &host, &mut report);
     }
     report.finish(started.elapsed());
@@ -67,7 +73,7 @@ fn run_tables(pipeline: &Pipeline, host: &Host, reports: &mut Vec<TableReport>) 
             workers = 1;
         }
     }
-    let options = with_instances(host.options, workers.min(jobs.len()));
+    let options = with_threads(host.options, workers.min(jobs.len()));
     let host = &Host {
         options: &options,
         ..*host
@@ -91,16 +97,15 @@ fn run_tables(pipeline: &Pipeline, host: &Host, reports: &mut Vec<TableReport>) 
     failed
 }
 
-/// The options with the instances of a stateless plugin per table settled: the cores
-/// shared among the `at_once` tables running side by side, unless given.
-fn with_instances(options: &RunOptions, at_once: usize) -> RunOptions {
+/// The options with the threads of each table settled (the instances of a stateless
+/// plugin, the CSV parse threads): the cores shared among the `at_once` tables running
+/// side by side, unless given.
+fn with_threads(options: &RunOptions, at_once: usize) -> RunOptions {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let share = (cores / at_once.max(1)).max(1);
     RunOptions {
-        plugin_instances: Some(
-            options
-                .plugin_instances
-                .unwrap_or_else(|| (cores / at_once.max(1)).max(1)),
-        ),
+        plugin_instances: Some(options.plugin_instances.unwrap_or(share)),
+        threads: Some(options.threads.unwrap_or(share)),
         ..options.clone()
     }
 }

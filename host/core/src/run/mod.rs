@@ -48,6 +48,9 @@ pub struct RunOptions {
     /// Instances of a stateless plugin per table; `None`: the cores divided among the
     /// tables running at once.
     pub plugin_instances: Option<usize>,
+    /// Threads per table parsing each CSV file and encoding Parquet columns; `None`: the
+    /// cores divided among the tables running at once.
+    pub threads: Option<usize>,
 }
 
 impl RunOptions {
@@ -70,6 +73,7 @@ impl RunOptions {
             catalog: None,
             jobs: 1,
             plugin_instances: Some(1),
+            threads: Some(1),
         }
     }
 

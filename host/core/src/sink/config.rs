@@ -187,14 +187,15 @@ struct Encoding {
 }
 
 impl OutputSpec {
-    /// The Parquet encoding settings of this output.
-    pub fn writer_settings(&self) -> WriterSettings {
+    /// The Parquet encoding settings of this output, its columns encoded on `threads`.
+    pub fn writer_settings(&self, threads: usize) -> WriterSettings {
         WriterSettings {
             compression: self.compression.clone(),
             level: self.level,
             row_group_rows: self.row_group_rows,
             bloom_filter: self.bloom_filter.clone(),
             sorted_by: self.sorted_by.clone(),
+            threads,
         }
     }
 

@@ -7,6 +7,7 @@ mod config;
 pub mod parquet;
 mod partition;
 mod rejects;
+mod row_groups;
 mod sorted;
 mod upsert;
 

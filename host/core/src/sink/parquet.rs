@@ -10,6 +10,7 @@ use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 
 use super::column_order::FloatOrder;
+use super::row_groups::{RowGroupLimits, RowGroups};
 use super::sorted::SortCheck;
 use crate::storage::{ObjectWriter, StagedObject, Store, StoreError};
 
@@ -53,6 +54,8 @@ pub struct WriterSettings {
     pub bloom_filter: Vec<String>,
     /// Columns the rows are sorted by (ascending, NULLs first), checked and recorded.
     pub sorted_by: Vec<String>,
+    /// Threads encoding a row group's columns (the bytes are the same for any count).
+    pub threads: usize,
 }
 
 /// Maps the pipeline's codec name and level to the Parquet codec.
@@ -80,7 +83,7 @@ pub fn writer_codec(name: &str, level: Option<i32>) -> Result<Compression, Strin
 /// A Parquet file being written into a staged object.
 pub struct ParquetSink {
     uri: String,
-    writer: ArrowWriter<FloatOrder<Box<dyn ObjectWriter>>>,
+    writer: RowGroups<FloatOrder<Box<dyn ObjectWriter>>>,
     rows: u64,
     order: Option<SortCheck>,
 }
@@ -134,7 +137,12 @@ impl ParquetSink {
         }
         let props = props.build();
         let object = store.create(key)?;
-        let writer = ArrowWriter::try_new(FloatOrder::new(object), schema, Some(props))
+        let limits = RowGroupLimits {
+            rows: settings.row_group_rows.max(1),
+            bytes: MAX_ROW_GROUP_BYTES,
+        };
+        let writer = ArrowWriter::try_new(FloatOrder::new(object), schema.clone(), Some(props))
+            .and_then(|writer| RowGroups::new(writer, schema, limits, settings.threads))
             .map_err(|e| parquet_error(&uri, e))?;
         Ok(ParquetSink {
             uri,

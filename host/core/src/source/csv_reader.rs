@@ -1,28 +1,29 @@
 //! CSV files to Arrow record batches, with the source line of every row.
 
-use std::io::{BufRead, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use arrow::array::new_null_array;
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use arrow::record_batch::{RecordBatch, RecordBatchOptions};
-use csv::ByteRecord;
-
+use super::chunks::{Chunk, ChunkSize, Chunker, Dialect};
 use super::convert::{to_array, Conversion, NullMarkers};
 use super::files::{expand, open_counted, InputObject};
 use super::infer::infer_type;
 use super::names::{other_delimiter, unique_names};
+use super::parallel::{read_parallel, Plan};
 use super::raw::RawBatch;
 use super::sheet::{is_spreadsheet, SheetReader};
+use super::tokenize::Tokenizer;
 use super::SourceError;
 use super::{CsvOptions, InputSpec};
 use crate::storage::Storage;
+use arrow::array::new_null_array;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 
 /// Rows read to infer column types. Fixed, so the schema never depends on the batch size.
 const INFER_ROWS: usize = 65_536;
 
 /// One batch of an input, with where its rows came from.
+#[derive(Debug)]
 pub struct SourceBatch {
     pub batch: RecordBatch,
     /// Index into [`CsvInput::files`].
@@ -44,6 +45,8 @@ pub struct CsvInput {
     first: Option<(RecordReader, Option<RawBatch>)>,
     /// Bytes read from the files so far (compressed bytes for gzip), for progress.
     read: Arc<AtomicU64>,
+    /// Threads parsing each CSV file.
+    threads: usize,
 }
 
 impl CsvInput {
@@ -89,6 +92,7 @@ impl CsvInput {
             nulls,
             first: Some((reader, first_batch)),
             read,
+            threads: 1,
         })
     }
 
@@ -108,6 +112,7 @@ impl CsvInput {
             nulls,
             first: None,
             read: Arc::default(),
+            threads: 1,
         }
     }
 
@@ -140,6 +145,13 @@ impl CsvInput {
         self.read.clone()
     }
 
+    /// Parses each CSV file on `threads` threads (default 1). The batches and their rows
+    /// are the same for any count: chunks are cut by rows, never by thread.
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
+    }
+
     /// Reads every row of every file in batches; `sink` returns false to stop early.
     pub fn read_all(
         mut self,
@@ -160,61 +172,117 @@ impl CsvInput {
                 let expected = (!union).then_some(names.as_slice());
                 reader =
                     RecordReader::open(&self.files[file], &self.options, expected, &self.read)?;
-                pending = reader.next_raw(self.batch_rows)?;
             }
             // Where each of the input's columns is in this file (`None`: not there).
             let positions: Vec<Option<usize>> = names
                 .iter()
                 .map(|n| reader.names().iter().position(|f| f == n))
                 .collect();
-            while let Some(raw) = pending.take() {
-                let (batch, lines) = self.to_batch(reader.path(), raw, &positions)?;
-                // The inference sample may hold several batches.
-                for start in (0..batch.num_rows()).step_by(self.batch_rows) {
-                    let len = self.batch_rows.min(batch.num_rows() - start);
-                    let lines = lines[start..start + len].to_vec();
-                    if !sink(SourceBatch {
-                        batch: batch.slice(start, len),
-                        file,
-                        lines,
-                    }) {
-                        return Ok(());
-                    }
+            let path = reader.path().to_string();
+            let typing = Typing {
+                schema: &self.schema,
+                inferred: &self.inferred,
+                nulls: &self.nulls,
+                positions: &positions,
+                path: &path,
+                width: reader.names().len(),
+            };
+            let mut emit = |(batch, lines): (RecordBatch, Vec<u64>)| {
+                emit(batch, lines, file, self.batch_rows, &mut sink)
+            };
+            // The inference sample, read when the input was opened.
+            if let Some(raw) = pending.take() {
+                if !emit(typing.to_batch(raw)?) {
+                    return Ok(());
                 }
-                pending = reader.next_raw(self.batch_rows)?;
+            }
+            let more = match &mut reader {
+                RecordReader::Csv(csv) if self.threads > 1 => {
+                    let plan = Plan {
+                        threads: self.threads,
+                        size: csv.chunk_size(self.batch_rows),
+                    };
+                    read_parallel(&mut csv.chunker, &csv.tokenizer, &typing, plan, &mut emit)?
+                }
+                _ => loop {
+                    let Some(raw) = reader.next_raw(self.batch_rows)? else {
+                        break true;
+                    };
+                    if !emit(typing.to_batch(raw)?) {
+                        break false;
+                    }
+                },
+            };
+            if !more {
+                return Ok(());
             }
         }
         Ok(())
     }
+}
 
-    /// The typed batch and the line of each row.
+/// Hands a typed batch to the sink in pieces of `batch_rows` (the inference sample may
+/// hold several batches); false when the sink stops.
+fn emit(
+    batch: RecordBatch,
+    lines: Vec<u64>,
+    file: usize,
+    batch_rows: usize,
+    sink: &mut impl FnMut(SourceBatch) -> bool,
+) -> bool {
+    if batch.num_rows() <= batch_rows {
+        return sink(SourceBatch { batch, file, lines });
+    }
+    (0..batch.num_rows()).step_by(batch_rows).all(|start| {
+        let len = batch_rows.min(batch.num_rows() - start);
+        sink(SourceBatch {
+            batch: batch.slice(start, len),
+            file,
+            lines: lines[start..start + len].to_vec(),
+        })
+    })
+}
+
+/// What turns one file's raw fields into the input's typed batches. Shared by the parse
+/// threads.
+pub(super) struct Typing<'a> {
+    schema: &'a SchemaRef,
+    inferred: &'a [bool],
+    nulls: &'a NullMarkers,
     /// `positions[i]` is where the file holds the input's column `i`; a column it lacks
     /// (with `union_by_name`) is all NULL.
-    fn to_batch(
-        &self,
-        path: &str,
-        raw: RawBatch,
-        positions: &[Option<usize>],
-    ) -> Result<(RecordBatch, Vec<u64>), SourceError> {
+    positions: &'a [Option<usize>],
+    path: &'a str,
+    /// Fields in each of the file's records.
+    width: usize,
+}
+
+impl Typing<'_> {
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// The typed batch and the line of each row.
+    pub fn to_batch(&self, raw: RawBatch) -> Result<(RecordBatch, Vec<u64>), SourceError> {
         let rows = raw.rows();
         let RawBatch {
             columns: raw_columns,
             lines,
         } = raw;
         let mut raw_columns: Vec<Option<_>> = raw_columns.into_iter().map(Some).collect();
-        let mut columns = Vec::with_capacity(positions.len());
-        for (i, (position, field)) in positions.iter().zip(self.schema.fields()).enumerate() {
+        let mut columns = Vec::with_capacity(self.positions.len());
+        for (i, (position, field)) in self.positions.iter().zip(self.schema.fields()).enumerate() {
             let Some(column) = position.and_then(|p| raw_columns[p].take()) else {
                 columns.push(new_null_array(field.data_type(), rows));
                 continue;
             };
             let how = Conversion {
                 data_type: field.data_type(),
-                nulls: &self.nulls,
+                nulls: self.nulls,
                 exact: self.inferred[i],
             };
             let array = to_array(column, how).map_err(|bad| SourceError::Value {
-                file: path.into(),
+                file: self.path.into(),
                 line: lines[bad.row],
                 column: position.map_or(i, |p| p) + 1,
                 name: field.name().clone(),
@@ -231,7 +299,7 @@ impl CsvInput {
         let options = RecordBatchOptions::new().with_row_count(Some(rows));
         let batch = RecordBatch::try_new_with_options(self.schema.clone(), columns, &options)
             .map_err(|e| SourceError::Schema {
-                file: path.into(),
+                file: self.path.into(),
                 message: e.to_string(),
             })?;
         Ok((batch, lines))
@@ -411,64 +479,14 @@ impl RecordReader {
     }
 }
 
-/// One open CSV file.
-struct FileReader {
-    path: String,
-    reader: csv::Reader<QuoteCounting>,
-    record: ByteRecord,
+/// One open CSV file: its records cut into chunks, and the tokenizer that reads them.
+pub(super) struct FileReader {
+    pub path: String,
+    pub chunker: Chunker,
+    pub tokenizer: Tokenizer,
     names: Vec<String>,
-    /// Line of the latest record, for errors found only at the end of the file.
-    last_line: u64,
-    /// Line the next record starts on, for a record too large to finish.
-    next_line: u64,
-    /// Whether an odd quote count at the end means an unterminated quoted field.
-    check_quotes: bool,
-    /// Field bytes after which a batch ends, whatever its row count.
-    max_batch: u64,
-}
-
-/// Counts quote bytes as they stream past. The csv parser treats a quoted field left open
-/// at the end of the file as ending there, silently swallowing every later line into it;
-/// with quotes escaped by doubling, a complete file always has an even count.
-///
-/// It also bounds memory: the parser keeps a whole record in memory, so a hostile file of
-/// one endless line (or one endless quoted field) would grow it without limit. Bytes read
-/// since the start of the current record past `max_record` fail the read.
-struct QuoteCounting {
-    inner: Box<dyn BufRead + Send>,
-    quote: u8,
-    count: u64,
-    /// Bytes read so far, and where the record being parsed started.
-    read: u64,
-    record_start: u64,
-    max_record: u64,
-}
-
-/// The error a read returns when one record outgrows the limit.
-#[derive(Debug)]
-struct RecordTooLarge;
-
-impl std::fmt::Display for RecordTooLarge {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("record too large")
-    }
-}
-
-impl std::error::Error for RecordTooLarge {}
-
-impl Read for QuoteCounting {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.read - self.record_start > self.max_record {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                RecordTooLarge,
-            ));
-        }
-        let n = self.inner.read(buf)?;
-        self.count += memchr::memchr_iter(self.quote, &buf[..n]).count() as u64;
-        self.read += n as u64;
-        Ok(n)
-    }
+    /// Bytes after which a batch ends, whatever its row count.
+    pub max_batch: usize,
 }
 
 impl FileReader {
@@ -478,138 +496,83 @@ impl FileReader {
         options: &CsvOptions,
         read: Arc<AtomicU64>,
     ) -> Result<Self, SourceError> {
-        let bytes = QuoteCounting {
-            inner: open_counted(object, options.compression, read)?,
+        let dialect = Dialect {
+            delimiter: options.delimiter as u8,
             quote: options.quote as u8,
-            count: 0,
-            read: 0,
-            record_start: 0,
-            max_record: options.max_record_mib << 20,
+            quoting: options.quoting,
+            escape: options.escape.map(|c| c as u8),
         };
-        let reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .delimiter(options.delimiter as u8)
-            .quote(options.quote as u8)
-            .quoting(options.quoting)
-            .escape(options.escape.map(|c| c as u8))
-            .double_quote(options.escape.is_none())
-            .buffer_capacity(1 << 20)
-            .from_reader(bytes);
+        let bytes = open_counted(object, options.compression, read)?;
+        let max_record = usize::try_from(options.max_record_mib << 20).unwrap_or(usize::MAX);
         let mut file = FileReader {
             path: object.uri.clone(),
-            reader,
-            record: ByteRecord::new(),
+            chunker: Chunker::new(bytes, dialect, max_record),
+            tokenizer: Tokenizer::new(options, &object.uri),
             names: Vec::new(),
-            last_line: 1,
-            next_line: 1,
-            check_quotes: options.quoting && options.escape.is_none(),
-            max_batch: options.max_batch_mib << 20,
+            max_batch: usize::try_from(options.max_batch_mib << 20).unwrap_or(usize::MAX),
         };
         file.names = file.read_names(options)?;
         Ok(file)
     }
 
     fn read_names(&mut self, options: &CsvOptions) -> Result<Vec<String>, SourceError> {
-        let header = if options.header && self.read_record()? {
-            let names = self
-                .record
-                .iter()
-                .enumerate()
-                .map(|(i, f)| {
-                    String::from_utf8(f.to_vec()).map_err(|_| {
-                        self.malformed(1, format!("header field {} is not UTF-8", i + 1))
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            Some(names)
-        } else {
-            None
+        let header = match options.header {
+            true => self.header()?,
+            false => None,
         };
         column_names(options, header, &self.path, 1)
     }
 
-    fn read_record(&mut self) -> Result<bool, SourceError> {
-        let more = self
-            .reader
-            .read_byte_record(&mut self.record)
-            .map_err(|e| {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
-                match e.into_kind() {
-                    csv::ErrorKind::Io(io)
-                        if io.get_ref().is_some_and(|e| e.is::<RecordTooLarge>()) =>
-                    {
-                        self.record_too_large()
-                    }
-                    csv::ErrorKind::Io(io) => SourceError::io(&self.path, io),
-                    other => SourceError::Malformed {
-                        file: self.path.clone(),
-                        line,
-                        message: format!("{other:?}"),
-                    },
-                }
-            })?;
-        if more {
-            self.last_line = self
-                .record
-                .position()
-                .map(|p| p.line())
-                .unwrap_or(self.last_line);
-            let next = self.reader.position().clone();
-            self.reader.get_mut().record_start = next.byte();
-            self.next_line = next.line();
-        } else if self.check_quotes && self.reader.get_ref().count % 2 == 1 {
-            return Err(self.malformed(
-                self.last_line,
-                "unterminated quoted field: it runs to the end of the file (or a stray quote character; \
-                 set `quoting = false` if quotes are literal)"
-                    .into(),
-            ));
-        }
-        Ok(more)
+    /// The first record's fields, as text.
+    fn header(&mut self) -> Result<Option<Vec<String>>, SourceError> {
+        let one = ChunkSize {
+            records: 1,
+            bytes: usize::MAX,
+        };
+        let Some(chunk) = self.next_chunk(one)? else {
+            return Ok(None);
+        };
+        let mut header = None;
+        self.tokenizer.records(&chunk, |record, line| {
+            let names = record
+                .iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    String::from_utf8(f.to_vec()).map_err(|_| {
+                        self.tokenizer
+                            .malformed(line, format!("header field {} is not UTF-8", i + 1))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            header.get_or_insert(names);
+            Ok(())
+        })?;
+        Ok(header)
     }
 
-    fn record_too_large(&self) -> SourceError {
-        let limit = self.reader.get_ref().max_record >> 20;
-        self.malformed(
-            self.next_line,
-            format!(
-                "a record (a line, or a quoted field running over lines) is larger than {limit} MiB; \
-                 raise `max_record_mib` if such records are real"
-            ),
-        )
+    fn next_chunk(&mut self, size: ChunkSize) -> Result<Option<Chunk>, SourceError> {
+        self.chunker
+            .next(size)
+            .map_err(|e| self.tokenizer.chunk_error(e))
     }
 
-    fn malformed(&self, line: u64, message: String) -> SourceError {
-        SourceError::Malformed {
-            file: self.path.clone(),
-            line,
-            message,
+    /// What a chunk of `rows` holds.
+    pub fn chunk_size(&self, rows: usize) -> ChunkSize {
+        ChunkSize {
+            records: rows,
+            bytes: self.max_batch,
         }
     }
 
     /// Up to `max_rows` rows as raw fields; `None` at the end of the file.
     fn next_raw(&mut self, max_rows: usize) -> Result<Option<RawBatch>, SourceError> {
-        let width = self.names.len();
-        let mut raw = RawBatch::new(width, max_rows.min(1 << 16));
-        let mut bytes = 0u64;
-        while raw.rows() < max_rows && bytes < self.max_batch && self.read_record()? {
-            bytes += self.record.as_slice().len() as u64;
-            let line = self.last_line;
-            if self.record.len() != width {
-                return Err(self.malformed(
-                    line,
-                    format!("expected {width} fields, found {}", self.record.len()),
-                ));
+        while let Some(chunk) = self.next_chunk(self.chunk_size(max_rows))? {
+            let raw = self.tokenizer.raw(&chunk, self.names.len())?;
+            if raw.rows() > 0 {
+                return Ok(Some(raw));
             }
-            for (column, field) in raw.columns.iter_mut().zip(self.record.iter()) {
-                column
-                    .push(field)
-                    .map_err(|_| SourceError::column_too_large(&self.path, line))?;
-            }
-            raw.lines.push(line);
         }
-        Ok((raw.rows() > 0).then_some(raw))
+        Ok(None)
     }
 }
 

@@ -24,16 +24,35 @@ fn open(pattern: &str, options: &CsvOptions, batch_rows: usize) -> Result<CsvInp
     CsvInput::from_objects(objects, options, batch_rows)
 }
 
+/// Every batch, read with one parse thread and with three, which must agree.
 fn read(pattern: &str, options: &CsvOptions, batch_rows: usize) -> Vec<SourceBatch> {
-    let input = open(pattern, options, batch_rows).unwrap_or_else(|e| panic!("{e}"));
+    let one = read_with(pattern, options, batch_rows, 1).unwrap_or_else(|e| panic!("{e}"));
+    let three = read_with(pattern, options, batch_rows, 3).unwrap_or_else(|e| panic!("{e}"));
+    assert_same(&one, &three);
+    one
+}
+
+fn read_with(
+    pattern: &str,
+    options: &CsvOptions,
+    batch_rows: usize,
+    threads: usize,
+) -> Result<Vec<SourceBatch>, SourceError> {
+    let input = open(pattern, options, batch_rows)?.with_threads(threads);
     let mut batches = Vec::new();
-    input
-        .read_all(|batch| {
-            batches.push(batch);
-            true
-        })
-        .unwrap_or_else(|e| panic!("{e}"));
-    batches
+    input.read_all(|batch| {
+        batches.push(batch);
+        true
+    })?;
+    Ok(batches)
+}
+
+fn assert_same(one: &[SourceBatch], other: &[SourceBatch]) {
+    assert_eq!(one.len(), other.len(), "batch count");
+    for (a, b) in one.iter().zip(other) {
+        assert_eq!((a.file, &a.lines), (b.file, &b.lines));
+        assert_eq!(a.batch, b.batch);
+    }
 }
 
 fn one_batch(pattern: &str, options: &CsvOptions) -> SourceBatch {
@@ -42,14 +61,14 @@ fn one_batch(pattern: &str, options: &CsvOptions) -> SourceBatch {
     batches.remove(0)
 }
 
-/// The error that opening or reading the input ends with.
+/// The error that opening or reading the input ends with, the same with one parse thread
+/// and with three.
 fn read_error(pattern: &str, options: &CsvOptions) -> SourceError {
-    match open(pattern, options, 1024) {
-        Ok(input) => input
-            .read_all(|_| true)
-            .expect_err("the input read without an error"),
-        Err(e) => e,
-    }
+    let one = read_with(pattern, options, 1024, 1).expect_err("the input read without an error");
+    let three =
+        read_with(pattern, options, 1024, 3).expect_err("read without an error on 3 threads");
+    assert_eq!(one.to_string(), three.to_string());
+    one
 }
 
 fn names(batch: &RecordBatch) -> Vec<String> {
@@ -466,5 +485,97 @@ fn wide_rows_make_smaller_batches() {
         batches[1].lines,
         [5, 6, 7],
         "lines stay exact across batches"
+    );
+}
+
+/// A file past the inference sample, with quoted line breaks, doubled quotes, CRLF and
+/// blank lines: the parallel reader cuts it into chunks on its own thread.
+fn tricky_rows(rows: usize, crlf: bool) -> (Vec<u8>, Vec<u64>) {
+    let mut text = b"id,note,amount\n".to_vec();
+    let (mut line, mut lines) = (2u64, Vec::new());
+    for i in 0..rows {
+        lines.push(line);
+        let end: &[u8] = if crlf { b"\r\n" } else { b"\n" };
+        let row = match i % 5 {
+            0 => format!("{i},\"two\nlines, \"\"quoted\"\"\",{i}.5"),
+            1 => format!("{i},5\" pipe,{i}"),
+            2 => format!("{i},,-{i}"),
+            _ => format!("{i},plain,{i}"),
+        };
+        text.extend_from_slice(row.as_bytes());
+        text.extend_from_slice(end);
+        line += 1 + u64::from(i % 5 == 0);
+        if i % 1000 == 999 {
+            text.extend_from_slice(end); // a blank line, skipped
+            line += 1;
+        }
+    }
+    (text, lines)
+}
+
+#[test]
+fn parse_threads_read_the_rows_and_lines_of_one() {
+    let dir = tempfile::tempdir().unwrap();
+    for crlf in [false, true] {
+        let (text, lines) = tricky_rows(150_000, crlf);
+        let path = write(dir.path(), "big.csv", &text);
+        let one = read_with(&path, &defaults(), 10_000, 1).unwrap();
+        for threads in [2, 4] {
+            assert_same(
+                &one,
+                &read_with(&path, &defaults(), 10_000, threads).unwrap(),
+            );
+        }
+        let got: Vec<u64> = one.iter().flat_map(|b| b.lines.clone()).collect();
+        let first_wrong = got.iter().zip(&lines).position(|(a, b)| a != b);
+        assert_eq!(
+            (got.len(), first_wrong),
+            (lines.len(), None),
+            "every row keeps its line"
+        );
+        let last = one.last().unwrap();
+        let notes = texts(&last.batch, 1);
+        assert_eq!(notes[notes.len() - 5], Some("two\nlines, \"quoted\""));
+        assert_eq!(notes[notes.len() - 4], Some("5\" pipe"));
+        assert!(one.iter().all(|b| b.batch.num_rows() <= 10_000));
+    }
+}
+
+#[test]
+fn parse_threads_report_the_first_error_in_file_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut text, lines) = tricky_rows(150_000, false);
+    // Two bad amounts: the first in file order is reported, whichever thread meets it.
+    let bad = |text: &mut Vec<u8>, row: usize| {
+        let needle = format!("\n{row},plain,{row}\n");
+        let at = memchr::memmem::find(text, needle.as_bytes()).unwrap();
+        text.splice(
+            at + 1..at + needle.len() - 1,
+            format!("{row},plain,x{row}").bytes(),
+        );
+    };
+    bad(&mut text, 140_003);
+    bad(&mut text, 100_003);
+    let path = write(dir.path(), "bad.csv", &text);
+    let options = CsvOptions {
+        types: [("amount".to_string(), "float64".to_string())].into(),
+        ..defaults()
+    };
+    for threads in [1, 4] {
+        let err = read_with(&path, &options, 4_096, threads).unwrap_err();
+        assert!(
+            matches!(&err, SourceError::Value { line, .. } if *line == lines[100_003]),
+            "{threads} threads: {err}"
+        );
+        assert!(err.to_string().contains("\"x100003\""), "{err}");
+    }
+    // An open quote at the very end, after the sample and a blank line, names its row.
+    let (mut text, lines) = tricky_rows(100_000, false);
+    text.extend_from_slice(b"100000,\"open,1\n");
+    let path = write(dir.path(), "open.csv", &text);
+    let err = read_error(&path, &defaults());
+    assert!(
+        matches!(&err, SourceError::Malformed { line, .. } if *line == lines[99_999] + 2),
+        "{err}"
     );
 }

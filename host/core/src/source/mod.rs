@@ -4,6 +4,7 @@
 //! Every row keeps the source file and line it came from, so rejects and errors can point
 //! at the exact place, even when quoted fields span several lines.
 
+mod chunks;
 mod convert;
 mod csv_reader;
 pub mod decimal;
@@ -13,8 +14,10 @@ mod infer;
 mod inflate;
 pub mod names;
 mod options;
+mod parallel;
 mod raw;
 mod sheet;
+mod tokenize;
 mod types;
 
 pub use csv_reader::{CsvInput, SourceBatch};

@@ -125,16 +125,19 @@ fn from_registry(
         .collect()
 }
 
+/// Opens each input, to be parsed on `threads` threads per file.
 pub(super) fn open_inputs(
     found: &[FoundInput],
     batch_rows: usize,
+    threads: usize,
 ) -> Result<Vec<OpenInput>, TableError> {
     found
         .iter()
         .map(|input| {
             let name = input.name.clone();
             let csv = CsvInput::from_objects(input.objects.clone(), &input.spec.csv, batch_rows)
-                .map_err(|source| TableError::Source { input: name.clone(), source })?;
+                .map_err(|source| TableError::Source { input: name.clone(), source })?
+                .with_threads(threads);
             if csv.schema().fields().is_empty() {
                 return Err(TableError::Config(format!(
                     "input `{name}`: {} is empty and no `columns` are declared, so its columns are unknown",

@@ -21,6 +21,7 @@ mod prepare;
 mod preview;
 mod register;
 mod spec;
+mod split;
 mod stream;
 
 use std::time::Instant;
@@ -28,6 +29,7 @@ use std::time::Instant;
 pub use outputs::REJECTS;
 pub use preview::{ColumnPreview, InputPreview, Preview, TypeOrigin};
 pub use spec::{SpecError, TableSpec};
+pub use split::SplitSpec;
 
 use crate::commit::VersionStatus;
 use crate::plugin::PluginEngine;

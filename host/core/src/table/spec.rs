@@ -38,6 +38,9 @@ pub struct TableSpec {
     pub batch_rows: Option<usize>,
     #[serde(default)]
     pub limits: Limits,
+    /// Run the plugin in parts by key, each part's rows spilled to local files first: for
+    /// plugins whose state is per key and outgrows memory (see [`super::split`]).
+    pub split: Option<super::split::SplitSpec>,
     /// The object keys that start this table when Sluice runs on an event (`--event`):
     /// `s3://bucket/{tenant}/{table}/{version}/*.csv.gz`; see docs/running-on-aws.md.
     pub trigger: Option<String>,
@@ -103,6 +106,9 @@ impl TableSpec {
             crate::name::check("version", version).map_err(|e| err(e.to_string()))?;
         }
         self.output.check().map_err(err)?;
+        if let Some(split) = &self.split {
+            split.check().map_err(err)?;
+        }
         self.limits
             .check()
             .map_err(|m| err(format!("limits.{m}")))?;

@@ -17,6 +17,7 @@ use super::gate::Gate;
 use super::inputs::{open_inputs, OpenInput};
 use super::outputs::{Outputs, Staged, Writer};
 use super::prepare::Prepared;
+use super::split::Splitter;
 use super::TableRun;
 use crate::commit::{committed_schema, compare_schemas};
 use crate::plugin::{
@@ -58,7 +59,8 @@ pub(super) struct PluginStats {
 
 /// Opens the plugin session and the writers, then streams every input through them.
 pub(super) fn stream(run: &TableRun, prepared: &Prepared) -> Result<Streamed, TableError> {
-    let inputs = open_inputs(&prepared.inputs, run.batch_rows)?;
+    let threads = run.host.options.threads.unwrap_or(1);
+    let inputs = open_inputs(&prepared.inputs, run.batch_rows, threads)?;
     let gate = Gate::new(prepared, &inputs)?;
     let plugin = (&*prepared.plugin, &prepared.info);
     let mut sessions = open_sessions(run, plugin, &prepared.config_json, &inputs)?;
@@ -79,7 +81,7 @@ pub(super) fn stream(run: &TableRun, prepared: &Prepared) -> Result<Streamed, Ta
             Some(_) => partitioner.keeping_columns(),
             None => partitioner,
         },
-        settings: run.spec.output.writer_settings(),
+        settings: run.spec.output.writer_settings(threads),
         provenance: provenance(run, prepared),
         schemas: session.outputs().to_vec(),
         upsert: run.spec.output.upsert.clone(),
@@ -92,10 +94,15 @@ pub(super) fn stream(run: &TableRun, prepared: &Prepared) -> Result<Streamed, Ta
         .map(|i| i.objects.iter().map(|o| o.uri.clone()).collect())
         .collect();
     let total: u64 = inputs.iter().map(|i| i.csv.bytes()).sum();
+    let mut splitter = splitter(run, prepared, &inputs)?;
     let progress = progress_bar(run.name, total, run.host.options.progress);
-    let threads = run_threads(inputs, (&mut sessions, gate), writer, &sources, &progress)?;
+    let plugin = (&mut sessions[..], gate, splitter.as_mut());
+    let threads = run_threads(inputs, plugin, writer, &sources, &progress)?;
     progress.finish_and_clear();
-    let plugin = PluginStats::of(&sessions, run.host.engine.fuel());
+    let plugin = match splitter.and_then(|s| s.stats) {
+        Some(stats) => stats,
+        None => PluginStats::of(&sessions, run.host.engine.fuel()),
+    };
     for (rule, rows) in threads.quality.iter().filter(|(_, n)| **n > 0) {
         tracing::warn!(table = %run.name, rule = %rule, rows, "rows broke a quality rule");
     }
@@ -114,7 +121,7 @@ pub(super) fn stream(run: &TableRun, prepared: &Prepared) -> Result<Streamed, Ta
 impl PluginStats {
     /// What every instance spent, summed; memory summed too, as the instances hold it at
     /// once.
-    fn of(sessions: &[Session], fuel: bool) -> Self {
+    pub(super) fn of(sessions: &[Session], fuel: bool) -> Self {
         let mut counters = BTreeMap::new();
         for session in sessions {
             for (name, value) in session.counters() {
@@ -132,6 +139,26 @@ impl PluginStats {
             fuel: fuel.then(|| sessions.iter().map(Session::fuel_used).sum()),
         }
     }
+}
+
+/// With `split`: what spills the rows and opens a session per part.
+fn splitter<'a>(
+    run: &'a TableRun,
+    prepared: &'a Prepared,
+    inputs: &[OpenInput],
+) -> Result<Option<Splitter<'a>>, TableError> {
+    let Some(spec) = run.spec.split.clone() else {
+        return Ok(None);
+    };
+    let schemas: Vec<_> = inputs
+        .iter()
+        .map(|i| (i.name.clone(), i.csv.schema()))
+        .collect();
+    let plugin = (&*prepared.plugin, &prepared.info);
+    let config = prepared.config_json.as_str();
+    let open_schemas = schemas.clone();
+    let open = move || open_session_with(run, plugin, config, &open_schemas);
+    Splitter::new(spec, &schemas, run.batch_rows, Box::new(open)).map(Some)
 }
 
 /// The plugin's sessions: one, or for a stateless plugin as many as `plugin_instances`
@@ -211,7 +238,7 @@ fn check_columns(run: &TableRun, outputs: &[(String, SchemaRef)]) -> Result<(), 
 /// A session of the plugin with its config and the inputs' real schemas.
 pub(super) fn open_session(
     run: &TableRun,
-    (plugin, info): (&LoadedPlugin, &PluginInfo),
+    plugin: (&LoadedPlugin, &PluginInfo),
     config_json: &str,
     inputs: &[OpenInput],
 ) -> Result<Session, TableError> {
@@ -219,6 +246,15 @@ pub(super) fn open_session(
         .iter()
         .map(|i| (i.name.clone(), i.csv.schema()))
         .collect();
+    open_session_with(run, plugin, config_json, &schemas)
+}
+
+fn open_session_with(
+    run: &TableRun,
+    (plugin, info): (&LoadedPlugin, &PluginInfo),
+    config_json: &str,
+    schemas: &[(String, SchemaRef)],
+) -> Result<Session, TableError> {
     let options = run.host.options;
     let context = RunContext {
         run_id: options.run_id.clone(),
@@ -238,7 +274,7 @@ pub(super) fn open_session(
         plugin,
         info,
         config_json,
-        &schemas,
+        schemas,
         &context,
         &limits,
     )?)
@@ -283,7 +319,7 @@ pub(super) enum ToWriter {
 /// Runs the three stages; on any failure every staged file is dropped (and so deleted).
 fn run_threads(
     inputs: Vec<OpenInput>,
-    (sessions, mut gate): (&mut [Session], Gate),
+    (sessions, mut gate, mut splitter): (&mut [Session], Gate, Option<&mut Splitter>),
     writer: Writer,
     sources: &[Vec<String>],
     progress: &ProgressBar,
@@ -306,20 +342,26 @@ fn run_threads(
             sources,
             gate: &mut gate,
         };
-        let transformed = match &mut *sessions {
-            [session] => transform(session, feed, &source_rx, &writer_tx),
-            pool => super::pool::transform(pool, feed, &source_rx, &writer_tx),
+        let transformed = match (&mut splitter, &mut *sessions) {
+            (Some(split), _) => split.spill(feed, &source_rx, &writer_tx),
+            (None, [session]) => transform(session, feed, &source_rx, &writer_tx),
+            (None, pool) => super::pool::transform(pool, feed, &source_rx, &writer_tx),
         };
         drop(source_rx); // a reader still sending stops at its next batch
         let read = reader
             .join()
             .map_err(|_| TableError::Internal("reader thread panicked".into()))?;
         let rows_rejected = match (read.as_ref(), transformed) {
-            (Ok(_), Ok(TransformEnd::InputsDone(rejected))) => {
-                // Instances finish in order: the same messages for any number of them.
-                let finished = sessions.iter_mut().try_for_each(|s| finish(s, &writer_tx));
-                finished.map(|()| rejected)
-            }
+            (Ok(_), Ok(TransformEnd::InputsDone(rejected))) => match splitter {
+                Some(split) => split
+                    .run_parts(&names, sources, &writer_tx)
+                    .map(|more| rejected + more),
+                None => {
+                    // Instances finish in order: the same messages for any number of them.
+                    let finished = sessions.iter_mut().try_for_each(|s| finish(s, &writer_tx));
+                    finished.map(|()| rejected)
+                }
+            },
             (Err(_), Ok(_)) => Ok(0),
             (_, Ok(TransformEnd::WriterGone)) => Ok(0),
             (_, Err(e)) => Err(e),
@@ -442,7 +484,7 @@ pub(super) fn process(
     Ok(messages)
 }
 
-fn finish(session: &mut Session, tx: &Sender<ToWriter>) -> Result<(), TableError> {
+pub(super) fn finish(session: &mut Session, tx: &Sender<ToWriter>) -> Result<(), TableError> {
     loop {
         let emitted = session.finish()?;
         let more = emitted.more;
