@@ -356,7 +356,11 @@ fn undeclared_state_is_caught_by_the_stateless_check() {
     );
     caught_by(&report, "stateless", "keeps state across batches");
     // And four instances, as `sluice run` pools a stateless plugin, number other rows.
-    caught_by(&report, "determinism", "4 instances gave other bytes than 1");
+    caught_by(
+        &report,
+        "determinism",
+        "4 instances gave other bytes than 1",
+    );
     assert_eq!(
         report.failed().count(),
         2,
