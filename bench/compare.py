@@ -7,7 +7,9 @@ For every input (sensor and shipments, csv and gz) it runs, one process at a tim
   - duckdb, polars : the peers' scripts for the same transform from ../shared/bench/peers/;
   - sluice-copy, duckdb-copy, polars-copy : a plain CSV -> Parquet (zstd 3) copy in each
     (Sluice through the bundled passthrough plugin);
-and prints wall seconds, CPU seconds (user+sys of the process tree) and peak RSS.
+and prints wall seconds, CPU seconds (user+sys of the process tree) and peak RSS. Tools run
+alternately, run by run; the last table gives, per workload, the median over the runs of
+Sluice's cost divided by the best peer's in the same run.
 `--verify` checks every transform output with ../shared/bench/verify.py.
 
 usage: bench/compare.py [--data /tmp/bench-data] [--sizes 10m] [--formats csv,gz] [--n 1]
@@ -79,7 +81,7 @@ def main():
     tools = a.tools.split(",")
     tmp = tempfile.mkdtemp(prefix="sluice-bench-")
     cache = os.path.join(tmp, "cache")
-    rows = []
+    rows, ratios = [], []
     for size in a.sizes.split(","):
         for wl in a.workloads.split(","):
             csv = os.path.join(a.data, f"{wl}_{size}.csv")
@@ -106,10 +108,18 @@ def main():
                 for tool in tools:
                     if tool.startswith("sluice"):  # warm the compiled-plugin cache outside the timing
                         measure(cmds[tool], env)
-                    runs = [measure(cmds[tool], env) for _ in range(a.n)]
-                    wall, cpu, rss = (statistics.median(x) for x in zip(*runs))
+                        shutil.rmtree(out_dir, ignore_errors=True)
+                # Alternate the tools run by run, so a slow spell of the machine hits all.
+                runs = {tool: [] for tool in tools}
+                for _ in range(a.n):
+                    for tool in tools:
+                        runs[tool].append(measure(cmds[tool], env))
+                        shutil.rmtree(out_dir, ignore_errors=True)
+                for tool in tools:
+                    wall, cpu, rss = (statistics.median(x) for x in zip(*runs[tool]))
                     what = "plain copy" if tool.endswith("-copy") else WORKLOADS[wl]
                     if a.verify and tool in outputs:
+                        subprocess.run(cmds[tool], env=env, capture_output=True)
                         check = subprocess.run([a.py, os.path.join(SHARED, "verify.py"), wl, source, outputs[tool]],
                                                capture_output=True, text=True)
                         what += " (verified)" if check.returncode == 0 else " (MISMATCH)"
@@ -118,11 +128,35 @@ def main():
                     shutil.rmtree(out_dir, ignore_errors=True)
                     if os.path.exists(out_file):
                         os.remove(out_file)
+                for suffix, what in (("", WORKLOADS[wl]), ("-copy", "plain copy")):
+                    ratios.append((f"{what}, {wl} {fmt}", *pair_ratios(runs, suffix)))
     print("| input | tool | work | wall s | CPU s | peak RSS MiB |")
     print("|---|---|---|---:|---:|---:|")
     for r in rows:
         print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.2f} | {r[4]:.2f} | {r[5]:.0f} |")
+    print()
+    print("Medians over the runs of Sluice / the fastest peer of the same run (by CPU; by wall; "
+          "RSS against the leaner peer's):")
+    print()
+    print("| workload | CPU vs fastest | wall vs fastest | RSS vs leanest |")
+    print("|---|---:|---:|---:|")
+    for label, *r in ratios:
+        if r[0] is not None:
+            print(f"| {label} | {r[0]:.2f} | {r[1]:.2f} | {r[2]:.2f} |")
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def pair_ratios(runs, suffix):
+    """Per run: Sluice's CPU, wall and RSS over the best peer's in that run; the medians."""
+    mine = runs.get("sluice" + suffix)
+    peers = [runs[t] for t in ("duckdb" + suffix, "polars" + suffix) if t in runs]
+    if not mine or not peers:
+        return None, None, None
+    per_run = []
+    for i, (wall, cpu, rss) in enumerate(mine):
+        per_run.append((cpu / min(p[i][1] for p in peers), wall / min(p[i][0] for p in peers),
+                        rss / min(p[i][2] for p in peers)))
+    return tuple(statistics.median(x) for x in zip(*per_run))
 
 
 if __name__ == "__main__":

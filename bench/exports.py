@@ -91,6 +91,7 @@ DUCKDB_DELTA = """
 import sys, duckdb
 v1, v2, out, memory, threads = sys.argv[1:6]
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
 con.execute(f"SET memory_limit = '{memory}MiB'")
 con.execute(f"SET threads = {threads}")
 con.execute("SET preserve_insertion_order = false")
@@ -125,10 +126,11 @@ def main():
         pipeline = sluice_pipeline(work, args.parts, args.memory_mib)
         run_sluice(args.sluice, pipeline, "V1", env)
         sluice = run_sluice(args.sluice, pipeline, "V2", env)
+        print(f"sluice: {sluice}", file=sys.stderr)
         threads = str(os.cpu_count())
         wall, cpu, rss, out = measure([args.py, "-c", DUCKDB_DELTA, v1, v2, os.path.join(work, "duckdb.parquet"),
                                        str(args.memory_mib), threads])
-        duckdb = (wall, cpu, rss, int(out.strip()))
+        duckdb = (wall, cpu, rss, int(out.split()[-1]))
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)

@@ -234,7 +234,7 @@ pub(crate) struct RunArgs {
     /// Threads per table for reading and writing: N parse each CSV file (one more cuts it
     /// into chunks of whole records; batches keep file order) and N encode each Parquet
     /// row group's columns. Rows, lines and output bytes are the same for any N (default:
-    /// the cores divided among the tables running at once).
+    /// half the cores divided among the tables running at once).
     #[arg(
         long,
         env = "SLUICE_THREADS",

@@ -97,15 +97,19 @@ fn run_tables(pipeline: &Pipeline, host: &Host, reports: &mut Vec<TableReport>) 
     failed
 }
 
-/// The options with the threads of each table settled (the instances of a stateless
-/// plugin, the CSV parse threads): the cores shared among the `at_once` tables running
-/// side by side, unless given.
+/// The options with the threads of each table settled, unless given: its share of the
+/// cores among the `at_once` tables running side by side.
+///
+/// A stateless plugin gets an instance per core of the share: a slow plugin (Python) is
+/// the usual bottleneck. Parsing and encoding get half the share: a table is already
+/// three threads (reader, plugin, writer), which fill two cores, and each parse thread
+/// holds batches in flight (on 2 cores, 2 threads cost ~70 MB and bought no speed).
 fn with_threads(options: &RunOptions, at_once: usize) -> RunOptions {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let share = (cores / at_once.max(1)).max(1);
     RunOptions {
         plugin_instances: Some(options.plugin_instances.unwrap_or(share)),
-        threads: Some(options.threads.unwrap_or(share)),
+        threads: Some(options.threads.unwrap_or((share / 2).max(1))),
         ..options.clone()
     }
 }

@@ -48,8 +48,8 @@ pub struct RunOptions {
     /// Instances of a stateless plugin per table; `None`: the cores divided among the
     /// tables running at once.
     pub plugin_instances: Option<usize>,
-    /// Threads per table parsing each CSV file and encoding Parquet columns; `None`: the
-    /// cores divided among the tables running at once.
+    /// Threads per table parsing each CSV file and encoding Parquet columns; `None`: half
+    /// the cores divided among the tables running at once.
     pub threads: Option<usize>,
 }
 

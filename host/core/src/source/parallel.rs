@@ -4,8 +4,8 @@
 //! thread parsed it, so the batches are the same as one thread's.
 //!
 //! Memory is bounded by credits: a chunk is cut only for a credit, and a credit comes back
-//! when its batch reaches the sink, so at most `2 × threads` chunks are held anywhere (cut,
-//! parsing, or parsed and waiting for an earlier one).
+//! when its batch reaches the sink, so at most `threads + 1` chunks are held anywhere (cut,
+//! parsing, or parsed and waiting for an earlier one): one waiting per busy worker.
 
 use std::collections::BTreeMap;
 
@@ -35,7 +35,7 @@ pub(super) fn read_parallel(
     plan: Plan,
     sink: &mut dyn FnMut((RecordBatch, Vec<u64>)) -> bool,
 ) -> Result<bool, SourceError> {
-    let in_flight = 2 * plan.threads;
+    let in_flight = plan.threads + 1;
     let (credit_tx, credit_rx) = bounded(in_flight);
     for _ in 0..in_flight {
         credit_tx.send(()).expect("the receiver is here");
