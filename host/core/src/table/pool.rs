@@ -47,6 +47,7 @@ pub(super) fn transform(
 ) -> Result<TransformEnd, TableError> {
     let credits = sessions.len() * IN_FLIGHT_PER_INSTANCE;
     let (names, sources) = (feed.names, feed.sources);
+    let mut feed = feed;
     std::thread::scope(|scope| {
         let (job_tx, job_rx) = bounded::<Job>(sessions.len());
         let (done_tx, done_rx) = bounded::<Done>(credits);
@@ -80,7 +81,7 @@ pub(super) fn transform(
         }
         drop((job_rx, done_tx));
         let collector = scope.spawn(move || collect(done_rx, credit_tx, tx));
-        let dispatched = dispatch(feed.gate, names, sources, rx, (&job_tx, &credit_rx));
+        let dispatched = dispatch(&mut feed, rx, (&job_tx, &credit_rx));
         drop(job_tx); // the instances finish their jobs and stop; then the collector
         let collected = collector
             .join()
@@ -93,9 +94,7 @@ pub(super) fn transform(
 /// Numbers the batches, passes them through the gate and hands them out; stops when
 /// the instances or the collector are gone.
 fn dispatch(
-    gate: &mut super::gate::Gate,
-    names: &[String],
-    sources: &[Vec<String>],
+    feed: &mut Feed,
     rx: &Receiver<(usize, SourceBatch)>,
     (jobs, credits): (&Sender<Job>, &Receiver<()>),
 ) -> Result<(), TableError> {
@@ -103,8 +102,7 @@ fn dispatch(
         if credits.recv().is_err() {
             return Ok(()); // the collector stopped: its result says why
         }
-        let file = &sources[input][source.file];
-        let passed = gate.pass(input, &names[input], file, source)?;
+        let passed = feed.pass(input, source)?;
         let job = Job {
             seq,
             input,

@@ -54,8 +54,10 @@ impl SplitSpec {
         if self.by.is_empty() {
             return Err("split.by: name the key columns".into());
         }
-        if !(1..=4096).contains(&self.parts) {
-            return Err("split.parts: from 1 to 4096".into());
+        // Each input keeps a file open per part: 256 stays under the usual limit of
+        // 1024 open files with a few inputs.
+        if !(1..=256).contains(&self.parts) {
+            return Err("split.parts: from 1 to 256".into());
         }
         Ok(())
     }
@@ -138,14 +140,13 @@ impl<'a> Splitter<'a> {
     /// to their parts.
     pub fn spill(
         &mut self,
-        feed: Feed,
+        mut feed: Feed,
         rx: &Receiver<(usize, SourceBatch)>,
         tx: &Sender<ToWriter>,
     ) -> Result<TransformEnd, TableError> {
         let mut rejected = 0u64;
         for (input, source) in rx {
-            let (name, file) = (&feed.names[input], &feed.sources[input][source.file]);
-            let passed = feed.gate.pass(input, name, file, source)?;
+            let passed = feed.pass(input, source)?;
             if !send_all(passed.rejects.map(ToWriter::Rejects), tx, &mut rejected) {
                 return Ok(TransformEnd::WriterGone);
             }
@@ -298,7 +299,7 @@ impl PartFile {
         if self.writer.is_none() {
             let options = IpcWriteOptions::default()
                 .try_with_compression(Some(CompressionType::LZ4_FRAME))?;
-            let out = BufWriter::with_capacity(256 << 10, File::create(&self.path)?);
+            let out = BufWriter::with_capacity(64 << 10, File::create(&self.path)?);
             self.writer = Some(StreamWriter::try_new_with_options(
                 out,
                 &batch.schema(),

@@ -13,7 +13,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use indicatif::{HumanCount, MultiProgress, ProgressBar, ProgressStyle};
 
 use super::commit::provenance;
-use super::gate::Gate;
+use super::gate::{Gate, Passed};
 use super::inputs::{open_inputs, OpenInput};
 use super::outputs::{Outputs, Staged, Writer};
 use super::prepare::Prepared;
@@ -427,17 +427,24 @@ pub(super) struct Feed<'a> {
     pub gate: &'a mut Gate,
 }
 
+impl Feed<'_> {
+    /// One batch through the quality gate, with its input's name and file.
+    pub(super) fn pass(&mut self, input: usize, source: SourceBatch) -> Result<Passed, TableError> {
+        let (name, file) = (&self.names[input], &self.sources[input][source.file]);
+        self.gate.pass(input, name, file, source)
+    }
+}
+
 /// The plugin loop on one instance, on this thread.
 fn transform(
     session: &mut Session,
-    feed: Feed,
+    mut feed: Feed,
     rx: &Receiver<(usize, SourceBatch)>,
     tx: &Sender<ToWriter>,
 ) -> Result<TransformEnd, TableError> {
     let mut rejected = 0u64;
     for (input, source) in rx {
-        let (name, file) = (&feed.names[input], &feed.sources[input][source.file]);
-        let passed = feed.gate.pass(input, name, file, source)?;
+        let passed = feed.pass(input, source)?;
         let gated = passed.rejects.map(ToWriter::Rejects);
         let messages = process(session, feed.names, feed.sources, input, passed.source)?;
         if !send_all(gated.into_iter().chain(messages), tx, &mut rejected) {
