@@ -126,7 +126,7 @@ def main():
         pipeline = sluice_pipeline(work, args.parts, args.memory_mib)
         run_sluice(args.sluice, pipeline, "V1", env)
         sluice = run_sluice(args.sluice, pipeline, "V2", env)
-        print(f"sluice: {sluice}", file=sys.stderr)
+        print("sluice: {:.1f} s wall, {:.1f} s CPU, {:.0f} MiB, {:,} delta rows".format(*sluice), file=sys.stderr)
         threads = str(os.cpu_count())
         wall, cpu, rss, out = measure([args.py, "-c", DUCKDB_DELTA, v1, v2, os.path.join(work, "duckdb.parquet"),
                                        str(args.memory_mib), threads])

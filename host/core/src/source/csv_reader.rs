@@ -3,6 +3,10 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use arrow::array::new_null_array;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::record_batch::{RecordBatch, RecordBatchOptions};
+
 use super::chunks::{Chunk, ChunkSize, Chunker, Dialect};
 use super::convert::{to_array, Conversion, NullMarkers};
 use super::files::{expand, open_counted, InputObject};
@@ -15,9 +19,6 @@ use super::tokenize::Tokenizer;
 use super::SourceError;
 use super::{CsvOptions, InputSpec};
 use crate::storage::Storage;
-use arrow::array::new_null_array;
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 
 /// Rows read to infer column types. Fixed, so the schema never depends on the batch size.
 const INFER_ROWS: usize = 65_536;
@@ -459,7 +460,7 @@ impl RecordReader {
 
     fn path(&self) -> &str {
         match self {
-            RecordReader::Csv(r) => &r.path,
+            RecordReader::Csv(r) => &r.tokenizer.path,
             RecordReader::Sheet(r) => &r.path,
         }
     }
@@ -481,7 +482,6 @@ impl RecordReader {
 
 /// One open CSV file: its records cut into chunks, and the tokenizer that reads them.
 pub(super) struct FileReader {
-    pub path: String,
     pub chunker: Chunker,
     pub tokenizer: Tokenizer,
     names: Vec<String>,
@@ -505,7 +505,6 @@ impl FileReader {
         let bytes = open_counted(object, options.compression, read)?;
         let max_record = usize::try_from(options.max_record_mib << 20).unwrap_or(usize::MAX);
         let mut file = FileReader {
-            path: object.uri.clone(),
             chunker: Chunker::new(bytes, dialect, max_record),
             tokenizer: Tokenizer::new(options, &object.uri),
             names: Vec::new(),
@@ -520,7 +519,7 @@ impl FileReader {
             true => self.header()?,
             false => None,
         };
-        column_names(options, header, &self.path, 1)
+        column_names(options, header, &self.tokenizer.path, 1)
     }
 
     /// The first record's fields, as text.

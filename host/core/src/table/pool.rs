@@ -41,13 +41,12 @@ const IN_FLIGHT_PER_INSTANCE: usize = 2;
 /// Runs the plugin loop over `sessions`, each on its own thread.
 pub(super) fn transform(
     sessions: &mut [Session],
-    feed: Feed,
+    mut feed: Feed,
     rx: &Receiver<(usize, SourceBatch)>,
     tx: &Sender<ToWriter>,
 ) -> Result<TransformEnd, TableError> {
     let credits = sessions.len() * IN_FLIGHT_PER_INSTANCE;
     let (names, sources) = (feed.names, feed.sources);
-    let mut feed = feed;
     std::thread::scope(|scope| {
         let (job_tx, job_rx) = bounded::<Job>(sessions.len());
         let (done_tx, done_rx) = bounded::<Done>(credits);

@@ -71,6 +71,8 @@ pub(super) struct Splitter<'a> {
     spec: SplitSpec,
     open: Box<Opener<'a>>,
     batch_rows: usize,
+    /// Whether the engine meters fuel (so the stats report it).
+    fuel: bool,
     dir: tempfile::TempDir,
     /// Per input: where its key columns are, how they become hashable bytes, its parts.
     inputs: Vec<SpilledInput>,
@@ -97,7 +99,7 @@ impl<'a> Splitter<'a> {
     pub fn new(
         spec: SplitSpec,
         schemas: &[(String, SchemaRef)],
-        batch_rows: usize,
+        (batch_rows, fuel): (usize, bool),
         open: Box<Opener<'a>>,
     ) -> Result<Self, TableError> {
         let dir = tempfile::Builder::new()
@@ -130,6 +132,7 @@ impl<'a> Splitter<'a> {
             spec,
             open,
             batch_rows,
+            fuel,
             dir,
             inputs,
             stats: None,
@@ -181,29 +184,15 @@ impl<'a> Splitter<'a> {
                 }
             }
             finish(&mut session, tx)?;
-            self.add_stats(&session);
+            // The parts run one at a time: the peak memory is the largest part's.
+            let part = PluginStats::of(std::slice::from_ref(&session), self.fuel);
+            self.stats = Some(match self.stats.take() {
+                Some(before) => before.then(part),
+                None => part,
+            });
             // Dropped here: its memory goes before the next part's session grows.
         }
         Ok(rejected)
-    }
-
-    /// Sums what the sessions spent; the peak memory is the largest part's, as they run
-    /// one at a time.
-    fn add_stats(&mut self, session: &Session) {
-        let part = PluginStats::of(std::slice::from_ref(session), session.fuel_used() > 0);
-        self.stats = Some(match self.stats.take() {
-            None => part,
-            Some(mut total) => {
-                total.logs_dropped += part.logs_dropped;
-                total.peak_memory = total.peak_memory.max(part.peak_memory);
-                total.call_ms += part.call_ms;
-                for (name, value) in part.counters {
-                    *total.counters.entry(name).or_default() += value;
-                }
-                total.fuel = total.fuel.zip(part.fuel).map(|(a, b)| a + b);
-                total
-            }
-        });
     }
 }
 

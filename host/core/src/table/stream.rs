@@ -139,6 +139,19 @@ impl PluginStats {
             fuel: fuel.then(|| sessions.iter().map(Session::fuel_used).sum()),
         }
     }
+
+    /// These stats and those of a session that ran after them: sums, but the larger peak
+    /// memory, as the two never held memory at once.
+    pub(super) fn then(mut self, next: PluginStats) -> Self {
+        self.logs_dropped += next.logs_dropped;
+        self.peak_memory = self.peak_memory.max(next.peak_memory);
+        self.call_ms += next.call_ms;
+        for (name, value) in next.counters {
+            *self.counters.entry(name).or_default() += value;
+        }
+        self.fuel = self.fuel.zip(next.fuel).map(|(a, b)| a + b);
+        self
+    }
 }
 
 /// With `split`: what spills the rows and opens a session per part.
@@ -150,26 +163,33 @@ fn splitter<'a>(
     let Some(spec) = run.spec.split.clone() else {
         return Ok(None);
     };
-    let schemas: Vec<_> = inputs
-        .iter()
-        .map(|i| (i.name.clone(), i.csv.schema()))
-        .collect();
+    let schemas = input_schemas(inputs);
     let plugin = (&*prepared.plugin, &prepared.info);
     let config = prepared.config_json.as_str();
     let open_schemas = schemas.clone();
     let open = move || open_session_with(run, plugin, config, &open_schemas);
-    Splitter::new(spec, &schemas, run.batch_rows, Box::new(open)).map(Some)
+    let fuel = run.host.engine.fuel();
+    Splitter::new(spec, &schemas, (run.batch_rows, fuel), Box::new(open)).map(Some)
+}
+
+/// Each input's name and schema, as a session is opened with them.
+fn input_schemas(inputs: &[OpenInput]) -> Vec<(String, SchemaRef)> {
+    inputs
+        .iter()
+        .map(|i| (i.name.clone(), i.csv.schema()))
+        .collect()
 }
 
 /// The plugin's sessions: one, or for a stateless plugin as many as `plugin_instances`
-/// (each opened with the same config, context and limits).
+/// (each opened with the same config, context and limits). A split table's parts open
+/// sessions of their own, so it needs only the one that tells the output schemas.
 fn open_sessions(
     run: &TableRun,
     (plugin, info): (&LoadedPlugin, &PluginInfo),
     config_json: &str,
     inputs: &[OpenInput],
 ) -> Result<Vec<Session>, TableError> {
-    let instances = match info.stateful {
+    let instances = match info.stateful || run.spec.split.is_some() {
         true => 1,
         false => run.host.options.plugin_instances.unwrap_or(1).max(1),
     };
@@ -242,11 +262,7 @@ pub(super) fn open_session(
     config_json: &str,
     inputs: &[OpenInput],
 ) -> Result<Session, TableError> {
-    let schemas: Vec<_> = inputs
-        .iter()
-        .map(|i| (i.name.clone(), i.csv.schema()))
-        .collect();
-    open_session_with(run, plugin, config_json, &schemas)
+    open_session_with(run, plugin, config_json, &input_schemas(inputs))
 }
 
 fn open_session_with(
