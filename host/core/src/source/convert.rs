@@ -204,9 +204,19 @@ from_str_field!(
     UInt32Type,
     UInt64Type,
     Float32Type,
-    Date32Type,
-    TimestampMicrosecondType
+    Date32Type
 );
+
+impl FromField for TimestampMicrosecondType {
+    #[inline]
+    fn from_field(field: &[u8]) -> Option<i64> {
+        super::iso_time::timestamp_micros(field).or_else(|| {
+            std::str::from_utf8(field)
+                .ok()
+                .and_then(TimestampMicrosecondType::parse)
+        })
+    }
+}
 
 impl FromField for Int64Type {
     #[inline]

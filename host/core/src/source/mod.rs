@@ -12,6 +12,7 @@ mod error;
 mod files;
 mod infer;
 mod inflate;
+mod iso_time;
 pub mod names;
 mod options;
 mod parallel;

@@ -12,6 +12,9 @@ pub(crate) struct Tokenizer {
     builder: csv::ReaderBuilder,
     pub path: String,
     max_record_mib: u64,
+    delimiter: u8,
+    /// The quote byte, when quoting is on: a chunk without it takes the fast path.
+    quote: Option<u8>,
 }
 
 impl Tokenizer {
@@ -31,6 +34,8 @@ impl Tokenizer {
             builder,
             path: path.to_string(),
             max_record_mib: options.max_record_mib,
+            delimiter: options.delimiter as u8,
+            quote: options.quoting.then_some(options.quote as u8),
         }
     }
 
@@ -61,6 +66,20 @@ impl Tokenizer {
         // About one row per line: a fair first guess at the row count.
         let guess = memchr::memchr_iter(b'\n', &chunk.data).count();
         let mut raw = RawBatch::new(width, guess.min(1 << 16));
+        let quoted = self
+            .quote
+            .is_some_and(|quote| memchr::memchr(quote, &chunk.data).is_some());
+        if quoted {
+            self.raw_parsed(chunk, &mut raw)?;
+        } else {
+            self.raw_unquoted(chunk, &mut raw)?;
+        }
+        Ok(raw)
+    }
+
+    /// Any chunk, through the CSV parser.
+    fn raw_parsed(&self, chunk: &Chunk, raw: &mut RawBatch) -> Result<(), SourceError> {
+        let width = raw.columns.len();
         self.records(chunk, |record, line| {
             if record.len() != width {
                 return Err(self.malformed(
@@ -75,8 +94,38 @@ impl Tokenizer {
             }
             raw.lines.push(line);
             Ok(())
-        })?;
-        Ok(raw)
+        })
+    }
+
+    /// The fast path for a chunk without quote characters, most chunks of most files: a
+    /// field ends at the delimiter and a record at a run of CR and LF, which is exactly how
+    /// the CSV parser reads such bytes (a test holds the two paths to the same rows, lines
+    /// and errors), at a fraction of its cost.
+    fn raw_unquoted(&self, chunk: &Chunk, raw: &mut RawBatch) -> Result<(), SourceError> {
+        let data = chunk.data.as_slice();
+        let mut record = UnquotedRecord {
+            width: raw.columns.len(),
+            line: chunk.first_line,
+            start: 0,
+            fields: 0,
+        };
+        for at in memchr::memchr3_iter(self.delimiter, b'\n', b'\r', data) {
+            if data[at] == self.delimiter {
+                record.field(self, raw, &data[record.start..at])?;
+            } else if record.fields > 0 || at > record.start {
+                record.field(self, raw, &data[record.start..at])?;
+                record.end(self, raw)?;
+            }
+            record.start = at + 1;
+            if data[at] == b'\n' {
+                record.line += 1;
+            }
+        }
+        if record.fields > 0 || record.start < data.len() {
+            record.field(self, raw, &data[record.start..])?;
+            record.end(self, raw)?;
+        }
+        Ok(())
     }
 
     /// A chunking error as a data error of this file.
@@ -109,6 +158,48 @@ impl Tokenizer {
     }
 }
 
+/// The record being read by the unquoted fast path.
+struct UnquotedRecord {
+    width: usize,
+    /// The line the record is on (an unquoted record has no line breaks).
+    line: u64,
+    /// Where the current field starts in the chunk.
+    start: usize,
+    /// Fields seen so far; those past `width` are counted, not kept.
+    fields: usize,
+}
+
+impl UnquotedRecord {
+    #[inline]
+    fn field(
+        &mut self,
+        tokenizer: &Tokenizer,
+        raw: &mut RawBatch,
+        field: &[u8],
+    ) -> Result<(), SourceError> {
+        if let Some(column) = raw.columns.get_mut(self.fields) {
+            column
+                .push(field)
+                .map_err(|_| SourceError::column_too_large(&tokenizer.path, self.line))?;
+        }
+        self.fields += 1;
+        Ok(())
+    }
+
+    #[inline]
+    fn end(&mut self, tokenizer: &Tokenizer, raw: &mut RawBatch) -> Result<(), SourceError> {
+        if self.fields != self.width {
+            return Err(tokenizer.malformed(
+                self.line,
+                format!("expected {} fields, found {}", self.width, self.fields),
+            ));
+        }
+        raw.lines.push(self.line);
+        self.fields = 0;
+        Ok(())
+    }
+}
+
 /// The line a record starts on within its chunk. The parser's position is where it began
 /// looking for the record, before any blank lines it skipped: those are counted here.
 fn start_line(record: &ByteRecord, chunk: &Chunk) -> u64 {
@@ -123,4 +214,81 @@ fn start_line(record: &ByteRecord, chunk: &Chunk) -> u64 {
         .filter(|&&b| b == b'\n')
         .count();
     position.line() + skipped as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rows and their lines as one path read them.
+    #[derive(Debug, PartialEq)]
+    struct Read {
+        rows: Vec<Vec<Vec<u8>>>,
+        lines: Vec<u64>,
+    }
+
+    /// Rows, lines and the error of one path, comparable across paths.
+    fn outcome(
+        read: impl Fn(&Chunk, &mut RawBatch) -> Result<(), SourceError>,
+        data: &[u8],
+        width: usize,
+    ) -> Result<Read, String> {
+        let chunk = Chunk {
+            data: data.to_vec(),
+            first_line: 7,
+        };
+        let mut raw = RawBatch::new(width, 4);
+        read(&chunk, &mut raw).map_err(|e| e.to_string())?;
+        let rows = (0..raw.rows())
+            .map(|r| raw.columns.iter().map(|c| c.value(r).to_vec()).collect())
+            .collect();
+        Ok(Read {
+            rows,
+            lines: raw.lines,
+        })
+    }
+
+    /// Every quote-free text up to 7 bytes over a small alphabet of the bytes that matter,
+    /// and longer random ones: the fast path reads what the CSV parser reads.
+    #[test]
+    fn the_unquoted_path_reads_what_the_parser_reads() {
+        let tokenizer = Tokenizer::new(&CsvOptions::default_for_fixtures(), "t.csv");
+        let alphabet = [b'a', b',', b'\n', b'\r', b' '];
+        let mut texts: Vec<Vec<u8>> = vec![vec![]];
+        for length in 1..=7 {
+            let mut text = vec![0usize; length];
+            loop {
+                texts.push(text.iter().map(|&i| alphabet[i]).collect());
+                let Some(i) = text.iter().rposition(|&d| d + 1 < alphabet.len()) else {
+                    break;
+                };
+                text[i] += 1;
+                text[i + 1..].fill(0);
+            }
+        }
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..2000 {
+            let text = (0..200)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    alphabet[(seed % 5) as usize]
+                })
+                .collect();
+            texts.push(text);
+        }
+        for text in &texts {
+            for width in 1..=3 {
+                let parsed = outcome(|c, r| tokenizer.raw_parsed(c, r), text, width);
+                let fast = outcome(|c, r| tokenizer.raw_unquoted(c, r), text, width);
+                assert_eq!(
+                    fast,
+                    parsed,
+                    "{:?} read as {width} columns",
+                    String::from_utf8_lossy(text)
+                );
+            }
+        }
+    }
 }
