@@ -152,6 +152,7 @@ fn run_options(args: &RunArgs) -> Result<RunOptions> {
         lock_scope: None,
         plugin_instances: args.plugin_instances.filter(|&n| n > 0),
         threads: args.threads.filter(|&n| n > 0),
+        encode_threads: args.threads.filter(|&n| n > 0),
         jobs: args
             .jobs
             .filter(|&n| n > 0)

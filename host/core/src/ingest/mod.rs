@@ -340,7 +340,7 @@ fn convert(
         row_group_rows: 1 << 20,
         bloom_filter: Vec::new(),
         sorted_by: Vec::new(),
-        threads: options.threads.unwrap_or(1),
+        threads: options.encode_threads.unwrap_or(1),
     };
     let provenance = Provenance {
         entries: vec![

@@ -48,9 +48,12 @@ pub struct RunOptions {
     /// Instances of a stateless plugin per table; `None`: the cores divided among the
     /// tables running at once.
     pub plugin_instances: Option<usize>,
-    /// Threads per table parsing each CSV file and encoding Parquet columns; `None`: half
-    /// the cores divided among the tables running at once.
+    /// Threads per table parsing each CSV file; `None`: half the cores divided among the
+    /// tables running at once.
     pub threads: Option<usize>,
+    /// Threads per table encoding Parquet columns; `None`: the cores divided among the
+    /// tables running at once.
+    pub encode_threads: Option<usize>,
 }
 
 impl RunOptions {
@@ -74,6 +77,7 @@ impl RunOptions {
             jobs: 1,
             plugin_instances: Some(1),
             threads: Some(1),
+            encode_threads: Some(1),
         }
     }
 

@@ -3,6 +3,7 @@
 //! succeeded, so readers see all of it or nothing.
 
 mod column_order;
+mod column_pool;
 mod config;
 pub mod parquet;
 mod partition;

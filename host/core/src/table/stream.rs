@@ -81,7 +81,10 @@ pub(super) fn stream(run: &TableRun, prepared: &Prepared) -> Result<Streamed, Ta
             Some(_) => partitioner.keeping_columns(),
             None => partitioner,
         },
-        settings: run.spec.output.writer_settings(threads),
+        settings: run
+            .spec
+            .output
+            .writer_settings(run.host.options.encode_threads.unwrap_or(1)),
         provenance: provenance(run, prepared),
         schemas: session.outputs().to_vec(),
         upsert: run.spec.output.upsert.clone(),
