@@ -232,9 +232,9 @@ pub(crate) struct RunArgs {
     )]
     pub(crate) plugin_instances: Option<usize>,
     /// Threads per table for reading and writing: N parse each CSV file (one more cuts it
-    /// into chunks of whole records; batches keep file order) and N encode each Parquet
-    /// row group's columns. Rows, lines and output bytes are the same for any N (default:
-    /// half the cores divided among the tables running at once).
+    /// into chunks of whole records; batches keep file order) and N encode Parquet
+    /// columns. Rows, lines and output bytes are the same for any N (default: of the cores
+    /// divided among the tables running at once, half parse and all encode).
     #[arg(
         long,
         env = "SLUICE_THREADS",
