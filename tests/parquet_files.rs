@@ -117,14 +117,39 @@ fn timestamps_are_written_without_a_dictionary() {
     );
     let out = s.run(&pipeline(r#"path = "in.csv""#), &[]);
     assert_eq!(out.code, 0, "{}", out.report);
-    let script = "import sys, pyarrow.parquet as pq\n\
-        m = pq.ParquetFile(sys.argv[1]).metadata\n\
-        for i in range(m.num_columns):\n\
-        \x20   c = m.row_group(0).column(i)\n\
-        \x20   print(c.path_in_schema, 'RLE_DICTIONARY' in c.encodings)\n";
     assert_eq!(
-        python_lines(script, &s.path("out/t/current/rows.parquet")),
+        python_lines(DICTIONARIES, &s.path("out/t/current/rows.parquet")),
         ["at False", "code True"]
+    );
+}
+
+/// Per column of a file's first row group: whether it has dictionary pages.
+const DICTIONARIES: &str = "import sys, pyarrow.parquet as pq\n\
+    m = pq.ParquetFile(sys.argv[1]).metadata\n\
+    for i in range(m.num_columns):\n\
+    \x20   c = m.row_group(0).column(i)\n\
+    \x20   print(c.path_in_schema, 'RLE_DICTIONARY' in c.encodings)\n";
+
+#[test]
+fn columns_mostly_distinct_in_the_first_batch_are_written_without_a_dictionary() {
+    let s = Scratch::new();
+    let mut text = String::from("id,amount,code,city\n");
+    for i in 0..10_000 {
+        let city = ["Lyon", "Oslo", "Lima"][i % 3];
+        text.push_str(&format!(
+            "{},{}.{:02},{},{city}\n",
+            i * 7,
+            i % 4000,
+            i % 97,
+            i % 50
+        ));
+    }
+    s.write("in.csv", text);
+    let out = s.run(&pipeline(r#"path = "in.csv""#), &[]);
+    assert_eq!(out.code, 0, "{}", out.report);
+    assert_eq!(
+        python_lines(DICTIONARIES, &s.path("out/t/current/rows.parquet")),
+        ["id False", "amount False", "code True", "city True"]
     );
 }
 

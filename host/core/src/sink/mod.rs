@@ -5,6 +5,7 @@
 mod column_order;
 mod column_pool;
 mod config;
+mod dictionary;
 pub mod parquet;
 mod partition;
 mod rejects;
