@@ -23,6 +23,6 @@ mod types;
 
 pub use csv_reader::{CsvInput, SourceBatch};
 pub use error::SourceError;
-pub use files::{expand, list_folder, open_decompressed, InputObject};
+pub use files::{expand, list_folder, open_decompressed, warm_identities, InputObject};
 pub use options::{Compression, CsvOptions, InputSpec, Select};
 pub use types::{parse_type, type_name};

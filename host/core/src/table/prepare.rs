@@ -13,7 +13,7 @@ use crate::commit::{
 };
 use crate::plugin::{LoadedPlugin, PluginInfo, Session};
 use crate::run::{format_micros, InputReport, OutputReport, PluginReport, TableError, TableReport};
-use crate::source::{CsvOptions, InputObject};
+use crate::source::{warm_identities, CsvOptions, InputObject};
 use crate::storage::{join_key, Location};
 
 /// The plugin, loaded and described.
@@ -239,6 +239,8 @@ fn unit_key<'a>(
     config_json: &str,
 ) -> UnitKey<'a> {
     let spec = run.spec;
+    let objects: Vec<&InputObject> = inputs.iter().flat_map(|i| &i.objects).collect();
+    warm_identities(&objects, run.host.options.encode_threads.unwrap_or(1));
     let defaults = CsvOptions::default_for_fixtures();
     let inputs = inputs.iter().map(|i| UnitInput {
         name: i.name.clone(),
