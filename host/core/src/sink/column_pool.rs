@@ -13,7 +13,7 @@
 
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{unbounded, Receiver, Sender};
@@ -147,7 +147,7 @@ impl ColumnPool {
                 .shared
                 .changed
                 .wait(progress)
-                .expect("the progress lock is not poisoned");
+                .unwrap_or_else(PoisonError::into_inner);
         }
         drop(progress);
         self.failure()
@@ -221,7 +221,5 @@ fn run(shared: &Shared, index: usize, writer: Option<ArrowColumnWriter>, work: W
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Panics are caught inside the work (see `drain`), so no lock is held by one: a
     // poisoned lock still guards consistent state.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -31,8 +31,9 @@ pub(super) struct RowGroupLimits {
 }
 
 /// Batches queued for the encoders beyond one per worker, so that a worker finds another
-/// column to take while one column lags; each holds a batch's arrays. (On 2 cores, 1
-/// was as fast as 2 and 3 and held 10-20 MB less; 4 was slower.)
+/// column to take while one column lags; each holds a batch's arrays. (On 2 workers, 3
+/// batches in all were as fast as 4 and faster than 1 or 2; 6 held ~30 MB more and were
+/// no faster.)
 const QUEUED_BATCHES: usize = 1;
 
 pub(super) struct RowGroups<W: Write + Send> {
