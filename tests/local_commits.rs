@@ -203,6 +203,15 @@ fn a_replace_rerun_leaves_nothing_of_the_run_before() {
             .unwrap();
     assert_eq!(pointer["generation"], after[0].as_str());
     assert_eq!(pointer["run_id"], second.report["run_id"]);
+    // The commit names the input by the sha256 of the bytes read (in replace mode hashed
+    // beside the stream, not before it), under a 128-bit unit id.
+    use sha2::Digest;
+    let digest = hex::encode(sha2::Sha256::digest(b"id,day\nok,2024-01-03\n"));
+    assert_eq!(
+        pointer["inputs"][0][1][0][1],
+        format!("sha256:{digest}").as_str()
+    );
+    assert_eq!(pointer["unit"].as_str().map(str::len), Some(32));
 }
 
 #[test]

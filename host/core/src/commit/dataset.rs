@@ -1,7 +1,7 @@
 //! The commit protocol of a table's outputs.
 //!
 //! In `append` mode a run over a given set of inputs is one *unit*, named by a hash of the
-//! inputs' identities (S3 ETag and version, or local size and mtime), the plugin's sha256,
+//! inputs' identities (S3 ETag and version, or a local file's sha256), the plugin's sha256,
 //! its config and every setting that changes the bytes. Data files go under keys derived
 //! from the unit, so a retry overwrites its own files and never adds a second copy. The
 //! unit's manifest, written last with `If-None-Match: *`, is the commit point: a rerun that
@@ -29,7 +29,7 @@ pub struct Dataset {
     /// The location's key prefix inside the store.
     pub root: String,
     pub mode: CommitMode,
-    pub unit: String,
+    pub unit: super::UnitId,
     /// Replace mode: the generation this run writes. `None` names the layout of releases
     /// before generations (`<location>/<output>.parquet`), which a commit removes.
     pub generation: Option<Generation>,
@@ -199,7 +199,7 @@ impl Dataset {
                 .push(&file.uri);
         }
         let unit = Dataset {
-            unit: manifest.unit.clone(),
+            unit: manifest.unit.as_str().into(),
             ..self.clone()
         };
         for ((output, partition), uris) in groups {

@@ -23,7 +23,7 @@ pub use generation::Generation;
 pub use lock::{lock_key, LockError, LockSettings, TableLock};
 pub use registry::{Registry, VersionRecord, VersionStatus};
 pub use schemas::{committed_schema, compare as compare_schemas, record_schema, SchemaChange};
-pub use unit::{canonical_json, non_default, UnitInput, UnitKey, UNIT_KEY_VERSION};
+pub use unit::{canonical_json, non_default, UnitId, UnitInput, UnitKey, UNIT_KEY_VERSION};
 
 /// How outputs are committed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]

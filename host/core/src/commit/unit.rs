@@ -6,6 +6,9 @@
 //! option does not change any id), and a version that changes only on purpose. A test pins
 //! a known id.
 
+use std::fmt;
+use std::sync::{Arc, LazyLock};
+
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -52,6 +55,43 @@ impl UnitKey<'_> {
         // `Value`'s maps are sorted (no `preserve_order`), so this text is canonical.
         let text = serde_json::to_string(&canonical).expect("a unit key serialises");
         hex::encode(&Sha256::digest(text.as_bytes())[..16])
+    }
+}
+
+/// A unit's id, known already or computed the first time it is asked for.
+///
+/// A local input's identity is the sha256 of its bytes: one pass over the file. Append
+/// mode needs the id before reading (a committed unit is skipped, and data files are named
+/// after it), but replace mode needs it only in the commit's manifest, so there the pass
+/// runs beside the stream instead of before it. Every clone shares the one computation;
+/// a caller that asks while it runs waits for it.
+#[derive(Clone)]
+pub struct UnitId(Arc<LazyLock<String, Box<dyn FnOnce() -> String + Send>>>);
+
+impl UnitId {
+    pub fn known(id: String) -> Self {
+        UnitId(Arc::new(LazyLock::new(Box::new(move || id))))
+    }
+
+    /// An id computed by `compute` when first asked for.
+    pub fn deferred(compute: impl FnOnce() -> String + Send + 'static) -> Self {
+        UnitId(Arc::new(LazyLock::new(Box::new(compute))))
+    }
+
+    pub fn get(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for UnitId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.get())
+    }
+}
+
+impl From<&str> for UnitId {
+    fn from(id: &str) -> Self {
+        UnitId::known(id.to_string())
     }
 }
 
@@ -125,6 +165,22 @@ mod tests {
     }
 
     const PINNED: &str = "b7534e1212296eee941c0e4688cf7a38";
+
+    #[test]
+    fn a_deferred_id_is_computed_once_and_shared_by_its_clones() {
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = calls.clone();
+        let id = UnitId::deferred(move || {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            "u7".to_string()
+        });
+        let clone = id.clone();
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 0);
+        let other = std::thread::spawn(move || clone.get().to_string());
+        assert_eq!(id.to_string(), "u7");
+        assert_eq!(other.join().unwrap(), "u7");
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
 
     #[test]
     fn key_order_and_default_options_do_not_change_the_id() {

@@ -55,7 +55,7 @@ pub(super) fn commit(
         files.extend(carry_over(prepared, &files)?);
     }
     let manifest = Manifest {
-        unit: prepared.dataset.unit.clone(),
+        unit: prepared.dataset.unit.to_string(),
         table: run.name.into(),
         run_id: run.host.options.run_id.clone(),
         committed_at: format_micros(now_micros()),
@@ -217,7 +217,7 @@ pub(super) fn provenance(run: &TableRun, prepared: &Prepared) -> Vec<(String, St
         ),
     ];
     if prepared.dataset.mode == CommitMode::Append {
-        entries.push(("sluice.unit".into(), prepared.dataset.unit.clone()));
+        entries.push(("sluice.unit".into(), prepared.dataset.unit.to_string()));
     }
     entries
 }

@@ -80,7 +80,7 @@ fn table<'a>(
 pub(super) fn committed(run: &TableRun, prepared: &Prepared) -> Result<bool, TableError> {
     for output in &prepared.info.outputs {
         let current = table(run, prepared, &output.name)?.load()?;
-        if !current.is_some_and(|c| c.has_unit(&prepared.dataset.unit)) {
+        if !current.is_some_and(|c| c.has_unit(prepared.dataset.unit.get())) {
             return Ok(false);
         }
     }
@@ -162,7 +162,7 @@ pub(super) fn commit(
     staged: Vec<Staged>,
     plans: &[Plan],
 ) -> Result<Vec<OutputReport>, TableError> {
-    let unit = &prepared.dataset.unit;
+    let unit = prepared.dataset.unit.get();
     let has_unit = |output: &str| {
         let plan = plans.iter().find(|p| p.output == output);
         plan.and_then(|p| p.current.as_ref())

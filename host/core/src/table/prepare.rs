@@ -9,7 +9,7 @@ use super::inputs::{find_inputs, FoundInput};
 use super::{TableRun, REJECTS};
 use crate::commit::{
     canonical_json, lock_key, non_default, CommitMode, Dataset, Generation, LockSettings, Registry,
-    TableLock, UnitInput, UnitKey, VersionRecord, VersionStatus, STATE_DIR,
+    TableLock, UnitId, UnitInput, UnitKey, VersionRecord, VersionStatus, STATE_DIR,
 };
 use crate::plugin::{LoadedPlugin, PluginInfo, Session};
 use crate::run::{format_micros, InputReport, OutputReport, PluginReport, TableError, TableReport};
@@ -98,7 +98,8 @@ pub(super) fn prepare<'a>(run: &TableRun<'a>, loaded: Loaded) -> Result<Prepared
     let versioned = versioned(run, &store, &root)?;
     let inputs = find_inputs(spec, &loaded.info, run.host.storage, versioned.as_ref())?;
     let config_json = spec.config_json();
-    let unit = unit_key(run, &loaded, &inputs, &config_json).id();
+    let threads = run.host.options.encode_threads.unwrap_or(1);
+    let unit = UnitParts::new(run, &loaded, &inputs, &config_json).unit(mode, threads);
     let generation = match mode {
         CommitMode::Replace => Some(Generation::begin(&*store, &root, generation_id(run))?),
         CommitMode::Append => None,
@@ -232,43 +233,98 @@ fn discard_staged(run: &TableRun, store: &dyn crate::storage::Store, root: &str)
     }
 }
 
-fn unit_key<'a>(
-    run: &TableRun<'a>,
-    loaded: &'a Loaded,
-    inputs: &[FoundInput],
-    config_json: &str,
-) -> UnitKey<'a> {
-    let spec = run.spec;
-    let objects: Vec<&InputObject> = inputs.iter().flat_map(|i| &i.objects).collect();
-    warm_identities(&objects, run.host.options.encode_threads.unwrap_or(1));
-    let defaults = CsvOptions::default_for_fixtures();
-    let inputs = inputs.iter().map(|i| UnitInput {
-        name: i.name.clone(),
-        decoding: non_default(&i.spec.csv, &defaults),
-        quality: match i.spec.quality.is_empty() {
-            true => serde_json::Value::Null,
-            false => serde_json::to_value(&i.spec.quality).unwrap_or_default(),
-        },
-        objects: i
-            .objects
-            .iter()
-            .map(|o| (o.uri.clone(), o.identity()))
-            .collect(),
-    });
-    UnitKey {
-        table: run.name,
-        tenant: &spec.tenant,
-        version: spec.version.as_deref(),
-        inputs: inputs.collect(),
-        plugin_sha256: &loaded.plugin.sha256,
-        contract: &loaded.info.contract_version,
-        config: canonical_json(config_json),
-        params: spec
-            .params
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect(),
-        output: spec.output.encoding_key(),
+/// Everything the commit unit is made of, owned, so that its id can be computed on
+/// another thread (see [`UnitId`]).
+struct UnitParts {
+    table: String,
+    tenant: String,
+    version: Option<String>,
+    /// Each input's key, but for its objects' identities, and the objects.
+    inputs: Vec<(UnitInput, Vec<InputObject>)>,
+    plugin_sha256: String,
+    contract: String,
+    config: serde_json::Value,
+    params: Vec<(String, String)>,
+    output: serde_json::Value,
+}
+
+impl UnitParts {
+    fn new(run: &TableRun, loaded: &Loaded, inputs: &[FoundInput], config_json: &str) -> Self {
+        let spec = run.spec;
+        let defaults = CsvOptions::default_for_fixtures();
+        let inputs = inputs.iter().map(|i| {
+            let key = UnitInput {
+                name: i.name.clone(),
+                decoding: non_default(&i.spec.csv, &defaults),
+                quality: match i.spec.quality.is_empty() {
+                    true => serde_json::Value::Null,
+                    false => serde_json::to_value(&i.spec.quality).unwrap_or_default(),
+                },
+                objects: Vec::new(),
+            };
+            (key, i.objects.clone())
+        });
+        UnitParts {
+            table: run.name.to_string(),
+            tenant: spec.tenant.clone(),
+            version: spec.version.clone(),
+            inputs: inputs.collect(),
+            plugin_sha256: loaded.plugin.sha256.clone(),
+            contract: loaded.info.contract_version.clone(),
+            config: canonical_json(config_json),
+            params: spec.params.clone().into_iter().collect(),
+            output: spec.output.encoding_key(),
+        }
+    }
+
+    /// The unit's id: now in append mode, which needs it before reading; on first use
+    /// otherwise, the inputs hashed meanwhile on `threads` threads beside the stream.
+    fn unit(self, mode: CommitMode, threads: usize) -> UnitId {
+        let objects: Vec<InputObject> = self.objects().cloned().collect();
+        if mode == CommitMode::Append {
+            warm_identities(&objects.iter().collect::<Vec<_>>(), threads);
+            return UnitId::known(self.id());
+        }
+        let hashing = std::thread::Builder::new()
+            .name("sluice-hash".into())
+            .spawn(move || warm_identities(&objects.iter().collect::<Vec<_>>(), threads));
+        if let Err(e) = hashing {
+            // The id is then computed on first use, on the thread that asks.
+            tracing::debug!("could not start hashing the inputs beside the stream: {e}");
+        }
+        UnitId::deferred(move || self.id())
+    }
+
+    fn objects(&self) -> impl Iterator<Item = &InputObject> {
+        self.inputs.iter().flat_map(|(_, objects)| objects)
+    }
+
+    fn id(&self) -> String {
+        let inputs = self.inputs.iter().map(|(key, objects)| UnitInput {
+            objects: objects
+                .iter()
+                .map(|o| (o.uri.clone(), o.identity()))
+                .collect(),
+            name: key.name.clone(),
+            decoding: key.decoding.clone(),
+            quality: key.quality.clone(),
+        });
+        UnitKey {
+            table: &self.table,
+            tenant: &self.tenant,
+            version: self.version.as_deref(),
+            inputs: inputs.collect(),
+            plugin_sha256: &self.plugin_sha256,
+            contract: &self.contract,
+            config: self.config.clone(),
+            params: self
+                .params
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect(),
+            output: self.output.clone(),
+        }
+        .id()
     }
 }
 
@@ -289,7 +345,7 @@ impl Prepared<'_> {
         TableReport {
             bytes_in: inputs.iter().map(|i| i.bytes).sum(),
             inputs,
-            unit: append.then(|| self.dataset.unit.clone()),
+            unit: append.then(|| self.dataset.unit.to_string()),
             manifest: append.then(|| self.dataset.store.uri(&self.dataset.manifest_key())),
             version: self.versioned.as_ref().map(|v| v.version.clone()),
             ..known
@@ -323,7 +379,7 @@ impl Prepared<'_> {
                     return Ok(Some(Vec::new()));
                 };
                 match (Dataset {
-                    unit,
+                    unit: UnitId::known(unit),
                     ..self.dataset.clone()
                 })
                 .committed()?
@@ -368,7 +424,7 @@ impl Prepared<'_> {
                 )
             })
             .collect();
-        let unit = (status == VersionStatus::Succeeded).then(|| self.dataset.unit.clone());
+        let unit = (status == VersionStatus::Succeeded).then(|| self.dataset.unit.to_string());
         let entry = VersionRecord {
             version: version.clone(),
             status,
@@ -422,5 +478,48 @@ fn absolute(uri: &str) -> String {
         false => std::path::absolute(uri)
             .map(|p| p.display().to_string())
             .unwrap_or_else(|_| uri.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::{expand, Select};
+    use crate::storage::Storage;
+
+    fn parts(path: &std::path::Path) -> UnitParts {
+        let objects = expand(&path.to_string_lossy(), Select::All, &Storage::local()).unwrap();
+        let input = UnitInput {
+            name: "rows".into(),
+            decoding: serde_json::json!({}),
+            quality: serde_json::Value::Null,
+            objects: Vec::new(),
+        };
+        UnitParts {
+            table: "t".into(),
+            tenant: "default".into(),
+            version: None,
+            inputs: vec![(input, objects)],
+            plugin_sha256: "p".into(),
+            contract: "0.1.0".into(),
+            config: serde_json::json!({}),
+            params: Vec::new(),
+            output: serde_json::json!({}),
+        }
+    }
+
+    /// Replace mode hashes beside the stream; the id it commits is still the one append
+    /// mode computes before reading, and it follows the bytes.
+    #[test]
+    fn a_deferred_unit_is_the_unit_computed_up_front() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.csv");
+        std::fs::write(&path, "id\n1\n").unwrap();
+        let up_front = parts(&path).unit(CommitMode::Append, 1).to_string();
+        let deferred = parts(&path).unit(CommitMode::Replace, 2);
+        assert_eq!(deferred.get(), up_front);
+
+        std::fs::write(&path, "id\n2\n").unwrap();
+        assert_ne!(parts(&path).unit(CommitMode::Replace, 1).get(), up_front);
     }
 }
