@@ -137,25 +137,51 @@ fn split_by_key_gives_the_same_deltas_in_a_fraction_of_the_memory() {
         "{}\n[tables.test_table.split]\nby = [\"PK\"]\nparts = 7\n",
         pipeline(&data)
     );
-    let (whole, parts) = (Scratch::new(), Scratch::new());
+    let (whole, parts, one_session) = (Scratch::new(), Scratch::new(), Scratch::new());
     let mut peaks = Vec::new();
     for version in VERSIONS {
-        let args = ["--var".to_string(), format!("VERSION={version}")];
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = parts.run(&split, &args);
+        let var = format!("VERSION={version}");
+        let args = |sessions| {
+            [
+                "--var",
+                &var,
+                "--plugin-instances",
+                sessions,
+                "--run-id",
+                "r",
+            ]
+        };
+        let out = parts.run(&split, &args("3"));
         assert_eq!(out.code, 0, "{version}: {}", out.report);
         let got = delta_lines(&out);
         assert!(
             got == expected_lines(version),
             "{version}: split deltas differ"
         );
+        // Three parts at a time write the bytes of one part at a time.
+        let one = one_session.run(&split, &args("1"));
+        assert_eq!(one.code, 0, "{version}: {}", one.report);
+        let bytes = |s: &Scratch| {
+            let files = sluice_tests::files_under(&s.path("out"));
+            let data = files.into_iter().filter(|f| f.ends_with(".parquet"));
+            data.map(|f| (std::fs::read(s.path("out").join(&f)).unwrap(), f))
+                .collect::<Vec<_>>()
+        };
+        let (three, single) = (bytes(&parts), bytes(&one_session));
+        assert!(!three.is_empty());
+        assert!(
+            three == single,
+            "{version}: 3 sessions wrote other bytes than 1"
+        );
         let unsplit = run(&whole, &data, version);
         let memory = |o: &Outcome| o.table()["plugin_peak_memory_bytes"].as_u64().unwrap();
-        peaks.push((version, memory(&unsplit), memory(&out)));
+        peaks.push((version, memory(&unsplit), memory(&one), memory(&out)));
     }
-    // The last versions diff 100,000 previous rows: a seventh of them is far less state.
-    let (_, whole_peak, split_peak) = peaks[2];
+    // The last versions diff 100,000 previous rows: a seventh of them is far less state,
+    // and three parts at a time hold at most three parts' state.
+    let (_, whole_peak, split_peak, three_peak) = peaks[2];
     assert!(split_peak * 2 < whole_peak, "{peaks:?}");
+    assert!(three_peak <= split_peak * 3, "{peaks:?}");
 }
 
 #[test]

@@ -593,3 +593,37 @@ fn a_data_error_in_one_of_four_instances_names_its_line() {
     assert!(out.error().contains("in.csv:3212"), "{}", out.error());
     assert!(s.data_files().is_empty(), "{:?}", s.data_files());
 }
+
+/// A split table's parts run side by side; one part's data error fails the run with its
+/// row's line, as with one part at a time, and nothing is committed.
+#[test]
+fn a_data_error_in_a_split_part_names_its_line_whatever_the_sessions() {
+    let s = Scratch::new();
+    let mut csv = String::from("id\n");
+    for i in 0..5_000 {
+        csv.push_str(&format!(
+            "{}\n",
+            if i == 3_210 {
+                "boom".into()
+            } else {
+                i.to_string()
+            }
+        ));
+    }
+    s.write("in.csv", csv);
+    let pipeline = testbed(
+        r#"{ mode = "data-error", column = "id", equals = "boom" }"#,
+        "",
+    )
+    .replace(
+        "location = \"out/t\"",
+        "location = \"out/t\", mode = \"append\"",
+    ) + "[tables.t.split]\nby = [\"id\"]\nparts = 6\n";
+    for sessions in ["1", "3"] {
+        let args = ["--plugin-instances", sessions, "--batch-rows", "100"];
+        let out = s.run(&pipeline, &args);
+        assert_eq!(out.code, EXIT_DATA, "{sessions}: {}", out.report);
+        assert!(out.error().contains("in.csv:3212"), "{}", out.error());
+        assert!(s.data_files().is_empty(), "{:?}", s.data_files());
+    }
+}

@@ -7,8 +7,10 @@
 //!    with its source line. The files live in a temporary folder (`TMPDIR`) removed at the
 //!    end, whatever happens.
 //! 2. **Parts.** Each part runs through a fresh session of the plugin: every input's rows
-//!    of that part, inputs in the plugin's order, then `finish`. The session is dropped
-//!    before the next part opens, so at most one part's state is held.
+//!    of that part, inputs in the plugin's order, then `finish`. Parts run on up to
+//!    `plugin_instances` threads at once (the cores, by default), each dropping its
+//!    session before it opens the next part's, so at most that many parts' state is held.
+//!    Their output reaches the writer part by part in order, the bytes of one session.
 //!
 //! Rows of one key are all in one part, in their input order, so a plugin whose state is
 //! per key gives the rows it gives unsplit; they come out part by part. Rejects and data
@@ -28,10 +30,13 @@ use arrow::ipc::reader::StreamReader;
 use arrow::ipc::writer::{IpcWriteOptions, StreamWriter};
 use arrow::ipc::CompressionType;
 use arrow::row::{RowConverter, SortField};
-use crossbeam_channel::{Receiver, Sender};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use crossbeam_channel::{bounded, Receiver, Sender};
 use serde::Deserialize;
 
-use super::stream::{finish, process, send_all, Feed, PluginStats, ToWriter, TransformEnd};
+use super::stream::{finish_to, process, send_all, Feed, PluginStats, ToWriter, TransformEnd};
 use crate::plugin::Session;
 use crate::run::TableError;
 use crate::source::SourceBatch;
@@ -63,8 +68,8 @@ impl SplitSpec {
     }
 }
 
-/// Opens a fresh session of the table's plugin.
-pub(super) type Opener<'a> = dyn Fn() -> Result<Session, TableError> + 'a;
+/// Opens a fresh session of the table's plugin (from any of the parts' threads).
+pub(super) type Opener<'a> = dyn Fn() -> Result<Session, TableError> + Send + Sync + 'a;
 
 /// The spilled parts of every input, and how to run them.
 pub(super) struct Splitter<'a> {
@@ -73,6 +78,8 @@ pub(super) struct Splitter<'a> {
     batch_rows: usize,
     /// Whether the engine meters fuel (so the stats report it).
     fuel: bool,
+    /// How many parts run at once, each in its own session.
+    sessions: usize,
     dir: tempfile::TempDir,
     /// Per input: where its key columns are, how they become hashable bytes, its parts.
     inputs: Vec<SpilledInput>,
@@ -99,7 +106,7 @@ impl<'a> Splitter<'a> {
     pub fn new(
         spec: SplitSpec,
         schemas: &[(String, SchemaRef)],
-        (batch_rows, fuel): (usize, bool),
+        (batch_rows, fuel, sessions): (usize, bool, usize),
         open: Box<Opener<'a>>,
     ) -> Result<Self, TableError> {
         let dir = tempfile::Builder::new()
@@ -133,6 +140,7 @@ impl<'a> Splitter<'a> {
             open,
             batch_rows,
             fuel,
+            sessions,
             dir,
             inputs,
             stats: None,
@@ -160,7 +168,9 @@ impl<'a> Splitter<'a> {
         Ok(TransformEnd::InputsDone(rejected))
     }
 
-    /// Step 2: each part through a fresh session; the rows the plugin rejected.
+    /// Step 2: each part through a fresh session; the rows the plugin rejected. Parts run
+    /// on up to `sessions` sessions at once, their output forwarded part by part in order,
+    /// so the writer gets the messages one session would give.
     pub fn run_parts(
         &mut self,
         names: &[String],
@@ -170,29 +180,180 @@ impl<'a> Splitter<'a> {
         for input in &mut self.inputs {
             input.close().map_err(|e| spill_error(&self.dir, e))?;
         }
+        let sessions = self.sessions.clamp(1, self.spec.parts);
+        let run = Parts {
+            splitter: &*self,
+            names,
+            sources,
+        };
+        let (rejected, stats) = match sessions {
+            1 => run.one_at_a_time(tx)?,
+            n => run.side_by_side(n, tx)?,
+        };
+        self.stats = stats;
+        Ok(rejected)
+    }
+}
+
+/// The parts of a split table, and what their sessions need.
+struct Parts<'s, 'a> {
+    splitter: &'s Splitter<'a>,
+    names: &'s [String],
+    sources: &'s [Vec<String>],
+}
+
+/// What a part's session sends on: the writer's messages, then how the part ended.
+enum FromPart {
+    Message(ToWriter),
+    Done(Result<PluginStats, TableError>),
+}
+
+/// Messages a part runs ahead of the parts before it, at most (each a batch).
+const PART_QUEUE: usize = 4;
+
+impl Parts<'_, '_> {
+    fn one_at_a_time(
+        &self,
+        tx: &Sender<ToWriter>,
+    ) -> Result<(u64, Option<PluginStats>), TableError> {
         let mut rejected = 0u64;
-        for part in 0..self.spec.parts {
-            let mut session = (self.open)()?;
-            for (index, input) in self.inputs.iter().enumerate() {
-                let batches = input.read(part, self.batch_rows);
-                for source in batches.map_err(|e| spill_error(&self.dir, e))? {
-                    let source = source.map_err(|e| spill_error(&self.dir, e))?;
-                    let messages = process(&mut session, names, sources, index, source)?;
-                    if !send_all(messages, tx, &mut rejected) {
-                        return Ok(rejected);
-                    }
-                }
-            }
-            finish(&mut session, tx)?;
-            // The parts run one at a time: the peak memory is the largest part's.
-            let part = PluginStats::of(std::slice::from_ref(&session), self.fuel);
-            self.stats = Some(match self.stats.take() {
+        let mut stats: Option<PluginStats> = None;
+        for part in 0..self.splitter.spec.parts {
+            let mut send = |message: ToWriter| send_all([message], tx, &mut rejected);
+            let Some(part) = self
+                .splitter
+                .run_part(part, self.names, self.sources, &mut send)?
+            else {
+                break; // the writer stopped
+            };
+            stats = Some(match stats {
                 Some(before) => before.then(part),
                 None => part,
             });
-            // Dropped here: its memory goes before the next part's session grows.
         }
-        Ok(rejected)
+        Ok((rejected, stats))
+    }
+
+    /// `sessions` threads take the parts in order; this thread forwards each part's
+    /// messages to the writer once every part before it is done. A part that runs ahead
+    /// waits when its queue is full, so memory stays at `sessions` parts' state and a few
+    /// batches each.
+    fn side_by_side(
+        &self,
+        sessions: usize,
+        tx: &Sender<ToWriter>,
+    ) -> Result<(u64, Option<PluginStats>), TableError> {
+        let parts = self.splitter.spec.parts;
+        let (senders, receivers): (Vec<_>, Vec<_>) =
+            (0..parts).map(|_| bounded::<FromPart>(PART_QUEUE)).unzip();
+        // Each part's sender is taken by the thread that runs it, so a thread that dies
+        // mid-part disconnects its queue instead of leaving the forwarder waiting.
+        let senders: Vec<Mutex<Option<Sender<FromPart>>>> =
+            senders.into_iter().map(|s| Mutex::new(Some(s))).collect();
+        let next = AtomicUsize::new(0);
+        let this = self;
+        std::thread::scope(|scope| {
+            for _ in 0..sessions {
+                let (senders, next) = (&senders, &next);
+                std::thread::Builder::new()
+                    .name("sluice-part".into())
+                    .spawn_scoped(scope, move || this.take_parts(senders, next))
+                    .map_err(|e| TableError::Internal(format!("spawning a part's thread: {e}")))?;
+            }
+            forward_in_order(receivers, tx, sessions)
+        })
+    }
+
+    /// One thread's loop: the next part not yet taken, until none is left or the
+    /// forwarder has stopped.
+    fn take_parts(&self, senders: &[Mutex<Option<Sender<FromPart>>>], next: &AtomicUsize) {
+        loop {
+            let part = next.fetch_add(1, Ordering::Relaxed);
+            let Some(slot) = senders.get(part) else {
+                return;
+            };
+            let Some(out) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+                return;
+            };
+            let mut send = |message: ToWriter| out.send(FromPart::Message(message)).is_ok();
+            let ended = match self
+                .splitter
+                .run_part(part, self.names, self.sources, &mut send)
+            {
+                Ok(Some(stats)) => Ok(stats),
+                Ok(None) => return, // the forwarder stopped
+                Err(e) => Err(e),
+            };
+            let failed = ended.is_err();
+            if out.send(FromPart::Done(ended)).is_err() || failed {
+                return;
+            }
+        }
+    }
+}
+
+/// Each part's messages to the writer, parts in order; what the parts spent.
+fn forward_in_order(
+    receivers: Vec<Receiver<FromPart>>,
+    tx: &Sender<ToWriter>,
+    sessions: usize,
+) -> Result<(u64, Option<PluginStats>), TableError> {
+    let mut rejected = 0u64;
+    let mut spent: Vec<PluginStats> = Vec::new();
+    // Returning drops the queues not read yet: the threads stop at their next message.
+    for queue in receivers {
+        loop {
+            match queue.recv() {
+                Ok(FromPart::Message(message)) => {
+                    if !send_all([message], tx, &mut rejected) {
+                        return Ok((rejected, PluginStats::side_by_side(spent, sessions)));
+                    }
+                }
+                Ok(FromPart::Done(Ok(part))) => {
+                    spent.push(part);
+                    break;
+                }
+                Ok(FromPart::Done(Err(e))) => return Err(e),
+                Err(_) => {
+                    return Err(TableError::Internal(
+                        "a split part's thread stopped before its part was done".into(),
+                    ))
+                }
+            }
+        }
+    }
+    Ok((rejected, PluginStats::side_by_side(spent, sessions)))
+}
+
+impl Splitter<'_> {
+    /// One part through a fresh session, its messages to `send`; what the session spent,
+    /// or `None` when `send` says the receiver stopped.
+    fn run_part(
+        &self,
+        part: usize,
+        names: &[String],
+        sources: &[Vec<String>],
+        send: &mut dyn FnMut(ToWriter) -> bool,
+    ) -> Result<Option<PluginStats>, TableError> {
+        let mut session = (self.open)()?;
+        for (index, input) in self.inputs.iter().enumerate() {
+            let batches = input.read(part, self.batch_rows);
+            for source in batches.map_err(|e| spill_error(&self.dir, e))? {
+                let source = source.map_err(|e| spill_error(&self.dir, e))?;
+                let messages = process(&mut session, names, sources, index, source)?;
+                if !messages.into_iter().all(&mut *send) {
+                    return Ok(None);
+                }
+            }
+        }
+        if !finish_to(&mut session, send)? {
+            return Ok(None);
+        }
+        // The session is dropped here, its memory gone before this thread's next part.
+        Ok(Some(PluginStats::of(
+            std::slice::from_ref(&session),
+            self.fuel,
+        )))
     }
 }
 

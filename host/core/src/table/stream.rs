@@ -145,6 +145,16 @@ impl PluginStats {
 
     /// These stats and those of a session that ran after them: sums, but the larger peak
     /// memory, as the two never held memory at once.
+    /// The parts of a split table, `sessions` of them at once: their memory is bounded
+    /// by the `sessions` largest peaks together.
+    pub(super) fn side_by_side(mut parts: Vec<PluginStats>, sessions: usize) -> Option<Self> {
+        parts.sort_by_key(|part| std::cmp::Reverse(part.peak_memory));
+        let peak: u64 = parts.iter().take(sessions).map(|p| p.peak_memory).sum();
+        let mut all = parts.into_iter().reduce(PluginStats::then)?;
+        all.peak_memory = peak;
+        Some(all)
+    }
+
     pub(super) fn then(mut self, next: PluginStats) -> Self {
         self.logs_dropped += next.logs_dropped;
         self.peak_memory = self.peak_memory.max(next.peak_memory);
@@ -172,7 +182,10 @@ fn splitter<'a>(
     let open_schemas = schemas.clone();
     let open = move || open_session_with(run, plugin, config, &open_schemas);
     let fuel = run.host.engine.fuel();
-    Splitter::new(spec, &schemas, (run.batch_rows, fuel), Box::new(open)).map(Some)
+    // Parts run side by side on as many sessions as a stateless plugin gets instances.
+    let sessions = run.host.options.plugin_instances.unwrap_or(1);
+    let sizes = (run.batch_rows, fuel, sessions);
+    Splitter::new(spec, &schemas, sizes, Box::new(open)).map(Some)
 }
 
 /// Each input's name and schema, as a session is opened with them.
@@ -511,21 +524,23 @@ pub(super) fn process(
 }
 
 pub(super) fn finish(session: &mut Session, tx: &Sender<ToWriter>) -> Result<(), TableError> {
-    loop {
-        let emitted = session.finish()?;
-        let more = emitted.more;
-        if !forward(emitted, tx) || !more {
-            return Ok(());
-        }
-    }
+    finish_to(session, &mut |message| tx.send(message).is_ok()).map(drop)
 }
 
-/// Sends emitted batches to the writer; false when the writer has stopped.
-fn forward(emitted: Emitted, tx: &Sender<ToWriter>) -> bool {
-    emitted
-        .batches
-        .into_iter()
-        .all(|(index, batch)| tx.send(ToWriter::Output(index, batch)).is_ok())
+/// The session's last batches, each to `send`; false when `send` says the receiver
+/// stopped.
+pub(super) fn finish_to(
+    session: &mut Session,
+    send: &mut dyn FnMut(ToWriter) -> bool,
+) -> Result<bool, TableError> {
+    loop {
+        let emitted = session.finish()?;
+        let sent = (emitted.batches.into_iter())
+            .all(|(index, batch)| send(ToWriter::Output(index, batch)));
+        if !sent || !emitted.more {
+            return Ok(sent);
+        }
+    }
 }
 
 fn rejects_batch(
