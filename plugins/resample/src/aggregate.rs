@@ -355,15 +355,15 @@ impl Aggregate {
                     .flatten()
                 {
                     Some(&id) => id,
-                    None => self.register(vec![if text.is_valid(row) {
-                        KeyPart::Text(text.value(row).into())
-                    } else {
-                        KeyPart::Null
-                    }]),
+                    None if text.is_null(row) => self.register(vec![KeyPart::Null]),
+                    None => {
+                        // A key not seen before: the only rows that allocate.
+                        let value = text.value(row);
+                        let id = self.register(vec![KeyPart::Text(value.into())]);
+                        self.text_keys.insert(value.into(), id);
+                        id
+                    }
                 };
-                if text.is_valid(row) {
-                    self.text_keys.entry(text.value(row).into()).or_insert(id);
-                }
                 ids.push(id);
                 last = Some((row, id));
             }
