@@ -223,7 +223,8 @@ pub(crate) struct RunArgs {
     pub(crate) jobs: Option<usize>,
     /// Instances of a stateless plugin per table, each on its own thread, their outputs
     /// put back in input order (default: the cores divided among the tables running at
-    /// once). Stateful plugins always run as one.
+    /// once). A stateful plugin runs as one, or, in a table split by key, as this many
+    /// sessions each running one part at a time.
     #[arg(
         long,
         env = "SLUICE_PLUGIN_INSTANCES",
