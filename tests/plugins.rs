@@ -564,27 +564,27 @@ fn four_threads_write_the_bytes_of_one() {
     assert_eq!(groups, ["4"], "128,571 rows in groups of 40,000");
 }
 
-/// A data error in one of four instances fails the table as one instance would: exit 3,
-/// naming the file and line of the row the plugin blamed, and nothing is written.
-#[test]
-fn a_data_error_in_one_of_four_instances_names_its_line() {
+/// 5,000 ids in `in.csv`, `boom` on line 3212, and a testbed table that fails with a data
+/// error on it.
+fn boom_on_line_3212() -> (Scratch, String) {
     let s = Scratch::new();
-    let mut csv = String::from("id\n");
-    for i in 0..5_000 {
-        csv.push_str(&format!(
-            "{}\n",
-            if i == 3_210 {
-                "boom".into()
-            } else {
-                i.to_string()
-            }
-        ));
-    }
-    s.write("in.csv", csv);
+    let ids = (0..5_000).map(|i| match i {
+        3_210 => "boom\n".to_string(),
+        i => format!("{i}\n"),
+    });
+    s.write("in.csv", format!("id\n{}", ids.collect::<String>()));
     let pipeline = testbed(
         r#"{ mode = "data-error", column = "id", equals = "boom" }"#,
         "",
     );
+    (s, pipeline)
+}
+
+/// A data error in one of four instances fails the table as one instance would: exit 3,
+/// naming the file and line of the row the plugin blamed, and nothing is written.
+#[test]
+fn a_data_error_in_one_of_four_instances_names_its_line() {
+    let (s, pipeline) = boom_on_line_3212();
     let out = s.run(
         &pipeline,
         &["--plugin-instances", "4", "--batch-rows", "100"],
@@ -598,24 +598,8 @@ fn a_data_error_in_one_of_four_instances_names_its_line() {
 /// row's line, as with one part at a time, and nothing is committed.
 #[test]
 fn a_data_error_in_a_split_part_names_its_line_whatever_the_sessions() {
-    let s = Scratch::new();
-    let mut csv = String::from("id\n");
-    for i in 0..5_000 {
-        csv.push_str(&format!(
-            "{}\n",
-            if i == 3_210 {
-                "boom".into()
-            } else {
-                i.to_string()
-            }
-        ));
-    }
-    s.write("in.csv", csv);
-    let pipeline = testbed(
-        r#"{ mode = "data-error", column = "id", equals = "boom" }"#,
-        "",
-    )
-    .replace(
+    let (s, pipeline) = boom_on_line_3212();
+    let pipeline = pipeline.replace(
         "location = \"out/t\"",
         "location = \"out/t\", mode = \"append\"",
     ) + "[tables.t.split]\nby = [\"id\"]\nparts = 6\n";
