@@ -1,5 +1,6 @@
 //! `sluice schema` and `sluice check`: what a pipeline would read and write, shown before
-//! anything is written, on every bundled example; `check` catches a bad plugin config.
+//! anything is written, on every bundled example; `check` catches a bad plugin config;
+//! `--perf-map` names the plugin code for `perf`.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -132,4 +133,26 @@ fn check_opens_the_plugin_with_its_config_and_catches_a_bad_one() {
         stdout(&out)
     );
     assert!(!s.path("out").exists(), "check wrote something");
+}
+
+/// `--perf-map` leaves the compiled plugins' symbols where `perf report` looks for them,
+/// so a profile of a run can name the plugin functions it lands in.
+#[test]
+fn perf_map_names_the_plugin_code_for_perf() {
+    let child = Command::new(env!("CARGO_BIN_EXE_sluice-cli"))
+        .args(["check", &example("retail"), "--perf-map", "--log", "warn"])
+        .args(["--cache-dir", &cache_dir().display().to_string()])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let map = std::path::PathBuf::from(format!("/tmp/perf-{}.map", child.id()));
+    let status = child.wait_with_output().unwrap().status;
+    assert!(status.success());
+    let symbols = std::fs::read_to_string(&map).unwrap_or_default();
+    std::fs::remove_file(&map).ok();
+    assert!(
+        symbols.lines().any(|l| l.contains("wasm[0]::function")),
+        "{} holds no plugin functions",
+        map.display()
+    );
 }

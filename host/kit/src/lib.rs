@@ -188,6 +188,7 @@ pub fn run_kit(plugin: &str, options: &KitOptions) -> Result<KitReport, PluginEr
         cache_dir: options.cache_dir.clone(),
         fuel: true,
         no_deadlines: false,
+        perf_map: false,
         bundled: options.bundled,
     })?;
     let loaded = engine.load(plugin)?;

@@ -295,6 +295,10 @@ pub(crate) struct CacheArgs {
     /// never returns then hangs the run.
     #[arg(long, env = "SLUICE_UNSAFE_NO_DEADLINES", hide_short_help = true)]
     pub(crate) unsafe_no_deadlines: bool,
+    /// Name plugin functions for `perf`: write the compiled code's symbols to
+    /// /tmp/perf-<pid>.map, which `perf report` reads.
+    #[arg(long, env = "SLUICE_PERF_MAP", hide_short_help = true)]
+    pub(crate) perf_map: bool,
 }
 
 impl CacheArgs {
@@ -313,6 +317,7 @@ impl CacheArgs {
             },
             fuel: false,
             no_deadlines: self.unsafe_no_deadlines,
+            perf_map: self.perf_map,
             bundled: bundled(),
         }
     }

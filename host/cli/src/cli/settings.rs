@@ -23,6 +23,7 @@ const NOT_IN_FILE: &[&str] = &[
     "task_token",
     "progress",
     "unsafe_no_deadlines",
+    "perf_map",
     "log",
     "log_format",
 ];

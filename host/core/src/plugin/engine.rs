@@ -27,6 +27,9 @@ pub struct EngineOptions {
     /// Turn off call deadlines (epoch interruption). Only for measuring their cost: without
     /// them a plugin that never returns hangs the run.
     pub no_deadlines: bool,
+    /// Write the compiled plugins' function names to `/tmp/perf-<pid>.map`, so `perf
+    /// report` names the guest functions a profile lands in rather than bare addresses.
+    pub perf_map: bool,
     /// The plugins a pipeline may name without a path (`plugin = "passthrough"`).
     pub bundled: Bundled,
 }
@@ -94,6 +97,9 @@ impl PluginEngine {
             .epoch_interruption(!options.no_deadlines)
             .consume_fuel(options.fuel)
             .parallel_compilation(true);
+        if options.perf_map {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config).map_err(|e| internal(format!("engine setup: {e:#}")))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
