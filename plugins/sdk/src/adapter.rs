@@ -68,7 +68,7 @@ impl<P: Plugin> GuestSession for SessionOf<P> {
         if *self.finished.borrow() {
             return Err(Error::Internal("push after finish".into()).into());
         }
-        let batch = ipc::decode_batch(batch)
+        let batch = ipc::decode_pushed(batch)
             .map_err(|e| Error::Internal(format!("undecodable batch for input `{input}`: {e}")))?;
         let mut out = Emit::default();
         self.plugin.borrow_mut().push(&input, batch, &mut out)?;
