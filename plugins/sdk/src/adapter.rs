@@ -62,7 +62,7 @@ impl<P: Plugin> GuestSession for SessionOf<P> {
     }
 
     fn push(&self, input: String, batch: Vec<u8>) -> Result<wit::Emitted, wit::PluginError> {
-        if !self.input_names.iter().any(|n| *n == input) {
+        if !self.input_names.contains(&input) {
             return Err(Error::Schema(format!("unknown input `{input}`")).into());
         }
         if *self.finished.borrow() {
