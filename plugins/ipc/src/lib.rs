@@ -10,7 +10,6 @@ use arrow::datatypes::{Schema, SchemaRef};
 use arrow::error::ArrowError;
 use arrow::ipc::reader::{RecordBatchDecoder, StreamDecoder, StreamReader};
 use arrow::ipc::writer::StreamWriter;
-use arrow::ipc::MessageHeader;
 use arrow::record_batch::RecordBatch;
 
 /// A schema as an IPC stream with no batches.
@@ -102,24 +101,22 @@ unsafe fn decode_unvalidated(
         let message = arrow::ipc::root_as_message(&metadata)
             .map_err(|e| ArrowError::IpcError(format!("unreadable IPC message: {e}")))?;
         let body = slice(buffer, &mut at, message.bodyLength() as usize)?;
-        match (message.header_as_schema(), message.header_as_record_batch()) {
-            (Some(fb), _) => {
-                schema = Some(Arc::new(arrow::ipc::convert::try_fb_to_schema(fb)?));
-            }
-            (None, Some(fb)) if message.header_type() == MessageHeader::RecordBatch => {
-                let schema = schema.clone().ok_or_else(|| {
-                    ArrowError::IpcError("a record batch before the schema".into())
-                })?;
-                let version = message.version();
-                let decoder =
-                    RecordBatchDecoder::try_new(&body, fb, schema, &no_dictionaries, &version)?;
-                batches.push(
-                    decoder
-                        .with_skip_validation(skip.clone())
-                        .read_record_batch()?,
-                );
-            }
-            _ => return Ok(None),
+        if let Some(fb) = message.header_as_schema() {
+            schema = Some(Arc::new(arrow::ipc::convert::try_fb_to_schema(fb)?));
+        } else if let Some(fb) = message.header_as_record_batch() {
+            let schema = schema
+                .clone()
+                .ok_or_else(|| ArrowError::IpcError("a record batch before the schema".into()))?;
+            let version = message.version();
+            let decoder =
+                RecordBatchDecoder::try_new(&body, fb, schema, &no_dictionaries, &version)?;
+            batches.push(
+                decoder
+                    .with_skip_validation(skip.clone())
+                    .read_record_batch()?,
+            );
+        } else {
+            return Ok(None); // a dictionary batch: the validated decoder handles those
         }
     }
     Ok(schema.map(|schema| (schema, batches)))
