@@ -109,7 +109,7 @@ fn a_value_partitioned_output_reads_in_pyarrow_duckdb_and_polars() {
 }
 
 #[test]
-fn timestamps_are_written_without_a_dictionary() {
+fn timestamps_are_written_delta_packed_without_a_dictionary() {
     let s = Scratch::new();
     s.write(
         "in.csv",
@@ -119,19 +119,22 @@ fn timestamps_are_written_without_a_dictionary() {
     assert_eq!(out.code, 0, "{}", out.report);
     assert_eq!(
         python_lines(DICTIONARIES, &s.path("out/t/current/rows.parquet")),
-        ["at False", "code True"]
+        ["at delta", "code dictionary"]
     );
 }
 
-/// Per column of a file's first row group: whether it has dictionary pages.
+/// Per column of a file's first row group, as pyarrow reads its metadata: whether its
+/// values are dictionary-encoded, delta-packed or plain.
 const DICTIONARIES: &str = "import sys, pyarrow.parquet as pq\n\
     m = pq.ParquetFile(sys.argv[1]).metadata\n\
     for i in range(m.num_columns):\n\
-    \x20   c = m.row_group(0).column(i)\n\
-    \x20   print(c.path_in_schema, 'RLE_DICTIONARY' in c.encodings)\n";
+    \x20   e = m.row_group(0).column(i).encodings\n\
+    \x20   kind = 'dictionary' if 'RLE_DICTIONARY' in e else 'delta' if 'DELTA_BINARY_PACKED' in e else 'plain'\n\
+    \x20   print(m.row_group(0).column(i).path_in_schema, kind)\n";
 
 #[test]
 fn columns_mostly_distinct_in_the_first_batch_are_written_without_a_dictionary() {
+    // Integers among them are delta-packed; DuckDB reads them back.
     let s = Scratch::new();
     let mut text = String::from("id,amount,code,city\n");
     for i in 0..10_000 {
@@ -149,7 +152,18 @@ fn columns_mostly_distinct_in_the_first_batch_are_written_without_a_dictionary()
     assert_eq!(out.code, 0, "{}", out.report);
     assert_eq!(
         python_lines(DICTIONARIES, &s.path("out/t/current/rows.parquet")),
-        ["id False", "amount False", "code True", "city True"]
+        [
+            "id delta",
+            "amount plain",
+            "code dictionary",
+            "city dictionary"
+        ]
+    );
+    let sums = "import sys, duckdb\n\
+        print(duckdb.sql(f\"select sum(id), max(id), count(*) from '{sys.argv[1]}'\").fetchall())\n";
+    assert_eq!(
+        python_lines(sums, &s.path("out/t/current/rows.parquet")),
+        ["[(349965000, 69993, 10000)]"]
     );
 }
 

@@ -8,6 +8,12 @@
 //! numbers without a dictionary at all; here a column keeps one unless the first batch
 //! shows its values mostly distinct, so low-cardinality numbers (codes, years) keep it.
 //!
+//! A mostly distinct integer, date or timestamp column goes DELTA_BINARY_PACKED instead of
+//! plain: ids and times then reach zstd as small deltas rather than 8-byte values, which
+//! cost zstd-3 ~3x less CPU and give a smaller file (3M shipment rows, both id columns:
+//! 0.44 s and 13.1 MB plain, 0.13 s and 9.8 MB delta). Every Parquet reader in use
+//! (pyarrow, DuckDB, Polars, Spark, Trino) reads it.
+//!
 //! The choice depends on the first batch alone, which is the same for any thread count.
 
 use std::collections::HashSet;
@@ -15,6 +21,7 @@ use std::collections::HashSet;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::DataType;
 use arrow::record_batch::RecordBatch;
+use parquet::basic::Encoding;
 
 /// Batches smaller than this say too little about a column: the default (a dictionary,
 /// with arrow-rs's fallback) stays.
@@ -34,6 +41,20 @@ pub(super) fn without_dictionary(batch: &RecordBatch) -> Vec<String> {
         })
         .map(|(field, _)| field.name().clone())
         .collect()
+}
+
+/// The encoding of a column written without a dictionary, when not plain: integers and
+/// times (stored as INT32 or INT64) are delta-packed. Decimals stay plain: their physical
+/// type depends on their precision.
+pub(super) fn plain_encoding(data_type: &DataType) -> Option<Encoding> {
+    use DataType::*;
+    match data_type {
+        Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | UInt64 | Date32 | Date64
+        | Time32(_) | Time64(_) | Timestamp(..) | Duration(_) => {
+            Some(Encoding::DELTA_BINARY_PACKED)
+        }
+        _ => None,
+    }
 }
 
 /// Whether more than half of the array's non-null values are distinct; stops counting
@@ -133,6 +154,29 @@ mod tests {
         let head = batch(vec![("v", column.slice(0, 10_000))]);
         assert!(without_dictionary(&tail).is_empty());
         assert_eq!(without_dictionary(&head), ["v"]);
+    }
+
+    #[test]
+    fn integers_and_times_are_delta_packed_and_the_rest_plain() {
+        use arrow::datatypes::TimeUnit;
+        for data_type in [
+            DataType::Int64,
+            DataType::UInt32,
+            DataType::Date32,
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        ] {
+            assert_eq!(
+                plain_encoding(&data_type),
+                Some(Encoding::DELTA_BINARY_PACKED)
+            );
+        }
+        for data_type in [
+            DataType::Float64,
+            DataType::Utf8,
+            DataType::Decimal128(12, 2),
+        ] {
+            assert_eq!(plain_encoding(&data_type), None, "{data_type}");
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
 use parquet::schema::types::ColumnPath;
 
 use super::column_order::FloatOrder;
-use super::dictionary::without_dictionary;
+use super::dictionary::{plain_encoding, without_dictionary};
 use super::row_groups::{RowGroupLimits, RowGroups};
 use super::sorted::SortCheck;
 use crate::storage::{ObjectWriter, StagedObject, Store, StoreError};
@@ -117,7 +117,12 @@ impl Waiting {
         };
         let mut props = self.props;
         for column in plain {
-            props = props.set_column_dictionary_enabled(ColumnPath::from(column), false);
+            let path = ColumnPath::from(column.as_str());
+            props = props.set_column_dictionary_enabled(path.clone(), false);
+            let data_type = self.schema.field_with_name(&column).map(|f| f.data_type());
+            if let Some(encoding) = data_type.ok().and_then(plain_encoding) {
+                props = props.set_column_encoding(path, encoding);
+            }
         }
         let writer = ArrowWriter::try_new(
             FloatOrder::new(self.object),
