@@ -165,6 +165,23 @@ fn columns_mostly_distinct_in_the_first_batch_are_written_without_a_dictionary()
         python_lines(sums, &s.path("out/t/current/rows.parquet")),
         ["[(349965000, 69993, 10000)]"]
     );
+    // For readers without the delta encodings, they can stay plain.
+    let plain = pipeline(r#"path = "in.csv""#).replace(
+        "location = \"out/t\"",
+        "location = \"out/t\", delta_encoding = false",
+    );
+    assert!(plain.contains("delta_encoding"), "{plain}");
+    let out = s.run(&plain, &[]);
+    assert_eq!(out.code, 0, "{}", out.report);
+    assert_eq!(
+        python_lines(DICTIONARIES, &s.path("out/t/current/rows.parquet")),
+        [
+            "id plain",
+            "amount plain",
+            "code dictionary",
+            "city dictionary"
+        ]
+    );
 }
 
 #[test]

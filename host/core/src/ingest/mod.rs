@@ -338,6 +338,7 @@ fn convert(
         compression: "zstd".into(),
         level: None,
         row_group_rows: 1 << 20,
+        delta_encoding: true,
         bloom_filter: Vec::new(),
         sorted_by: Vec::new(),
         threads: options.encode_threads.unwrap_or(1),

@@ -37,6 +37,11 @@ pub struct OutputSpec {
     pub level: Option<i32>,
     #[serde(default = "default_row_group_rows")]
     pub row_group_rows: usize,
+    /// Integer, date and timestamp columns written without a dictionary are
+    /// `DELTA_BINARY_PACKED` (default) or, with `false`, plain: for readers without the
+    /// delta encodings (Spark before 3.3).
+    #[serde(default = "default_delta_encoding")]
+    pub delta_encoding: bool,
     /// Which changes of an output's schema since the last commit a run may make: `add`
     /// (default: added nullable columns and widened types; anything else fails before data
     /// moves) or `any`.
@@ -163,6 +168,9 @@ fn default_codec() -> String {
 fn default_row_group_rows() -> usize {
     1_048_576
 }
+fn default_delta_encoding() -> bool {
+    true
+}
 
 impl OutputSpec {
     pub fn commit_mode(&self) -> CommitMode {
@@ -181,6 +189,7 @@ struct Encoding {
     compression: String,
     level: Option<i32>,
     row_group_rows: usize,
+    delta_encoding: bool,
     partition: Option<Partition>,
     bloom_filter: Vec<String>,
     sorted_by: Vec<String>,
@@ -193,6 +202,7 @@ impl OutputSpec {
             compression: self.compression.clone(),
             level: self.level,
             row_group_rows: self.row_group_rows,
+            delta_encoding: self.delta_encoding,
             bloom_filter: self.bloom_filter.clone(),
             sorted_by: self.sorted_by.clone(),
             threads,
@@ -206,6 +216,7 @@ impl OutputSpec {
             compression: self.compression.clone(),
             level: self.level,
             row_group_rows: self.row_group_rows,
+            delta_encoding: self.delta_encoding,
             partition: self.partition.clone(),
             bloom_filter: self.bloom_filter.clone(),
             sorted_by: self.sorted_by.clone(),
@@ -214,6 +225,7 @@ impl OutputSpec {
             compression: default_codec(),
             level: None,
             row_group_rows: default_row_group_rows(),
+            delta_encoding: default_delta_encoding(),
             partition: None,
             bloom_filter: Vec::new(),
             sorted_by: Vec::new(),

@@ -51,6 +51,8 @@ pub struct WriterSettings {
     pub compression: String,
     pub level: Option<i32>,
     pub row_group_rows: usize,
+    /// Delta-pack integers and times without a dictionary (see [`super::dictionary`]).
+    pub delta_encoding: bool,
     /// Columns that get a Bloom filter.
     pub bloom_filter: Vec<String>,
     /// Columns the rows are sorted by (ascending, NULLs first), checked and recorded.
@@ -107,6 +109,7 @@ struct Waiting {
     props: WriterPropertiesBuilder,
     limits: RowGroupLimits,
     threads: usize,
+    delta_encoding: bool,
 }
 
 impl Waiting {
@@ -120,7 +123,8 @@ impl Waiting {
             let path = ColumnPath::from(column.as_str());
             props = props.set_column_dictionary_enabled(path.clone(), false);
             let data_type = self.schema.field_with_name(&column).map(|f| f.data_type());
-            if let Some(encoding) = data_type.ok().and_then(plain_encoding) {
+            let encoding = data_type.ok().and_then(plain_encoding);
+            if let Some(encoding) = encoding.filter(|_| self.delta_encoding) {
                 props = props.set_column_encoding(path, encoding);
             }
         }
@@ -180,6 +184,7 @@ impl ParquetSink {
                 bytes: MAX_ROW_GROUP_BYTES,
             },
             threads: settings.threads,
+            delta_encoding: settings.delta_encoding,
         };
         Ok(ParquetSink {
             uri,
