@@ -306,6 +306,49 @@ fn resample_aggregate_fills_gaps_and_keeps_first_last_and_count() {
     }
 }
 
+/// Two keys of 700 buckets each, interleaved and partly out of time order: they cross
+/// every block boundary of the plugin's group storage (blocks of 1, 2, 4, ... 128, then
+/// 256 buckets a key), and late readings land in buckets of the early, small blocks.
+#[test]
+fn resample_aggregate_keeps_long_interleaved_series_apart() {
+    let s = Scratch::new();
+    let minutes = 700;
+    let start = 1_709_251_200; // 2024-03-01T00:00:00Z
+    let mut order: Vec<(i64, i64)> = (0..400).map(|m| (m, 10)).collect();
+    order.extend((0..300).map(|i| (400 + (i * 11) % 300, 10)));
+    order.extend((0..134).rev().map(|i| (3 * i, 40)));
+    let mut csv = String::from("k,t,v\n");
+    for (m, second) in order {
+        let t = sluice_tests::rfc3339_seconds(start + 60 * m + second);
+        csv += &format!("a,{t}Z,{m}\nb,{t}Z,{}\n", 1000 + m);
+    }
+    s.write("in.csv", csv);
+    let pipeline = "[tables.t]\nplugin = \"resample\"\n\
+        input = { path = \"in.csv\", types = { t = \"timestamp_utc\", v = \"float64\" } }\n\
+        output = { location = \"out/t\" }\n[tables.t.config]\nmode = \"aggregate\"\ntime = \"t\"\n\
+        every = \"1m\"\nkeys = [\"k\"]\naggregations = [{ column = \"v\", function = \"count\" }, \
+        { column = \"v\", function = \"sum\" }]\n";
+    let out = s.run(pipeline, &["--batch-rows", "64"]);
+    assert_eq!(out.code, 0, "{}", out.report);
+    let p = read_parquet(&s.path("out/t/current/rows.parquet"));
+    let expected: Vec<Value> = [("a", 0), ("b", 1000)]
+        .into_iter()
+        .flat_map(|(key, offset)| {
+            (0..minutes).map(move |m| {
+                let count = if m < 400 && m % 3 == 0 { 2 } else { 1 };
+                let bucket = sluice_tests::rfc3339_seconds(start + 60 * m);
+                serde_json::json!([
+                    key,
+                    format!("{bucket}+00:00"),
+                    count,
+                    ((offset + m) * count) as f64
+                ])
+            })
+        })
+        .collect();
+    assert_eq!(p.rows(), &expected);
+}
+
 /// Tables run side by side (`--jobs`) write exactly the bytes they write one at a time.
 #[test]
 fn pipeline_002_writes_the_same_bytes_with_one_job_or_four() {

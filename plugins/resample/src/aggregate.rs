@@ -16,13 +16,18 @@
 //! - output: keys, bucket, aggregations, sorted by key then bucket. Input order does not
 //!   matter: buckets span batches and keys may interleave.
 //!
-//! Memory: per key, bucket starts and one value per aggregation and bucket, in flat
-//! vectors (about 8 bytes per bucket and function). When a key's buckets arrive in time
-//! order (the usual case) a row costs one key lookup; out-of-order buckets switch that key
-//! to a hash index.
+//! Memory: every (key, bucket) group is a position in columns shared by all keys: its
+//! bucket start, the values seen per value column and one value per aggregation, about 8
+//! bytes per function and group. A key takes positions [`BLOCK`] at a time, so its groups
+//! sit together for the sorted output, and the groups being filled (a key's last block)
+//! stay few and cache-resident however the keys interleave. Columns grow a chunk at a
+//! time, never by copying. When a key's buckets arrive in time order (the usual case) a
+//! row costs one key lookup; out-of-order buckets switch that key to a hash index.
 
-use std::collections::HashMap;
+use std::ops::{Index, IndexMut};
 use std::sync::Arc;
+
+use foldhash::{HashMap, HashMapExt};
 
 use serde::Deserialize;
 use sluice_sdk::arrow::array::{
@@ -101,23 +106,76 @@ enum KeyPart {
 enum Acc {
     Float {
         function: Function,
-        values: Vec<f64>,
+        values: Column<f64>,
     },
     Int {
         function: Function,
-        values: Vec<i64>,
+        values: Column<i64>,
     },
 }
 
-/// One key's buckets.
-struct Series {
-    buckets: Vec<i64>,
-    /// Non-NULL values seen per bucket, per value column.
-    seen: Vec<Vec<u32>>,
+/// Group positions a key takes at a time, once it has many: its first blocks hold 1, 2,
+/// 4, ... positions, so a key with a few buckets takes little room.
+const BLOCK: usize = 1 << BLOCK_BITS;
+const BLOCK_BITS: usize = 8;
+/// Positions per chunk of a column.
+const CHUNK: usize = 1 << 16;
+
+/// Values by group position, grown a zeroed chunk at a time.
+struct Column<T> {
+    chunks: Vec<Box<[T]>>,
+}
+
+impl<T: Copy + Default> Column<T> {
+    fn new() -> Self {
+        Column { chunks: Vec::new() }
+    }
+
+    /// Room for positions below `len`.
+    fn grow_to(&mut self, len: usize) {
+        while self.chunks.len() * CHUNK < len {
+            self.chunks
+                .push(vec![T::default(); CHUNK].into_boxed_slice());
+        }
+    }
+}
+
+impl<T> Index<usize> for Column<T> {
+    type Output = T;
+    #[inline]
+    fn index(&self, position: usize) -> &T {
+        &self.chunks[position / CHUNK][position % CHUNK]
+    }
+}
+
+impl<T> IndexMut<usize> for Column<T> {
+    #[inline]
+    fn index_mut(&mut self, position: usize) -> &mut T {
+        &mut self.chunks[position / CHUNK][position % CHUNK]
+    }
+}
+
+/// The running values of every group (one key's bucket), in columns indexed by position.
+struct Groups {
+    buckets: Column<i64>,
+    /// Non-NULL values seen per group, per value column.
+    seen: Vec<Column<u32>>,
     accs: Vec<Acc>,
-    /// Built when a bucket arrives out of order.
+    /// Positions handed out, in whole blocks.
+    len: usize,
+}
+
+/// One key's groups, in the order they appeared, in blocks (see [`locate`]).
+#[derive(Default)]
+struct Series {
+    blocks: Vec<u32>,
+    len: usize,
+    /// Bucket to position, built when a bucket arrives out of order.
     index: Option<HashMap<i64, u32>>,
 }
+
+/// A row without a group (its time is NULL).
+const NO_GROUP: u32 = u32::MAX;
 
 /// A value column and whether it is kept as integers.
 struct ValueColumn {
@@ -139,6 +197,7 @@ pub struct Aggregate {
     /// The same ids for a single text key, looked up without allocating.
     text_keys: HashMap<Box<str>, u32>,
     series: Vec<(Vec<KeyPart>, Series)>,
+    groups: Groups,
     output: SchemaRef,
     cursor: Option<Cursor>,
 }
@@ -236,6 +295,7 @@ impl Aggregate {
         let by_column = (0..values.len())
             .map(|v| (0..sources.len()).filter(|&a| sources[a] == v).collect())
             .collect();
+        let groups = Groups::new(&config.aggregations, &sources, &values);
         Ok(Aggregate {
             config,
             width,
@@ -247,6 +307,7 @@ impl Aggregate {
             keys: HashMap::new(),
             text_keys: HashMap::new(),
             series: Vec::new(),
+            groups,
             output: Arc::new(Schema::new(fields)),
             cursor: None,
         })
@@ -263,6 +324,7 @@ impl Aggregate {
             .downcast_ref::<TimestampMicrosecondArray>()
             .expect("checked in open");
         let key_ids = self.key_ids(batch)?;
+        let groups = self.group_ids(times, &key_ids);
         let columns: Vec<ArrayRef> = self
             .values
             .iter()
@@ -287,30 +349,25 @@ impl Aggregate {
             })
             .collect();
         let valid: Vec<Option<&NullBuffer>> = columns.iter().map(|c| c.nulls()).collect();
-        let stamps = times.values();
-        for row in 0..batch.num_rows() {
-            if times.is_null(row) {
-                continue;
-            }
-            let bucket = stamps[row].div_euclid(self.width) * self.width;
-            let series = &mut self.series[key_ids[row] as usize].1;
-            let slot = series.slot(bucket);
-            for v in 0..columns.len() {
-                if valid[v].is_some_and(|n| n.is_null(row)) {
+        // One pass per value column: each touches only the tail of its group columns.
+        let Groups { seen, accs, .. } = &mut self.groups;
+        for (v, seen) in seen.iter_mut().enumerate() {
+            for (row, &group) in groups.iter().enumerate() {
+                if group == NO_GROUP || valid[v].is_some_and(|n| n.is_null(row)) {
                     continue;
                 }
-                let seen = &mut series.seen[v][slot];
-                let first = *seen == 0;
-                *seen += 1;
+                let group = group as usize;
+                let first = seen[group] == 0;
+                seen[group] += 1;
                 for &a in &self.by_column[v] {
-                    match &mut series.accs[a] {
+                    match &mut accs[a] {
                         Acc::Float { function, values } => {
                             let x = match (floats[v], ints[v]) {
                                 (Some(f), _) => f[row],
                                 (None, Some(i)) => i[row] as f64,
                                 _ => unreachable!("values are cast to f64 or i64"),
                             };
-                            update(*function, &mut values[slot], x, first);
+                            update(*function, &mut values[group], x, first);
                         }
                         // A count needs no value: it is the number of non-NULL values seen.
                         Acc::Int {
@@ -320,13 +377,28 @@ impl Aggregate {
                         Acc::Int { function, values } => {
                             let x = ints[v]
                                 .expect("non-count integer accumulators read integer columns")[row];
-                            update(*function, &mut values[slot], x, first);
+                            update(*function, &mut values[group], x, first);
                         }
                     }
                 }
             }
         }
         Ok(())
+    }
+
+    /// The group of every row ([`NO_GROUP`] for a NULL time), creating new groups.
+    fn group_ids(&mut self, times: &TimestampMicrosecondArray, key_ids: &[u32]) -> Vec<u32> {
+        let stamps = times.values();
+        (0..times.len())
+            .map(|row| {
+                if times.is_null(row) {
+                    return NO_GROUP;
+                }
+                let bucket = stamps[row].div_euclid(self.width) * self.width;
+                let series = &mut self.series[key_ids[row] as usize].1;
+                series.group(bucket, &mut self.groups)
+            })
+            .collect()
     }
 
     /// The series index of every row's key, registering new keys.
@@ -388,10 +460,7 @@ impl Aggregate {
         }
         let id = self.series.len() as u32;
         self.keys.insert(key.clone(), id);
-        self.series.push((
-            key,
-            Series::new(&self.config.aggregations, &self.sources, &self.values),
-        ));
+        self.series.push((key, Series::default()));
         id
     }
 
@@ -414,34 +483,32 @@ impl Aggregate {
         let mut rows = OutputRows::default();
         while rows.len() < OUTPUT_BATCH_ROWS && cursor.key < cursor.order.len() {
             let s = cursor.order[cursor.key];
-            let series = &self.series[s].1;
+            let groups = &self.groups;
             if cursor.pos == 0 && cursor.slots.is_empty() {
-                cursor.slots = (0..series.buckets.len()).collect();
-                cursor.slots.sort_by_key(|&i| series.buckets[i]);
+                cursor.slots = self.series[s].1.in_bucket_order(groups);
             }
             while cursor.pos < cursor.slots.len() && rows.len() < OUTPUT_BATCH_ROWS {
                 let slot = cursor.slots[cursor.pos];
                 if let (Some(prev), true) = (cursor.previous, self.config.fill != Fill::None) {
-                    let mut missing = cursor.gap.unwrap_or(series.buckets[prev] + self.width);
-                    while missing < series.buckets[slot] && rows.len() < OUTPUT_BATCH_ROWS {
+                    let mut missing = cursor.gap.unwrap_or(groups.buckets[prev] + self.width);
+                    while missing < groups.buckets[slot] && rows.len() < OUTPUT_BATCH_ROWS {
                         let source = (self.config.fill == Fill::Previous).then_some(prev);
-                        rows.push(s, missing, series, source, &self.sources);
+                        rows.push(s, missing, groups, source, &self.sources);
                         missing += self.width;
                     }
-                    if missing < series.buckets[slot] {
+                    if missing < groups.buckets[slot] {
                         cursor.gap = Some(missing);
                         break;
                     }
                     cursor.gap = None;
                 }
-                rows.push(s, series.buckets[slot], series, Some(slot), &self.sources);
+                rows.push(s, groups.buckets[slot], groups, Some(slot), &self.sources);
                 cursor.previous = Some(slot);
                 cursor.pos += 1;
             }
             if cursor.pos == cursor.slots.len() {
-                // This key is done: give its memory back before the next.
-                self.series[s].1 =
-                    Series::new(&self.config.aggregations, &self.sources, &self.values);
+                // This key is done: give its list back before the next.
+                self.series[s].1 = Series::default();
                 cursor = Cursor {
                     order: cursor.order,
                     key: cursor.key + 1,
@@ -464,7 +531,7 @@ struct Cursor {
     order: Vec<usize>,
     /// Position in `order`.
     key: usize,
-    /// The current key's slots in bucket order, and the next to emit.
+    /// The current key's groups in bucket order, and the next to emit.
     slots: Vec<usize>,
     pos: usize,
     previous: Option<usize>,
@@ -499,7 +566,7 @@ fn update<T: Copy + PartialOrd + std::ops::AddAssign>(
     }
 }
 
-impl Series {
+impl Groups {
     fn new(specs: &[AggregationSpec], sources: &[usize], values: &[ValueColumn]) -> Self {
         let accs = specs
             .iter()
@@ -510,55 +577,121 @@ impl Series {
                 {
                     Acc::Int {
                         function: spec.function,
-                        values: Vec::new(),
+                        values: Column::new(),
                     }
                 } else {
                     Acc::Float {
                         function: spec.function,
-                        values: Vec::new(),
+                        values: Column::new(),
                     }
                 }
             })
             .collect();
-        Series {
-            buckets: Vec::new(),
-            seen: vec![Vec::new(); values.len()],
+        Groups {
+            buckets: Column::new(),
+            seen: (0..values.len()).map(|_| Column::new()).collect(),
             accs,
-            index: None,
+            len: 0,
         }
     }
 
-    /// The slot of `bucket`, created if new.
-    fn slot(&mut self, bucket: i64) -> usize {
-        if let Some(&last) = self.buckets.last() {
-            if last == bucket {
-                return self.buckets.len() - 1;
-            }
-            if bucket < last || self.index.is_some() {
-                let index = self.index.get_or_insert_with(|| {
-                    self.buckets
-                        .iter()
-                        .enumerate()
-                        .map(|(i, &b)| (b, i as u32))
-                        .collect()
-                });
-                if let Some(&slot) = index.get(&bucket) {
-                    return slot as usize;
-                }
-                index.insert(bucket, self.buckets.len() as u32);
-            }
-        }
-        self.buckets.push(bucket);
+    /// The first of a new block of `size` positions, all zero (nothing seen).
+    fn block(&mut self, size: usize) -> u32 {
+        let first = self.len as u32;
+        self.len += size;
+        // Positions stay below NO_GROUP (far past any plugin memory limit).
+        assert!(self.len <= NO_GROUP as usize, "too many groups");
+        self.buckets.grow_to(self.len);
         for seen in &mut self.seen {
-            seen.push(0);
+            seen.grow_to(self.len);
         }
         for acc in &mut self.accs {
             match acc {
-                Acc::Float { values, .. } => values.push(0.0),
-                Acc::Int { values, .. } => values.push(0),
+                Acc::Float { values, .. } => values.grow_to(self.len),
+                Acc::Int { values, .. } => values.grow_to(self.len),
             }
         }
-        self.buckets.len() - 1
+        first
+    }
+}
+
+/// Where a key's `k`th group is: its block and its offset in the block. Blocks `0..8`
+/// hold 1, 2, 4, ..., 128 positions (255 in all), the rest [`BLOCK`] each.
+fn locate(k: usize) -> (usize, usize) {
+    let small = BLOCK - 1;
+    if k < small {
+        let block = (k + 1).ilog2() as usize;
+        (block, k + 1 - (1 << block))
+    } else {
+        (BLOCK_BITS + (k - small) / BLOCK, (k - small) % BLOCK)
+    }
+}
+
+fn block_size(block: usize) -> usize {
+    if block < BLOCK_BITS {
+        1 << block
+    } else {
+        BLOCK
+    }
+}
+
+impl Series {
+    /// The position of this key's `k`th group.
+    fn position(&self, k: usize) -> u32 {
+        let (block, offset) = locate(k);
+        self.blocks[block] + offset as u32
+    }
+
+    /// The positions of this key's groups, in bucket order.
+    fn in_bucket_order(&self, groups: &Groups) -> Vec<usize> {
+        let mut positions: Vec<usize> = (0..self.len).map(|k| self.position(k) as usize).collect();
+        if self.index.is_some() {
+            positions.sort_by_key(|&p| groups.buckets[p]);
+        }
+        positions
+    }
+
+    /// The position of this key's `bucket`, created if new.
+    fn group(&mut self, bucket: i64, groups: &mut Groups) -> u32 {
+        if self.len > 0 {
+            let last = self.position(self.len - 1);
+            let last_bucket = groups.buckets[last as usize];
+            if last_bucket == bucket {
+                return last;
+            }
+            if bucket < last_bucket || self.index.is_some() {
+                if self.index.is_none() {
+                    let index = (0..self.len)
+                        .map(|k| self.position(k))
+                        .map(|p| (groups.buckets[p as usize], p))
+                        .collect();
+                    self.index = Some(index);
+                }
+                let index = self.index.as_ref().expect("built above");
+                if let Some(&position) = index.get(&bucket) {
+                    return position;
+                }
+                let position = self.add(bucket, groups);
+                self.index
+                    .as_mut()
+                    .expect("built above")
+                    .insert(bucket, position);
+                return position;
+            }
+        }
+        // In time order: buckets stay sorted without an index.
+        self.add(bucket, groups)
+    }
+
+    fn add(&mut self, bucket: i64, groups: &mut Groups) -> u32 {
+        let (block, offset) = locate(self.len);
+        if offset == 0 {
+            self.blocks.push(groups.block(block_size(block)));
+        }
+        let position = self.position(self.len);
+        self.len += 1;
+        groups.buckets[position as usize] = bucket;
+        position
     }
 }
 
@@ -613,25 +746,25 @@ impl OutputRows {
         self.buckets.len()
     }
 
-    /// One output row of series `key`: `source` is the slot whose values it carries (None: a
-    /// NULL gap row).
+    /// One output row of series `key`: `source` is the group whose values it carries (None:
+    /// a NULL gap row).
     fn push(
         &mut self,
         key: usize,
         bucket: i64,
-        series: &Series,
+        groups: &Groups,
         source: Option<usize>,
         sources: &[usize],
     ) {
-        let n = series.accs.len();
+        let n = groups.accs.len();
         if self.floats.len() < n {
             self.floats.resize(n, Vec::new());
             self.ints.resize(n, Vec::new());
         }
         self.keys.push(key);
         self.buckets.push(bucket);
-        for (a, acc) in series.accs.iter().enumerate() {
-            let seen = source.map_or(0, |s| series.seen[sources[a]][s]);
+        for (a, acc) in groups.accs.iter().enumerate() {
+            let seen = source.map_or(0, |s| groups.seen[sources[a]][s]);
             match acc {
                 Acc::Float { function, values } => {
                     let v = source.filter(|_| seen > 0).map(|s| match function {
