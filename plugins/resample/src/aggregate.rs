@@ -174,6 +174,22 @@ struct Series {
     index: Option<HashMap<i64, u32>>,
 }
 
+/// A text of up to 15 bytes as two words: its bytes, then its length in the top byte.
+type ShortKey = (u64, u64);
+
+fn short_key(text: &str) -> Option<ShortKey> {
+    let bytes = text.as_bytes();
+    if bytes.len() > 15 {
+        return None;
+    }
+    let mut words = [0u64; 2];
+    for (i, &b) in bytes.iter().enumerate() {
+        words[i / 8] |= u64::from(b) << (8 * (i % 8));
+    }
+    words[1] |= (bytes.len() as u64) << 56;
+    Some((words[0], words[1]))
+}
+
 /// A row without a group (its time is NULL).
 const NO_GROUP: u32 = u32::MAX;
 
@@ -194,7 +210,8 @@ pub struct Aggregate {
     /// Per value column: the aggregations that read it.
     by_column: Vec<Vec<usize>>,
     keys: HashMap<Vec<KeyPart>, u32>,
-    /// The same ids for a single text key, looked up without allocating.
+    /// The same ids for a single text key: up to 15 bytes as words, longer by text.
+    short_keys: HashMap<ShortKey, u32>,
     text_keys: HashMap<Box<str>, u32>,
     series: Vec<(Vec<KeyPart>, Series)>,
     groups: Groups,
@@ -305,6 +322,7 @@ impl Aggregate {
             sources,
             by_column,
             keys: HashMap::new(),
+            short_keys: HashMap::new(),
             text_keys: HashMap::new(),
             series: Vec::new(),
             groups,
@@ -408,38 +426,8 @@ impl Aggregate {
             .iter()
             .map(|&k| KeyColumn::of(batch.column(k)))
             .collect::<Result<_, _>>()?;
-        // One text key (the common case): look up by &str, allocating only for new keys.
         if let [KeyColumn::Text(text)] = parts.as_slice() {
-            let mut ids = Vec::with_capacity(batch.num_rows());
-            let mut last: Option<(usize, u32)> = None;
-            for row in 0..batch.num_rows() {
-                if let Some((r, id)) = last {
-                    if text.is_valid(row) == text.is_valid(r)
-                        && (text.is_null(row) || text.value(row) == text.value(r))
-                    {
-                        ids.push(id);
-                        continue;
-                    }
-                }
-                let id = match text
-                    .is_valid(row)
-                    .then(|| self.text_keys.get(text.value(row)))
-                    .flatten()
-                {
-                    Some(&id) => id,
-                    None if text.is_null(row) => self.register(vec![KeyPart::Null]),
-                    None => {
-                        // A key not seen before: the only rows that allocate.
-                        let value = text.value(row);
-                        let id = self.register(vec![KeyPart::Text(value.into())]);
-                        self.text_keys.insert(value.into(), id);
-                        id
-                    }
-                };
-                ids.push(id);
-                last = Some((row, id));
-            }
-            return Ok(ids);
+            return Ok(self.text_key_ids(text));
         }
         let mut ids = Vec::with_capacity(batch.num_rows());
         for row in 0..batch.num_rows() {
@@ -451,6 +439,48 @@ impl Aggregate {
             ids.push(id);
         }
         Ok(ids)
+    }
+
+    /// [`Self::key_ids`] for one text key, the common case. Keys of up to 15 bytes are
+    /// looked up as two words (no string hashing or `memcmp` call per row), longer ones by
+    /// `&str`; only new keys allocate.
+    fn text_key_ids(&mut self, text: &StringArray) -> Vec<u32> {
+        let mut last: Option<(ShortKey, u32)> = None;
+        let mut null = None;
+        (0..text.len())
+            .map(|row| {
+                if text.is_null(row) {
+                    return *null.get_or_insert_with(|| self.register(vec![KeyPart::Null]));
+                }
+                let value = text.value(row);
+                let Some(short) = short_key(value) else {
+                    return self.long_text_id(value);
+                };
+                match last {
+                    Some((key, id)) if key == short => return id,
+                    _ => {}
+                }
+                let id = match self.short_keys.get(&short) {
+                    Some(&id) => id,
+                    None => {
+                        let id = self.register(vec![KeyPart::Text(value.into())]);
+                        self.short_keys.insert(short, id);
+                        id
+                    }
+                };
+                last = Some((short, id));
+                id
+            })
+            .collect()
+    }
+
+    fn long_text_id(&mut self, value: &str) -> u32 {
+        if let Some(&id) = self.text_keys.get(value) {
+            return id;
+        }
+        let id = self.register(vec![KeyPart::Text(value.into())]);
+        self.text_keys.insert(value.into(), id);
+        id
     }
 
     /// A new key's series.
