@@ -213,6 +213,28 @@ fn batch_size_does_not_change_the_output() {
     );
 }
 
+/// `skip` leaves columns unread: the rest arrive whole, over every file and through quoted
+/// fields with delimiters and line breaks in the skipped column.
+#[test]
+fn skipped_columns_are_not_read() {
+    let s = Scratch::new();
+    s.write("in/1.csv", "id,note,v\n1,\"a, b\",x\n2,plain,y\n");
+    s.write("in/2.csv", "id,note,v\n3,\"two\nlines\",z\n");
+    let out = s.run(&pipeline(r#"path = "in/*.csv", skip = ["note"]"#), &[]);
+    assert_eq!(out.code, 0, "{}", out.report);
+    let p = read_parquet(&s.path("out/t/current/rows.parquet"));
+    assert_eq!(p.columns(), ["id: int64", "v: string"]);
+    assert_eq!(p.rows(), &rows![[1, "x"], [2, "y"], [3, "z"]]);
+
+    let out = s.run(&pipeline(r#"path = "in/*.csv", skip = ["nope"]"#), &[]);
+    assert_eq!(out.code, sluice_tests::EXIT_CONFIG);
+    assert!(
+        out.error().contains("`skip` names column `nope`"),
+        "{}",
+        out.error()
+    );
+}
+
 #[test]
 fn select_and_rename_config() {
     let s = Scratch::new();

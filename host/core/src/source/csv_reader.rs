@@ -84,6 +84,7 @@ impl CsvInput {
             (schema, inferred) = union_by_name(&files, &options, schema, inferred)?;
         }
         check_types(&options, &schema, reader.path())?;
+        let (schema, inferred) = skip_columns(&options, schema, inferred, reader.path())?;
         Ok(CsvInput {
             files,
             options,
@@ -102,6 +103,7 @@ impl CsvInput {
         let columns = options.columns.clone().unwrap_or_default();
         let fields: Vec<Field> = columns
             .iter()
+            .filter(|c| !options.skip.contains(c))
             .map(|c| Field::new(c, options.declared_type(c).unwrap_or(DataType::Utf8), true))
             .collect();
         CsvInput {
@@ -168,17 +170,15 @@ impl CsvInput {
             .map(|f| f.name().clone())
             .collect();
         let union = self.options.union_by_name;
+        // Every later file repeats the first's header, skipped columns included.
+        let first_names = reader.names().to_vec();
         for file in 0..self.files.len() {
             if file > 0 {
-                let expected = (!union).then_some(names.as_slice());
+                let expected = (!union).then_some(first_names.as_slice());
                 reader =
                     RecordReader::open(&self.files[file], &self.options, expected, &self.read)?;
             }
-            // Where each of the input's columns is in this file (`None`: not there).
-            let positions: Vec<Option<usize>> = names
-                .iter()
-                .map(|n| reader.names().iter().position(|f| f == n))
-                .collect();
+            let positions = reader.positions(&names);
             let path = reader.path().to_string();
             let typing = Typing {
                 schema: &self.schema,
@@ -341,6 +341,35 @@ fn check_types(options: &CsvOptions, schema: &Schema, file: &str) -> Result<(), 
     }
 }
 
+/// The schema without the `skip` columns, each of which must be in it.
+fn skip_columns(
+    options: &CsvOptions,
+    schema: SchemaRef,
+    inferred: Vec<bool>,
+    file: &str,
+) -> Result<(SchemaRef, Vec<bool>), SourceError> {
+    if options.skip.is_empty() {
+        return Ok((schema, inferred));
+    }
+    let names: Vec<&String> = schema.fields().iter().map(|f| f.name()).collect();
+    if let Some(unknown) = options.skip.iter().find(|s| !names.contains(s)) {
+        return Err(SourceError::Schema {
+            file: file.to_string(),
+            message: format!(
+                "`skip` names column `{unknown}`, which the input does not have (columns: {names:?})"
+            ),
+        });
+    }
+    let (fields, inferred): (Vec<_>, Vec<_>) = schema
+        .fields()
+        .iter()
+        .zip(inferred)
+        .filter(|(f, _)| !options.skip.contains(f.name()))
+        .map(|(f, i)| (f.clone(), i))
+        .unzip();
+    Ok((Arc::new(Schema::new(fields)), inferred))
+}
+
 /// The first file's columns, then each column that a later file adds, in the order they
 /// appear: typed as declared in `types`, else text (only the first file is sampled).
 fn union_by_name(
@@ -456,6 +485,20 @@ impl RecordReader {
             }
         }
         Ok(reader)
+    }
+
+    /// Where each of the input's columns is in this file (`None`: not there). A CSV file's
+    /// tokenizer then keeps only those fields.
+    fn positions(&mut self, input: &[String]) -> Vec<Option<usize>> {
+        let positions: Vec<Option<usize>> = input
+            .iter()
+            .map(|n| self.names().iter().position(|f| f == n))
+            .collect();
+        if let RecordReader::Csv(csv) = self {
+            let kept = (0..csv.names.len()).map(|p| positions.contains(&Some(p)));
+            csv.tokenizer.keep(kept.collect());
+        }
+        positions
     }
 
     fn path(&self) -> &str {

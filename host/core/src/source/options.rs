@@ -69,6 +69,11 @@ pub struct CsvOptions {
     /// `timestamp`, `timestamp_utc`, ...). Undeclared columns are inferred.
     #[serde(default)]
     pub types: BTreeMap<String, String>,
+    /// Columns not read: their fields are found (a row's bounds depend on them) but never
+    /// copied, typed or passed on, so a plugin that needs a few columns of a wide file
+    /// costs less. Each must be a column of the input.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skip: Vec<String>,
     /// Infer undeclared columns from the first batch; when false they are `utf8`.
     #[serde(default = "yes")]
     pub infer: bool,

@@ -7,6 +7,8 @@ pub(crate) struct RawColumn {
     pub data: Vec<u8>,
     /// `offsets[i]..offsets[i + 1]` is row `i`'s field in `data`.
     pub offsets: Vec<i32>,
+    /// A skipped column keeps nothing (see `CsvOptions::skip`).
+    skipped: bool,
 }
 
 impl RawColumn {
@@ -16,11 +18,23 @@ impl RawColumn {
         RawColumn {
             data: Vec::with_capacity(rows * 8),
             offsets,
+            skipped: false,
+        }
+    }
+
+    fn skipped() -> Self {
+        RawColumn {
+            data: Vec::new(),
+            offsets: vec![0],
+            skipped: true,
         }
     }
 
     #[inline]
     pub fn push(&mut self, field: &[u8]) -> Result<(), ()> {
+        if self.skipped {
+            return Ok(());
+        }
         self.data.extend_from_slice(field);
         let end = i32::try_from(self.data.len()).map_err(|_| ())?;
         self.offsets.push(end);
@@ -45,9 +59,21 @@ pub(crate) struct RawBatch {
 
 impl RawBatch {
     pub fn new(columns: usize, rows: usize) -> Self {
+        Self::keeping(&vec![true; columns], rows)
+    }
+
+    /// A batch that keeps the fields of the columns marked true.
+    pub fn keeping(kept: &[bool], rows: usize) -> Self {
         RawBatch {
-            columns: (0..columns)
-                .map(|_| RawColumn::with_capacity(rows))
+            columns: kept
+                .iter()
+                .map(|&kept| {
+                    if kept {
+                        RawColumn::with_capacity(rows)
+                    } else {
+                        RawColumn::skipped()
+                    }
+                })
                 .collect(),
             lines: Vec::with_capacity(rows),
         }

@@ -15,6 +15,8 @@ pub(crate) struct Tokenizer {
     delimiter: u8,
     /// The quote byte, when quoting is on: a chunk without it takes the fast path.
     quote: Option<u8>,
+    /// Per field of a record, whether it is kept (all, unless `skip` names columns).
+    kept: Option<Vec<bool>>,
 }
 
 impl Tokenizer {
@@ -36,7 +38,13 @@ impl Tokenizer {
             max_record_mib: options.max_record_mib,
             delimiter: options.delimiter as u8,
             quote: options.quoting.then_some(options.quote as u8),
+            kept: None,
         }
+    }
+
+    /// Keep only the fields marked true from now on.
+    pub fn keep(&mut self, kept: Vec<bool>) {
+        self.kept = Some(kept);
     }
 
     /// Calls `each` with every record of the chunk and the line it starts on.
@@ -65,7 +73,11 @@ impl Tokenizer {
     pub fn raw(&self, chunk: &Chunk, width: usize) -> Result<RawBatch, SourceError> {
         // About one row per line: a fair first guess at the row count.
         let guess = memchr::memchr_iter(b'\n', &chunk.data).count();
-        let mut raw = RawBatch::new(width, guess.min(1 << 16));
+        let rows = guess.min(1 << 16);
+        let mut raw = match &self.kept {
+            Some(kept) if kept.len() == width => RawBatch::keeping(kept, rows),
+            _ => RawBatch::new(width, rows),
+        };
         let quoted = self
             .quote
             .is_some_and(|quote| memchr::memchr(quote, &chunk.data).is_some());
@@ -365,6 +377,28 @@ mod tests {
                     String::from_utf8_lossy(text)
                 );
             }
+        }
+    }
+
+    /// A skipped column keeps no bytes, on both paths; the kept ones and the lines are as
+    /// without the skip.
+    #[test]
+    fn skipped_fields_are_not_kept() {
+        let mut tokenizer = Tokenizer::new(&CsvOptions::default_for_fixtures(), "t.csv");
+        tokenizer.keep(vec![true, false, true]);
+        for text in [
+            "1,skip me,x\n2,and me,y\n",
+            "1,\"skip, me\",x\n2,\"and\nme\",y\n",
+        ] {
+            let chunk = Chunk {
+                data: text.as_bytes().to_vec(),
+                first_line: 1,
+            };
+            let raw = tokenizer.raw(&chunk, 3).unwrap();
+            assert!(raw.columns[1].data.is_empty(), "{text:?}");
+            assert_eq!(raw.columns[2].value(1), b"y", "{text:?}");
+            assert_eq!(raw.columns[0].value(1), b"2", "{text:?}");
+            assert_eq!(raw.lines, [1, 2], "{text:?}");
         }
     }
 }
