@@ -233,6 +233,17 @@ fn skipped_columns_are_not_read() {
         "{}",
         out.error()
     );
+    // `types` is checked the same way.
+    let out = s.run(
+        &pipeline(r#"path = "in/*.csv", types = { nope = "int64" }"#),
+        &[],
+    );
+    assert_eq!(out.code, sluice_tests::EXIT_CONFIG);
+    assert!(
+        out.error().contains("`types` names column `nope`"),
+        "{}",
+        out.error()
+    );
 }
 
 #[test]

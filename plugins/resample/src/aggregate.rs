@@ -690,22 +690,21 @@ impl Series {
                 return last;
             }
             if bucket < last_bucket || self.index.is_some() {
-                if self.index.is_none() {
-                    let index = (0..self.len)
+                let mut index = self.index.take().unwrap_or_else(|| {
+                    (0..self.len)
                         .map(|k| self.position(k))
                         .map(|p| (groups.buckets[p as usize], p))
-                        .collect();
-                    self.index = Some(index);
-                }
-                let index = self.index.as_ref().expect("built above");
-                if let Some(&position) = index.get(&bucket) {
-                    return position;
-                }
-                let position = self.add(bucket, groups);
-                self.index
-                    .as_mut()
-                    .expect("built above")
-                    .insert(bucket, position);
+                        .collect()
+                });
+                let position = match index.get(&bucket) {
+                    Some(&position) => position,
+                    None => {
+                        let position = self.add(bucket, groups);
+                        index.insert(bucket, position);
+                        position
+                    }
+                };
+                self.index = Some(index);
                 return position;
             }
         }

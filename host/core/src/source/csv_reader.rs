@@ -331,11 +331,21 @@ fn resolve_schema(
 
 /// Every name of `types` must be a column of the input.
 fn check_types(options: &CsvOptions, schema: &Schema, file: &str) -> Result<(), SourceError> {
+    known_columns("types", options.types.keys(), schema, file)
+}
+
+/// Every column the option `option` names is one of the schema's.
+fn known_columns<'a>(
+    option: &str,
+    named: impl IntoIterator<Item = &'a String>,
+    schema: &Schema,
+    file: &str,
+) -> Result<(), SourceError> {
     let names: Vec<&String> = schema.fields().iter().map(|f| f.name()).collect();
-    match options.types.keys().find(|k| !names.contains(k)) {
+    match named.into_iter().find(|k| !names.contains(k)) {
         Some(unknown) => Err(SourceError::Schema {
             file: file.to_string(),
-            message: format!("`types` names column `{unknown}`, which the input does not have (columns: {names:?})"),
+            message: format!("`{option}` names column `{unknown}`, which the input does not have (columns: {names:?})"),
         }),
         None => Ok(()),
     }
@@ -351,15 +361,7 @@ fn skip_columns(
     if options.skip.is_empty() {
         return Ok((schema, inferred));
     }
-    let names: Vec<&String> = schema.fields().iter().map(|f| f.name()).collect();
-    if let Some(unknown) = options.skip.iter().find(|s| !names.contains(s)) {
-        return Err(SourceError::Schema {
-            file: file.to_string(),
-            message: format!(
-                "`skip` names column `{unknown}`, which the input does not have (columns: {names:?})"
-            ),
-        });
-    }
+    known_columns("skip", &options.skip, &schema, file)?;
     let (fields, inferred): (Vec<_>, Vec<_>) = schema
         .fields()
         .iter()
