@@ -512,6 +512,47 @@ fn four_plugin_instances_write_the_bytes_of_one() {
     assert!(one == four, "the files differ with four instances");
 }
 
+/// Unless `--plugin-instances` fixes the count, a stateless plugin that holds the stream
+/// back gets more instances as it runs (up to the cores), and the files are still the
+/// bytes one instance writes.
+#[test]
+fn a_slow_stateless_plugin_grows_instances_and_writes_the_bytes_of_one() {
+    let s = Scratch::new();
+    let mut csv = String::from("id,n\n");
+    for i in 0..4_000 {
+        csv.push_str(&format!("{i},{}\n", i % 7));
+    }
+    s.write("in.csv", csv);
+    // ~10 M loop turns a 100-row batch: the plugin, not the reader, is the slow stage.
+    let pipeline = format!(
+        "[tables.t]\nplugin = \"{TESTBED_WASM}\"\nconfig = {{ mode = \"spin\", count = 10 }}\n\
+         input = {{ path = \"in.csv\" }}\noutput = {{ location = \"out/t\" }}\n"
+    );
+    let run = |flags: &[&str]| {
+        let mut args = vec!["--batch-rows", "100", "--run-id", "same", "--force"];
+        args.extend_from_slice(flags);
+        let out = s.run(&pipeline, &args);
+        assert_eq!(out.code, 0, "{}", out.report);
+        assert_eq!(out.table()["rows_out"], 4_000, "{}", out.report);
+        let instances = out.table()["plugin_instances"].as_u64().unwrap();
+        let file = std::fs::read(s.path("out/t/current/rows.parquet")).unwrap();
+        (instances, file)
+    };
+    let (one, pinned) = run(&["--plugin-instances", "1"]);
+    let (grown, adaptive) = run(&[]);
+    assert_eq!(one, 1);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    match cores {
+        1 => assert_eq!(grown, 1, "one core: no second instance"),
+        _ => assert!(grown >= 2, "the slow plugin stayed on {grown} instance(s)"),
+    }
+    assert!(grown <= cores, "{grown} instances on {cores} cores");
+    assert!(
+        pinned == adaptive,
+        "the files differ once instances are added"
+    );
+}
+
 /// Every thread count writes the bytes of one thread: the CSV cut into chunks parsed on
 /// four threads (past the inference sample, with quoted line breaks), the Parquet columns
 /// encoded on four, the plugin on four instances, over several row groups.

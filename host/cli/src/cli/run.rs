@@ -151,6 +151,7 @@ fn run_options(args: &RunArgs) -> Result<RunOptions> {
         scope: scope_of(args)?,
         lock_scope: None,
         plugin_instances: args.plugin_instances.filter(|&n| n > 0),
+        grow_plugin_instances: false, // settled per run, with the threads
         threads: args.threads.filter(|&n| n > 0),
         encode_threads: args.threads.filter(|&n| n > 0),
         jobs: args

@@ -100,8 +100,8 @@ fn run_tables(pipeline: &Pipeline, host: &Host, reports: &mut Vec<TableReport>) 
 /// The options with the threads of each table settled, unless given: its share of the
 /// cores among the `at_once` tables running side by side.
 ///
-/// A stateless plugin gets an instance per core of the share: a slow plugin (Python) is
-/// the usual bottleneck. Parsing gets half the share: a table is already three threads
+/// A stateless plugin gets up to an instance per core of the share, added as it holds the
+/// stream back: a slow plugin (Python) is the usual bottleneck, a fast one needs one. Parsing gets half the share: a table is already three threads
 /// (reader, plugin, writer), and each parse thread holds batches in flight (on 2 cores,
 /// 2 threads cost ~70 MB and bought no speed). Encoding gets the whole share: on a plain
 /// copy it is over half the work, and its threads take columns as they free up.
@@ -110,6 +110,7 @@ fn with_threads(options: &RunOptions, at_once: usize) -> RunOptions {
     let share = (cores / at_once.max(1)).max(1);
     RunOptions {
         plugin_instances: Some(options.plugin_instances.unwrap_or(share)),
+        grow_plugin_instances: options.plugin_instances.is_none(),
         threads: Some(options.threads.unwrap_or((share / 2).max(1))),
         encode_threads: Some(options.encode_threads.unwrap_or(share)),
         ..options.clone()

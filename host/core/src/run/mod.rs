@@ -48,6 +48,10 @@ pub struct RunOptions {
     /// Instances of a stateless plugin per table; `None`: the cores divided among the
     /// tables running at once.
     pub plugin_instances: Option<usize>,
+    /// Whether `plugin_instances` is a ceiling rather than a count: a table starts one
+    /// instance and adds more while the plugin holds the stream back (the default, when
+    /// `--plugin-instances` is not given).
+    pub grow_plugin_instances: bool,
     /// Threads per table parsing each CSV file; `None`: half the cores divided among the
     /// tables running at once.
     pub threads: Option<usize>,
@@ -77,6 +81,7 @@ impl RunOptions {
             catalog: None,
             jobs: 1,
             plugin_instances: Some(1),
+            grow_plugin_instances: false,
             threads: Some(1),
             encode_threads: Some(1),
         }

@@ -44,6 +44,9 @@ pub struct TableReport {
     pub plugin_peak_memory_bytes: u64,
     /// Wall time spent inside plugin calls.
     pub plugin_call_ms: u64,
+    /// Instances of the plugin that ran at once: more than one for a stateless plugin
+    /// that held the stream back (or when `--plugin-instances` fixed the count).
+    pub plugin_instances: usize,
     /// The plugin's own named counts (e.g. values it set to NULL), summed over the run.
     pub plugin_counters: std::collections::BTreeMap<String, u64>,
     /// Fuel the plugin spent, when some table of the run has a fuel budget.
@@ -127,6 +130,7 @@ impl TableReport {
             plugin_logs_dropped: 0,
             plugin_peak_memory_bytes: 0,
             plugin_call_ms: 0,
+            plugin_instances: 0,
             plugin_counters: Default::default(),
             plugin_fuel: None,
             quality: Default::default(),

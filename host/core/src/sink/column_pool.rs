@@ -22,8 +22,19 @@ use parquet::errors::{ParquetError, Result};
 
 /// Work on one column, in queue order.
 enum Work {
-    Write(ArrowLeafColumn),
+    Write(ArrowLeafColumn, Arc<InFlight>),
     Close,
+}
+
+/// One batch queued and not yet encoded in every column: its leaves share it, and the
+/// last one done drops it and frees a place.
+struct InFlight(Arc<Shared>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        lock(&self.0.progress).batches -= 1;
+        self.0.changed.notify_all();
+    }
 }
 
 #[derive(Default)]
@@ -41,6 +52,8 @@ struct Column {
 struct Progress {
     /// Pieces of work queued and not yet done.
     outstanding: usize,
+    /// Batches with a column not yet encoded.
+    batches: usize,
     /// The first failure: the file is abandoned after it.
     error: Option<ParquetError>,
 }
@@ -56,7 +69,7 @@ pub(super) struct ColumnPool {
     /// Columns with work, for the workers; `None` when there are none.
     ready: Option<Sender<usize>>,
     workers: Vec<JoinHandle<()>>,
-    /// Pieces of work allowed in flight: whole batches' worth.
+    /// Batches allowed in flight.
     limit: usize,
 }
 
@@ -73,7 +86,7 @@ impl ColumnPool {
             shared,
             ready: None,
             workers: Vec::new(),
-            limit: columns.max(1) * batches.max(1),
+            limit: batches.max(1),
         };
         if threads > 0 {
             let (tx, rx) = unbounded();
@@ -100,10 +113,13 @@ impl ColumnPool {
     /// Queues one batch's leaves, one per column; waits first while the batches already
     /// queued are at the limit.
     pub fn write(&mut self, leaves: Vec<ArrowLeafColumn>) -> Result<()> {
-        self.wait_until(|p| p.outstanding + leaves.len() <= self.limit)?;
+        self.wait_until(|p| p.batches < self.limit)?;
+        lock(&self.shared.progress).batches += 1;
+        let batch = Arc::new(InFlight(self.shared.clone()));
         for (index, leaf) in leaves.into_iter().enumerate() {
-            self.queue(index, Work::Write(leaf));
+            self.queue(index, Work::Write(leaf, batch.clone()));
         }
+        drop(batch);
         self.failure()
     }
 
@@ -204,8 +220,9 @@ fn drain(shared: &Shared, index: usize) {
 
 fn run(shared: &Shared, index: usize, writer: Option<ArrowColumnWriter>, work: Work) -> Result<()> {
     match (writer, work) {
-        (Some(mut writer), Work::Write(leaf)) => {
+        (Some(mut writer), Work::Write(leaf, _batch)) => {
             let written = writer.write(&leaf);
+            drop(leaf); // before `_batch`: the batch's place is free once its arrays are
             lock(&shared.columns[index]).writer = Some(writer);
             written
         }

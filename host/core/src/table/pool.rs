@@ -10,10 +10,18 @@
 //! The dispatcher may run ahead of the collector by a bounded number of batches (credits
 //! the collector hands back as it forwards), so one slow batch can't make the others
 //! pile up in memory.
+//!
+//! Unless `--plugin-instances` fixes the count, a table starts on one instance and adds
+//! one (up to its share of the cores) each time the instances were found to hold the
+//! stream back more than the input did. A fast plugin (the Rust passthrough: ~1 ms a
+//! 64k-row batch) then never costs a second sandbox and its batches in flight (~35 MB
+//! of RSS on a 10M-row shipments copy), and a slow one (Python) gets every core it can use.
 
 use std::collections::BTreeMap;
 
-use crossbeam_channel::{bounded, Receiver, Sender};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 
 use super::stream::{process, send_all, Feed, ToWriter, TransformEnd};
 use crate::plugin::Session;
@@ -38,67 +46,181 @@ struct Done {
 /// Batches in flight per instance (being pushed, waiting, or done but not yet in order).
 const IN_FLIGHT_PER_INSTANCE: usize = 2;
 
-/// Runs the plugin loop over `sessions`, each on its own thread.
+/// Batches handed out between two decisions to add an instance: enough to tell a plugin
+/// that holds the stream back from one that was busy once.
+const BATCHES_PER_DECISION: u32 = 4;
+
+/// How to open more instances while the stream runs, up to `max` in all.
+pub(super) struct More<'a> {
+    pub max: usize,
+    pub open: &'a (dyn Fn() -> Result<Session, TableError> + Sync),
+}
+
+/// Runs the plugin loop over `sessions`, each on its own thread; with `more`, the
+/// dispatcher adds one whenever the instances held the stream back more than the input
+/// did (see [`Pressure`]). Every session, the added ones too, is in `sessions` after.
 pub(super) fn transform(
-    sessions: &mut [Session],
+    (sessions, more): (&mut Vec<Session>, Option<&More<'_>>),
     mut feed: Feed,
     rx: &Receiver<(usize, SourceBatch)>,
     tx: &Sender<ToWriter>,
 ) -> Result<TransformEnd, TableError> {
-    let credits = sessions.len() * IN_FLIGHT_PER_INSTANCE;
+    let max = more.map_or(0, |m| m.max).max(sessions.len());
+    let credits = max * IN_FLIGHT_PER_INSTANCE;
     let (names, sources) = (feed.names, feed.sources);
     std::thread::scope(|scope| {
-        let (job_tx, job_rx) = bounded::<Job>(sessions.len());
+        // No queue: a send waits for an idle instance, and how long it waits says
+        // whether the plugin is what holds the stream back.
+        let (job_tx, job_rx) = bounded::<Job>(0);
         let (done_tx, done_rx) = bounded::<Done>(credits);
         let (credit_tx, credit_rx) = bounded::<()>(credits);
-        for _ in 0..credits {
+        let mut threads = Threads {
+            scope,
+            jobs: job_rx,
+            done: done_tx,
+            running: Vec::new(),
+            names,
+            sources,
+            more,
+        };
+        for session in sessions.drain(..) {
+            threads.start(session)?;
+        }
+        for _ in 0..threads.running.len() * IN_FLIGHT_PER_INSTANCE {
             credit_tx.send(()).expect("room for every credit");
         }
-        for session in sessions.iter_mut() {
-            let (jobs, done) = (job_rx.clone(), done_tx.clone());
-            scope.spawn(move || {
-                for job in jobs {
-                    let result = process(session, names, sources, job.input, job.source).map(
-                        |mut messages| {
-                            if let Some(rejects) = job.gate_rejects {
-                                messages.insert(0, ToWriter::Rejects(rejects));
-                            }
-                            messages
-                        },
-                    );
-                    if done
-                        .send(Done {
-                            seq: job.seq,
-                            result,
-                        })
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-            });
-        }
-        drop((job_rx, done_tx));
         let collector = scope.spawn(move || collect(done_rx, credit_tx, tx));
-        let dispatched = dispatch(&mut feed, rx, (&job_tx, &credit_rx));
+        let hand_out = HandOut {
+            jobs: &job_tx,
+            credits: &credit_rx,
+        };
+        let dispatched = dispatch(&mut feed, rx, hand_out, &mut threads);
         drop(job_tx); // the instances finish their jobs and stop; then the collector
+        let joined = threads.join(sessions);
         let collected = collector
             .join()
             .map_err(|_| TableError::Internal("plugin collector panicked".into()))?;
+        joined?;
         dispatched?;
         collected
     })
 }
 
-/// Numbers the batches, passes them through the gate and hands them out; stops when
-/// the instances or the collector are gone.
+/// The instances' threads, and what a new one needs.
+struct Threads<'scope, 'env> {
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    jobs: Receiver<Job>,
+    done: Sender<Done>,
+    running: Vec<std::thread::ScopedJoinHandle<'scope, Result<Session, TableError>>>,
+    names: &'env [String],
+    sources: &'env [Vec<String>],
+    /// How to open more, when the table may.
+    more: Option<&'env More<'env>>,
+}
+
+impl<'scope, 'env> Threads<'scope, 'env> {
+    /// Runs `session` on a thread of its own until the jobs end or the collector stops.
+    fn start(&mut self, session: Session) -> Result<(), TableError> {
+        self.spawn(move || Ok(session))
+    }
+
+    /// Opens a session on a thread of its own and runs it: opening a plugin (a Python
+    /// interpreter's start) does not hold up the batches the others take meanwhile.
+    fn open(
+        &mut self,
+        open: &'env (dyn Fn() -> Result<Session, TableError> + Sync),
+    ) -> Result<(), TableError> {
+        self.spawn(open)
+    }
+
+    fn spawn(
+        &mut self,
+        session: impl FnOnce() -> Result<Session, TableError> + Send + 'env,
+    ) -> Result<(), TableError> {
+        let (jobs, done) = (self.jobs.clone(), self.done.clone());
+        let (names, sources) = (self.names, self.sources);
+        let thread = std::thread::Builder::new()
+            .name("sluice-plugin".into())
+            .spawn_scoped(self.scope, move || {
+                let mut session = session()?;
+                for job in jobs {
+                    let result = run_job(&mut session, names, sources, job);
+                    if done.send(result).is_err() {
+                        break;
+                    }
+                }
+                Ok(session)
+            })
+            .map_err(|e| TableError::Internal(format!("spawning a plugin instance: {e}")))?;
+        self.running.push(thread);
+        Ok(())
+    }
+
+    /// Waits for every instance and gives its session back, in the order they started.
+    fn join(self, sessions: &mut Vec<Session>) -> Result<(), TableError> {
+        for thread in self.running {
+            let session = thread
+                .join()
+                .map_err(|_| TableError::Internal("plugin instance panicked".into()))?;
+            sessions.push(session?);
+        }
+        Ok(())
+    }
+}
+
+fn run_job(session: &mut Session, names: &[String], sources: &[Vec<String>], job: Job) -> Done {
+    let result = process(session, names, sources, job.input, job.source).map(|mut messages| {
+        if let Some(rejects) = job.gate_rejects {
+            messages.insert(0, ToWriter::Rejects(rejects));
+        }
+        messages
+    });
+    Done {
+        seq: job.seq,
+        result,
+    }
+}
+
+/// Where the dispatcher hands jobs out, and what bounds it.
+struct HandOut<'a> {
+    jobs: &'a Sender<Job>,
+    credits: &'a Receiver<()>,
+}
+
+/// Whether the plugin holds the stream back: the time the dispatcher waited with a job
+/// for an idle instance against the time it waited for the next batch. (Waiting for a
+/// credit is the writer holding it back, which another instance would not help.)
+#[derive(Default)]
+struct Pressure {
+    on_plugin: Duration,
+    on_input: Duration,
+    batches: u32,
+}
+
+impl Pressure {
+    fn wants_more(&self) -> bool {
+        self.batches >= BATCHES_PER_DECISION && self.on_plugin > self.on_input
+    }
+}
+
+/// Numbers the batches, passes them through the gate and hands them out, adding an
+/// instance when they wait for one; stops when the instances or the collector are gone.
 fn dispatch(
     feed: &mut Feed,
     rx: &Receiver<(usize, SourceBatch)>,
-    (jobs, credits): (&Sender<Job>, &Receiver<()>),
+    out: HandOut,
+    threads: &mut Threads,
 ) -> Result<(), TableError> {
-    for (seq, (input, source)) in (0u64..).zip(rx) {
-        if credits.recv().is_err() {
+    let (mut pressure, mut spare_credits) = (Pressure::default(), 0usize);
+    for seq in 0u64.. {
+        let waited = Instant::now();
+        let Ok((input, source)) = rx.recv() else {
+            return Ok(());
+        };
+        pressure.on_input += waited.elapsed();
+        if spare_credits > 0 {
+            spare_credits -= 1;
+        } else if out.credits.recv().is_err() {
             return Ok(()); // the collector stopped: its result says why
         }
         let passed = feed.pass(input, source)?;
@@ -108,11 +230,39 @@ fn dispatch(
             source: passed.source,
             gate_rejects: passed.rejects,
         };
-        if jobs.send(job).is_err() {
-            return Ok(());
+        let waited = Instant::now();
+        let job = match out.jobs.try_send(job) {
+            Ok(()) => None,
+            Err(TrySendError::Full(job)) => Some(job),
+            Err(TrySendError::Disconnected(_)) => return Ok(()),
+        };
+        if let Some(job) = job {
+            if grow(threads, &pressure)? {
+                spare_credits += IN_FLIGHT_PER_INSTANCE;
+                pressure = Pressure::default();
+            }
+            if out.jobs.send(job).is_err() {
+                return Ok(());
+            }
         }
+        pressure.on_plugin += waited.elapsed();
+        pressure.batches += 1;
     }
     Ok(())
+}
+
+/// Starts one more instance, when the plugin holds the stream back and the table may
+/// have more; whether it did.
+fn grow(threads: &mut Threads, pressure: &Pressure) -> Result<bool, TableError> {
+    let Some(more) = threads.more else {
+        return Ok(false);
+    };
+    if threads.running.len() >= more.max || !pressure.wants_more() {
+        return Ok(false);
+    }
+    threads.open(more.open)?;
+    tracing::debug!(instances = threads.running.len(), "plugin instance added");
+    Ok(true)
 }
 
 /// Forwards each job's messages in sequence order and returns a credit for each.

@@ -16,6 +16,7 @@ use super::commit::provenance;
 use super::gate::{Gate, Passed};
 use super::inputs::{open_inputs, OpenInput};
 use super::outputs::{Outputs, Staged, Writer};
+use super::pool::{self, More};
 use super::prepare::Prepared;
 use super::split::Splitter;
 use super::TableRun;
@@ -53,6 +54,8 @@ pub(super) struct PluginStats {
     pub logs_dropped: u64,
     pub peak_memory: u64,
     pub call_ms: u64,
+    /// Sessions that ran at once.
+    pub instances: usize,
     pub counters: BTreeMap<String, u64>,
     pub fuel: Option<u64>,
 }
@@ -67,29 +70,7 @@ pub(super) fn stream(run: &TableRun, prepared: &Prepared) -> Result<Streamed, Ta
     let session = &sessions[0];
     check_columns(run, session.outputs())?;
     let schema_changes = check_schemas(run, prepared, session.outputs())?;
-    let iceberg = match run.spec.output.format {
-        Format::Iceberg => Some(super::iceberg::plans(run, prepared, session.outputs())?),
-        Format::Parquet => None,
-    };
-    let partitioner = Partitioner::new(
-        run.spec.output.partition.clone(),
-        run.host.options.run_time_micros,
-    );
-    let outputs = Outputs {
-        dataset: prepared.dataset.clone(),
-        partitioner: match iceberg {
-            Some(_) => partitioner.keeping_columns(),
-            None => partitioner,
-        },
-        settings: run
-            .spec
-            .output
-            .writer_settings(run.host.options.encode_threads.unwrap_or(1)),
-        provenance: provenance(run, prepared),
-        schemas: session.outputs().to_vec(),
-        upsert: run.spec.output.upsert.clone(),
-        iceberg,
-    };
+    let outputs = outputs(run, prepared, session.outputs())?;
     let writer = Writer::new(&outputs, run.spec.output.partition.is_some())?;
     let sources: Vec<Vec<String>> = prepared
         .inputs
@@ -99,7 +80,11 @@ pub(super) fn stream(run: &TableRun, prepared: &Prepared) -> Result<Streamed, Ta
     let total: u64 = inputs.iter().map(|i| i.csv.bytes()).sum();
     let mut splitter = splitter(run, prepared, &inputs)?;
     let progress = progress_bar(run.name, total, run.host.options.progress);
-    let plugin = (&mut sessions[..], gate, splitter.as_mut());
+    let schemas = input_schemas(&inputs);
+    let plugin = (&*prepared.plugin, &prepared.info);
+    let open = || open_session_with(run, plugin, &prepared.config_json, &schemas);
+    let more = more_instances(run, &prepared.info).map(|max| More { max, open: &open });
+    let plugin = (&mut sessions, more.as_ref(), gate, splitter.as_mut());
     let threads = run_threads(inputs, plugin, writer, &sources, &progress)?;
     progress.finish_and_clear();
     let plugin = match splitter.and_then(|s| s.stats) {
@@ -121,6 +106,37 @@ pub(super) fn stream(run: &TableRun, prepared: &Prepared) -> Result<Streamed, Ta
     })
 }
 
+/// Where and how the plugin's outputs are written.
+fn outputs(
+    run: &TableRun,
+    prepared: &Prepared,
+    schemas: &[(String, SchemaRef)],
+) -> Result<Outputs, TableError> {
+    let iceberg = match run.spec.output.format {
+        Format::Iceberg => Some(super::iceberg::plans(run, prepared, schemas)?),
+        Format::Parquet => None,
+    };
+    let partitioner = Partitioner::new(
+        run.spec.output.partition.clone(),
+        run.host.options.run_time_micros,
+    );
+    Ok(Outputs {
+        dataset: prepared.dataset.clone(),
+        partitioner: match iceberg {
+            Some(_) => partitioner.keeping_columns(),
+            None => partitioner,
+        },
+        settings: run
+            .spec
+            .output
+            .writer_settings(run.host.options.encode_threads.unwrap_or(1)),
+        provenance: provenance(run, prepared),
+        schemas: schemas.to_vec(),
+        upsert: run.spec.output.upsert.clone(),
+        iceberg,
+    })
+}
+
 impl PluginStats {
     /// What every instance spent, summed; memory summed too, as the instances hold it at
     /// once.
@@ -134,6 +150,7 @@ impl PluginStats {
         PluginStats {
             logs_dropped: sessions.iter().map(Session::logs_dropped).sum(),
             peak_memory: sessions.iter().map(|s| s.peak_memory() as u64).sum(),
+            instances: sessions.len(),
             call_ms: sessions
                 .iter()
                 .map(|s| s.call_time().as_millis() as u64)
@@ -150,14 +167,17 @@ impl PluginStats {
     pub(super) fn side_by_side(mut parts: Vec<PluginStats>, sessions: usize) -> Option<Self> {
         parts.sort_by_key(|part| std::cmp::Reverse(part.peak_memory));
         let peak: u64 = parts.iter().take(sessions).map(|p| p.peak_memory).sum();
+        let at_once = sessions.min(parts.len());
         let mut all = parts.into_iter().reduce(PluginStats::then)?;
         all.peak_memory = peak;
+        all.instances = at_once;
         Some(all)
     }
 
     pub(super) fn then(mut self, next: PluginStats) -> Self {
         self.logs_dropped += next.logs_dropped;
         self.peak_memory = self.peak_memory.max(next.peak_memory);
+        self.instances = self.instances.max(next.instances);
         self.call_ms += next.call_ms;
         for (name, value) in next.counters {
             *self.counters.entry(name).or_default() += value;
@@ -196,22 +216,34 @@ fn input_schemas(inputs: &[OpenInput]) -> Vec<(String, SchemaRef)> {
         .collect()
 }
 
-/// The plugin's sessions: one, or for a stateless plugin as many as `plugin_instances`
-/// (each opened with the same config, context and limits). A split table's parts open
-/// sessions of their own, so it needs only the one that tells the output schemas.
+/// The plugin's first sessions: one, or for a stateless plugin with a fixed count as many
+/// as `plugin_instances` (each opened with the same config, context and limits). A split
+/// table's parts open sessions of their own, so it needs only the one that tells the
+/// output schemas.
 fn open_sessions(
     run: &TableRun,
     (plugin, info): (&LoadedPlugin, &PluginInfo),
     config_json: &str,
     inputs: &[OpenInput],
 ) -> Result<Vec<Session>, TableError> {
-    let instances = match info.stateful || run.spec.split.is_some() {
-        true => 1,
-        false => run.host.options.plugin_instances.unwrap_or(1).max(1),
+    let options = run.host.options;
+    let fixed = !(info.stateful || run.spec.split.is_some() || options.grow_plugin_instances);
+    let instances = match fixed {
+        true => options.plugin_instances.unwrap_or(1).max(1),
+        false => 1,
     };
     (0..instances)
         .map(|_| open_session(run, (plugin, info), config_json, inputs))
         .collect()
+}
+
+/// The most instances a stateless plugin may grow to while the stream runs, when it may
+/// grow at all (the count is not fixed, and there is room for a second).
+fn more_instances(run: &TableRun, info: &PluginInfo) -> Option<usize> {
+    let options = run.host.options;
+    let max = options.plugin_instances.unwrap_or(1);
+    let grows = options.grow_plugin_instances && !info.stateful && run.spec.split.is_none();
+    (grows && max > 1).then_some(max)
 }
 
 /// Compares each output's schema with the one committed before, before any data moves:
@@ -326,6 +358,7 @@ impl Streamed {
             plugin_logs_dropped: self.plugin.logs_dropped,
             plugin_peak_memory_bytes: self.plugin.peak_memory,
             plugin_call_ms: self.plugin.call_ms,
+            plugin_instances: self.plugin.instances,
             plugin_counters: self.plugin.counters.clone(),
             plugin_fuel: self.plugin.fuel,
             quality: self.quality.clone(),
@@ -351,7 +384,12 @@ pub(super) enum ToWriter {
 /// Runs the three stages; on any failure every staged file is dropped (and so deleted).
 fn run_threads(
     inputs: Vec<OpenInput>,
-    (sessions, mut gate, mut splitter): (&mut [Session], Gate, Option<&mut Splitter>),
+    (sessions, more, mut gate, mut splitter): (
+        &mut Vec<Session>,
+        Option<&More>,
+        Gate,
+        Option<&mut Splitter>,
+    ),
     writer: Writer,
     sources: &[Vec<String>],
     progress: &ProgressBar,
@@ -374,10 +412,10 @@ fn run_threads(
             sources,
             gate: &mut gate,
         };
-        let transformed = match (&mut splitter, &mut *sessions) {
-            (Some(split), _) => split.spill(feed, &source_rx, &writer_tx),
-            (None, [session]) => transform(session, feed, &source_rx, &writer_tx),
-            (None, pool) => super::pool::transform(pool, feed, &source_rx, &writer_tx),
+        let transformed = match (&mut splitter, &mut sessions[..], more) {
+            (Some(split), ..) => split.spill(feed, &source_rx, &writer_tx),
+            (None, [session], None) => transform(session, feed, &source_rx, &writer_tx),
+            (None, ..) => pool::transform((sessions, more), feed, &source_rx, &writer_tx),
         };
         drop(source_rx); // a reader still sending stops at its next batch
         let read = reader
