@@ -62,8 +62,9 @@ impl UnitKey<'_> {
 ///
 /// A local input's identity is the sha256 of its bytes: one pass over the file. Append
 /// mode needs the id before reading (a committed unit is skipped, and data files are named
-/// after it), but replace mode needs it only in the commit's manifest, so there the pass
-/// runs beside the stream instead of before it. Every clone shares the one computation;
+/// after it), but replace mode needs it only in the commit's manifest, so there the stream
+/// hashes the bytes as it reads them instead of a pass before it. Every clone shares the
+/// one computation;
 /// a caller that asks while it runs waits for it.
 #[derive(Clone)]
 pub struct UnitId(Arc<LazyLock<String, Box<dyn FnOnce() -> String + Send>>>);

@@ -55,9 +55,9 @@ pub struct RunOptions {
     /// Threads per table parsing each CSV file; `None`: half the cores divided among the
     /// tables running at once.
     pub threads: Option<usize>,
-    /// Threads per table encoding Parquet columns, and hashing local input files (before
-    /// the table starts in append mode, beside it in replace mode); `None`: the cores
-    /// divided among the tables running at once.
+    /// Threads per table encoding Parquet columns, and hashing local input files before
+    /// the table starts in append mode (in replace mode the stream hashes what it reads);
+    /// `None`: the cores divided among the tables running at once.
     pub encode_threads: Option<usize>,
 }
 

@@ -23,7 +23,8 @@ pub struct InputObject {
     pub uri: String,
     pub meta: ObjectMeta,
     store: Arc<dyn Store>,
-    /// A local file's content digest, computed the first time it is asked for.
+    /// A local file's content digest: set by the first reader that reads it to the end,
+    /// or computed the first time it is asked for.
     digest: Arc<OnceLock<String>>,
 }
 
@@ -78,6 +79,17 @@ impl InputObject {
         key: &str,
     ) -> Result<Option<u64>, crate::storage::StoreError> {
         to.copy_from(key, &*self.store, &self.meta)
+    }
+
+    /// A hasher for a stream over this object's bytes, when its identity is a digest not
+    /// yet known: the stream that reads the file then hashes it too, and the file is read
+    /// once instead of twice.
+    fn digesting(&self) -> Option<Digesting> {
+        let wanted = self.store.s3_bucket().is_none() && self.digest.get().is_none();
+        wanted.then(|| Digesting {
+            hasher: Sha256::new(),
+            into: self.digest.clone(),
+        })
     }
 
     pub(crate) fn open(&self) -> Result<Box<dyn Read + Send>, SourceError> {
@@ -248,6 +260,7 @@ pub(crate) fn open_counted(
     let counted = Counted {
         inner: object.open()?,
         read,
+        digest: object.digesting(),
     };
     let mut raw = BufReader::with_capacity(READ_BUFFER, counted);
     let gzip = match compression {
@@ -267,16 +280,37 @@ pub(crate) fn open_counted(
     Ok(reader)
 }
 
-/// A reader that adds what it reads to a shared counter.
+/// A reader that adds what it reads to a shared counter, and hashes it into the object's
+/// digest when that is wanted.
 struct Counted {
     inner: Box<dyn Read + Send>,
     read: Arc<AtomicU64>,
+    digest: Option<Digesting>,
+}
+
+/// The sha256 of an object's bytes as a stream reads them; set as the object's digest
+/// only once the stream reaches the end (a reader that stops early, such as the schema
+/// sample's, sets nothing).
+struct Digesting {
+    hasher: Sha256,
+    into: Arc<OnceLock<String>>,
 }
 
 impl Read for Counted {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.read.fetch_add(n as u64, Ordering::Relaxed);
+        match (&mut self.digest, n) {
+            (None, _) => {}
+            (Some(digest), 0) => {
+                let _ = digest.into.set(format!(
+                    "sha256:{}",
+                    hex::encode(digest.hasher.finalize_reset())
+                ));
+                self.digest = None;
+            }
+            (Some(digest), n) => digest.hasher.update(&buf[..n]),
+        }
         Ok(n)
     }
 }
@@ -353,6 +387,36 @@ mod tests {
             b"a\n"
         );
         assert_eq!(read(b"plain", "x.csv", Compression::None), b"plain");
+    }
+
+    /// A stream that reads a local file to its end leaves the file's sha256 as its
+    /// identity (of the file's bytes, gzip or not); one that stops early leaves nothing.
+    #[test]
+    fn a_stream_read_to_the_end_leaves_the_files_sha256() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("id\n{}\n", "7".repeat(3 << 20));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, text.as_bytes()).unwrap();
+        let files = [
+            ("a.csv", text.into_bytes()),
+            ("b.csv.gz", gz.finish().unwrap()),
+        ];
+        for (name, bytes) in &files {
+            std::fs::write(dir.path().join(name), bytes).unwrap();
+        }
+        let pattern = dir.path().join("*");
+        let objects = expand(&pattern.to_string_lossy(), Select::All, &Storage::local()).unwrap();
+        for (object, (_, bytes)) in objects.iter().zip(&files) {
+            let mut stream = open_counted(object, Compression::Auto, Arc::default()).unwrap();
+            stream.read_exact(&mut [0u8; 1000]).unwrap();
+            if !object.uri.ends_with(".gz") {
+                // (The small gzip file's bytes are all read, inflated ahead, by now.)
+                assert_eq!(object.digest.get(), None, "{}: read in part", object.uri);
+            }
+            std::io::copy(&mut stream, &mut std::io::sink()).unwrap();
+            let expected = format!("sha256:{}", hex::encode(Sha256::digest(bytes)));
+            assert_eq!(object.digest.get(), Some(&expected), "{}", object.uri);
+        }
     }
 
     #[test]

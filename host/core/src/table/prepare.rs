@@ -277,22 +277,20 @@ impl UnitParts {
         }
     }
 
-    /// The unit's id: now in append mode, which needs it before reading; on first use
-    /// otherwise, the inputs hashed meanwhile on `threads` threads beside the stream.
+    /// The unit's id: now in append mode, which needs it before reading. Otherwise on
+    /// first use (the commit's manifest): by then the stream has read every local file to
+    /// its end and hashed it as it read, so only a file it did not read through is read
+    /// again here (on `threads` threads).
     fn unit(self, mode: CommitMode, threads: usize) -> UnitId {
         let objects: Vec<InputObject> = self.objects().cloned().collect();
         if mode == CommitMode::Append {
             warm_identities(&objects.iter().collect::<Vec<_>>(), threads);
             return UnitId::known(self.id());
         }
-        let hashing = std::thread::Builder::new()
-            .name("sluice-hash".into())
-            .spawn(move || warm_identities(&objects.iter().collect::<Vec<_>>(), threads));
-        if let Err(e) = hashing {
-            // The id is then computed on first use, on the thread that asks.
-            tracing::debug!("could not start hashing the inputs beside the stream: {e}");
-        }
-        UnitId::deferred(move || self.id())
+        UnitId::deferred(move || {
+            warm_identities(&objects.iter().collect::<Vec<_>>(), threads);
+            self.id()
+        })
     }
 
     fn objects(&self) -> impl Iterator<Item = &InputObject> {
@@ -508,8 +506,9 @@ mod tests {
         }
     }
 
-    /// Replace mode hashes beside the stream; the id it commits is still the one append
-    /// mode computes before reading, and it follows the bytes.
+    /// Replace mode hashes as the stream reads (here nothing reads: the id hashes the file
+    /// when asked); the id it commits is still the one append mode computes before
+    /// reading, and it follows the bytes.
     #[test]
     fn a_deferred_unit_is_the_unit_computed_up_front() {
         let dir = tempfile::tempdir().unwrap();
