@@ -222,9 +222,11 @@ pub(crate) struct RunArgs {
     )]
     pub(crate) jobs: Option<usize>,
     /// Instances of a stateless plugin per table, each on its own thread, their outputs
-    /// put back in input order (default: the cores divided among the tables running at
-    /// once). A stateful plugin runs as one, or, in a table split by key, as this many
-    /// sessions each running one part at a time.
+    /// put back in input order. Given, exactly N run; by default a table starts one and
+    /// adds one each time the plugin holds the stream back more than the input does while
+    /// a core goes unused, up to the cores divided among the tables running at once (the
+    /// report's `plugin_instances` says how many ran). A stateful plugin runs as one, or,
+    /// in a table split by key, as this many sessions each running one part at a time.
     #[arg(
         long,
         env = "SLUICE_PLUGIN_INSTANCES",
