@@ -300,16 +300,13 @@ impl Read for Counted {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.read.fetch_add(n as u64, Ordering::Relaxed);
-        match (&mut self.digest, n) {
-            (None, _) => {}
-            (Some(digest), 0) => {
-                let _ = digest.into.set(format!(
-                    "sha256:{}",
-                    hex::encode(digest.hasher.finalize_reset())
-                ));
-                self.digest = None;
+        if n > 0 {
+            if let Some(digest) = &mut self.digest {
+                digest.hasher.update(&buf[..n]);
             }
-            (Some(digest), n) => digest.hasher.update(&buf[..n]),
+        } else if let Some(digest) = self.digest.take() {
+            let hex = hex::encode(digest.hasher.finalize());
+            let _ = digest.into.set(format!("sha256:{hex}"));
         }
         Ok(n)
     }

@@ -13,9 +13,10 @@
 //!
 //! Unless `--plugin-instances` fixes the count, a table starts on one instance and adds
 //! one (up to its share of the cores) each time the instances were found to hold the
-//! stream back more than the input did while a core went unused. A fast plugin (the Rust passthrough: ~1 ms a
-//! 64k-row batch) then never costs a second sandbox and its batches in flight (~35 MB
-//! of RSS on a 10M-row shipments copy), and a slow one (Python) gets every core it can use.
+//! stream back more than the input did while a core went unused. A fast plugin (the
+//! Rust passthrough: ~1 ms a 64k-row batch) then never costs a second sandbox and its
+//! batches in flight (~35 MB of RSS on a 10M-row shipments copy), and a slow one
+//! (Python) gets every core it can use.
 
 use std::collections::BTreeMap;
 
@@ -223,7 +224,6 @@ impl Pressure {
     }
 
     fn wants_more(&self) -> bool {
-        tracing::debug!(on_plugin = ?self.on_plugin, on_input = ?self.on_input, batches = self.batches, "plugin pressure");
         self.on_plugin > self.on_input && self.core_unused()
     }
 
@@ -320,7 +320,17 @@ fn grow(threads: &mut Threads, pressure: &Pressure) -> Result<bool, TableError> 
     let Some(more) = threads.more else {
         return Ok(false);
     };
-    if threads.running.len() >= more.max || !pressure.wants_more() {
+    if threads.running.len() >= more.max {
+        return Ok(false);
+    }
+    let (on_plugin, on_input) = (pressure.on_plugin, pressure.on_input);
+    tracing::debug!(
+        ?on_plugin,
+        ?on_input,
+        batches = pressure.batches,
+        "plugin pressure"
+    );
+    if !pressure.wants_more() {
         return Ok(false);
     }
     threads.open(more.open)?;
