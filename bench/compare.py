@@ -6,7 +6,9 @@ For every input (sensor and shipments, csv and gz) it runs, one process at a tim
     pipelines in bench/workloads/, and
   - duckdb, polars : the peers' scripts for the same transform from ../shared/bench/peers/;
   - sluice-copy, duckdb-copy, polars-copy : a plain CSV -> Parquet (zstd 3) copy in each
-    (Sluice through the bundled passthrough plugin);
+    (Sluice with the bundled passthrough, whose batches the host takes itself);
+  - sluice-sandbox-copy (only when named in --tools) : the same copy through the sandboxed
+    passthrough component (named by its path), which pays the two IPC crossings;
 and prints wall seconds, CPU seconds (user+sys of the process tree) and peak RSS. Tools run
 alternately, run by run; the last table gives, per workload, the median over the runs of
 Sluice's cost divided by the best peer's in the same run.
@@ -52,11 +54,14 @@ def measure(cmd, env):
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def sluice_pipeline(tmp, source, out_dir):
-    path = os.path.join(tmp, "pipeline.toml")
+PASSTHROUGH_WASM = os.path.join(ROOT, "target", "wasm-guests", "wasm32-wasip2", "release", "passthrough.wasm")
+
+
+def sluice_pipeline(tmp, source, out_dir, plugin="passthrough"):
+    path = os.path.join(tmp, f"pipeline-{os.path.basename(plugin)}.toml")
     with open(path, "w") as f:
         f.write(
-            "[tables.bench]\nplugin = \"passthrough\"\n"
+            f"[tables.bench]\nplugin = {plugin!r}\n"
             f"input = {{ path = {source!r} }}\n"
             f"output = {{ location = {out_dir!r}, compression = \"zstd\", level = 3 }}\n"
         )
@@ -100,6 +105,8 @@ def main():
                 cmds = {
                     "sluice": [a.sluice, "run", workload] + sluice_flags,
                     "sluice-copy": [a.sluice, "run", sluice_pipeline(tmp, source, out_dir)] + sluice_flags,
+                    "sluice-sandbox-copy": [a.sluice, "run", sluice_pipeline(tmp, source, out_dir, PASSTHROUGH_WASM)]
+                    + sluice_flags,
                     "duckdb-copy": [a.py, "-c", DUCKDB_COPY, source, out_file],
                     "polars-copy": [a.py, "-c", POLARS_COPY, source, out_file],
                     "duckdb": [a.py, os.path.join(SHARED, "peers", f"duckdb_{WORKLOADS[wl]}.py"), source, out_file],
@@ -128,8 +135,9 @@ def main():
                     shutil.rmtree(out_dir, ignore_errors=True)
                     if os.path.exists(out_file):
                         os.remove(out_file)
-                for suffix, what in (("", WORKLOADS[wl]), ("-copy", "plain copy")):
-                    ratios.append((f"{what}, {wl} {fmt}", *pair_ratios(runs, suffix)))
+                for mine, suffix, what in (("sluice", "", WORKLOADS[wl]), ("sluice", "-copy", "plain copy"),
+                                           ("sluice-sandbox", "-copy", "plain copy in the sandbox")):
+                    ratios.append((f"{what}, {wl} {fmt}", *pair_ratios(runs, mine, suffix)))
     print("| input | tool | work | wall s | CPU s | peak RSS MiB |")
     print("|---|---|---|---:|---:|---:|")
     for r in rows:
@@ -146,9 +154,9 @@ def main():
     shutil.rmtree(tmp, ignore_errors=True)
 
 
-def pair_ratios(runs, suffix):
+def pair_ratios(runs, tool, suffix):
     """Per run: Sluice's CPU, wall and RSS over the best peer's in that run; the medians."""
-    mine = runs.get("sluice" + suffix)
+    mine = runs.get(tool + suffix)
     peers = [runs[t] for t in ("duckdb" + suffix, "polars" + suffix) if t in runs]
     if not mine or not peers:
         return None, None, None

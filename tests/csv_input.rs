@@ -259,6 +259,60 @@ fn select_and_rename_config() {
     assert_eq!(p.rows(), &rows![[3, 1]]);
 }
 
+/// The bundled passthrough's batches are taken by the host (no IPC crossing); its file is
+/// the bytes the sandboxed component writes when named by a path.
+#[test]
+fn the_bundled_passthrough_runs_in_the_host_and_writes_the_sandboxs_bytes() {
+    let s = Scratch::new();
+    let mut csv = String::from("id,name,score,day\n");
+    for i in 0..1_000 {
+        let name = if i % 9 == 0 {
+            String::new()
+        } else {
+            format!("n{}", i % 13)
+        };
+        csv.push_str(&format!(
+            "{i},{name},{}.5,2024-01-{:02}\n",
+            i % 17,
+            i % 28 + 1
+        ));
+    }
+    s.write("in.csv", csv);
+    let bytes = sluice::cli::bundled().get("passthrough").unwrap();
+    let wasm = s.write("passthrough.wasm", bytes);
+    let run = |plugin: &str| {
+        let toml = format!(
+            "[tables.t]\nplugin = {plugin:?}\nconfig = {{ select = [\"day\", \"name\", \"id\"], rename = {{ id = \"key\" }} }}\n\
+             input = {{ path = \"in.csv\" }}\noutput = {{ location = \"out/t\" }}\n"
+        );
+        let out = s.run(
+            &toml,
+            &["--batch-rows", "100", "--run-id", "same", "--force"],
+        );
+        assert_eq!(out.code, 0, "{}", out.report);
+        assert_eq!(out.table()["rows_out"], 1_000);
+        let in_host = out.table()["plugin"]["batches_in_host"].clone();
+        (
+            in_host,
+            std::fs::read(s.path("out/t/current/rows.parquet")).unwrap(),
+        )
+    };
+    let (in_host, file) = run("passthrough");
+    let (sandboxed, sandbox_file) = run(&wasm.display().to_string());
+    assert_eq!(in_host, json!(true));
+    assert_eq!(
+        sandboxed,
+        serde_json::Value::Null,
+        "a path stays in the sandbox"
+    );
+    assert!(file == sandbox_file, "the files differ");
+    let p = read_parquet(&s.path("out/t/current/rows.parquet"));
+    assert_eq!(
+        p.columns(),
+        ["day: date32[day]", "name: string", "key: int64"]
+    );
+}
+
 #[test]
 fn parquet_carries_provenance_and_the_chosen_codec() {
     let s = Scratch::new();

@@ -68,6 +68,8 @@ pub struct LoadedPlugin {
     pub sha256: String,
     /// Whether the compiled code came from the on-disk cache.
     pub from_cache: bool,
+    /// Whether the component is one compiled into the binary, named by its bundled name.
+    pub bundled: bool,
     pub(crate) pre: GuestPre,
 }
 
@@ -75,6 +77,12 @@ impl LoadedPlugin {
     /// The WIT world the component exports: `table-plugin` (Arrow IPC) or `columnar-plugin`.
     pub fn world(&self) -> &'static str {
         self.pre.world()
+    }
+
+    /// Whether a table's batches skip the sandbox: the bundled `passthrough` (see
+    /// [`super::in_host`]).
+    pub fn batches_in_host(&self) -> bool {
+        self.bundled && self.reference == super::in_host::PASSTHROUGH
     }
 }
 
@@ -139,7 +147,8 @@ impl PluginEngine {
             return Ok(plugin.clone());
         }
         let bytes = self.read_plugin(reference)?;
-        self.load_bytes(reference, &bytes)
+        let bundled = !reference.ends_with(".wasm");
+        self.load_component(reference, &bytes, bundled)
     }
 
     /// Loads a plugin from its bytes (fetched from S3, say), named `reference` in reports.
@@ -147,6 +156,15 @@ impl PluginEngine {
         &self,
         reference: &str,
         bytes: &[u8],
+    ) -> Result<Arc<LoadedPlugin>, PluginError> {
+        self.load_component(reference, bytes, false)
+    }
+
+    fn load_component(
+        &self,
+        reference: &str,
+        bytes: &[u8],
+        bundled: bool,
     ) -> Result<Arc<LoadedPlugin>, PluginError> {
         if let Some(plugin) = self.loaded.lock().expect("plugin map").get(reference) {
             return Ok(plugin.clone());
@@ -166,6 +184,7 @@ impl PluginEngine {
             reference: reference.into(),
             sha256,
             from_cache,
+            bundled,
             pre,
         });
         self.loaded

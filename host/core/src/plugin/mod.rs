@@ -9,6 +9,7 @@ mod config;
 mod engine;
 mod error;
 mod guest;
+mod in_host;
 pub mod ipc;
 mod limits;
 mod sandbox;

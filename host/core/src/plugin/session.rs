@@ -10,6 +10,7 @@ use wasmtime::Store;
 
 use super::bindings::sluice::plugin::types as witty;
 use super::guest::{Guest, OutputData, RawEmitted, Refused};
+use super::in_host::InHost;
 use super::limits::{classify, deadline_ticks, Stop};
 use super::sandbox::{BoundedLog, HostState};
 use super::{LoadedPlugin, PluginEngine, PluginError, CONTRACT_VERSION};
@@ -104,6 +105,8 @@ pub struct Session {
     counters: std::collections::BTreeMap<String, u64>,
     /// Batches pushed so far, by input, to name the batch a failure happened in.
     pushed: Vec<(String, u64)>,
+    /// Set when the host takes the pushed batches itself (see [`Session::take_batches`]).
+    in_host: Option<InHost>,
 }
 
 impl Session {
@@ -168,6 +171,7 @@ impl Session {
             call_time: Duration::ZERO,
             counters: Default::default(),
             pushed: Vec::new(),
+            in_host: None,
         };
         session.outputs = session.read_output_schemas(info)?;
         Ok(session)
@@ -183,7 +187,37 @@ impl Session {
         &self.label
     }
 
+    /// Lets the host take the pushed batches itself when the plugin is the bundled
+    /// `passthrough` (see [`super::in_host`]); other plugins stay in the sandbox. Tables do
+    /// this; the conformance kit does not, since it proves the component.
+    pub fn take_batches(
+        &mut self,
+        plugin: &LoadedPlugin,
+        config_json: &str,
+        inputs: &[(String, SchemaRef)],
+    ) {
+        if !plugin.batches_in_host() {
+            return;
+        }
+        let ([(_, input)], [(_, output)]) = (inputs, &self.outputs[..]) else {
+            return;
+        };
+        self.in_host = InHost::passthrough(config_json, input, output);
+        if self.in_host.is_none() {
+            tracing::warn!(plugin = %self.label, "passthrough stays in the sandbox: its declared schema is not its selection");
+        }
+    }
+
     pub fn push(&mut self, input: &str, batch: &RecordBatch) -> Result<Emitted, PluginError> {
+        if let Some(in_host) = &self.in_host {
+            let batch = in_host
+                .push(batch)
+                .map_err(|e| self.protocol(format!("taking the batch in the host: {e}")))?;
+            return Ok(Emitted {
+                batches: vec![(0, batch)],
+                ..Emitted::default()
+            });
+        }
         let payload = self
             .guest
             .encode(batch)

@@ -69,6 +69,10 @@ pub struct PluginReport {
     pub sha256: String,
     pub contract_version: String,
     pub compiled_from_cache: bool,
+    /// The host took the batches itself instead of the sandboxed component: the bundled
+    /// `passthrough`, whose session still checks the config and declares the schema.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub batches_in_host: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

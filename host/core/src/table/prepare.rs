@@ -75,6 +75,7 @@ impl Loaded {
             sha256: self.plugin.sha256.clone(),
             contract_version: self.info.contract_version.clone(),
             compiled_from_cache: self.plugin.from_cache,
+            batches_in_host: self.plugin.batches_in_host(),
         };
         TableReport {
             plugin: Some(plugin),

@@ -333,7 +333,7 @@ fn open_session_with(
     };
     let limits = SessionLimits::from(&run.spec.limits);
     let engine = run.host.engine;
-    Ok(Session::open(
+    let mut session = Session::open(
         engine,
         plugin,
         info,
@@ -341,7 +341,9 @@ fn open_session_with(
         schemas,
         &context,
         &limits,
-    )?)
+    )?;
+    session.take_batches(plugin, config_json, schemas);
+    Ok(session)
 }
 
 impl Streamed {
