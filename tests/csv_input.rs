@@ -280,32 +280,37 @@ fn the_bundled_passthrough_runs_in_the_host_and_writes_the_sandboxs_bytes() {
     s.write("in.csv", csv);
     let bytes = sluice::cli::bundled().get("passthrough").unwrap();
     let wasm = s.write("passthrough.wasm", bytes);
-    let run = |plugin: &str| {
+    let run = |plugin: &str, batch_rows: &[&str]| {
         let toml = format!(
             "[tables.t]\nplugin = {plugin:?}\nconfig = {{ select = [\"day\", \"name\", \"id\"], rename = {{ id = \"key\" }} }}\n\
              input = {{ path = \"in.csv\" }}\noutput = {{ location = \"out/t\" }}\n"
         );
-        let out = s.run(
-            &toml,
-            &["--batch-rows", "100", "--run-id", "same", "--force"],
-        );
+        let flags = [batch_rows, &["--run-id", "same", "--force"]].concat();
+        let out = s.run(&toml, &flags);
         assert_eq!(out.code, 0, "{}", out.report);
         assert_eq!(out.table()["rows_out"], 1_000);
-        let in_host = out.table()["plugin"]["batches_in_host"].clone();
+        let plugin = &out.table()["plugin"];
         (
-            in_host,
+            (
+                plugin["batches_in_host"].clone(),
+                plugin["batch_rows"].clone(),
+            ),
             std::fs::read(s.path("out/t/current/rows.parquet")).unwrap(),
         )
     };
-    let (in_host, file) = run("passthrough");
-    let (sandboxed, sandbox_file) = run(&wasm.display().to_string());
-    assert_eq!(in_host, json!(true));
+    let wasm = wasm.display().to_string();
+    let (in_host, file) = run("passthrough", &["--batch-rows", "100"]);
+    let (sandboxed, sandbox_file) = run(&wasm, &["--batch-rows", "100"]);
+    assert_eq!(in_host, (json!(true), json!(100)));
     assert_eq!(
         sandboxed,
-        serde_json::Value::Null,
+        (serde_json::Value::Null, json!(100)),
         "a path stays in the sandbox"
     );
     assert!(file == sandbox_file, "the files differ");
+    // Unset, batches taken in the host are smaller: they cost memory, not crossings.
+    assert_eq!(run("passthrough", &[]).0 .1, json!(16_384));
+    assert_eq!(run(&wasm, &[]).0 .1, json!(65_536));
     let p = read_parquet(&s.path("out/t/current/rows.parquet"));
     assert_eq!(
         p.columns(),

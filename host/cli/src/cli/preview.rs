@@ -71,7 +71,7 @@ pub(crate) fn preview(args: PreviewArgs, open_plugins: bool) -> Result<u8> {
             name,
             spec,
             host: &host,
-            batch_rows: spec.batch_rows.unwrap_or(pipeline.defaults.batch_rows),
+            batch_rows: spec.batch_rows.or(pipeline.defaults.batch_rows),
         };
         let result = run.preview(args.rows, open_plugins);
         if let Err(e) = &result {

@@ -14,7 +14,7 @@ use crate::table::TableSpec;
 pub(super) struct Job<'a> {
     pub name: &'a str,
     pub spec: &'a TableSpec,
-    pub batch_rows: usize,
+    pub batch_rows: Option<usize>,
 }
 
 /// Runs `jobs` on up to `workers` threads with `run`, in order of the list as threads
@@ -80,7 +80,7 @@ mod tests {
         let job = |(name, spec)| Job {
             name,
             spec,
-            batch_rows: 1,
+            batch_rows: Some(1),
         };
         names.iter().copied().zip(specs).map(job).collect()
     }

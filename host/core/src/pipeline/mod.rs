@@ -49,24 +49,12 @@ pub struct Pipeline {
     pub ingest: BTreeMap<String, IngestSpec>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Defaults {
-    /// Rows per batch sent to the plugin.
-    #[serde(default = "default_batch_rows")]
-    pub batch_rows: usize,
-}
-
-impl Default for Defaults {
-    fn default() -> Self {
-        Defaults {
-            batch_rows: default_batch_rows(),
-        }
-    }
-}
-
-fn default_batch_rows() -> usize {
-    65_536
+    /// Rows per batch sent to the plugin; unset, each table takes its plugin's default
+    /// (see [`crate::table::TableRun::batch_rows`]).
+    pub batch_rows: Option<usize>,
 }
 
 impl Pipeline {
@@ -136,7 +124,7 @@ impl Pipeline {
     }
 
     fn resolve(mut self, base: &Path, vars: &Vars) -> Result<Self, PipelineError> {
-        if self.defaults.batch_rows == 0 {
+        if self.defaults.batch_rows == Some(0) {
             return Err(PipelineError::Parse {
                 path: PathBuf::new(),
                 message: "defaults.batch_rows must be at least 1".into(),

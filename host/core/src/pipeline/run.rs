@@ -59,7 +59,7 @@ fn run_tables(pipeline: &Pipeline, host: &Host, reports: &mut Vec<TableReport>) 
                 .options
                 .batch_rows
                 .or(spec.batch_rows)
-                .unwrap_or(pipeline.defaults.batch_rows),
+                .or(pipeline.defaults.batch_rows),
         })
         .collect();
     // Fail-fast means nothing runs after a failure: tables go one at a time.
@@ -141,7 +141,12 @@ fn run_ingests(pipeline: &Pipeline, host: &Host, report: &mut RunReport) {
 }
 
 /// A table's runs in this scope: the whole table, or one run per object of its share.
-fn scoped_runs(name: &str, spec: &TableSpec, host: &Host, batch_rows: usize) -> Vec<TableReport> {
+fn scoped_runs(
+    name: &str,
+    spec: &TableSpec,
+    host: &Host,
+    batch_rows: Option<usize>,
+) -> Vec<TableReport> {
     let scope = &host.options.scope;
     let whole = || {
         TableRun {
@@ -199,7 +204,7 @@ fn object_run(
     name: &str,
     spec: &TableSpec,
     host: &Host,
-    batch_rows: usize,
+    batch_rows: Option<usize>,
     object: &str,
 ) -> TableReport {
     let mut options = host.options.clone();

@@ -143,7 +143,7 @@ fn an_unset_variable_is_an_error_naming_it() {
 #[test]
 fn defaults_fill_what_the_file_leaves_out() {
     let pipeline = load(&orders(IO));
-    assert_eq!(pipeline.defaults.batch_rows, 65_536);
+    assert_eq!(pipeline.defaults.batch_rows, None);
     assert!(pipeline.ingest.is_empty() && pipeline.settings.is_empty());
     let orders = &pipeline.tables["orders"];
     assert_eq!(

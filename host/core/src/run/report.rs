@@ -73,6 +73,9 @@ pub struct PluginReport {
     /// `passthrough`, whose session still checks the config and declares the schema.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub batches_in_host: bool,
+    /// Rows per batch handed to the plugin: `--batch-rows` or `batch_rows`, or the default
+    /// (65536 into a sandbox, 16384 taken in the host).
+    pub batch_rows: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]

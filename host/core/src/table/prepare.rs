@@ -67,7 +67,7 @@ fn load_plugin(host: &super::Host, reference: &str) -> Result<Arc<LoadedPlugin>,
 }
 
 impl Loaded {
-    pub fn report(&self, table: &str) -> TableReport {
+    pub fn report(&self, table: &str, batch_rows: usize) -> TableReport {
         let plugin = PluginReport {
             reference: self.plugin.reference.clone(),
             name: self.info.name.clone(),
@@ -76,6 +76,7 @@ impl Loaded {
             contract_version: self.info.contract_version.clone(),
             compiled_from_cache: self.plugin.from_cache,
             batches_in_host: self.plugin.batches_in_host(),
+            batch_rows,
         };
         TableReport {
             plugin: Some(plugin),
