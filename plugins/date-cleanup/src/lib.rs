@@ -31,6 +31,7 @@ use std::sync::Arc;
 use parse::{parse, Layout, Parsed};
 use serde::Deserialize;
 use sluice_sdk::arrow::array::{Array, ArrayRef, BooleanArray, Date32Array, StringArray};
+use sluice_sdk::arrow::buffer::{BooleanBuffer, NullBuffer};
 use sluice_sdk::arrow::compute::{cast, filter_record_batch};
 use sluice_sdk::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use sluice_sdk::arrow::record_batch::RecordBatch;
@@ -240,67 +241,95 @@ impl DateCleanup {
         keep: &mut [bool],
         out: &mut Emit,
     ) -> Result<Date32Array, Error> {
-        let (mut nulls, mut sentinel, mut invalid) = (0u64, 0u64, 0u64);
-        let is_sentinel = |d: i32| self.sentinels.contains(&d);
-        let cleaned: Date32Array =
-            if let Some(dates) = values.as_any().downcast_ref::<Date32Array>() {
-                dates
-                    .iter()
-                    .map(|v| match v {
-                        Some(d) if is_sentinel(d) => {
-                            sentinel += 1;
-                            None
-                        }
-                        other => other,
-                    })
-                    .collect()
-            } else {
-                let text = values
-                    .as_any()
-                    .downcast_ref::<StringArray>()
-                    .expect("checked in open");
-                (0..text.len())
-                    .map(|row| {
-                        if text.is_null(row) {
-                            return None;
-                        }
-                        let field = text.value(row).as_bytes();
-                        if self.null_tokens.iter().any(|t| t.as_slice() == field) {
-                            nulls += 1;
-                            return None;
-                        }
-                        match parse(field, &column.formats) {
-                            Parsed::Date(d) if is_sentinel(d) => {
-                                sentinel += 1;
-                                None
-                            }
-                            Parsed::Date(d) => Some(d),
-                            Parsed::Impossible | Parsed::Unrecognised => {
-                                invalid += 1;
-                                if column.policy == Policy::Reject && keep[row] {
-                                    keep[row] = false;
-                                    out.reject(
-                                        row,
-                                        Some(&column.name),
-                                        format!("invalid date {:?}", text.value(row)),
-                                    );
-                                }
-                                None
-                            }
-                        }
-                    })
-                    .collect()
-            };
-        out.count(&format!("{}.null_token", column.name), nulls);
-        out.count(&format!("{}.sentinel", column.name), sentinel);
+        let mut counts = Counts::default();
+        let cleaned = if let Some(dates) = values.as_any().downcast_ref::<Date32Array>() {
+            dates
+                .iter()
+                .map(|v| match v {
+                    Some(d) if self.is_sentinel(d) => {
+                        counts.sentinel += 1;
+                        None
+                    }
+                    other => other,
+                })
+                .collect()
+        } else {
+            let text = values
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .expect("checked in open");
+            self.clean_text(column, text, keep, out, &mut counts)
+        };
+        out.count(&format!("{}.null_token", column.name), counts.nulls);
+        out.count(&format!("{}.sentinel", column.name), counts.sentinel);
         let policy = if column.policy == Policy::Reject {
             "rejected"
         } else {
             "invalid_to_null"
         };
-        out.count(&format!("{}.{policy}", column.name), invalid);
+        out.count(&format!("{}.{policy}", column.name), counts.invalid);
         Ok(cleaned)
     }
+
+    /// Text to dates. The values and the validity bits are written straight into their
+    /// buffers (no per-value builder): this loop runs for every date of every row.
+    fn clean_text(
+        &self,
+        column: &DateColumn,
+        text: &StringArray,
+        keep: &mut [bool],
+        out: &mut Emit,
+        counts: &mut Counts,
+    ) -> Date32Array {
+        let (offsets, bytes) = (text.value_offsets(), text.value_data());
+        let mut days = vec![0i32; text.len()];
+        let valid = BooleanBuffer::collect_bool(text.len(), |row| {
+            if text.is_null(row) {
+                return false;
+            }
+            let field = &bytes[offsets[row] as usize..offsets[row + 1] as usize];
+            if self.null_tokens.iter().any(|t| t.as_slice() == field) {
+                counts.nulls += 1;
+                return false;
+            }
+            match parse(field, &column.formats) {
+                Parsed::Date(d) if self.is_sentinel(d) => {
+                    counts.sentinel += 1;
+                    false
+                }
+                Parsed::Date(d) => {
+                    days[row] = d;
+                    true
+                }
+                Parsed::Impossible | Parsed::Unrecognised => {
+                    counts.invalid += 1;
+                    if column.policy == Policy::Reject && keep[row] {
+                        keep[row] = false;
+                        out.reject(
+                            row,
+                            Some(&column.name),
+                            format!("invalid date {:?}", text.value(row)),
+                        );
+                    }
+                    false
+                }
+            }
+        });
+        Date32Array::new(days.into(), Some(NullBuffer::new(valid)))
+    }
+
+    #[inline]
+    fn is_sentinel(&self, day: i32) -> bool {
+        self.sentinels.contains(&day)
+    }
+}
+
+/// What cleaning one column found, for the plugin's counters.
+#[derive(Default)]
+struct Counts {
+    nulls: u64,
+    sentinel: u64,
+    invalid: u64,
 }
 
 /// Codes as text, left-padded with zeros to `width` (integers are formatted first).
@@ -326,11 +355,12 @@ fn lateness(later: &ArrayRef, earlier: &ArrayRef, days: i32) -> BooleanArray {
         .as_any()
         .downcast_ref::<Date32Array>()
         .expect("a date32 column");
-    later
-        .iter()
-        .zip(earlier.iter())
-        .map(|(l, e)| Some(l? - e? > days))
-        .collect()
+    // Whole buffers at once: NULL where either side is, the comparison everywhere else.
+    let (l, e) = (later.values(), earlier.values());
+    let flags = BooleanBuffer::collect_bool(l.len(), |i| {
+        i64::from(l[i]) - i64::from(e[i]) > i64::from(days)
+    });
+    BooleanArray::new(flags, NullBuffer::union(later.nulls(), earlier.nulls()))
 }
 
 sluice_sdk::export_plugin!(DateCleanup);

@@ -87,6 +87,7 @@ impl Layout {
 }
 
 /// Tries each layout in order.
+#[inline]
 pub fn parse(field: &[u8], layouts: &[Layout]) -> Parsed {
     layouts
         .iter()

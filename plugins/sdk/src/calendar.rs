@@ -1,28 +1,32 @@
-//! Proleptic-Gregorian calendar arithmetic on days since 1970-01-01 (Howard Hinnant's
-//! algorithms), for plugins that parse or format dates without a date library.
+//! Proleptic-Gregorian calendar arithmetic on days since 1970-01-01 (`civil_from_days` is
+//! Howard Hinnant's algorithm), for plugins that parse or format dates without a date library.
 
 /// Days since 1970-01-01 of a real date in years 1..=9999; `None` for month 13, day 0,
 /// 2021-02-29 and the like (never rolled over into the next month).
+#[inline]
 pub fn days_from_civil(year: u32, month: u32, day: u32) -> Option<i32> {
-    const DAYS: [u32; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    // Days before each month of a common year; a leap year adds one from March on.
+    const BEFORE: [u32; 13] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365];
     if !(1..=9999).contains(&year) || !(1..=12).contains(&month) || day == 0 {
         return None;
     }
     let leap = (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
-    let max = if month == 2 && leap {
-        29
-    } else {
-        DAYS[month as usize - 1]
-    };
-    if day > max {
+    let m = month as usize;
+    let in_month = BEFORE[m] - BEFORE[m - 1] + u32::from(month == 2 && leap);
+    if day > in_month {
         return None;
     }
-    let y = i64::from(year) - i64::from(month <= 2);
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * ((i64::from(month) + 9) % 12) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some((era * 146_097 + doe - 719_468) as i32)
+    // Plain unsigned arithmetic with constant divisors (multiplies once compiled): this
+    // runs for every date a plugin parses.
+    let past = year - 1;
+    let days = 365 * past + past / 4 - past / 100
+        + past / 400
+        + BEFORE[m - 1]
+        + u32::from(month > 2 && leap)
+        + day
+        - 1;
+    // 0001-01-01 is day 0 of that count and 719 162 days before 1970-01-01.
+    Some(days as i32 - 719_162)
 }
 
 /// (year, month, day) of a day count since 1970-01-01.
@@ -76,10 +80,16 @@ mod tests {
 
     #[test]
     fn round_trips_and_refuses_impossible_dates() {
-        for days in [-719_162, -1, 0, 19_782, 2_932_896] {
+        // Every day of years 1..=9999, and the day after each month's last is refused.
+        for days in -719_162..=2_932_896 {
             let (y, m, d) = civil_from_days(days);
             assert_eq!(days_from_civil(y as u32, m, d), Some(days as i32));
+            let (_, next_m, _) = civil_from_days(days + 1);
+            if next_m != m {
+                assert_eq!(days_from_civil(y as u32, m, d + 1), None, "{y}-{m}-{d}");
+            }
         }
+        assert_eq!(days_from_civil(10_000, 1, 1), None);
         assert_eq!(parse_iso_date("2024-02-29"), Some(19_782));
         assert_eq!(parse_iso_date("2023-02-29"), None);
         assert_eq!(parse_iso_date("0000-01-01"), None);
