@@ -30,6 +30,20 @@ pub(crate) struct Dialect {
 pub(crate) struct Chunk {
     pub data: Vec<u8>,
     pub first_line: u64,
+    /// The `\n` bytes in `data`: counted once, for the next chunk's first line and the
+    /// tokenizer's guess at the row count.
+    pub line_breaks: usize,
+}
+
+impl Chunk {
+    pub fn new(data: Vec<u8>, first_line: u64) -> Self {
+        let line_breaks = memchr_iter(b'\n', &data).count();
+        Chunk {
+            data,
+            first_line,
+            line_breaks,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -188,11 +202,8 @@ impl Chunker {
         rest.extend_from_slice(&self.buf[end..]);
         self.buf.truncate(end);
         let data = std::mem::replace(&mut self.buf, rest);
-        let chunk = Chunk {
-            first_line: self.first_line,
-            data,
-        };
-        self.first_line += memchr_iter(b'\n', &chunk.data).count() as u64;
+        let chunk = Chunk::new(data, self.first_line);
+        self.first_line += chunk.line_breaks as u64;
         self.scanned -= end.min(self.scanned);
         self.record_start -= end.min(self.record_start);
         self.records = 0;

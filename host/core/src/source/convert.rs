@@ -8,6 +8,7 @@ use arrow::datatypes::*;
 use arrow_cast::parse::Parser;
 
 use super::decimal::{fits_float64, Literal};
+use super::iso_time::IsoTimes;
 use super::raw::RawColumn;
 
 /// The values that mean NULL, compared with the whole field.
@@ -108,9 +109,22 @@ pub(crate) fn to_array(column: RawColumn, how: Conversion) -> Result<ArrayRef, B
         }
         DataType::Float64 => parse_all::<Float64Type>(column, nulls, data_type),
         DataType::Decimal128(precision, scale) => to_decimals(column, nulls, *precision, *scale),
-        DataType::Date32 => parse_all::<Date32Type>(column, nulls, data_type),
+        DataType::Date32 => {
+            let mut iso = IsoTimes::default();
+            parse_with::<Date32Type>(column, nulls, data_type, |field| {
+                iso.date(field)
+                    .or_else(|| std::str::from_utf8(field).ok().and_then(Date32Type::parse))
+            })
+        }
         DataType::Timestamp(TimeUnit::Microsecond, _) => {
-            parse_all::<TimestampMicrosecondType>(column, nulls, data_type)
+            let mut iso = IsoTimes::default();
+            parse_with::<TimestampMicrosecondType>(column, nulls, data_type, |field| {
+                iso.micros(field).or_else(|| {
+                    std::str::from_utf8(field)
+                        .ok()
+                        .and_then(TimestampMicrosecondType::parse)
+                })
+            })
         }
         other => unreachable!("parse_type never yields {other}"),
     }
@@ -203,20 +217,8 @@ from_str_field!(
     UInt16Type,
     UInt32Type,
     UInt64Type,
-    Float32Type,
-    Date32Type
+    Float32Type
 );
-
-impl FromField for TimestampMicrosecondType {
-    #[inline]
-    fn from_field(field: &[u8]) -> Option<i64> {
-        super::iso_time::timestamp_micros(field).or_else(|| {
-            std::str::from_utf8(field)
-                .ok()
-                .and_then(TimestampMicrosecondType::parse)
-        })
-    }
-}
 
 impl FromField for Int64Type {
     #[inline]
@@ -297,7 +299,7 @@ fn parse_with<T: ArrowPrimitiveType>(
     column: &RawColumn,
     nulls: &NullMarkers,
     data_type: &DataType,
-    parse: impl Fn(&[u8]) -> Option<T::Native>,
+    mut parse: impl FnMut(&[u8]) -> Option<T::Native>,
 ) -> Result<ArrayRef, BadValue> {
     let rows = column.len();
     let mut values = Vec::with_capacity(rows);

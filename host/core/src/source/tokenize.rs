@@ -72,8 +72,7 @@ impl Tokenizer {
     /// The chunk's rows as raw fields; every row must have `width` fields.
     pub fn raw(&self, chunk: &Chunk, width: usize) -> Result<RawBatch, SourceError> {
         // About one row per line: a fair first guess at the row count.
-        let guess = memchr::memchr_iter(b'\n', &chunk.data).count();
-        let rows = guess.min(1 << 16);
+        let rows = chunk.line_breaks.min(1 << 16);
         let mut raw = match &self.kept {
             Some(kept) if kept.len() == width => RawBatch::keeping(kept, rows),
             _ => RawBatch::new(width, rows),
@@ -318,10 +317,7 @@ mod tests {
         data: &[u8],
         width: usize,
     ) -> Result<Read, String> {
-        let chunk = Chunk {
-            data: data.to_vec(),
-            first_line: 7,
-        };
+        let chunk = Chunk::new(data.to_vec(), 7);
         let mut raw = RawBatch::new(width, 4);
         read(&chunk, &mut raw).map_err(|e| e.to_string())?;
         let rows = (0..raw.rows())
@@ -390,10 +386,7 @@ mod tests {
             "1,skip me,x\n2,and me,y\n",
             "1,\"skip, me\",x\n2,\"and\nme\",y\n",
         ] {
-            let chunk = Chunk {
-                data: text.as_bytes().to_vec(),
-                first_line: 1,
-            };
+            let chunk = Chunk::new(text.as_bytes().to_vec(), 1);
             let raw = tokenizer.raw(&chunk, 3).unwrap();
             assert!(raw.columns[1].data.is_empty(), "{text:?}");
             assert_eq!(raw.columns[2].value(1), b"y", "{text:?}");
