@@ -93,8 +93,14 @@ pub struct ParquetSink {
 
 type Encoder = RowGroups<FloatOrder<Box<dyn ObjectWriter>>>;
 
-/// The Parquet writer opens at the first batch, whose values choose the columns'
-/// dictionaries (see [`super::dictionary`]).
+/// Rows the writer holds back before it opens: the sample whose values choose the columns'
+/// dictionaries. A count of rows rather than a batch, so that the choice, and so the file,
+/// is the same however the rows were batched (16k-row batches once chose plainer encodings
+/// than 64k-row ones: a 10M-row shipments file 11 % larger).
+const SAMPLE_ROWS: usize = 65_536;
+
+/// The Parquet writer opens once it holds [`SAMPLE_ROWS`] rows (or at the end), whose
+/// values choose the columns' dictionaries (see [`super::dictionary`]).
 enum FileWriter {
     Waiting(Box<Waiting>),
     Open(Encoder),
@@ -110,12 +116,17 @@ struct Waiting {
     limits: RowGroupLimits,
     threads: usize,
     delta_encoding: bool,
+    /// The batches written so far, and their rows.
+    held: Vec<RecordBatch>,
+    held_rows: usize,
 }
 
 impl Waiting {
-    fn open(self, first: Option<&RecordBatch>) -> parquet::errors::Result<Encoder> {
-        let plain = match first {
-            Some(batch) => without_dictionary(batch),
+    /// The encoder, with every held batch written to it.
+    fn open(mut self) -> parquet::errors::Result<Encoder> {
+        let held = std::mem::take(&mut self.held);
+        let plain = match sample(&self.schema, &held)? {
+            Some(sample) => without_dictionary(&sample),
             None => Vec::new(),
         };
         let mut props = self.props;
@@ -133,8 +144,34 @@ impl Waiting {
             self.schema.clone(),
             Some(props.build()),
         )?;
-        RowGroups::new(writer, self.schema, self.limits, self.threads)
+        let mut encoder = RowGroups::new(writer, self.schema, self.limits, self.threads)?;
+        for batch in &held {
+            encoder.write(batch)?;
+        }
+        Ok(encoder)
     }
+}
+
+/// The first [`SAMPLE_ROWS`] rows of `held` as one batch; `None` when there are none.
+fn sample(
+    schema: &SchemaRef,
+    held: &[RecordBatch],
+) -> parquet::errors::Result<Option<RecordBatch>> {
+    let mut parts = Vec::new();
+    let mut rows = 0;
+    for batch in held {
+        if rows == SAMPLE_ROWS {
+            break;
+        }
+        let take = (SAMPLE_ROWS - rows).min(batch.num_rows());
+        parts.push(batch.slice(0, take));
+        rows += take;
+    }
+    Ok(match parts.len() {
+        0 => None,
+        1 => parts.pop(),
+        _ => Some(arrow::compute::concat_batches(schema, &parts)?),
+    })
 }
 
 impl ParquetSink {
@@ -185,6 +222,8 @@ impl ParquetSink {
             },
             threads: settings.threads,
             delta_encoding: settings.delta_encoding,
+            held: Vec::new(),
+            held_rows: 0,
         };
         Ok(ParquetSink {
             uri,
@@ -210,24 +249,29 @@ impl ParquetSink {
         if batch.num_rows() == 0 {
             return Ok(());
         }
-        self.encoder(Some(batch))?
-            .write(batch)
-            .map_err(|e| parquet_error(&self.uri, e))?;
         self.rows += batch.num_rows() as u64;
-        Ok(())
+        if let FileWriter::Waiting(waiting) = &mut self.writer {
+            waiting.held.push(batch.clone());
+            waiting.held_rows += batch.num_rows();
+            if waiting.held_rows >= SAMPLE_ROWS {
+                self.encoder()?;
+            }
+            return Ok(());
+        }
+        self.encoder()?
+            .write(batch)
+            .map_err(|e| parquet_error(&self.uri, e))
     }
 
-    /// The open writer, opened now if this is the first batch.
-    fn encoder(&mut self, first: Option<&RecordBatch>) -> Result<&mut Encoder, SinkError> {
+    /// The open writer, opened now (with the held batches) if it is still waiting.
+    fn encoder(&mut self) -> Result<&mut Encoder, SinkError> {
         if let FileWriter::Waiting(_) = self.writer {
             let FileWriter::Waiting(waiting) =
                 std::mem::replace(&mut self.writer, FileWriter::Broken)
             else {
                 unreachable!("matched above")
             };
-            let open = waiting
-                .open(first)
-                .map_err(|e| parquet_error(&self.uri, e))?;
+            let open = waiting.open().map_err(|e| parquet_error(&self.uri, e))?;
             self.writer = FileWriter::Open(open);
         }
         match &mut self.writer {
@@ -241,7 +285,7 @@ impl ParquetSink {
 
     /// Writes the footer and stages the object; it is made visible by [`StagedFile::commit`].
     pub fn finish(mut self) -> Result<StagedFile, SinkError> {
-        self.encoder(None)?;
+        self.encoder()?;
         let FileWriter::Open(encoder) = self.writer else {
             unreachable!("`encoder` returned the open writer")
         };
@@ -285,5 +329,66 @@ impl StagedFile {
     pub fn commit(self) -> Result<String, SinkError> {
         self.object.commit()?;
         Ok(self.uri)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::Float64Array;
+    use arrow::datatypes::{DataType, Field, Schema};
+    use parquet::basic::Encoding;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    use super::*;
+    use crate::storage::LocalStore;
+
+    /// 100 000 rows of a column with 20 000 distinct values, written in batches of `rows`.
+    fn file(rows: usize) -> Vec<u8> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().to_path_buf());
+        let values: Float64Array = (0..100_000u64)
+            .map(|i| (i * 7919 % 20_000) as f64 / 10.0)
+            .collect();
+        let schema = Arc::new(Schema::new(vec![Field::new("w", DataType::Float64, false)]));
+        let all = RecordBatch::try_new(schema.clone(), vec![Arc::new(values)]).unwrap();
+        let settings = WriterSettings {
+            compression: "zstd".into(),
+            level: None,
+            row_group_rows: 1 << 20,
+            delta_encoding: true,
+            bloom_filter: Vec::new(),
+            sorted_by: Vec::new(),
+            threads: 2,
+        };
+        let provenance = Provenance {
+            entries: Vec::new(),
+        };
+        let mut sink =
+            ParquetSink::create(&store, "t.parquet", schema, &settings, &provenance).unwrap();
+        for start in (0..all.num_rows()).step_by(rows) {
+            sink.write(&all.slice(start, rows.min(all.num_rows() - start)))
+                .unwrap();
+        }
+        sink.finish().unwrap().commit().unwrap();
+        std::fs::read(dir.path().join("t.parquet")).unwrap()
+    }
+
+    /// The first 16 384 rows are all distinct, the first 65 536 hold 20 000 values: a
+    /// choice made on the first batch would go plain with small batches only.
+    #[test]
+    fn the_file_is_the_same_however_its_rows_were_batched() {
+        let whole = file(100_000);
+        for rows in [16_384, 65_536] {
+            assert!(file(rows) == whole, "{rows}-row batches wrote other bytes");
+        }
+        let reader = SerializedFileReader::new(bytes::Bytes::from(whole)).unwrap();
+        let column = reader.metadata().row_group(0).column(0).clone();
+        assert!(
+            column.encodings().any(|e| e == Encoding::RLE_DICTIONARY),
+            "{:?}",
+            column.encodings().collect::<Vec<_>>()
+        );
     }
 }
