@@ -99,6 +99,11 @@ type Encoder = RowGroups<FloatOrder<Box<dyn ObjectWriter>>>;
 /// than 64k-row ones: a 10M-row shipments file 11 % larger).
 const SAMPLE_ROWS: usize = 65_536;
 
+/// Or the Arrow bytes after which it opens with fewer rows: a partitioned output has up to
+/// 64 files open, and rows of a kilobyte would otherwise hold 64 MiB in each before a byte
+/// was encoded. (64k rows of the shipments table are ~4.5 MiB.)
+const SAMPLE_BYTES: usize = 8 << 20;
+
 /// The Parquet writer opens once it holds [`SAMPLE_ROWS`] rows (or at the end), whose
 /// values choose the columns' dictionaries (see [`super::dictionary`]).
 enum FileWriter {
@@ -108,7 +113,7 @@ enum FileWriter {
     Broken,
 }
 
-/// Everything the writer needs but the first batch.
+/// Everything the writer needs but the sample of rows, and the rows it holds back.
 struct Waiting {
     object: Box<dyn ObjectWriter>,
     schema: SchemaRef,
@@ -116,9 +121,10 @@ struct Waiting {
     limits: RowGroupLimits,
     threads: usize,
     delta_encoding: bool,
-    /// The batches written so far, and their rows.
+    /// The batches written so far, their rows and Arrow bytes.
     held: Vec<RecordBatch>,
     held_rows: usize,
+    held_bytes: usize,
 }
 
 impl Waiting {
@@ -224,6 +230,7 @@ impl ParquetSink {
             delta_encoding: settings.delta_encoding,
             held: Vec::new(),
             held_rows: 0,
+            held_bytes: 0,
         };
         Ok(ParquetSink {
             uri,
@@ -253,7 +260,9 @@ impl ParquetSink {
         if let FileWriter::Waiting(waiting) = &mut self.writer {
             waiting.held.push(batch.clone());
             waiting.held_rows += batch.num_rows();
-            if waiting.held_rows >= SAMPLE_ROWS {
+            // A slice counts the whole buffers it shares: it opens early, never late.
+            waiting.held_bytes += batch.get_array_memory_size();
+            if waiting.held_rows >= SAMPLE_ROWS || waiting.held_bytes >= SAMPLE_BYTES {
                 self.encoder()?;
             }
             return Ok(());
@@ -344,6 +353,24 @@ mod tests {
     use super::*;
     use crate::storage::LocalStore;
 
+    fn settings() -> WriterSettings {
+        WriterSettings {
+            compression: "zstd".into(),
+            level: None,
+            row_group_rows: 1 << 20,
+            delta_encoding: true,
+            bloom_filter: Vec::new(),
+            sorted_by: Vec::new(),
+            threads: 2,
+        }
+    }
+
+    fn no_provenance() -> Provenance {
+        Provenance {
+            entries: Vec::new(),
+        }
+    }
+
     /// 100 000 rows of a column with 20 000 distinct values, written in batches of `rows`.
     fn file(rows: usize) -> Vec<u8> {
         let dir = tempfile::tempdir().unwrap();
@@ -353,20 +380,9 @@ mod tests {
             .collect();
         let schema = Arc::new(Schema::new(vec![Field::new("w", DataType::Float64, false)]));
         let all = RecordBatch::try_new(schema.clone(), vec![Arc::new(values)]).unwrap();
-        let settings = WriterSettings {
-            compression: "zstd".into(),
-            level: None,
-            row_group_rows: 1 << 20,
-            delta_encoding: true,
-            bloom_filter: Vec::new(),
-            sorted_by: Vec::new(),
-            threads: 2,
-        };
-        let provenance = Provenance {
-            entries: Vec::new(),
-        };
         let mut sink =
-            ParquetSink::create(&store, "t.parquet", schema, &settings, &provenance).unwrap();
+            ParquetSink::create(&store, "t.parquet", schema, &settings(), &no_provenance())
+                .unwrap();
         for start in (0..all.num_rows()).step_by(rows) {
             sink.write(&all.slice(start, rows.min(all.num_rows() - start)))
                 .unwrap();
@@ -390,5 +406,35 @@ mod tests {
             "{:?}",
             column.encodings().collect::<Vec<_>>()
         );
+    }
+
+    /// Wide rows open the writer before the sample's row count: the bytes held back are
+    /// bounded too.
+    #[test]
+    fn wide_rows_are_not_held_back_past_the_byte_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().to_path_buf());
+        let wide = "x".repeat(1024);
+        let schema = Arc::new(Schema::new(vec![Field::new("s", DataType::Utf8, false)]));
+        let rows = |n: usize| {
+            let values = arrow::array::StringArray::from(vec![wide.as_str(); n]);
+            RecordBatch::try_new(schema.clone(), vec![Arc::new(values)]).unwrap()
+        };
+        let mut sink = ParquetSink::create(
+            &store,
+            "t.parquet",
+            schema.clone(),
+            &settings(),
+            &no_provenance(),
+        )
+        .unwrap();
+        sink.write(&rows(4_000)).unwrap();
+        assert!(
+            matches!(sink.writer, FileWriter::Waiting(_)),
+            "4 MB: still held"
+        );
+        sink.write(&rows(5_000)).unwrap();
+        assert!(matches!(sink.writer, FileWriter::Open(_)), "9 MB: open");
+        assert_eq!(sink.finish().unwrap().rows, 9_000);
     }
 }
