@@ -334,15 +334,7 @@ fn convert(
             source,
         })?
         .with_threads(options.threads.unwrap_or(1));
-    let settings = WriterSettings {
-        compression: "zstd".into(),
-        level: None,
-        row_group_rows: 1 << 20,
-        delta_encoding: true,
-        bloom_filter: Vec::new(),
-        sorted_by: Vec::new(),
-        threads: options.encode_threads.unwrap_or(1),
-    };
+    let settings = WriterSettings::defaults(options.encode_threads.unwrap_or(1));
     let provenance = Provenance {
         entries: vec![
             ("sluice.run_id".into(), options.run_id.clone()),

@@ -195,6 +195,21 @@ struct Encoding {
     sorted_by: Vec<String>,
 }
 
+impl WriterSettings {
+    /// The settings of an output that sets none of its own, its columns encoded on `threads`.
+    pub fn defaults(threads: usize) -> Self {
+        WriterSettings {
+            compression: default_codec(),
+            level: None,
+            row_group_rows: default_row_group_rows(),
+            delta_encoding: default_delta_encoding(),
+            bloom_filter: Vec::new(),
+            sorted_by: Vec::new(),
+            threads,
+        }
+    }
+}
+
 impl OutputSpec {
     /// The Parquet encoding settings of this output, its columns encoded on `threads`.
     pub fn writer_settings(&self, threads: usize) -> WriterSettings {

@@ -354,15 +354,7 @@ mod tests {
     use crate::storage::LocalStore;
 
     fn settings() -> WriterSettings {
-        WriterSettings {
-            compression: "zstd".into(),
-            level: None,
-            row_group_rows: 1 << 20,
-            delta_encoding: true,
-            bloom_filter: Vec::new(),
-            sorted_by: Vec::new(),
-            threads: 2,
-        }
+        WriterSettings::defaults(2)
     }
 
     fn no_provenance() -> Provenance {
