@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
+use arrow::array::BooleanBufferBuilder;
 use arrow::array::{ArrayRef, BooleanBuilder, Decimal128Builder, PrimitiveArray, StringArray};
-use arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::*;
 use arrow_cast::parse::Parser;
 
@@ -131,10 +132,8 @@ pub(crate) fn to_array(column: RawColumn, how: Conversion) -> Result<ArrayRef, B
 }
 
 fn null_buffer(column: &RawColumn, nulls: &NullMarkers) -> Option<NullBuffer> {
-    let valid: Vec<bool> = (0..column.len())
-        .map(|r| !nulls.is_null(column.value(r)))
-        .collect();
-    let buffer = NullBuffer::from(valid);
+    let valid = BooleanBuffer::collect_bool(column.len(), |r| !nulls.is_null(column.value(r)));
+    let buffer = NullBuffer::new(valid);
     (buffer.null_count() > 0).then_some(buffer)
 }
 
@@ -303,24 +302,30 @@ fn parse_with<T: ArrowPrimitiveType>(
 ) -> Result<ArrayRef, BadValue> {
     let rows = column.len();
     let mut values = Vec::with_capacity(rows);
-    let mut valid = Vec::with_capacity(rows);
-    let mut any_null = false;
+    // Validity bits only from the first NULL on: most columns have none.
+    let mut valid: Option<BooleanBufferBuilder> = None;
     for row in 0..rows {
         let field = column.value(row);
         if nulls.is_null_typed(field) {
             values.push(T::Native::default());
-            valid.push(false);
-            any_null = true;
+            valid
+                .get_or_insert_with(|| {
+                    let mut bits = BooleanBufferBuilder::new(rows);
+                    bits.append_n(row, true);
+                    bits
+                })
+                .append(false);
             continue;
         }
-        let parsed = parse(trim(field));
-        match parsed {
+        match parse(trim(field)) {
             Some(v) => values.push(v),
             None => return Err(BadValue::at(column, row)),
         }
-        valid.push(true);
+        if let Some(bits) = &mut valid {
+            bits.append(true);
+        }
     }
-    let validity = any_null.then(|| NullBuffer::from(valid));
+    let validity = valid.map(|mut bits| NullBuffer::new(bits.finish()));
     let array = PrimitiveArray::<T>::new(ScalarBuffer::from(values), validity)
         .with_data_type(data_type.clone());
     Ok(Arc::new(array))

@@ -12,11 +12,12 @@ pub(crate) struct RawColumn {
 }
 
 impl RawColumn {
-    fn with_capacity(rows: usize) -> Self {
+    /// Room for `rows` fields of about `width` bytes.
+    fn with_capacity(rows: usize, width: usize) -> Self {
         let mut offsets = Vec::with_capacity(rows + 1);
         offsets.push(0);
         RawColumn {
-            data: Vec::with_capacity(rows * 8),
+            data: Vec::with_capacity(rows * width),
             offsets,
             skipped: false,
         }
@@ -64,19 +65,32 @@ impl RawBatch {
 
     /// A batch that keeps the fields of the columns marked true.
     pub fn keeping(kept: &[bool], rows: usize) -> Self {
+        Self::sized(kept, rows, &[])
+    }
+
+    /// As [`RawBatch::keeping`], with room for fields of `widths[i]` bytes in column `i`
+    /// (8 where not given): sized from the chunk before, a column's bytes are not copied
+    /// again as they grow.
+    pub fn sized(kept: &[bool], rows: usize, widths: &[usize]) -> Self {
+        let width = |i: usize| widths.get(i).copied().unwrap_or(8);
         RawBatch {
             columns: kept
                 .iter()
-                .map(|&kept| {
-                    if kept {
-                        RawColumn::with_capacity(rows)
-                    } else {
-                        RawColumn::skipped()
-                    }
+                .enumerate()
+                .map(|(i, &kept)| match kept {
+                    true => RawColumn::with_capacity(rows, width(i)),
+                    false => RawColumn::skipped(),
                 })
                 .collect(),
             lines: Vec::with_capacity(rows),
         }
+    }
+
+    /// Each column's bytes per row, an eighth over: what the next chunk's batch reserves.
+    pub fn widths(&self) -> Vec<usize> {
+        let rows = self.rows().max(1);
+        let width = |c: &RawColumn| (c.data.len() + c.data.len() / 8).div_ceil(rows).max(1);
+        self.columns.iter().map(width).collect()
     }
 
     pub fn rows(&self) -> usize {

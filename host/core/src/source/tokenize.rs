@@ -1,6 +1,8 @@
 //! A chunk of whole CSV records to raw fields, column by column, with the line each row
 //! starts on. Chunks are independent, so any thread can tokenize any chunk.
 
+use std::sync::{Mutex, PoisonError};
+
 use csv::ByteRecord;
 
 use super::chunks::{Chunk, ChunkError};
@@ -17,6 +19,8 @@ pub(crate) struct Tokenizer {
     quote: Option<u8>,
     /// Per field of a record, whether it is kept (all, unless `skip` names columns).
     kept: Option<Vec<bool>>,
+    /// Each column's bytes per row in the last chunk tokenized (any thread's).
+    widths: Mutex<Vec<usize>>,
 }
 
 impl Tokenizer {
@@ -39,6 +43,7 @@ impl Tokenizer {
             delimiter: options.delimiter as u8,
             quote: options.quoting.then_some(options.quote as u8),
             kept: None,
+            widths: Mutex::default(),
         }
     }
 
@@ -73,10 +78,20 @@ impl Tokenizer {
     pub fn raw(&self, chunk: &Chunk, width: usize) -> Result<RawBatch, SourceError> {
         // About one row per line: a fair first guess at the row count.
         let rows = chunk.line_breaks.min(1 << 16);
-        let mut raw = match &self.kept {
-            Some(kept) if kept.len() == width => RawBatch::keeping(kept, rows),
-            _ => RawBatch::new(width, rows),
+        let widths = self
+            .widths
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let all;
+        let kept = match &self.kept {
+            Some(kept) if kept.len() == width => kept.as_slice(),
+            _ => {
+                all = vec![true; width];
+                &all
+            }
         };
+        let mut raw = RawBatch::sized(kept, rows, &widths);
         let quoted = self
             .quote
             .is_some_and(|quote| memchr::memchr(quote, &chunk.data).is_some());
@@ -85,6 +100,7 @@ impl Tokenizer {
         } else {
             self.raw_unquoted(chunk, &mut raw)?;
         }
+        *self.widths.lock().unwrap_or_else(PoisonError::into_inner) = raw.widths();
         Ok(raw)
     }
 
