@@ -6,7 +6,8 @@
 //! the mix of dictionary and plain pages compresses worse than plain pages alone (a 1M-row
 //! sensor export: start_time 1.53 MB with a dictionary, 0.72 MB without). Polars writes
 //! numbers without a dictionary at all; here a column keeps one unless the file's first
-//! 65 536 rows (the writer holds them back to see them) show its values mostly distinct, so low-cardinality numbers (codes, years) keep it.
+//! 65 536 rows (the writer holds them back to see them) show its values mostly distinct,
+//! so low-cardinality numbers (codes, years) keep it.
 //!
 //! A mostly distinct integer, date or timestamp column goes DELTA_BINARY_PACKED instead of
 //! plain: ids and times then reach zstd as small deltas rather than 8-byte values, which

@@ -8,9 +8,7 @@
 /// 2262-04-11), so arrow accepts every valid text of them.
 const YEARS: std::ops::RangeInclusive<u32> = 1678..=2261;
 
-/// Microseconds since the epoch, UTC, of `YYYY-MM-DD`, or `YYYY-MM-DD` + `T`, `t` or a
-/// space + `HH:MM:SS`, with an optional fraction of 1 to 9 digits and an optional `Z`.
-/// `None` for any other text, which then goes to arrow's parser.
+/// [`IsoTimes::micros`] with a fresh reader, for the tests.
 #[cfg(test)]
 pub(crate) fn timestamp_micros(text: &[u8]) -> Option<i64> {
     IsoTimes::default().micros(text)
@@ -39,7 +37,9 @@ impl IsoTimes {
     /// Ten bytes fill 80 bits: no date's key is this.
     const NONE: u128 = u128::MAX;
 
-    /// As [`timestamp_micros`]: `None` for a text in any other shape.
+    /// Microseconds since the epoch, UTC, of `YYYY-MM-DD`, or `YYYY-MM-DD` + `T`, `t` or a
+    /// space + `HH:MM:SS`, with an optional fraction of 1 to 9 digits and an optional `Z`.
+    /// `None` for any other text, which then goes to arrow's parser.
     #[inline]
     pub(crate) fn micros(&mut self, text: &[u8]) -> Option<i64> {
         let days = self.date_days(text)?;

@@ -60,17 +60,12 @@ pub(crate) struct RawBatch {
 
 impl RawBatch {
     pub fn new(columns: usize, rows: usize) -> Self {
-        Self::keeping(&vec![true; columns], rows)
+        Self::sized(&vec![true; columns], rows, &[])
     }
 
-    /// A batch that keeps the fields of the columns marked true.
-    pub fn keeping(kept: &[bool], rows: usize) -> Self {
-        Self::sized(kept, rows, &[])
-    }
-
-    /// As [`RawBatch::keeping`], with room for fields of `widths[i]` bytes in column `i`
-    /// (8 where not given): sized from the chunk before, a column's bytes are not copied
-    /// again as they grow.
+    /// A batch that keeps the fields of the columns marked true, with room for fields of
+    /// `widths[i]` bytes in column `i` (8 where not given): sized from the chunk before, a
+    /// column's bytes are not copied again as they grow.
     pub fn sized(kept: &[bool], rows: usize, widths: &[usize]) -> Self {
         let width = |i: usize| widths.get(i).copied().unwrap_or(8);
         RawBatch {
