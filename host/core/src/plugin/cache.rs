@@ -57,9 +57,11 @@ impl CompiledCache {
         )
     }
 
-    /// The entry's code, if there is one and it is what was compiled for `plugin_sha256`;
-    /// `Err` says why an entry that is there is not trusted.
-    pub fn get(&self, name: &str, plugin_sha256: &str) -> Result<Option<Vec<u8>>, String> {
+    /// The entry's code file, if there is one and it is what was compiled for
+    /// `plugin_sha256`; `Err` says why an entry that is there is not trusted. The code is
+    /// hashed as it streams past, not read into memory: the caller maps the file, so a
+    /// run holds only the pages of code it executes, not two copies of all of it.
+    pub fn get(&self, name: &str, plugin_sha256: &str) -> Result<Option<PathBuf>, String> {
         let (code, record) = self.paths(name);
         if !code.exists() {
             return Ok(None);
@@ -75,15 +77,14 @@ impl CompiledCache {
                 record.plugin_sha256
             ));
         }
-        let bytes = std::fs::read(&code).map_err(|e| format!("it is unreadable: {e}"))?;
-        let digest = hex::encode(Sha256::digest(&bytes));
+        let digest = file_sha256(&code).map_err(|e| format!("it is unreadable: {e}"))?;
         if digest != record.compiled_sha256 {
             return Err(format!(
                 "its content (sha256 {digest}) is not what was compiled (sha256 {})",
                 record.compiled_sha256
             ));
         }
-        Ok(Some(bytes))
+        Ok(Some(code))
     }
 
     /// Stores compiled code with its record, each file appearing whole or not at all.
@@ -111,6 +112,13 @@ impl CompiledCache {
     }
 }
 
+/// The hex sha256 of a file's content, read a buffer at a time.
+fn file_sha256(path: &Path) -> std::io::Result<String> {
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    Ok(hex::encode(hasher.finalize()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,10 +135,8 @@ mod tests {
         assert_eq!(cache.get("a", "p1").unwrap(), None);
         cache.put("a", "p1", b"code of p1").unwrap();
         cache.put("b", "p2", b"code of p2").unwrap();
-        assert_eq!(
-            cache.get("a", "p1").unwrap().as_deref(),
-            Some(&b"code of p1"[..])
-        );
+        let path = cache.get("a", "p1").unwrap().expect("an entry");
+        assert_eq!(std::fs::read(path).unwrap(), b"code of p1");
         assert!(cache
             .get("a", "p2")
             .unwrap_err()

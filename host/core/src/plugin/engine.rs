@@ -1,6 +1,7 @@
 //! One wasmtime engine per process, each plugin compiled once, and compiled code cached on
 //! disk by plugin digest and engine compatibility, so later runs skip compilation.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -217,7 +218,9 @@ impl PluginEngine {
             // SAFETY: the code was produced by `precompile_component` of an engine with the
             // same compatibility hash, for this very plugin (its record says so and its digest
             // matches), in a folder private to this user; wasmtime still checks its header.
-            Ok(Some(code)) => match unsafe { Component::deserialize(&self.engine, &code) } {
+            // Mapped, not read: only the code a run executes becomes resident. The folder
+            // is this user's alone, so the file checked is the file mapped.
+            Ok(Some(code)) => match unsafe { Component::deserialize_file(&self.engine, &code) } {
                 Ok(component) => return Ok((component, true)),
                 Err(e) => tracing::warn!(
                     plugin = reference,
@@ -243,16 +246,19 @@ impl PluginEngine {
         Ok((component, false))
     }
 
-    fn read_plugin(&self, reference: &str) -> Result<Vec<u8>, PluginError> {
+    /// A `.wasm` file's bytes, or a bundled plugin's in place (not copied).
+    fn read_plugin(&self, reference: &str) -> Result<Cow<'static, [u8]>, PluginError> {
         if reference.ends_with(".wasm") {
-            return std::fs::read(reference).map_err(|source| PluginError::Read {
-                path: reference.into(),
-                source,
-            });
+            return std::fs::read(reference)
+                .map(Cow::Owned)
+                .map_err(|source| PluginError::Read {
+                    path: reference.into(),
+                    source,
+                });
         }
         self.bundled
             .get(reference)
-            .map(<[u8]>::to_vec)
+            .map(Cow::Borrowed)
             .ok_or_else(|| PluginError::UnknownBundled {
                 name: reference.into(),
                 known: self.bundled.names().join(", "),
