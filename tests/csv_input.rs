@@ -278,7 +278,7 @@ fn the_bundled_passthrough_runs_in_the_host_and_writes_the_sandboxs_bytes() {
         ));
     }
     s.write("in.csv", csv);
-    let bytes = sluice::cli::bundled().get("passthrough").unwrap();
+    let (bytes, _) = sluice::cli::bundled().get("passthrough").unwrap();
     let wasm = s.write("passthrough.wasm", bytes);
     let run = |plugin: &str, batch_rows: &[&str]| {
         let toml = format!(

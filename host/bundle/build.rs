@@ -7,6 +7,8 @@ use std::env;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use sha2::{Digest, Sha256};
+
 fn main() {
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap()).join("../..");
     let plugins = root.join("plugins");
@@ -38,7 +40,7 @@ fn main() {
     }
     build_guests(&plugins.join("Cargo.toml"), &target_dir);
 
-    let mut code = String::from("pub static BUNDLED: &[(&str, &[u8])] = &[\n");
+    let mut code = String::from("pub static BUNDLED: &[(&str, &[u8], &str)] = &[\n");
     for name in &crates {
         let wasm = target_dir
             .join("wasm32-wasip2/release")
@@ -48,9 +50,13 @@ fn main() {
             "guest build did not produce {}",
             wasm.display()
         );
+        // The digest is taken here so that a run never reads the bytes it does not compile:
+        // hashing them at load time made every page of the plugin resident.
+        let bytes = std::fs::read(&wasm).unwrap();
+        let sha256 = hex::encode(Sha256::digest(&bytes));
         writeln!(
             code,
-            "    ({name:?}, include_bytes!({:?})),",
+            "    ({name:?}, include_bytes!({:?}), {sha256:?}),",
             wasm.display().to_string()
         )
         .unwrap();

@@ -1,7 +1,6 @@
 //! One wasmtime engine per process, each plugin compiled once, and compiled code cached on
 //! disk by plugin digest and engine compatibility, so later runs skip compilation.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -35,23 +34,23 @@ pub struct EngineOptions {
     pub bundled: Bundled,
 }
 
-/// Plugins compiled into the binary, as (name, component bytes). The `sluice` binary passes
-/// the ones `sluice-bundle` builds; the engine itself ships none.
+/// Plugins compiled into the binary, as (name, component bytes, their sha256 in hex). The
+/// `sluice` binary passes the ones `sluice-bundle` builds; the engine itself ships none.
 #[derive(Clone, Copy, Default)]
-pub struct Bundled(pub &'static [(&'static str, &'static [u8])]);
+pub struct Bundled(pub &'static [(&'static str, &'static [u8], &'static str)]);
 
 impl Bundled {
-    /// The component bytes of a bundled plugin.
-    pub fn get(&self, name: &str) -> Option<&'static [u8]> {
+    /// The component bytes of a bundled plugin and their sha256.
+    pub fn get(&self, name: &str) -> Option<(&'static [u8], &'static str)> {
         self.0
             .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, bytes)| *bytes)
+            .find(|(n, ..)| *n == name)
+            .map(|(_, bytes, sha256)| (*bytes, *sha256))
     }
 
     /// The bundled plugins' names, for `sluice plugin list` and error messages.
     pub fn names(&self) -> Vec<&'static str> {
-        self.0.iter().map(|(n, _)| *n).collect()
+        self.0.iter().map(|(n, ..)| *n).collect()
     }
 }
 
@@ -147,9 +146,23 @@ impl PluginEngine {
         if let Some(plugin) = self.loaded.lock().expect("plugin map").get(reference) {
             return Ok(plugin.clone());
         }
-        let bytes = self.read_plugin(reference)?;
-        let bundled = !reference.ends_with(".wasm");
-        self.load_component(reference, &bytes, bundled)
+        if reference.ends_with(".wasm") {
+            let bytes = std::fs::read(reference).map_err(|source| PluginError::Read {
+                path: reference.into(),
+                source,
+            })?;
+            return self.load_bytes(reference, &bytes);
+        }
+        let (bytes, sha256) =
+            self.bundled
+                .get(reference)
+                .ok_or_else(|| PluginError::UnknownBundled {
+                    name: reference.into(),
+                    known: self.bundled.names().join(", "),
+                })?;
+        // The digest was taken at build time: the bytes are read only when compiled, and
+        // a run that finds the code cached keeps none of them resident.
+        self.load_component(reference, bytes, Some(sha256))
     }
 
     /// Loads a plugin from its bytes (fetched from S3, say), named `reference` in reports.
@@ -158,19 +171,23 @@ impl PluginEngine {
         reference: &str,
         bytes: &[u8],
     ) -> Result<Arc<LoadedPlugin>, PluginError> {
-        self.load_component(reference, bytes, false)
+        self.load_component(reference, bytes, None)
     }
 
+    /// Compiles (or finds compiled) the component `bytes`; `bundled_sha256` is a bundled
+    /// plugin's digest, taken when the binary was built.
     fn load_component(
         &self,
         reference: &str,
         bytes: &[u8],
-        bundled: bool,
+        bundled_sha256: Option<&str>,
     ) -> Result<Arc<LoadedPlugin>, PluginError> {
         if let Some(plugin) = self.loaded.lock().expect("plugin map").get(reference) {
             return Ok(plugin.clone());
         }
-        let sha256 = hex::encode(Sha256::digest(bytes));
+        let bundled = bundled_sha256.is_some();
+        let sha256 =
+            bundled_sha256.map_or_else(|| hex::encode(Sha256::digest(bytes)), str::to_owned);
         let (component, from_cache) = self.compile(reference, &sha256, bytes)?;
         let instantiate_err = |message| PluginError::Instantiate {
             plugin: reference.into(),
@@ -244,25 +261,6 @@ impl PluginEngine {
         let component =
             unsafe { Component::deserialize(&self.engine, &compiled) }.map_err(compile_err)?;
         Ok((component, false))
-    }
-
-    /// A `.wasm` file's bytes, or a bundled plugin's in place (not copied).
-    fn read_plugin(&self, reference: &str) -> Result<Cow<'static, [u8]>, PluginError> {
-        if reference.ends_with(".wasm") {
-            return std::fs::read(reference)
-                .map(Cow::Owned)
-                .map_err(|source| PluginError::Read {
-                    path: reference.into(),
-                    source,
-                });
-        }
-        self.bundled
-            .get(reference)
-            .map(Cow::Borrowed)
-            .ok_or_else(|| PluginError::UnknownBundled {
-                name: reference.into(),
-                known: self.bundled.names().join(", "),
-            })
     }
 
     fn compatibility_hash(&self) -> u64 {
