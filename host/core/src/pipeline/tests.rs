@@ -171,7 +171,7 @@ fn defaults_fill_what_the_file_leaves_out() {
             output.level,
             output.row_group_rows
         ),
-        ("zstd", None, 1_048_576)
+        ("zstd", None, 131_072)
     );
     assert!(output.mode.is_none() && output.partition.is_none() && output.upsert.is_none());
     assert_eq!(output.commit_mode(), CommitMode::Replace);
