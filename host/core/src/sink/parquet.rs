@@ -158,6 +158,23 @@ impl Waiting {
     }
 }
 
+/// The bytes of a batch's rows: its arrays' slices, not the whole buffers they share. A
+/// batch a plugin returned is decoded from one IPC message whose buffer every column
+/// shares, and counting that buffer per column (8 columns, 8 times) opened the writer after
+/// 32k of the dates output's rows in 16k batches and 64k in 64k batches: `weight_kg` then
+/// went plain or not by batch size (80 vs 32 MB for zstd to work through).
+fn rows_bytes(batch: &RecordBatch) -> usize {
+    batch
+        .columns()
+        .iter()
+        .map(|c| {
+            c.to_data()
+                .get_slice_memory_size()
+                .unwrap_or_else(|_| c.get_array_memory_size())
+        })
+        .sum()
+}
+
 /// The first [`SAMPLE_ROWS`] rows of `held` as one batch; `None` when there are none.
 fn sample(
     schema: &SchemaRef,
@@ -260,8 +277,7 @@ impl ParquetSink {
         if let FileWriter::Waiting(waiting) = &mut self.writer {
             waiting.held.push(batch.clone());
             waiting.held_rows += batch.num_rows();
-            // A slice counts the whole buffers it shares: it opens early, never late.
-            waiting.held_bytes += batch.get_array_memory_size();
+            waiting.held_bytes += rows_bytes(batch);
             if waiting.held_rows >= SAMPLE_ROWS || waiting.held_bytes >= SAMPLE_BYTES {
                 self.encoder()?;
             }
@@ -363,15 +379,23 @@ mod tests {
         }
     }
 
-    /// 100 000 rows of a column with 20 000 distinct values, written in batches of `rows`.
+    /// 100 000 rows of four columns sharing one buffer (as a plugin's decoded output does)
+    /// with 28 000 distinct values, written in batches of `rows` that are slices of it.
     fn file(rows: usize) -> Vec<u8> {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::new(dir.path().to_path_buf());
-        let values: Float64Array = (0..100_000u64)
-            .map(|i| (i * 7919 % 20_000) as f64 / 10.0)
+        let values: arrow::array::ArrayRef = Arc::new(
+            (0..100_000u64)
+                .map(|i| (i * 7919 % 28_000) as f64 / 10.0)
+                .collect::<Float64Array>(),
+        );
+        let names = ["w", "x", "y", "z"];
+        let fields: Vec<Field> = names
+            .iter()
+            .map(|n| Field::new(*n, DataType::Float64, false))
             .collect();
-        let schema = Arc::new(Schema::new(vec![Field::new("w", DataType::Float64, false)]));
-        let all = RecordBatch::try_new(schema.clone(), vec![Arc::new(values)]).unwrap();
+        let schema = Arc::new(Schema::new(fields));
+        let all = RecordBatch::try_new(schema.clone(), vec![values; names.len()]).unwrap();
         let mut sink =
             ParquetSink::create(&store, "t.parquet", schema, &settings(), &no_provenance())
                 .unwrap();
@@ -383,8 +407,10 @@ mod tests {
         std::fs::read(dir.path().join("t.parquet")).unwrap()
     }
 
-    /// The first 16 384 rows are all distinct, the first 65 536 hold 20 000 values: a
-    /// choice made on the first batch would go plain with small batches only.
+    /// The first 16 384 rows are all distinct, the first 49 152 hold 28 000 values (more
+    /// than half) and the first 65 536 too (less than half): a choice made on fewer rows
+    /// than the sample's, on the first batch or by counting each 16k slice as the whole
+    /// shared buffer, would go plain with small batches only.
     #[test]
     fn the_file_is_the_same_however_its_rows_were_batched() {
         let whole = file(100_000);
