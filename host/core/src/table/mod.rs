@@ -55,8 +55,11 @@ pub struct TableRun<'a> {
 }
 
 /// Rows per batch when batches cross into a sandbox: each call costs an IPC encoding and
-/// a copy each way, paid per batch.
-const SANDBOX_BATCH_ROWS: usize = 65_536;
+/// a copy each way, paid per batch, and a batch is held in every stage of the stream. At
+/// 32k the calls cost nothing measurable over 64k and the memory is a quarter less (10M
+/// shipments rows through date-cleanup, 4 alternated runs: 5.08 vs 5.10 CPU s, 122 vs 88
+/// MiB peak; resample the same CPU and memory, its state dwarfing its batches).
+const SANDBOX_BATCH_ROWS: usize = 32_768;
 
 /// Rows per batch when the host takes them itself (the bundled `passthrough`): with no
 /// crossing to pay for, a batch only costs memory, held once in each stage of the stream
