@@ -155,9 +155,89 @@ impl<T> IndexMut<usize> for Column<T> {
     }
 }
 
+/// Each group's bucket, kept as its step on the grid (`bucket / width`) from the first
+/// bucket seen: 4 bytes a group while every bucket is within 2^31 steps of that one (68
+/// years of 1 s buckets, 4000 of minutes), widened once to 8 bytes when one is not. A
+/// tenth of the state of a typical aggregation (a 10M-row sensor resample: 6.6M groups).
+enum Buckets {
+    Narrow {
+        width: i64,
+        /// The first bucket's step, fixed by the first bucket set.
+        base: Option<i64>,
+        steps: Column<i32>,
+    },
+    Wide {
+        width: i64,
+        steps: Column<i64>,
+    },
+}
+
+impl Buckets {
+    fn new(width: i64) -> Self {
+        Buckets::Narrow {
+            width,
+            base: None,
+            steps: Column::new(),
+        }
+    }
+
+    fn grow_to(&mut self, len: usize) {
+        match self {
+            Buckets::Narrow { steps, .. } => steps.grow_to(len),
+            Buckets::Wide { steps, .. } => steps.grow_to(len),
+        }
+    }
+
+    /// The bucket (its start, in microseconds) of the group at `position`.
+    #[inline]
+    fn get(&self, position: usize) -> i64 {
+        match self {
+            Buckets::Narrow { width, base, steps } => {
+                (base.unwrap_or(0) + i64::from(steps[position])) * width
+            }
+            Buckets::Wide { width, steps } => steps[position] * width,
+        }
+    }
+
+    /// Sets the bucket of the group at `position`; `bucket` is a multiple of the width.
+    #[inline]
+    fn set(&mut self, position: usize, bucket: i64) {
+        match self {
+            Buckets::Narrow { width, base, steps } => {
+                let step = bucket / *width;
+                let base = *base.get_or_insert(step);
+                match i32::try_from(step - base) {
+                    Ok(narrow) => steps[position] = narrow,
+                    Err(_) => {
+                        self.widen();
+                        self.set(position, bucket);
+                    }
+                }
+            }
+            Buckets::Wide { width, steps } => steps[position] = bucket / *width,
+        }
+    }
+
+    /// Every step as 8 bytes from here on.
+    fn widen(&mut self) {
+        let Buckets::Narrow { width, base, steps } = self else {
+            return;
+        };
+        let base = base.unwrap_or(0);
+        let chunks = std::mem::take(&mut steps.chunks)
+            .into_iter()
+            .map(|chunk| chunk.iter().map(|&s| base + i64::from(s)).collect())
+            .collect();
+        *self = Buckets::Wide {
+            width: *width,
+            steps: Column { chunks },
+        };
+    }
+}
+
 /// The running values of every group (one key's bucket), in columns indexed by position.
 struct Groups {
-    buckets: Column<i64>,
+    buckets: Buckets,
     /// Non-NULL values seen per group, per value column.
     seen: Vec<Column<u32>>,
     accs: Vec<Acc>,
@@ -172,6 +252,8 @@ struct Series {
     len: usize,
     /// Bucket to position, built when a bucket arrives out of order.
     index: Option<HashMap<i64, u32>>,
+    /// The bucket and position of the group added last: most rows land in it.
+    last: Option<(i64, u32)>,
 }
 
 /// A text of up to 15 bytes as two words: its bytes, then its length in the top byte.
@@ -312,7 +394,7 @@ impl Aggregate {
         let by_column = (0..values.len())
             .map(|v| (0..sources.len()).filter(|&a| sources[a] == v).collect())
             .collect();
-        let groups = Groups::new(&config.aggregations, &sources, &values);
+        let groups = Groups::new(&config.aggregations, &sources, &values, width);
         Ok(Aggregate {
             config,
             width,
@@ -520,19 +602,25 @@ impl Aggregate {
             while cursor.pos < cursor.slots.len() && rows.len() < OUTPUT_BATCH_ROWS {
                 let slot = cursor.slots[cursor.pos];
                 if let (Some(prev), true) = (cursor.previous, self.config.fill != Fill::None) {
-                    let mut missing = cursor.gap.unwrap_or(groups.buckets[prev] + self.width);
-                    while missing < groups.buckets[slot] && rows.len() < OUTPUT_BATCH_ROWS {
+                    let mut missing = cursor.gap.unwrap_or(groups.buckets.get(prev) + self.width);
+                    while missing < groups.buckets.get(slot) && rows.len() < OUTPUT_BATCH_ROWS {
                         let source = (self.config.fill == Fill::Previous).then_some(prev);
                         rows.push(s, missing, groups, source, &self.sources);
                         missing += self.width;
                     }
-                    if missing < groups.buckets[slot] {
+                    if missing < groups.buckets.get(slot) {
                         cursor.gap = Some(missing);
                         break;
                     }
                     cursor.gap = None;
                 }
-                rows.push(s, groups.buckets[slot], groups, Some(slot), &self.sources);
+                rows.push(
+                    s,
+                    groups.buckets.get(slot),
+                    groups,
+                    Some(slot),
+                    &self.sources,
+                );
                 cursor.previous = Some(slot);
                 cursor.pos += 1;
             }
@@ -597,7 +685,12 @@ fn update<T: Copy + PartialOrd + std::ops::AddAssign>(
 }
 
 impl Groups {
-    fn new(specs: &[AggregationSpec], sources: &[usize], values: &[ValueColumn]) -> Self {
+    fn new(
+        specs: &[AggregationSpec],
+        sources: &[usize],
+        values: &[ValueColumn],
+        width: i64,
+    ) -> Self {
         let accs = specs
             .iter()
             .zip(sources)
@@ -618,7 +711,7 @@ impl Groups {
             })
             .collect();
         Groups {
-            buckets: Column::new(),
+            buckets: Buckets::new(width),
             seen: (0..values.len()).map(|_| Column::new()).collect(),
             accs,
             len: 0,
@@ -676,16 +769,14 @@ impl Series {
     fn in_bucket_order(&self, groups: &Groups) -> Vec<usize> {
         let mut positions: Vec<usize> = (0..self.len).map(|k| self.position(k) as usize).collect();
         if self.index.is_some() {
-            positions.sort_by_key(|&p| groups.buckets[p]);
+            positions.sort_by_key(|&p| groups.buckets.get(p));
         }
         positions
     }
 
     /// The position of this key's `bucket`, created if new.
     fn group(&mut self, bucket: i64, groups: &mut Groups) -> u32 {
-        if self.len > 0 {
-            let last = self.position(self.len - 1);
-            let last_bucket = groups.buckets[last as usize];
+        if let Some((last_bucket, last)) = self.last {
             if last_bucket == bucket {
                 return last;
             }
@@ -693,7 +784,7 @@ impl Series {
                 let mut index = self.index.take().unwrap_or_else(|| {
                     (0..self.len)
                         .map(|k| self.position(k))
-                        .map(|p| (groups.buckets[p as usize], p))
+                        .map(|p| (groups.buckets.get(p as usize), p))
                         .collect()
                 });
                 let position = match index.get(&bucket) {
@@ -719,7 +810,8 @@ impl Series {
         }
         let position = self.position(self.len);
         self.len += 1;
-        groups.buckets[position as usize] = bucket;
+        groups.buckets.set(position as usize, bucket);
+        self.last = Some((bucket, position));
         position
     }
 }
@@ -857,5 +949,97 @@ impl OutputRows {
             columns.push(column);
         }
         Ok(RecordBatch::try_new(schema, columns)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECOND: i64 = 1_000_000;
+
+    /// Per-second sums of `rows` (key, time in seconds, value), as (key, bucket, sum).
+    fn sums(rows: &[(&str, i64, i64)]) -> Vec<(String, i64, i64)> {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Utf8, true),
+            Field::new("t", DataType::Timestamp(TimeUnit::Microsecond, None), true),
+            Field::new("v", DataType::Int64, true),
+        ]));
+        let config = sluice_sdk::parse_config(
+            r#"{"time": "t", "every": "1s", "keys": ["k"],
+                "aggregations": [{"column": "v", "function": "sum"}]}"#,
+        )
+        .unwrap();
+        let mut plan = Aggregate::new(config, &schema).unwrap();
+        let keys: StringArray = rows.iter().map(|r| Some(r.0)).collect();
+        let times: TimestampMicrosecondArray = rows.iter().map(|r| Some(r.1 * SECOND)).collect();
+        let values: Int64Array = rows.iter().map(|r| Some(r.2)).collect();
+        let columns: Vec<ArrayRef> = vec![Arc::new(keys), Arc::new(times), Arc::new(values)];
+        plan.push(&RecordBatch::try_new(schema, columns).unwrap())
+            .unwrap();
+        plan.finish();
+        let mut out = Emit::default();
+        while plan.drain(&mut out).unwrap() {}
+        let mut got = Vec::new();
+        for batch in out.batches("rows") {
+            let column = |i: usize| batch.column(i).clone();
+            let keys = column(0);
+            let keys = keys.as_any().downcast_ref::<StringArray>().unwrap();
+            let buckets = column(1);
+            let buckets = buckets
+                .as_any()
+                .downcast_ref::<TimestampMicrosecondArray>()
+                .unwrap();
+            let sums = column(2);
+            let sums = sums.as_any().downcast_ref::<Int64Array>().unwrap();
+            for row in 0..batch.num_rows() {
+                let bucket = buckets.value(row);
+                got.push((
+                    keys.value(row).to_string(),
+                    bucket / SECOND,
+                    sums.value(row),
+                ));
+            }
+        }
+        got
+    }
+
+    #[test]
+    fn buckets_far_apart_are_kept_exactly() {
+        // 1900 and 2100 are 6.3e9 seconds apart: past what 4 bytes of 1 s steps hold from
+        // the first bucket (2024), so the buckets widen part-way; those set before stay.
+        let (y1900, y2024, y2100) = (-2_208_988_800, 1_704_067_200, 4_102_444_800);
+        let rows = [
+            ("a", y2024, 1),
+            ("a", y2024, 2),
+            ("b", y2024 + 1, 3),
+            ("a", y2024 - 5, 4),
+            ("b", y2100, 5),
+            ("a", y1900, 6),
+            ("b", y2024 + 1, 7),
+            ("a", y2100 + 59, 8),
+        ];
+        let want = [
+            ("a", y1900, 6),
+            ("a", y2024 - 5, 4),
+            ("a", y2024, 3),
+            ("a", y2100 + 59, 8),
+            ("b", y2024 + 1, 10),
+            ("b", y2100, 5),
+        ];
+        let want: Vec<_> = want
+            .iter()
+            .map(|(k, b, s)| (k.to_string(), *b, *s))
+            .collect();
+        assert_eq!(sums(&rows), want);
+        // Within reach of the first bucket, nothing widens.
+        assert_eq!(
+            sums(&rows[..4]),
+            [
+                want[1].clone(),
+                want[2].clone(),
+                (want[4].0.clone(), y2024 + 1, 3)
+            ]
+        );
     }
 }

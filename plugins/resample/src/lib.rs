@@ -23,7 +23,7 @@ enum Config {
 
 enum Resample {
     Expand(expand::Expand),
-    Aggregate(aggregate::Aggregate),
+    Aggregate(Box<aggregate::Aggregate>),
 }
 
 impl Plugin for Resample {
@@ -55,7 +55,9 @@ impl Plugin for Resample {
                 .map_err(|e| Error::Config(format!("invalid plugin config: {e}")))?
             {
                 Config::Expand(c) => Resample::Expand(expand::Expand::new(c, schema)?),
-                Config::Aggregate(c) => Resample::Aggregate(aggregate::Aggregate::new(c, schema)?),
+                Config::Aggregate(c) => {
+                    Resample::Aggregate(Box::new(aggregate::Aggregate::new(c, schema)?))
+                }
             },
         )
     }
