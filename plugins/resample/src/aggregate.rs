@@ -17,8 +17,8 @@
 //!   matter: buckets span batches and keys may interleave.
 //!
 //! Memory: every (key, bucket) group is a position in columns shared by all keys: its
-//! bucket start, the values seen per value column and one value per aggregation, about 8
-//! bytes per function and group. A key takes positions [`BLOCK`] at a time, so its groups
+//! bucket (4 bytes, see [`Buckets`]), the values seen per value column (a 4-byte count when
+//! a mean or count reads the column, else a bit) and one 8-byte value per aggregation. A key takes positions [`BLOCK`] at a time, so its groups
 //! sit together for the sorted output, and the groups being filled (a key's last block)
 //! stay few and cache-resident however the keys interleave. Columns grow a chunk at a
 //! time, never by copying. When a key's buckets arrive in time order (the usual case) a
@@ -235,11 +235,53 @@ impl Buckets {
     }
 }
 
+/// What the groups have seen of one value column: how many values, when a mean or a count
+/// reads it, else only whether any (all that min, max, sum, first and last need, to be
+/// NULL when there was none), a bit a group instead of 4 bytes.
+enum Seen {
+    Counts(Column<u32>),
+    Any(Column<u64>),
+}
+
+impl Seen {
+    fn grow_to(&mut self, len: usize) {
+        match self {
+            Seen::Counts(counts) => counts.grow_to(len),
+            Seen::Any(bits) => bits.grow_to(len.div_ceil(64)),
+        }
+    }
+
+    /// Counts a value of the group at `position`; true when it is the group's first.
+    #[inline]
+    fn record(&mut self, position: usize) -> bool {
+        match self {
+            Seen::Counts(counts) => {
+                counts[position] += 1;
+                counts[position] == 1
+            }
+            Seen::Any(bits) => {
+                let (word, bit) = (&mut bits[position / 64], 1u64 << (position % 64));
+                let first = *word & bit == 0;
+                *word |= bit;
+                first
+            }
+        }
+    }
+
+    /// The values seen by the group at `position`: exact for counts, else 0 or 1.
+    fn count(&self, position: usize) -> u32 {
+        match self {
+            Seen::Counts(counts) => counts[position],
+            Seen::Any(bits) => u32::from(bits[position / 64] & (1u64 << (position % 64)) != 0),
+        }
+    }
+}
+
 /// The running values of every group (one key's bucket), in columns indexed by position.
 struct Groups {
     buckets: Buckets,
     /// Non-NULL values seen per group, per value column.
-    seen: Vec<Column<u32>>,
+    seen: Vec<Seen>,
     accs: Vec<Acc>,
     /// Positions handed out, in whole blocks.
     len: usize,
@@ -457,8 +499,7 @@ impl Aggregate {
                     continue;
                 }
                 let group = group as usize;
-                let first = seen[group] == 0;
-                seen[group] += 1;
+                let first = seen.record(group);
                 for &a in &self.by_column[v] {
                     match &mut accs[a] {
                         Acc::Float { function, values } => {
@@ -712,7 +753,17 @@ impl Groups {
             .collect();
         Groups {
             buckets: Buckets::new(width),
-            seen: (0..values.len()).map(|_| Column::new()).collect(),
+            seen: (0..values.len())
+                .map(|v| {
+                    let counted = specs.iter().zip(sources).any(|(spec, &source)| {
+                        source == v && matches!(spec.function, Function::Mean | Function::Count)
+                    });
+                    match counted {
+                        true => Seen::Counts(Column::new()),
+                        false => Seen::Any(Column::new()),
+                    }
+                })
+                .collect(),
             accs,
             len: 0,
         }
@@ -885,7 +936,7 @@ impl OutputRows {
         self.keys.push(key);
         self.buckets.push(bucket);
         for (a, acc) in groups.accs.iter().enumerate() {
-            let seen = source.map_or(0, |s| groups.seen[sources[a]][s]);
+            let seen = source.map_or(0, |s| groups.seen[sources[a]].count(s));
             match acc {
                 Acc::Float { function, values } => {
                     let v = source.filter(|_| seen > 0).map(|s| match function {
@@ -960,6 +1011,15 @@ mod tests {
 
     /// Per-second sums of `rows` (key, time in seconds, value), as (key, bucket, sum).
     fn sums(rows: &[(&str, i64, i64)]) -> Vec<(String, i64, i64)> {
+        let rows: Vec<_> = rows.iter().map(|&(k, t, v)| (k, t, Some(v))).collect();
+        let sums = nullable_sums(&rows);
+        sums.into_iter()
+            .map(|(k, b, s)| (k, b, s.expect("a sum")))
+            .collect()
+    }
+
+    /// [`sums`] of values that may be NULL: a bucket with none sums to NULL.
+    fn nullable_sums(rows: &[(&str, i64, Option<i64>)]) -> Vec<(String, i64, Option<i64>)> {
         let schema = Arc::new(Schema::new(vec![
             Field::new("k", DataType::Utf8, true),
             Field::new("t", DataType::Timestamp(TimeUnit::Microsecond, None), true),
@@ -973,7 +1033,7 @@ mod tests {
         let mut plan = Aggregate::new(config, &schema).unwrap();
         let keys: StringArray = rows.iter().map(|r| Some(r.0)).collect();
         let times: TimestampMicrosecondArray = rows.iter().map(|r| Some(r.1 * SECOND)).collect();
-        let values: Int64Array = rows.iter().map(|r| Some(r.2)).collect();
+        let values: Int64Array = rows.iter().map(|r| r.2).collect();
         let columns: Vec<ArrayRef> = vec![Arc::new(keys), Arc::new(times), Arc::new(values)];
         plan.push(&RecordBatch::try_new(schema, columns).unwrap())
             .unwrap();
@@ -994,11 +1054,8 @@ mod tests {
             let sums = sums.as_any().downcast_ref::<Int64Array>().unwrap();
             for row in 0..batch.num_rows() {
                 let bucket = buckets.value(row);
-                got.push((
-                    keys.value(row).to_string(),
-                    bucket / SECOND,
-                    sums.value(row),
-                ));
+                let sum = sums.is_valid(row).then(|| sums.value(row));
+                got.push((keys.value(row).to_string(), bucket / SECOND, sum));
             }
         }
         got
@@ -1041,5 +1098,19 @@ mod tests {
                 (want[4].0.clone(), y2024 + 1, 3)
             ]
         );
+    }
+
+    #[test]
+    fn a_bucket_whose_values_are_all_null_sums_to_null() {
+        // 300 buckets, so the seen bits span several words; every third has only NULLs.
+        let mut rows = Vec::new();
+        let mut want = Vec::new();
+        for b in 0..300i64 {
+            let value = (b % 3 != 0).then_some(b);
+            rows.push(("k", b, value));
+            rows.push(("k", b, None));
+            want.push(("k".to_string(), b, value));
+        }
+        assert_eq!(nullable_sums(&rows), want);
     }
 }
