@@ -18,11 +18,12 @@
 //!
 //! Memory: every (key, bucket) group is a position in columns shared by all keys: its
 //! bucket (4 bytes, see [`Buckets`]), the values seen per value column (a 4-byte count when
-//! a mean or count reads the column, else a bit) and one 8-byte value per aggregation. A key takes positions [`BLOCK`] at a time, so its groups
-//! sit together for the sorted output, and the groups being filled (a key's last block)
-//! stay few and cache-resident however the keys interleave. Columns grow a chunk at a
-//! time, never by copying. When a key's buckets arrive in time order (the usual case) a
-//! row costs one key lookup; out-of-order buckets switch that key to a hash index.
+//! a mean or count reads the column, else a bit) and one 8-byte value per aggregation. A
+//! key takes positions [`BLOCK`] at a time, so its groups sit together for the sorted
+//! output, and the groups being filled (a key's last block) stay few and cache-resident
+//! however the keys interleave. Columns grow a chunk at a time, never by copying. When a
+//! key's buckets arrive in time order (the usual case) a row costs one key lookup;
+//! out-of-order buckets switch that key to a hash index.
 
 use std::ops::{Index, IndexMut};
 use std::sync::Arc;
@@ -258,8 +259,9 @@ impl Seen {
     fn record(&mut self, position: usize) -> bool {
         match self {
             Seen::Counts(counts) => {
-                counts[position] += 1;
-                counts[position] == 1
+                let count = &mut counts[position];
+                *count += 1;
+                *count == 1
             }
             Seen::Any(bits) => {
                 let (word, bit) = (&mut bits[position / 64], 1u64 << (position % 64));
