@@ -86,6 +86,58 @@ fn append_mode_adds_one_unit_per_distinct_input_and_never_duplicates() {
     );
 }
 
+fn json(scratch: &Scratch, path: &str) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(scratch.path(path)).unwrap()).unwrap()
+}
+
+/// A table whose commits named local files by SHA-256 (releases before BLAKE3) keeps
+/// doing so: the same file is found committed, not appended again, whether the
+/// location's record predates its `identity` field or predates the record itself. A new
+/// table records BLAKE3.
+#[test]
+fn a_table_committed_with_sha256_identities_keeps_them() {
+    use sha2::Digest;
+    for record_kept in [true, false] {
+        let scratch = Scratch::new();
+        scratch.write("in/a.csv", "id\n1\n2\n");
+        scratch.write(
+            "out/t/_sluice/table.json",
+            r#"{"tenant":"default","table":"t"}"#,
+        );
+        let first = scratch.run(&append_pipeline(""), &[]);
+        assert_eq!(first.code, 0, "{}", first.report);
+        let unit = first.table()["unit"].as_str().unwrap().to_string();
+        let manifest = json(&scratch, &format!("out/t/_sluice/commits/{unit}.json"));
+        let sha256 = hex::encode(sha2::Sha256::digest(b"id\n1\n2\n"));
+        assert_eq!(manifest["inputs"][0][1][0][1], format!("sha256:{sha256}"));
+        if !record_kept {
+            std::fs::remove_file(scratch.path("out/t/_sluice/table.json")).unwrap();
+        }
+
+        let again = scratch.run(&append_pipeline(""), &[]);
+        assert_eq!(again.table()["status"], "already_done", "{}", again.report);
+        assert_eq!(again.table()["unit"], unit.as_str());
+        assert_eq!(parquet_files(&scratch).len(), 1);
+
+        scratch.write("in/b.csv", "id\n3\n");
+        let grown = scratch.run(&append_pipeline(""), &[]);
+        assert_eq!(grown.table()["status"], "succeeded", "{}", grown.report);
+        assert_eq!(parquet_files(&scratch).len(), 2);
+        let record = json(&scratch, "out/t/_sluice/table.json");
+        let expected = if record_kept { None } else { Some("sha256") };
+        assert_eq!(record["identity"].as_str(), expected, "{record}");
+    }
+
+    let scratch = Scratch::new();
+    scratch.write("in/a.csv", "id\n1\n2\n");
+    let fresh = scratch.run(&append_pipeline(""), &[]);
+    assert_eq!(fresh.code, 0, "{}", fresh.report);
+    assert_eq!(
+        json(&scratch, "out/t/_sluice/table.json")["identity"],
+        "blake3"
+    );
+}
+
 #[test]
 fn run_date_partitions_use_the_run_time() {
     let scratch = Scratch::new();
@@ -203,13 +255,12 @@ fn a_replace_rerun_leaves_nothing_of_the_run_before() {
             .unwrap();
     assert_eq!(pointer["generation"], after[0].as_str());
     assert_eq!(pointer["run_id"], second.report["run_id"]);
-    // The commit names the input by the sha256 of the bytes read (in replace mode hashed
-    // beside the stream, not before it), under a 128-bit unit id.
-    use sha2::Digest;
-    let digest = hex::encode(sha2::Sha256::digest(b"id,day\nok,2024-01-03\n"));
+    // The commit names the input by the BLAKE3 digest of the bytes read (in replace mode
+    // hashed beside the stream, not before it), under a 128-bit unit id.
+    let digest = blake3::hash(b"id,day\nok,2024-01-03\n").to_hex();
     assert_eq!(
         pointer["inputs"][0][1][0][1],
-        format!("sha256:{digest}").as_str()
+        format!("blake3:{digest}").as_str()
     );
     assert_eq!(pointer["unit"].as_str().map(str::len), Some(32));
 }

@@ -252,7 +252,7 @@ impl IngestRun<'_> {
             .store
             .get(&record_key)?
             .and_then(|f| serde_json::from_slice(&f.body).ok());
-        let same_content = previous.filter(|r| r.etag == object.identity());
+        let same_content = previous.filter(|r| object.has_identity(&r.etag));
         let file = |target: String, bytes, status| IngestedFile {
             source: object.uri.clone(),
             asset: asset.name.clone(),

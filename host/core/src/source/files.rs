@@ -5,8 +5,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use sha2::{Digest, Sha256};
-
+use super::identity::{ContentHash, ContentHasher};
 use super::inflate::Inflating;
 use super::SourceError;
 use super::{Compression, Select};
@@ -23,6 +22,8 @@ pub struct InputObject {
     pub uri: String,
     pub meta: ObjectMeta,
     store: Arc<dyn Store>,
+    /// How a local file's content is named (its table's choice; BLAKE3 unless set).
+    hash: ContentHash,
     /// A local file's content digest: set by the first reader that reads it to the end,
     /// or computed the first time it is asked for.
     digest: Arc<OnceLock<String>>,
@@ -34,7 +35,17 @@ impl InputObject {
             uri,
             meta,
             store,
+            hash: ContentHash::Blake3,
             digest: Arc::default(),
+        }
+    }
+
+    /// Names a local file's content by `hash` from now on: a table committed with SHA-256
+    /// identities keeps them (see [`ContentHash`]).
+    pub fn set_content_hash(&mut self, hash: ContentHash) {
+        if hash != self.hash {
+            self.hash = hash;
+            self.digest = Arc::default();
         }
     }
 
@@ -43,11 +54,14 @@ impl InputObject {
     }
 
     /// What identifies this exact content, and so the commit unit: the ETag (and version)
-    /// on S3; locally, the sha256 of the bytes, since a size and mtime would make the same
+    /// on S3; locally, a digest of the bytes, since a size and mtime would make the same
     /// bytes delivered again a new unit (and their rows appended twice).
     pub fn identity(&self) -> String {
         if self.store.s3_bucket().is_none() {
-            return self.digest.get_or_init(|| self.content_digest()).clone();
+            return self
+                .digest
+                .get_or_init(|| self.content_digest(self.hash))
+                .clone();
         }
         match &self.meta.version {
             Some(v) => format!("{}#{}", self.meta.etag, v),
@@ -55,17 +69,28 @@ impl InputObject {
         }
     }
 
-    /// `sha256:<hex>` of the bytes; an unreadable file keeps its listing fingerprint (reading
-    /// it for the run reports why it can't be read).
-    fn content_digest(&self) -> String {
-        let mut hasher = Sha256::new();
+    /// Whether `recorded`, an identity this object had when something recorded it, is
+    /// still its identity: a digest is taken again with the recorded one's algorithm.
+    pub fn has_identity(&self, recorded: &str) -> bool {
+        match ContentHash::of_identity(recorded) {
+            Some(hash) if self.store.s3_bucket().is_none() && hash != self.hash => {
+                self.content_digest(hash) == recorded
+            }
+            _ => self.identity() == recorded,
+        }
+    }
+
+    /// `<algorithm>:<hex>` of the bytes; an unreadable file keeps its listing fingerprint
+    /// (reading it for the run reports why it can't be read).
+    fn content_digest(&self, hash: ContentHash) -> String {
+        let mut hasher = hash.hasher();
         let mut buffer = vec![0u8; 1 << 20];
         let Ok(mut reader) = self.store.open(&self.meta) else {
             return self.meta.etag.clone();
         };
         loop {
             match reader.read(&mut buffer) {
-                Ok(0) => return format!("sha256:{}", hex::encode(hasher.finalize())),
+                Ok(0) => return hasher.finish(),
                 Ok(n) => hasher.update(&buffer[..n]),
                 Err(_) => return self.meta.etag.clone(),
             }
@@ -87,7 +112,7 @@ impl InputObject {
     fn digesting(&self) -> Option<Digesting> {
         let wanted = self.store.s3_bucket().is_none() && self.digest.get().is_none();
         wanted.then(|| Digesting {
-            hasher: Sha256::new(),
+            hasher: self.hash.hasher(),
             into: self.digest.clone(),
         })
     }
@@ -100,7 +125,7 @@ impl InputObject {
 }
 
 /// Computes every object's [`InputObject::identity`] ahead of use, on up to `threads`
-/// threads: a local file's sha256 is one sequential pass, but files are independent, so
+/// threads: a local file's digest is one sequential pass, but files are independent, so
 /// a folder of exports is hashed on every core instead of one.
 pub fn warm_identities(objects: &[&InputObject], threads: usize) {
     let next = AtomicUsize::new(0);
@@ -288,11 +313,11 @@ struct Counted {
     digest: Option<Digesting>,
 }
 
-/// The sha256 of an object's bytes as a stream reads them; set as the object's digest
+/// The digest of an object's bytes as a stream reads them; set as the object's digest
 /// only once the stream reaches the end (a reader that stops early, such as the schema
 /// sample's, sets nothing).
 struct Digesting {
-    hasher: Sha256,
+    hasher: ContentHasher,
     into: Arc<OnceLock<String>>,
 }
 
@@ -305,8 +330,7 @@ impl Read for Counted {
                 digest.hasher.update(&buf[..n]);
             }
         } else if let Some(digest) = self.digest.take() {
-            let hex = hex::encode(digest.hasher.finalize());
-            let _ = digest.into.set(format!("sha256:{hex}"));
+            let _ = digest.into.set(digest.hasher.finish());
         }
         Ok(n)
     }
@@ -386,10 +410,10 @@ mod tests {
         assert_eq!(read(b"plain", "x.csv", Compression::None), b"plain");
     }
 
-    /// A stream that reads a local file to its end leaves the file's sha256 as its
+    /// A stream that reads a local file to its end leaves the file's digest as its
     /// identity (of the file's bytes, gzip or not); one that stops early leaves nothing.
     #[test]
-    fn a_stream_read_to_the_end_leaves_the_files_sha256() {
+    fn a_stream_read_to_the_end_leaves_the_files_digest() {
         let dir = tempfile::tempdir().unwrap();
         let text = format!("id\n{}\n", "7".repeat(3 << 20));
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -411,13 +435,13 @@ mod tests {
                 assert_eq!(object.digest.get(), None, "{}: read in part", object.uri);
             }
             std::io::copy(&mut stream, &mut std::io::sink()).unwrap();
-            let expected = format!("sha256:{}", hex::encode(Sha256::digest(bytes)));
+            let expected = format!("blake3:{}", blake3::hash(bytes).to_hex());
             assert_eq!(object.digest.get(), Some(&expected), "{}", object.uri);
         }
     }
 
     #[test]
-    fn identities_warmed_on_threads_are_each_files_own_sha256() {
+    fn identities_warmed_on_threads_are_each_files_own_digest() {
         let dir = tempfile::tempdir().unwrap();
         for i in 0..7 {
             let text = format!("id\n{}\n", "x".repeat(i * 1000));
@@ -428,9 +452,33 @@ mod tests {
         warm_identities(&objects.iter().collect::<Vec<_>>(), 3);
         for (i, object) in objects.iter().enumerate() {
             let bytes = format!("id\n{}\n", "x".repeat(i * 1000));
-            let expected = format!("sha256:{}", hex::encode(Sha256::digest(bytes)));
+            let expected = format!("blake3:{}", blake3::hash(bytes.as_bytes()).to_hex());
             // Computed by the warm-up, not on this first ask.
             assert_eq!(object.digest.get(), Some(&expected), "{}", object.uri);
         }
+    }
+
+    /// A table committed with SHA-256 identities keeps them, and an identity recorded
+    /// under either algorithm is recognised as long as the bytes are the same.
+    #[test]
+    fn a_recorded_identity_is_checked_with_its_own_algorithm() {
+        use sha2::{Digest, Sha256};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.csv");
+        std::fs::write(&path, "id\n1\n").unwrap();
+        let sha256 = format!("sha256:{}", hex::encode(Sha256::digest(b"id\n1\n")));
+        let blake3 = format!("blake3:{}", blake3::hash(b"id\n1\n").to_hex());
+        let found = || expand(&path.to_string_lossy(), Select::All, &Storage::local()).unwrap();
+
+        let mut object = found().remove(0);
+        assert_eq!(object.identity(), blake3);
+        object.set_content_hash(ContentHash::Sha256);
+        assert_eq!(object.identity(), sha256);
+
+        let object = found().remove(0);
+        assert!(object.has_identity(&sha256) && object.has_identity(&blake3));
+        std::fs::write(&path, "id\n2\n").unwrap();
+        let changed = found().remove(0);
+        assert!(!changed.has_identity(&sha256) && !changed.has_identity(&blake3));
     }
 }

@@ -16,6 +16,7 @@ mod gate;
 mod iceberg;
 mod inputs;
 mod outputs;
+mod owner;
 mod pool;
 mod prepare;
 mod preview;

@@ -6,15 +6,16 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use super::inputs::{find_inputs, FoundInput};
+use super::owner::Owner;
 use super::{TableRun, REJECTS};
 use crate::commit::{
     canonical_json, lock_key, non_default, CommitMode, Dataset, Generation, LockSettings, Registry,
-    TableLock, UnitId, UnitInput, UnitKey, VersionRecord, VersionStatus, STATE_DIR,
+    TableLock, UnitId, UnitInput, UnitKey, VersionRecord, VersionStatus,
 };
 use crate::plugin::{LoadedPlugin, PluginInfo, Session};
 use crate::run::{format_micros, InputReport, OutputReport, PluginReport, TableError, TableReport};
 use crate::source::{warm_identities, CsvOptions, InputObject};
-use crate::storage::{join_key, Location};
+use crate::storage::Location;
 
 /// The plugin, loaded and described.
 pub(super) struct Loaded {
@@ -35,8 +36,8 @@ pub(super) struct Prepared<'a> {
     pub dataset: Dataset,
     lock: TableLock,
     versioned: Option<Versioned>,
-    /// Whether the location already records this table (see [`check_owner`]).
-    owner_recorded: bool,
+    /// What the location records of its table.
+    owner: Owner,
 }
 
 /// The table's version registry and the version this run processes.
@@ -96,9 +97,12 @@ pub(super) fn prepare<'a>(run: &TableRun<'a>, loaded: Loaded) -> Result<Prepared
     // would each report the rows of a file that holds the other's.
     let lock = take_lock(run, store.clone(), &root)?;
     discard_staged(run, &*store, &root);
-    let owner_recorded = check_owner(run, &*store, &root)?;
+    let owner = Owner::check(&spec.tenant, run.name, &*store, &root)?;
     let versioned = versioned(run, &store, &root)?;
-    let inputs = find_inputs(spec, &loaded.info, run.host.storage, versioned.as_ref())?;
+    let mut inputs = find_inputs(spec, &loaded.info, run.host.storage, versioned.as_ref())?;
+    for object in inputs.iter_mut().flat_map(|input| &mut input.objects) {
+        object.set_content_hash(owner.content_hash);
+    }
     let config_json = spec.config_json();
     let threads = run.host.options.encode_threads.unwrap_or(1);
     let unit = UnitParts::new(run, &loaded, &inputs, &config_json).unit(mode, threads);
@@ -124,7 +128,7 @@ pub(super) fn prepare<'a>(run: &TableRun<'a>, loaded: Loaded) -> Result<Prepared
         dataset,
         lock,
         versioned,
-        owner_recorded,
+        owner,
     })
 }
 
@@ -181,38 +185,6 @@ fn take_lock(
         run_id: options.run_id.clone(),
     };
     Ok(TableLock::acquire(store, &key, &settings)?)
-}
-
-/// The record of which table a location holds: written when a run commits, checked when
-/// the next one starts, so two pipelines writing one folder under different table names
-/// do not each replace the other's files (or mix their datasets), every run succeeding.
-fn owner_key(root: &str) -> String {
-    join_key(root, &format!("{STATE_DIR}/table.json"))
-}
-
-fn owner(run: &TableRun) -> serde_json::Value {
-    serde_json::json!({ "tenant": run.spec.tenant, "table": run.name })
-}
-
-/// Whether the location already records this table; an error when it holds another.
-fn check_owner(
-    run: &TableRun,
-    store: &dyn crate::storage::Store,
-    root: &str,
-) -> Result<bool, TableError> {
-    let Some(found) = store.get(&owner_key(root))? else {
-        return Ok(false);
-    };
-    match serde_json::from_slice::<serde_json::Value>(&found.body) {
-        Ok(holder) if holder != owner(run) => Err(TableError::Config(format!(
-            "{} holds table `{}` of tenant `{}`; give each table its own output.location",
-            store.uri(root),
-            holder["table"].as_str().unwrap_or("?"),
-            holder["tenant"].as_str().unwrap_or("?")
-        ))),
-        Ok(_) => Ok(true),
-        Err(_) => Ok(false), // unreadable: written again at the commit
-    }
 }
 
 /// What a killed run of this table left staged: its hidden temporary files, its
@@ -439,15 +411,9 @@ impl Prepared<'_> {
 
     /// Records this table as the location's holder; called when the run commits.
     pub fn record_owner(&self, run: &TableRun) -> Result<(), TableError> {
-        if self.owner_recorded {
-            return Ok(());
-        }
-        let body = bytes::Bytes::from(owner(run).to_string());
-        let key = owner_key(&self.dataset.root);
-        self.dataset
-            .store
-            .put(&key, body, crate::storage::Precondition::None)?;
-        Ok(())
+        let dataset = &self.dataset;
+        self.owner
+            .record(&run.spec.tenant, run.name, &*dataset.store, &dataset.root)
     }
 
     /// Fails when the lock was lost (its lease expired and another run took it).
