@@ -32,8 +32,8 @@ use foldhash::{HashMap, HashMapExt};
 
 use serde::Deserialize;
 use sluice_sdk::arrow::array::{
-    Array, ArrayRef, Float64Array, Float64Builder, Int64Array, Int64Builder, PrimitiveArray,
-    StringArray, TimestampMicrosecondArray,
+    Array, ArrayRef, ArrowPrimitiveType, BooleanBufferBuilder, Float64Array, Int64Array,
+    PrimitiveArray, StringArray, TimestampMicrosecondArray,
 };
 use sluice_sdk::arrow::buffer::NullBuffer;
 use sluice_sdk::arrow::compute::cast;
@@ -650,7 +650,7 @@ impl Aggregate {
                     let mut missing = cursor.gap.unwrap_or(groups.buckets.get(prev) + self.width);
                     while missing < groups.buckets.get(slot) && rows.len() < OUTPUT_BATCH_ROWS {
                         let source = (self.config.fill == Fill::Previous).then_some(prev);
-                        rows.push(s, missing, groups, source, &self.sources);
+                        rows.push(s, missing, source);
                         missing += self.width;
                     }
                     if missing < groups.buckets.get(slot) {
@@ -659,13 +659,7 @@ impl Aggregate {
                     }
                     cursor.gap = None;
                 }
-                rows.push(
-                    s,
-                    groups.buckets.get(slot),
-                    groups,
-                    Some(slot),
-                    &self.sources,
-                );
+                rows.push(s, groups.buckets.get(slot), Some(slot));
                 cursor.previous = Some(slot);
                 cursor.pos += 1;
             }
@@ -906,16 +900,17 @@ impl KeyColumn {
     }
 }
 
-/// Output rows being gathered, column by column (values straight into Arrow builders: 8
-/// bytes and a bit each, not a 16-byte `Option`).
+/// Output rows being gathered: each row's series, bucket and the group whose values it
+/// carries. The aggregation columns are read from the groups when the batch is built, one
+/// column at a time: a tight loop per column, where appending each row's values to Arrow
+/// builders cost a tenth of a 10M-row resample's CPU.
 #[derive(Default)]
 struct OutputRows {
     /// The series (key) of each row.
     keys: Vec<u32>,
     buckets: Vec<i64>,
-    /// Per aggregation: its values, in the builder of its output type.
-    floats: Vec<Float64Builder>,
-    ints: Vec<Int64Builder>,
+    /// The group of each row; [`NO_GROUP`] for a NULL gap row.
+    sources: Vec<u32>,
 }
 
 impl OutputRows {
@@ -925,45 +920,48 @@ impl OutputRows {
 
     /// One output row of series `key`: `source` is the group whose values it carries (None:
     /// a NULL gap row).
-    fn push(
-        &mut self,
-        key: usize,
-        bucket: i64,
-        groups: &Groups,
-        source: Option<usize>,
-        sources: &[usize],
-    ) {
-        let n = groups.accs.len();
-        if self.floats.len() < n {
-            self.floats
-                .resize_with(n, || Float64Builder::with_capacity(0));
-            self.ints.resize_with(n, || Int64Builder::with_capacity(0));
-        }
+    fn push(&mut self, key: usize, bucket: i64, source: Option<usize>) {
         self.keys.push(key as u32);
         self.buckets.push(bucket);
-        for (a, acc) in groups.accs.iter().enumerate() {
-            let seen = source.map_or(0, |s| groups.seen[sources[a]].count(s));
-            match acc {
-                Acc::Float { function, values } => {
-                    let v = source.filter(|_| seen > 0).map(|s| match function {
-                        Function::Mean => values[s] / f64::from(seen),
-                        _ => values[s],
-                    });
-                    self.floats[a].append_option(v);
-                }
-                Acc::Int { function, values } => {
-                    let v = match (source, function) {
-                        (_, Function::Count) => Some(i64::from(seen)),
-                        (Some(s), _) if seen > 0 => Some(values[s]),
-                        _ => None,
-                    };
-                    self.ints[a].append_option(v);
-                }
+        self.sources.push(source.map_or(NO_GROUP, |s| s as u32));
+    }
+
+    /// Aggregation `a`'s column for these rows.
+    fn column(&self, groups: &Groups, a: usize, seen: &Seen) -> ArrayRef {
+        let seen = |s: u32| {
+            if s == NO_GROUP {
+                0
+            } else {
+                seen.count(s as usize)
             }
+        };
+        match &groups.accs[a] {
+            Acc::Float { function, values } => {
+                let mean = *function == Function::Mean;
+                Arc::new(gather::<sluice_sdk::arrow::datatypes::Float64Type>(
+                    &self.sources,
+                    |s| match seen(s) {
+                        0 => None,
+                        n if mean => Some(values[s as usize] / f64::from(n)),
+                        _ => Some(values[s as usize]),
+                    },
+                ))
+            }
+            Acc::Int {
+                function: Function::Count,
+                ..
+            } => Arc::new(gather::<sluice_sdk::arrow::datatypes::Int64Type>(
+                &self.sources,
+                |s| Some(i64::from(seen(s))),
+            )),
+            Acc::Int { values, .. } => Arc::new(gather::<sluice_sdk::arrow::datatypes::Int64Type>(
+                &self.sources,
+                |s| (seen(s) > 0).then(|| values[s as usize]),
+            )),
         }
     }
 
-    fn build(self, plan: &Aggregate) -> Result<RecordBatch, Error> {
+    fn build(mut self, plan: &Aggregate) -> Result<RecordBatch, Error> {
         let schema = plan.output.clone();
         let mut columns: Vec<ArrayRef> = Vec::new();
         for k in 0..plan.key_columns.len() {
@@ -994,19 +992,32 @@ impl OutputRows {
         }
         let bucket_type = schema.field(plan.key_columns.len()).data_type().clone();
         columns.push(Arc::new(
-            PrimitiveArray::<TimestampMicrosecondType>::from(self.buckets)
+            PrimitiveArray::<TimestampMicrosecondType>::from(std::mem::take(&mut self.buckets))
                 .with_data_type(bucket_type),
         ));
-        for (a, (mut floats, mut ints)) in self.floats.into_iter().zip(self.ints).enumerate() {
-            let field = schema.field(plan.key_columns.len() + 1 + a);
-            let column: ArrayRef = match field.data_type() {
-                DataType::Int64 => Arc::new(ints.finish()),
-                _ => Arc::new(floats.finish()),
-            };
-            columns.push(column);
+        let groups = &plan.groups;
+        for (a, &v) in plan.sources.iter().enumerate() {
+            columns.push(self.column(groups, a, &groups.seen[v]));
         }
         Ok(RecordBatch::try_new(schema, columns)?)
     }
+}
+
+/// The array of `value(source)` for every row's source group; NULL where it is None.
+fn gather<T: ArrowPrimitiveType>(
+    sources: &[u32],
+    value: impl Fn(u32) -> Option<T::Native>,
+) -> PrimitiveArray<T> {
+    let mut values = Vec::with_capacity(sources.len());
+    let mut valid = BooleanBufferBuilder::new(sources.len());
+    for &s in sources {
+        let v = value(s);
+        valid.append(v.is_some());
+        values.push(v.unwrap_or_default());
+    }
+    let nulls = NullBuffer::new(valid.finish());
+    let nulls = (nulls.null_count() > 0).then_some(nulls);
+    PrimitiveArray::new(values.into(), nulls)
 }
 
 #[cfg(test)]
