@@ -495,36 +495,44 @@ impl Aggregate {
             })
             .collect();
         let valid: Vec<Option<&NullBuffer>> = columns.iter().map(|c| c.nulls()).collect();
-        // One pass per value column: each touches only the tail of its group columns.
+        // Per value column, one pass finds the rows that count (a group, a value) and
+        // whether each is its group's first; then each aggregation of the column runs its
+        // own loop over them, with no per-row dispatch on its function and type.
         let Groups { seen, accs, .. } = &mut self.groups;
+        let mut hits = Vec::with_capacity(groups.len());
         for (v, seen) in seen.iter_mut().enumerate() {
+            hits.clear();
             for (row, &group) in groups.iter().enumerate() {
                 if group == NO_GROUP || valid[v].is_some_and(|n| n.is_null(row)) {
                     continue;
                 }
-                let group = group as usize;
-                let first = seen.record(group);
-                for &a in &self.by_column[v] {
-                    match &mut accs[a] {
-                        Acc::Float { function, values } => {
-                            let x = match (floats[v], ints[v]) {
-                                (Some(f), _) => f[row],
-                                (None, Some(i)) => i[row] as f64,
-                                _ => unreachable!("values are cast to f64 or i64"),
-                            };
-                            update(*function, &mut values[group], x, first);
-                        }
-                        // A count needs no value: it is the number of non-NULL values seen.
+                let first = seen.record(group as usize);
+                hits.push(Hit {
+                    row: row as u32,
+                    group,
+                    first,
+                });
+            }
+            for &a in &self.by_column[v] {
+                match (&mut accs[a], floats[v], ints[v]) {
+                    (Acc::Float { function, values }, Some(f), _) => {
+                        apply(*function, values, &hits, |row| f[row]);
+                    }
+                    (Acc::Float { function, values }, None, Some(i)) => {
+                        apply(*function, values, &hits, |row| i[row] as f64);
+                    }
+                    // A count needs no value: it is the number of non-NULL values seen.
+                    (
                         Acc::Int {
                             function: Function::Count,
                             ..
-                        } => {}
-                        Acc::Int { function, values } => {
-                            let x = ints[v]
-                                .expect("non-count integer accumulators read integer columns")[row];
-                            update(*function, &mut values[group], x, first);
-                        }
+                        },
+                        ..,
+                    ) => {}
+                    (Acc::Int { function, values }, _, Some(i)) => {
+                        apply(*function, values, &hits, |row| i[row]);
                     }
+                    _ => unreachable!("values are cast to f64 or i64"),
                 }
             }
         }
@@ -707,19 +715,58 @@ fn cast_values(column: &ArrayRef, integer: bool) -> Result<ArrayRef, Error> {
     )?)
 }
 
-fn update<T: Copy + PartialOrd + std::ops::AddAssign>(
-    function: Function,
-    value: &mut T,
-    x: T,
+/// A row that counts for a value column: its group, and whether its value is the group's
+/// first.
+struct Hit {
+    row: u32,
+    group: u32,
     first: bool,
+}
+
+/// Adds the value `x(row)` of every hit to its group's running value of `function`.
+fn apply<T: Copy + PartialOrd + std::ops::AddAssign>(
+    function: Function,
+    values: &mut Column<T>,
+    hits: &[Hit],
+    x: impl Fn(usize) -> T,
 ) {
     match function {
-        Function::Sum | Function::Mean => *value += x,
-        Function::Min if first || x < *value => *value = x,
-        Function::Max if first || x > *value => *value = x,
-        Function::First if first => *value = x,
-        Function::Last => *value = x,
-        _ => {}
+        Function::Sum | Function::Mean => each(values, hits, &x, |v, x, _| *v += x),
+        Function::Min => each(values, hits, &x, |v, x, first| {
+            if first || x < *v {
+                *v = x;
+            }
+        }),
+        Function::Max => each(values, hits, &x, |v, x, first| {
+            if first || x > *v {
+                *v = x;
+            }
+        }),
+        Function::First => each(values, hits, &x, |v, x, first| {
+            if first {
+                *v = x;
+            }
+        }),
+        Function::Last => each(values, hits, &x, |v, x, _| *v = x),
+        Function::Count => {}
+    }
+}
+
+/// `update(value, x, first)` for every hit: generic, so each function's loop is compiled
+/// on its own.
+#[inline]
+fn each<T: Copy>(
+    values: &mut Column<T>,
+    hits: &[Hit],
+    x: &impl Fn(usize) -> T,
+    update: impl Fn(&mut T, T, bool),
+) {
+    for hit in hits {
+        update(
+            &mut values[hit.group as usize],
+            x(hit.row as usize),
+            hit.first,
+        );
     }
 }
 
