@@ -240,15 +240,23 @@ impl Buckets {
 
 /// What the groups have seen of one value column: how many values, when a mean or a count
 /// reads it, else only whether any (all that min, max, sum, first and last need, to be
-/// NULL when there was none), a bit a group instead of 4 bytes.
+/// NULL when there was none), a bit a group instead of 4 bytes. Counts take a byte a group
+/// until one passes 255, then 4 (a group has a few values in most resamples: 1.5 in the
+/// 10M-row sensor export, whose 6.6M groups this saves 20 MB).
 enum Seen {
+    SmallCounts(Column<u8>),
     Counts(Column<u32>),
     Any(Column<u64>),
 }
 
 impl Seen {
+    fn counts() -> Self {
+        Seen::SmallCounts(Column::new())
+    }
+
     fn grow_to(&mut self, len: usize) {
         match self {
+            Seen::SmallCounts(counts) => counts.grow_to(len),
             Seen::Counts(counts) => counts.grow_to(len),
             Seen::Any(bits) => bits.grow_to(len.div_ceil(64)),
         }
@@ -258,6 +266,19 @@ impl Seen {
     #[inline]
     fn record(&mut self, position: usize) -> bool {
         match self {
+            Seen::SmallCounts(counts) => {
+                let count = &mut counts[position];
+                match count.checked_add(1) {
+                    Some(more) => {
+                        *count = more;
+                        more == 1
+                    }
+                    None => {
+                        self.widen();
+                        self.record(position)
+                    }
+                }
+            }
             Seen::Counts(counts) => {
                 let count = &mut counts[position];
                 *count += 1;
@@ -272,9 +293,23 @@ impl Seen {
         }
     }
 
+    /// Every count as 4 bytes from here on.
+    #[cold]
+    fn widen(&mut self) {
+        let Seen::SmallCounts(counts) = self else {
+            return;
+        };
+        let chunks = std::mem::take(&mut counts.chunks)
+            .into_iter()
+            .map(|chunk| chunk.iter().map(|&c| u32::from(c)).collect())
+            .collect();
+        *self = Seen::Counts(Column { chunks });
+    }
+
     /// The values seen by the group at `position`: exact for counts, else 0 or 1.
     fn count(&self, position: usize) -> u32 {
         match self {
+            Seen::SmallCounts(counts) => u32::from(counts[position]),
             Seen::Counts(counts) => counts[position],
             Seen::Any(bits) => u32::from(bits[position / 64] & (1u64 << (position % 64)) != 0),
         }
@@ -804,7 +839,7 @@ impl Groups {
                         source == v && matches!(spec.function, Function::Mean | Function::Count)
                     });
                     match counted {
-                        true => Seen::Counts(Column::new()),
+                        true => Seen::counts(),
                         false => Seen::Any(Column::new()),
                     }
                 })
@@ -1176,5 +1211,47 @@ mod tests {
             want.push(("k".to_string(), b, value));
         }
         assert_eq!(nullable_sums(&rows), want);
+    }
+
+    #[test]
+    fn counts_past_a_byte_widen_and_stay_exact() {
+        // Bucket 0 has two values, then bucket 1 gets 300 (its count passes 255 part-way
+        // and every count widens), then bucket 0 a third.
+        let mut rows = vec![(0, 10), (0, 20)];
+        rows.extend((0..300).map(|v| (1, v)));
+        rows.push((0, 30));
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Utf8, true),
+            Field::new("t", DataType::Timestamp(TimeUnit::Microsecond, None), true),
+            Field::new("v", DataType::Int64, true),
+        ]));
+        let config = sluice_sdk::parse_config(
+            r#"{"time": "t", "every": "1s", "keys": ["k"], "aggregations": [
+                {"column": "v", "function": "count"}, {"column": "v", "function": "mean"}]}"#,
+        )
+        .unwrap();
+        let mut plan = Aggregate::new(config, &schema).unwrap();
+        let keys: StringArray = rows.iter().map(|_| Some("k")).collect();
+        let times: TimestampMicrosecondArray = rows.iter().map(|r| Some(r.0 * SECOND)).collect();
+        let values: Int64Array = rows.iter().map(|r| Some(r.1)).collect();
+        let columns: Vec<ArrayRef> = vec![Arc::new(keys), Arc::new(times), Arc::new(values)];
+        plan.push(&RecordBatch::try_new(schema, columns).unwrap())
+            .unwrap();
+        plan.finish();
+        let mut out = Emit::default();
+        while plan.drain(&mut out).unwrap() {}
+        let batch = out.batches("rows").next().unwrap();
+        let counts = batch
+            .column(2)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
+        let means = batch
+            .column(3)
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .unwrap();
+        assert_eq!(counts.values().as_ref(), [3, 300]);
+        assert_eq!(means.values().as_ref(), [20.0, 149.5]);
     }
 }
