@@ -128,6 +128,16 @@ fn a_table_committed_with_sha256_identities_keeps_them() {
         assert_eq!(record["identity"].as_str(), expected, "{record}");
     }
 
+    // Data files and no record, nor commits of Sluice's (an Iceberg table's snapshots
+    // record unit ids only): SHA-256 too.
+    let scratch = Scratch::new();
+    scratch.write("in/a.csv", "id\n1\n2\n");
+    scratch.write("out/t/rows/data/00000-old.parquet", "old");
+    let iceberg_era = scratch.run(&append_pipeline(""), &[]);
+    assert_eq!(iceberg_era.code, 0, "{}", iceberg_era.report);
+    let record = json(&scratch, "out/t/_sluice/table.json");
+    assert_eq!(record["identity"], "sha256", "{record}");
+
     let scratch = Scratch::new();
     scratch.write("in/a.csv", "id\n1\n2\n");
     let fresh = scratch.run(&append_pipeline(""), &[]);

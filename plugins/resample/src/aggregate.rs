@@ -1119,15 +1119,33 @@ mod tests {
 
     /// [`sums`] of values that may be NULL: a bucket with none sums to NULL.
     fn nullable_sums(rows: &[(&str, i64, Option<i64>)]) -> Vec<(String, i64, Option<i64>)> {
+        let mut got = Vec::new();
+        for batch in aggregate(r#"[{"column": "v", "function": "sum"}]"#, rows) {
+            let keys = batch.column(0).as_any().downcast_ref::<StringArray>();
+            let buckets = batch.column(1).as_any();
+            let buckets = buckets.downcast_ref::<TimestampMicrosecondArray>();
+            let sums = batch.column(2).as_any().downcast_ref::<Int64Array>();
+            let (keys, buckets, sums) = (keys.unwrap(), buckets.unwrap(), sums.unwrap());
+            for row in 0..batch.num_rows() {
+                let bucket = buckets.value(row);
+                let sum = sums.is_valid(row).then(|| sums.value(row));
+                got.push((keys.value(row).to_string(), bucket / SECOND, sum));
+            }
+        }
+        got
+    }
+
+    /// `rows` (key, time in seconds, value) aggregated onto 1 s buckets per key by
+    /// `aggregations` (their JSON list): the output batches.
+    fn aggregate(aggregations: &str, rows: &[(&str, i64, Option<i64>)]) -> Vec<RecordBatch> {
         let schema = Arc::new(Schema::new(vec![
             Field::new("k", DataType::Utf8, true),
             Field::new("t", DataType::Timestamp(TimeUnit::Microsecond, None), true),
             Field::new("v", DataType::Int64, true),
         ]));
-        let config = sluice_sdk::parse_config(
-            r#"{"time": "t", "every": "1s", "keys": ["k"],
-                "aggregations": [{"column": "v", "function": "sum"}]}"#,
-        )
+        let config = sluice_sdk::parse_config(&format!(
+            r#"{{"time": "t", "every": "1s", "keys": ["k"], "aggregations": {aggregations}}}"#
+        ))
         .unwrap();
         let mut plan = Aggregate::new(config, &schema).unwrap();
         let keys: StringArray = rows.iter().map(|r| Some(r.0)).collect();
@@ -1139,25 +1157,7 @@ mod tests {
         plan.finish();
         let mut out = Emit::default();
         while plan.drain(&mut out).unwrap() {}
-        let mut got = Vec::new();
-        for batch in out.batches("rows") {
-            let column = |i: usize| batch.column(i).clone();
-            let keys = column(0);
-            let keys = keys.as_any().downcast_ref::<StringArray>().unwrap();
-            let buckets = column(1);
-            let buckets = buckets
-                .as_any()
-                .downcast_ref::<TimestampMicrosecondArray>()
-                .unwrap();
-            let sums = column(2);
-            let sums = sums.as_any().downcast_ref::<Int64Array>().unwrap();
-            for row in 0..batch.num_rows() {
-                let bucket = buckets.value(row);
-                let sum = sums.is_valid(row).then(|| sums.value(row));
-                got.push((keys.value(row).to_string(), bucket / SECOND, sum));
-            }
-        }
-        got
+        out.batches("rows").cloned().collect()
     }
 
     #[test]
@@ -1217,41 +1217,15 @@ mod tests {
     fn counts_past_a_byte_widen_and_stay_exact() {
         // Bucket 0 has two values, then bucket 1 gets 300 (its count passes 255 part-way
         // and every count widens), then bucket 0 a third.
-        let mut rows = vec![(0, 10), (0, 20)];
-        rows.extend((0..300).map(|v| (1, v)));
-        rows.push((0, 30));
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("k", DataType::Utf8, true),
-            Field::new("t", DataType::Timestamp(TimeUnit::Microsecond, None), true),
-            Field::new("v", DataType::Int64, true),
-        ]));
-        let config = sluice_sdk::parse_config(
-            r#"{"time": "t", "every": "1s", "keys": ["k"], "aggregations": [
-                {"column": "v", "function": "count"}, {"column": "v", "function": "mean"}]}"#,
-        )
-        .unwrap();
-        let mut plan = Aggregate::new(config, &schema).unwrap();
-        let keys: StringArray = rows.iter().map(|_| Some("k")).collect();
-        let times: TimestampMicrosecondArray = rows.iter().map(|r| Some(r.0 * SECOND)).collect();
-        let values: Int64Array = rows.iter().map(|r| Some(r.1)).collect();
-        let columns: Vec<ArrayRef> = vec![Arc::new(keys), Arc::new(times), Arc::new(values)];
-        plan.push(&RecordBatch::try_new(schema, columns).unwrap())
-            .unwrap();
-        plan.finish();
-        let mut out = Emit::default();
-        while plan.drain(&mut out).unwrap() {}
-        let batch = out.batches("rows").next().unwrap();
-        let counts = batch
-            .column(2)
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .unwrap();
-        let means = batch
-            .column(3)
-            .as_any()
-            .downcast_ref::<Float64Array>()
-            .unwrap();
-        assert_eq!(counts.values().as_ref(), [3, 300]);
-        assert_eq!(means.values().as_ref(), [20.0, 149.5]);
+        let mut rows = vec![("k", 0, Some(10)), ("k", 0, Some(20))];
+        rows.extend((0..300).map(|v| ("k", 1, Some(v))));
+        rows.push(("k", 0, Some(30)));
+        let aggregations = r#"[{"column": "v", "function": "count"},
+                               {"column": "v", "function": "mean"}]"#;
+        let batch = aggregate(aggregations, &rows).remove(0);
+        let counts = batch.column(2).as_any().downcast_ref::<Int64Array>();
+        let means = batch.column(3).as_any().downcast_ref::<Float64Array>();
+        assert_eq!(counts.unwrap().values().as_ref(), [3, 300]);
+        assert_eq!(means.unwrap().values().as_ref(), [20.0, 149.5]);
     }
 }

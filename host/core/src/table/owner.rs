@@ -80,9 +80,11 @@ fn key(root: &str) -> String {
     join_key(root, &format!("{STATE_DIR}/table.json"))
 }
 
-/// A location without a record: BLAKE3 when new, or the algorithm of the identities its
-/// append-mode commits recorded (tables written before the record existed). One commit
-/// says it: a table's inputs are all local or all S3 objects (whose ETags are untagged).
+/// A location without a record: the algorithm of the identities its append-mode commits
+/// recorded, SHA-256 when it holds data files but no commit of Sluice's (an Iceberg table,
+/// whose snapshots record unit ids only), BLAKE3 when it holds no data: a table written
+/// before the record existed keeps its units. One commit says it: a table's inputs are all
+/// local files or all S3 objects (whose ETags are untagged).
 fn hash_of_commits(store: &dyn Store, root: &str) -> Result<ContentHash, TableError> {
     let commits = store.list(&join_key(root, &format!("{STATE_DIR}/commits/")))?;
     for commit in commits.iter().filter(|c| c.key.ends_with(".json")) {
@@ -95,5 +97,14 @@ fn hash_of_commits(store: &dyn Store, root: &str) -> Result<ContentHash, TableEr
         let tagged = identities.find_map(|(_, identity)| ContentHash::of_identity(identity));
         return Ok(tagged.unwrap_or(ContentHash::Blake3));
     }
-    Ok(ContentHash::Blake3)
+    let folder = match root.trim_end_matches('/') {
+        "" => String::new(),
+        root => format!("{root}/"),
+    };
+    let state = format!("{folder}{STATE_DIR}/");
+    let data = store.list(&folder)?;
+    match data.iter().any(|object| !object.key.starts_with(&state)) {
+        true => Ok(ContentHash::Sha256),
+        false => Ok(ContentHash::Blake3),
+    }
 }
