@@ -38,7 +38,7 @@ use sluice_sdk::arrow::array::{
 use sluice_sdk::arrow::buffer::NullBuffer;
 use sluice_sdk::arrow::compute::cast;
 use sluice_sdk::arrow::datatypes::{
-    DataType, Field, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType,
+    DataType, Field, Float64Type, Int64Type, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType,
 };
 use sluice_sdk::arrow::record_batch::RecordBatch;
 use sluice_sdk::{Emit, Error};
@@ -1020,26 +1020,21 @@ impl OutputRows {
         match &groups.accs[a] {
             Acc::Float { function, values } => {
                 let mean = *function == Function::Mean;
-                Arc::new(gather::<sluice_sdk::arrow::datatypes::Float64Type>(
-                    &self.sources,
-                    |s| match seen(s) {
-                        0 => None,
-                        n if mean => Some(values[s as usize] / f64::from(n)),
-                        _ => Some(values[s as usize]),
-                    },
-                ))
+                Arc::new(gather::<Float64Type>(&self.sources, |s| match seen(s) {
+                    0 => None,
+                    n if mean => Some(values[s as usize] / f64::from(n)),
+                    _ => Some(values[s as usize]),
+                }))
             }
             Acc::Int {
                 function: Function::Count,
                 ..
-            } => Arc::new(gather::<sluice_sdk::arrow::datatypes::Int64Type>(
-                &self.sources,
-                |s| Some(i64::from(seen(s))),
-            )),
-            Acc::Int { values, .. } => Arc::new(gather::<sluice_sdk::arrow::datatypes::Int64Type>(
-                &self.sources,
-                |s| (seen(s) > 0).then(|| values[s as usize]),
-            )),
+            } => Arc::new(gather::<Int64Type>(&self.sources, |s| {
+                Some(i64::from(seen(s)))
+            })),
+            Acc::Int { values, .. } => Arc::new(gather::<Int64Type>(&self.sources, |s| {
+                (seen(s) > 0).then(|| values[s as usize])
+            })),
         }
     }
 

@@ -35,7 +35,7 @@ impl Owner {
             // New, or unreadable (written again at the commit): what its commits used.
             return Ok(Owner {
                 recorded: false,
-                content_hash: hash_of_commits(store, root)?,
+                content_hash: hash_of_location(store, root)?,
             });
         };
         if holder["tenant"] != tenant || holder["table"] != table {
@@ -85,7 +85,7 @@ fn key(root: &str) -> String {
 /// whose snapshots record unit ids only), BLAKE3 when it holds no data: a table written
 /// before the record existed keeps its units. One commit says it: a table's inputs are all
 /// local files or all S3 objects (whose ETags are untagged).
-fn hash_of_commits(store: &dyn Store, root: &str) -> Result<ContentHash, TableError> {
+fn hash_of_location(store: &dyn Store, root: &str) -> Result<ContentHash, TableError> {
     let commits = store.list(&join_key(root, &format!("{STATE_DIR}/commits/")))?;
     for commit in commits.iter().filter(|c| c.key.ends_with(".json")) {
         let found = store.get(&commit.key)?;
