@@ -7,11 +7,9 @@ use std::io::{BufRead, Read};
 use crossbeam_channel::{bounded, Receiver};
 use flate2::read::MultiGzDecoder;
 
-/// Inflated bytes per chunk handed over, and chunks in flight: at most 1 MiB held (the
-/// two queued, the one being filled and the one being read). The parser takes a chunk in
-/// far less time than inflating one, so a deeper queue would only fill and hold memory.
-const CHUNK: usize = 256 << 10;
-const IN_FLIGHT: usize = 2;
+/// Inflated bytes per chunk handed over, and chunks in flight (bounded memory: 4 MiB).
+const CHUNK: usize = 1 << 20;
+const IN_FLIGHT: usize = 4;
 
 /// The inflated bytes of a gzip stream (several members included), read ahead on a
 /// thread. Dropping it stops the thread at its next chunk.
