@@ -8,6 +8,9 @@ use crossbeam_channel::{bounded, Receiver};
 use flate2::read::MultiGzDecoder;
 
 /// Inflated bytes per chunk handed over, and chunks in flight (bounded memory: 4 MiB).
+/// The queue must hold about one cut of the chunker (64k rows, ~4 MB of text), which it
+/// takes at once: with 0.5 MiB queued this thread idled between cuts and a gzip resample
+/// took 17 % longer (wall) for ~10 MiB less peak memory.
 const CHUNK: usize = 1 << 20;
 const IN_FLIGHT: usize = 4;
 
