@@ -42,6 +42,28 @@ impl RawColumn {
         Ok(())
     }
 
+    /// Pushes the first `len` bytes of `rest`. Most fields are short: when `rest` holds a
+    /// whole block past the field and the buffer has room for one, the block is copied (a
+    /// fixed-size copy the compiler inlines, not a call to `memcpy` per field) and the
+    /// excess dropped. Without room, the plain push: the block must never be what grows
+    /// the buffer (that would double it for bytes it drops).
+    #[inline(always)]
+    pub fn push_within(&mut self, rest: &[u8], len: usize) -> Result<(), ()> {
+        const BLOCK: usize = 16;
+        let room = self.data.capacity() - self.data.len() >= BLOCK;
+        match rest.first_chunk::<BLOCK>() {
+            Some(block) if len <= BLOCK && room && !self.skipped => {
+                let end = self.data.len() + len;
+                self.data.extend_from_slice(block);
+                self.data.truncate(end);
+                let end = i32::try_from(end).map_err(|_| ())?;
+                self.offsets.push(end);
+                Ok(())
+            }
+            _ => self.push(&rest[..len]),
+        }
+    }
+
     #[inline]
     pub fn value(&self, row: usize) -> &[u8] {
         &self.data[self.offsets[row] as usize..self.offsets[row + 1] as usize]
@@ -90,5 +112,46 @@ impl RawBatch {
 
     pub fn rows(&self) -> usize {
         self.lines.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fields pushed from inside a longer text, with and without a block past them and
+    /// room for it, and into a skipped column: the same bytes and offsets as `push`, and
+    /// the buffer never grown by the block's excess.
+    #[test]
+    fn pushing_within_keeps_what_push_keeps() {
+        let text: Vec<u8> = (0..64u8).map(|i| b'a' + i % 26).collect();
+        let cases = [
+            (0, 0),
+            (0, 5),
+            (3, 16),
+            (10, 17),
+            (40, 9),
+            (48, 16),
+            (55, 9),
+            (63, 1),
+        ];
+        for capacity in [0, 8, 20, 1 << 10] {
+            let mut within = RawColumn::with_capacity(1, capacity);
+            let mut plain = RawColumn::with_capacity(1, capacity);
+            for &(start, len) in &cases {
+                let room_before = within.data.capacity();
+                within.push_within(&text[start..], len).unwrap();
+                plain.push(&text[start..start + len]).unwrap();
+                assert!(
+                    within.data.capacity() == room_before || within.data.len() > room_before,
+                    "grew past need at ({start}, {len}) with capacity {capacity}"
+                );
+            }
+            assert_eq!(within.data, plain.data);
+            assert_eq!(within.offsets, plain.offsets);
+        }
+        let mut skipped = RawColumn::skipped();
+        skipped.push_within(&text, 5).unwrap();
+        assert!(skipped.data.is_empty() && skipped.len() == 0);
     }
 }
