@@ -37,9 +37,7 @@ impl RawColumn {
             return Ok(());
         }
         self.data.extend_from_slice(field);
-        let end = i32::try_from(self.data.len()).map_err(|_| ())?;
-        self.offsets.push(end);
-        Ok(())
+        self.end_field()
     }
 
     /// Pushes the first `len` bytes of `rest`. Most fields are short: when `rest` holds a
@@ -56,12 +54,19 @@ impl RawColumn {
                 let end = self.data.len() + len;
                 self.data.extend_from_slice(block);
                 self.data.truncate(end);
-                let end = i32::try_from(end).map_err(|_| ())?;
-                self.offsets.push(end);
-                Ok(())
+                self.end_field()
             }
             _ => self.push(&rest[..len]),
         }
+    }
+
+    /// The field pushed last ends where the data does: its end offset (an `i32`, as
+    /// Arrow's string offsets are; past that the column is too large).
+    #[inline(always)]
+    fn end_field(&mut self) -> Result<(), ()> {
+        let end = i32::try_from(self.data.len()).map_err(|_| ())?;
+        self.offsets.push(end);
+        Ok(())
     }
 
     #[inline]
@@ -139,11 +144,12 @@ mod tests {
             let mut within = RawColumn::with_capacity(1, capacity);
             let mut plain = RawColumn::with_capacity(1, capacity);
             for &(start, len) in &cases {
-                let room_before = within.data.capacity();
+                let capacity_before = within.data.capacity();
                 within.push_within(&text[start..], len).unwrap();
                 plain.push(&text[start..start + len]).unwrap();
                 assert!(
-                    within.data.capacity() == room_before || within.data.len() > room_before,
+                    within.data.capacity() == capacity_before
+                        || within.data.len() > capacity_before,
                     "grew past need at ({start}, {len}) with capacity {capacity}"
                 );
             }
