@@ -97,11 +97,12 @@ fn hash_of_location(store: &dyn Store, root: &str) -> Result<ContentHash, TableE
         let tagged = identities.find_map(|(_, identity)| ContentHash::of_identity(identity));
         return Ok(tagged.unwrap_or(ContentHash::Blake3));
     }
+    // Listed as a folder (a trailing `/`, so a sibling `root2/` is not in it).
     let folder = match root.trim_end_matches('/') {
         "" => String::new(),
         root => format!("{root}/"),
     };
-    let state = format!("{folder}{STATE_DIR}/");
+    let state = join_key(root, &format!("{STATE_DIR}/"));
     let data = store.list(&folder)?;
     match data.iter().any(|object| !object.key.starts_with(&state)) {
         true => Ok(ContentHash::Sha256),
