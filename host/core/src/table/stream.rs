@@ -83,7 +83,7 @@ pub(super) fn stream(run: &TableRun, prepared: &Prepared) -> Result<Streamed, Ta
     let schemas = input_schemas(&inputs);
     let plugin = (&*prepared.plugin, &prepared.info);
     let open = || open_session_with(run, plugin, &prepared.config_json, &schemas);
-    let more = more_instances(run, &prepared.info).map(|max| More { max, open: &open });
+    let more = more_instances(run, plugin).map(|max| More { max, open: &open });
     let plugin = (&mut sessions, more.as_ref(), gate, splitter.as_mut());
     let threads = run_threads(inputs, plugin, writer, &sources, &progress)?;
     progress.finish_and_clear();
@@ -238,11 +238,16 @@ fn open_sessions(
 }
 
 /// The most instances a stateless plugin may grow to while the stream runs, when it may
-/// grow at all (the count is not fixed, and there is room for a second).
-fn more_instances(run: &TableRun, info: &PluginInfo) -> Option<usize> {
+/// grow at all (the count is not fixed, and there is room for a second). Batches the host
+/// takes itself never call for a second instance, so they skip the pool's threads too:
+/// each batch then crosses two threads fewer on its way to the writer.
+fn more_instances(run: &TableRun, (plugin, info): (&LoadedPlugin, &PluginInfo)) -> Option<usize> {
     let options = run.host.options;
     let max = options.plugin_instances.unwrap_or(1);
-    let grows = options.grow_plugin_instances && !info.stateful && run.spec.split.is_none();
+    let grows = options.grow_plugin_instances
+        && !info.stateful
+        && run.spec.split.is_none()
+        && !plugin.batches_in_host();
     (grows && max > 1).then_some(max)
 }
 
