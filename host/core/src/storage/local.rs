@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
+use super::writeback::Writeback;
 use super::{Fetched, ObjectMeta, ObjectWriter, Precondition, StagedObject, Store, StoreError};
 
 pub struct LocalStore {
@@ -319,7 +320,7 @@ impl Store for LocalStore {
         let tmp = temp_beside(&path);
         let file = File::create(&tmp).map_err(|e| StoreError::io(tmp.display().to_string(), e))?;
         Ok(Box::new(LocalWriter {
-            file: Some(BufWriter::with_capacity(1 << 20, file)),
+            file: Some(BufWriter::with_capacity(1 << 20, Writeback::new(file))),
             tmp,
             path,
         }))
@@ -362,7 +363,7 @@ fn walk(dir: &Path, visit: &mut dyn FnMut(&Path)) -> std::io::Result<()> {
 
 /// A file written under a hidden temporary name beside its final path.
 struct LocalWriter {
-    file: Option<BufWriter<File>>,
+    file: Option<BufWriter<Writeback>>,
     tmp: PathBuf,
     path: PathBuf,
 }
@@ -384,7 +385,8 @@ impl ObjectWriter for LocalWriter {
             .take()
             .expect("staged once")
             .into_inner()
-            .map_err(|e| StoreError::io(&uri, e.into_error()))?;
+            .map_err(|e| StoreError::io(&uri, e.into_error()))?
+            .into_file();
         file.sync_all().map_err(|e| StoreError::io(&uri, e))?;
         let bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
         let tmp = std::mem::take(&mut self.tmp);

@@ -10,6 +10,7 @@ mod error;
 pub mod local;
 mod location;
 mod select;
+mod writeback;
 
 use std::io::{Read, Write};
 use std::sync::Arc;
