@@ -4,8 +4,8 @@
 
 use std::io::{BufRead, Read};
 
-use crossbeam_channel::{bounded, Receiver};
-use flate2::read::MultiGzDecoder;
+use crossbeam_channel::{bounded, Receiver, Sender};
+use flate2::bufread::MultiGzDecoder;
 
 /// Inflated bytes per chunk handed over, and chunks in flight (bounded memory: 4 MiB).
 /// The queue must hold about one cut of the chunker (64k rows, ~4 MB of text), which it
@@ -18,20 +18,27 @@ const IN_FLIGHT: usize = 4;
 /// thread. Dropping it stops the thread at its next chunk.
 pub(crate) struct Inflating {
     chunks: Receiver<std::io::Result<Vec<u8>>>,
+    /// Chunks read, back to the thread to be filled again: a new one would be zeroed
+    /// (and its pages faulted in) before the inflater could write to it.
+    spent: Sender<Vec<u8>>,
     current: Vec<u8>,
     at: usize,
     done: bool,
 }
 
 impl Inflating {
-    pub fn new(compressed: impl Read + Send + 'static) -> std::io::Result<Self> {
+    /// Inflates `compressed`, which is read through its own buffer (no second one here).
+    pub fn new(compressed: impl BufRead + Send + 'static) -> std::io::Result<Self> {
         let (tx, rx) = bounded(IN_FLIGHT);
+        // One spare is enough: the thread takes it back as soon as it sends the next.
+        let (spent, reuse) = bounded::<Vec<u8>>(1);
         std::thread::Builder::new()
             .name("sluice-inflate".into())
             .spawn(move || {
                 let mut gz = MultiGzDecoder::new(compressed);
                 loop {
-                    let mut chunk = vec![0u8; CHUNK];
+                    let mut chunk = reuse.try_recv().unwrap_or_default();
+                    chunk.resize(CHUNK, 0); // zeroes only what was never written
                     let filled = fill(&mut gz, &mut chunk);
                     let last = !matches!(&filled, Ok(n) if *n == CHUNK);
                     let sent = filled.map(|n| {
@@ -45,6 +52,7 @@ impl Inflating {
             })?;
         Ok(Inflating {
             chunks: rx,
+            spent,
             current: Vec::new(),
             at: 0,
             done: false,
@@ -82,7 +90,11 @@ impl BufRead for Inflating {
             match self.chunks.recv() {
                 Ok(Ok(chunk)) => {
                     self.done = chunk.len() < CHUNK;
-                    (self.current, self.at) = (chunk, 0);
+                    let spent = std::mem::replace(&mut self.current, chunk);
+                    self.at = 0;
+                    if spent.capacity() >= CHUNK {
+                        let _ = self.spent.try_send(spent); // full or gone: dropped
+                    }
                 }
                 Ok(Err(e)) => {
                     self.done = true;
