@@ -29,7 +29,7 @@ fn limit_malloc_arenas() {
 /// row group) are faulted in afresh every time: 84–104k page faults on a 10M-row
 /// shipments copy. Blocks under 4 MiB kept in the arenas, and arenas trimmed only past
 /// 16 MiB free, brought that to ~13k and took 3–9 % off its CPU time, and 45k -> 17k on
-/// the dates run, for the same peak memory (resample, dates) or 8 MiB more (the copy).
+/// the dates run, for the same peak memory (resample, dates) or 7–9 MiB more (the copy).
 /// (At 1 MiB the faults went up to ~200k.) `MALLOC_MMAP_THRESHOLD_`,
 /// `MALLOC_TRIM_THRESHOLD_` or `GLIBC_TUNABLES`, when set, still win.
 fn keep_freed_buffers() {
