@@ -16,12 +16,12 @@ use std::io::Write;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
-use parquet::arrow::arrow_writer::{compute_leaves, ArrowRowGroupWriterFactory};
+use parquet::arrow::arrow_writer::ArrowRowGroupWriterFactory;
 use parquet::arrow::ArrowWriter;
 use parquet::errors::Result;
 use parquet::file::writer::SerializedFileWriter;
 
-use super::column_pool::ColumnPool;
+use super::column_pool::{ColumnPool, Leaf};
 
 /// When a row group closes.
 #[derive(Debug, Clone, Copy)]
@@ -106,7 +106,7 @@ impl<W: Write + Send> RowGroups<W> {
         }
         let mut leaves = Vec::with_capacity(batch.num_columns());
         for (field, column) in self.schema.fields().iter().zip(batch.columns()) {
-            leaves.extend(compute_leaves(field, column)?);
+            leaves.extend(Leaf::of(field, column)?);
         }
         self.columns.write(leaves)
     }
@@ -141,9 +141,11 @@ fn arrow_bytes(batch: &RecordBatch) -> usize {
 mod tests {
     use std::sync::Arc;
 
-    use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
-    use arrow::datatypes::{DataType, Field, Schema};
+    use arrow::array::{ArrayRef, Float64Array, Int64Array, ListArray, StringArray, StructArray};
+    use arrow::datatypes::Int64Type;
+    use arrow::datatypes::{DataType, Field, Fields, Schema};
     use bytes::Bytes;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     use parquet::basic::{Compression, ZstdLevel};
     use parquet::file::properties::WriterProperties;
     use parquet::file::reader::{FileReader, SerializedFileReader};
@@ -155,6 +157,8 @@ mod tests {
             Field::new("id", DataType::Int64, false),
             Field::new("name", DataType::Utf8, true),
             Field::new("value", DataType::Float64, true),
+            // Nested, two leaves: computed on the writer thread, the others' on workers.
+            Field::new_struct("tagged", tagged_fields(), true),
         ]));
         let batches = (0..40)
             .map(|b| {
@@ -169,15 +173,31 @@ mod tests {
                     .iter()
                     .map(|i| (i % 5 != 0).then_some(*i as f64 / 3.0))
                     .collect();
+                let tags = ListArray::from_iter_primitive::<Int64Type, _, _>(
+                    ids.iter()
+                        .map(|&i| (i % 3 != 0).then(|| (0..i % 4).map(move |t| Some(i + t)))),
+                );
                 let columns: Vec<ArrayRef> = vec![
-                    Arc::new(Int64Array::from(ids)),
+                    Arc::new(Int64Array::from(ids.clone())),
                     Arc::new(StringArray::from(names)),
                     Arc::new(Float64Array::from(values)),
+                    Arc::new(StructArray::new(
+                        tagged_fields(),
+                        vec![Arc::new(Int64Array::from(ids)), Arc::new(tags)],
+                        None,
+                    )),
                 ];
                 RecordBatch::try_new(schema.clone(), columns).unwrap()
             })
             .collect();
         (schema, batches)
+    }
+
+    fn tagged_fields() -> Fields {
+        Fields::from(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new_list("tags", Field::new_list_field(DataType::Int64, true), true),
+        ])
     }
 
     fn write(threads: usize, limits: RowGroupLimits) -> Vec<u8> {
@@ -210,6 +230,19 @@ mod tests {
         for threads in [2, 3, 8] {
             assert!(write(threads, limits) == inline, "{threads} threads");
         }
+        let (schema, batches) = batches();
+        let back: Vec<RecordBatch> =
+            ParquetRecordBatchReaderBuilder::try_new(Bytes::from(inline.clone()))
+                .unwrap()
+                .build()
+                .unwrap()
+                .collect::<std::result::Result<_, _>>()
+                .unwrap();
+        assert_eq!(
+            arrow::compute::concat_batches(&schema, &back).unwrap(),
+            arrow::compute::concat_batches(&schema, &batches).unwrap(),
+            "read back"
+        );
         let groups = row_groups(inline);
         assert_eq!(
             groups.iter().sum::<i64>(),

@@ -7,12 +7,12 @@ use std::io::{BufRead, Read};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use flate2::bufread::MultiGzDecoder;
 
-/// Inflated bytes per chunk handed over, and chunks in flight (bounded memory: 4 MiB).
-/// The queue must hold about one cut of the chunker (64k rows, ~4 MB of text), which it
+/// Inflated bytes per chunk handed over, and chunks in flight (bounded memory: 2 MiB).
+/// The queue must hold about one cut of the chunker (32k rows, ~2 MB of text), which it
 /// takes at once: with 0.5 MiB queued this thread idled between cuts and a gzip resample
 /// took 17 % longer (wall) for ~10 MiB less peak memory.
 const CHUNK: usize = 1 << 20;
-const IN_FLIGHT: usize = 4;
+const IN_FLIGHT: usize = 2;
 
 /// The inflated bytes of a gzip stream (several members included), read ahead on a
 /// thread. Dropping it stops the thread at its next chunk.
