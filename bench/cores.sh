@@ -2,11 +2,11 @@
 # One core, then two: median wall seconds of 3 runs, Sluice beside Polars, on the dates
 # transform and a plain CSV -> Parquet (zstd 3) copy of the shipments workload.
 #   cargo build --release -p sluice
-#   bench/cores.sh [/tmp/bench-data/shipments_10m.csv] [python with polars]
+#   bench/cores.sh [/tmp/bench-data/shipments_10m.csv] [python with polars, default /tmp/bench-venv]
 # Sluice settles its threads from the cores it may use (taskset limits them), as Polars does.
 set -euo pipefail
 D=${1:-/tmp/bench-data/shipments_10m.csv}
-P=${2:-$(dirname "$0")/../.venv-moto/bin/python}
+P=${2:-/tmp/bench-venv/bin/python} # the peers' venv (README: Benchmarks); not .venv-moto, whose botocore needs an older dateutil
 PEERS=$(dirname "$0")/../../shared/bench/peers
 S=$(dirname "$0")/../target/release/sluice
 W=$(mktemp -d)

@@ -14,7 +14,7 @@ memory limit (`SET memory_limit`), spilling to disk as it needs. Both deltas' ro
 are printed, and must agree.
 
     cargo build --release -p sluice
-    .venv-moto/bin/python bench/exports.py --rows 100000000 --parts 64 --memory-mib 1024
+    /tmp/bench-venv/bin/python bench/exports.py --rows 100000000 --parts 64 --memory-mib 1024
 """
 import argparse
 import json
