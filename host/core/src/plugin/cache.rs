@@ -91,11 +91,10 @@ impl CompiledCache {
     /// hashed as it streams past, not read into memory: the caller maps the file, so a
     /// run holds only the pages of code it executes, not two copies of all of it.
     pub fn get(&self, name: &str, plugin_sha256: &str) -> Result<Option<PathBuf>, String> {
-        let (code, record) = self.paths(name);
+        let (code, record_path) = self.paths(name);
         if !code.exists() {
             return Ok(None);
         }
-        let record_path = record;
         let record: Record = std::fs::read(&record_path)
             .map_err(|e| format!("its record is unreadable: {e}"))
             .and_then(|bytes| {
