@@ -308,9 +308,9 @@ fn the_bundled_passthrough_runs_in_the_host_and_writes_the_sandboxs_bytes() {
         "a path stays in the sandbox"
     );
     assert!(file == sandbox_file, "the files differ");
-    // Unset, batches taken in the host are smaller: they cost memory, not crossings.
+    // Unset, the same default on either side of the sandbox.
     assert_eq!(run("passthrough", &[]).0 .1, json!(16_384));
-    assert_eq!(run(&wasm, &[]).0 .1, json!(32_768));
+    assert_eq!(run(&wasm, &[]).0 .1, json!(16_384));
     let p = read_parquet(&s.path("out/t/current/rows.parquet"));
     assert_eq!(
         p.columns(),

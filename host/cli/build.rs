@@ -31,15 +31,19 @@ fn main() {
 /// (`layout/hot-functions.txt`, made by `bench/hot-functions.sh`) together, and packs
 /// the relocations (`DT_RELR`: glibc 2.36+, which the container image has). A function
 /// the list names that no longer exists is skipped: a stale list costs memory, never
-/// correctness. `SLUICE_NO_LINK_LAYOUT=1`, or a linker set in the rustflags, skips both.
+/// correctness. `SLUICE_NO_LINK_LAYOUT=1`, or a linker of one's own (in the rustflags or
+/// cargo's `CARGO_TARGET_..._LINKER`), skips both.
 fn link_layout(manifest_dir: &Path) {
     println!("cargo:rerun-if-env-changed=SLUICE_NO_LINK_LAYOUT");
+    println!("cargo:rerun-if-env-changed=CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER");
     let order = manifest_dir.join("layout/hot-functions.txt");
     println!("cargo:rerun-if-changed={}", order.display());
     let release = env::var("PROFILE").as_deref() == Ok("release");
     let target = env::var("TARGET").unwrap_or_default();
     let flags = env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
-    let own_linker = flags.contains("linker");
+    let own_linker = flags.contains("linker")
+        || flags.contains("fuse-ld")
+        || env::var_os("CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER").is_some();
     if !release
         || target != "x86_64-unknown-linux-gnu"
         || own_linker

@@ -74,7 +74,7 @@ pub struct PluginReport {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub batches_in_host: bool,
     /// Rows per batch handed to the plugin: `--batch-rows` or `batch_rows`, or the default
-    /// (65536 into a sandbox, 16384 taken in the host).
+    /// (16384).
     pub batch_rows: usize,
 }
 

@@ -33,7 +33,7 @@ pub use spec::{SpecError, TableSpec};
 pub use split::SplitSpec;
 
 use crate::commit::VersionStatus;
-use crate::plugin::{LoadedPlugin, PluginEngine};
+use crate::plugin::PluginEngine;
 use crate::run::{OutputReport, RunOptions, Status, TableError, TableReport};
 use crate::storage::Storage;
 use prepare::Prepared;
@@ -55,25 +55,20 @@ pub struct TableRun<'a> {
     pub batch_rows: Option<usize>,
 }
 
-/// Rows per batch when batches cross into a sandbox: each call costs an IPC encoding and
-/// a copy each way, paid per batch, and a batch is held in every stage of the stream. At
-/// 32k the calls cost nothing measurable over 64k and the memory is a quarter less (10M
-/// shipments rows through date-cleanup, 4 alternated runs: 5.08 vs 5.10 CPU s, 122 vs 88
-/// MiB peak; resample the same CPU and memory, its state dwarfing its batches).
-const SANDBOX_BATCH_ROWS: usize = 32_768;
-
-/// Rows per batch when the host takes them itself (the bundled `passthrough`): with no
-/// crossing to pay for, a batch only costs memory, held once in each stage of the stream
-/// (a 10M-row copy: 150 MiB peak at 64k rows, 93 MiB at 16k, the same CPU).
-const IN_HOST_BATCH_ROWS: usize = 16_384;
+/// Rows per batch unless set. A batch is held in every stage of the stream, and a call
+/// into a sandbox costs an IPC encoding and a copy each way, paid per batch: at 16k rows
+/// that cost still does not show, and the memory is less. 10M shipments rows, 5
+/// alternated runs (wall s / CPU s / peak MiB): date-cleanup on csv 2.17 / 3.99 / 77 at
+/// 32k, 2.15 / 3.94 / 61 at 16k, on gzip 2.49 / 4.76 / 78 against 2.45 / 4.71 / 67;
+/// resample the same at both (its state dwarfs its batches); the Python date cleanup on
+/// 1M rows 2.91 / 5.16 / 199 against 2.80 / 5.10 / 184. (64k against 32k earlier: the
+/// same CPU, 122 against 88 MiB; a copy taken in the host: 150 MiB at 64k, 93 at 16k.)
+const BATCH_ROWS: usize = 16_384;
 
 impl TableRun<'_> {
-    /// Rows per batch for `plugin`: as set, or its default.
-    fn batch_rows(&self, plugin: &LoadedPlugin) -> usize {
-        self.batch_rows.unwrap_or(match plugin.batches_in_host() {
-            true => IN_HOST_BATCH_ROWS,
-            false => SANDBOX_BATCH_ROWS,
-        })
+    /// Rows per batch: as set, or the default.
+    fn batch_rows(&self) -> usize {
+        self.batch_rows.unwrap_or(BATCH_ROWS)
     }
 }
 
@@ -103,7 +98,7 @@ impl TableRun<'_> {
             error,
             report: TableReport::new(self.name),
         })?;
-        let known = loaded.report(self.name, self.batch_rows(&loaded.plugin));
+        let known = loaded.report(self.name, self.batch_rows());
         let prepared = prepare::prepare(self, loaded).map_err(|error| Failed {
             error,
             report: known.clone(),

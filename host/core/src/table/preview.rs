@@ -64,7 +64,7 @@ impl TableRun<'_> {
             self.host.storage,
             versioned.as_ref(),
         )?;
-        let opened = open_inputs(&found, self.batch_rows(&loaded.plugin), 1)?;
+        let opened = open_inputs(&found, self.batch_rows(), 1)?;
         let outputs = match open_plugin {
             true => Some(self.output_schemas(&loaded, &opened)?),
             false => None,

@@ -63,7 +63,7 @@ pub(super) struct PluginStats {
 /// Opens the plugin session and the writers, then streams every input through them.
 pub(super) fn stream(run: &TableRun, prepared: &Prepared) -> Result<Streamed, TableError> {
     let threads = run.host.options.threads.unwrap_or(1);
-    let inputs = open_inputs(&prepared.inputs, run.batch_rows(&prepared.plugin), threads)?;
+    let inputs = open_inputs(&prepared.inputs, run.batch_rows(), threads)?;
     let gate = Gate::new(prepared, &inputs)?;
     let plugin = (&*prepared.plugin, &prepared.info);
     let mut sessions = open_sessions(run, plugin, &prepared.config_json, &inputs)?;
@@ -204,7 +204,7 @@ fn splitter<'a>(
     let fuel = run.host.engine.fuel();
     // Parts run side by side on as many sessions as a stateless plugin gets instances.
     let sessions = run.host.options.plugin_instances.unwrap_or(1);
-    let sizes = (run.batch_rows(&prepared.plugin), fuel, sessions);
+    let sizes = (run.batch_rows(), fuel, sessions);
     Splitter::new(spec, &schemas, sizes, Box::new(open)).map(Some)
 }
 
