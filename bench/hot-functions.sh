@@ -51,26 +51,22 @@ hottest first (lld places them in this order)."""
 import collections, os, re, sys
 binary, out, files = os.path.realpath(sys.argv[1]), sys.argv[2], sys.argv[3:]
 cost = collections.Counter()
+# `ob=`/`fn=` set the object and function that the cost lines below belong to; `cob=` and
+# `cfn=` name a call's target. A name is spelled out once, then referred to by its id.
+NAME = re.compile(r"^(c?)(ob|fn)=\((\d+)\)(?: (.*))?$")
 for path in files:
-    objects, names, current, skip_next = {}, {}, None, False
-    obj = None
+    names = {"ob": {}, "fn": {}}
+    current = {"ob": None, "fn": None}
+    skip_next = False
     for line in open(path, errors="replace"):
         line = line.rstrip("\n")
-        m = re.match(r"^(c?ob)=\((\d+)\)(?: (.*))?$", line)
+        m = NAME.match(line)
         if m:
-            kind, i, name = m.groups()
+            called, kind, i, name = m.groups()
             if name:
-                objects[i] = name
-            if kind == "ob":
-                obj = objects.get(i)
-            continue
-        m = re.match(r"^(c?fn)=\((\d+)\)(?: (.*))?$", line)
-        if m:
-            kind, i, name = m.groups()
-            if name:
-                names[i] = name
-            if kind == "fn":
-                current = (obj, names.get(i))
+                names[kind][i] = name
+            if not called:
+                current[kind] = names[kind].get(i)
             continue
         if line.startswith("calls="):
             skip_next = True  # the next cost line is the call's inclusive cost
@@ -80,8 +76,8 @@ for path in files:
                 skip_next = False
                 continue
             parts = line.split()
-            if len(parts) >= 2 and current:
-                cost[current] += int(parts[1])
+            if len(parts) >= 2 and current["fn"]:
+                cost[(current["ob"], current["fn"])] += int(parts[1])
 hot = [(c, fn) for (obj, fn), c in cost.items()
        if obj and os.path.realpath(obj) == binary and fn and not fn.startswith("0x")]
 hot.sort(key=lambda t: (-t[0], t[1]))
