@@ -7,7 +7,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 fn main() {
-    let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap()).join("../..");
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    let root = manifest_dir.join("../..");
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
     for krate in ["sdk", "ipc"] {
@@ -19,7 +20,7 @@ fn main() {
         );
     }
     embed_sdks(&root, &out_dir);
-    link_layout(&PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap()));
+    link_layout(&manifest_dir);
 }
 
 /// A process's resident memory counts every page of its binary it has mapped, and a
